@@ -1,0 +1,5 @@
+import sys
+
+from igflow.cli import main
+
+sys.exit(main())

@@ -1,0 +1,384 @@
+"""The whole igflow error tree, and the exit codes it maps to.
+
+    IgflowError                          .location, .step, .exit_code
+    ├── UsageError                       bad command line or settings            exit 2
+    ├── PlaybookError                    anything wrong with the input            exit 2
+    │   ├── PlaybookSyntaxError          YAML could not be parsed / is unsafe
+    │   ├── PlaybookValidationError      schema and semantic problems (.issues)
+    │   ├── UnknownEndpointError
+    │   ├── TemplateSyntaxError          Jinja syntax error found at plan time
+    │   └── JsonPathSyntaxError          JSONPath syntax error found at plan time
+    ├── StepError                        failures while running a step
+    │   ├── TemplateRenderError          undefined name, sandbox violation       exit 2
+    │   ├── ExtractionError              a singular path matched nothing         exit 1
+    │   ├── AssertionFailed              an assertion was falsy                  exit 1
+    │   └── ExpectedErrorMissing         expect_error, but the call succeeded    exit 1
+    ├── AuthenticationError              no usable token or client, OAuth refused exit 5
+    │   └── OAuthError                   an OAuth endpoint's error body (error_type OAuthException, ...)
+    ├── SafetyError                      refused by a safety rule                 exit 6
+    ├── TransportError                   network failure (after retries)          exit 4
+    │   ├── ConnectError                 refused: nothing was sent
+    │   ├── RequestTimeout               connect or read timeout
+    │   ├── ConnectionDropped            the connection broke mid-exchange
+    │   └── MalformedResponse            a body that is not the API's JSON
+    └── ApiError                         an error envelope from the API           exit 3
+        ├── AuthError                    token missing/invalid                   exit 5
+        │   ├── OAuthParameterException, OAuthAccessTokenException,
+        │   └── OAuthClientException, APIRequiresAuthenticationError
+        ├── ApiPermissionError
+        │   ├── OAuthPermissionsException, OAuthForbiddenException
+        │   └── APINotAllowedError
+        │       └── RetiredEndpointError "This endpoint has been retired"
+        ├── RateLimitError
+        │   └── OAuthRateLimitException
+        ├── InvalidRequestError
+        │   └── APIInvalidParametersError, APISubscriptionError
+        ├── NotFoundError
+        │   └── APINotFoundError
+        └── TransientApiError            HTTP 5xx, edge throttling bodies
+            └── APIError
+
+The API's own ``error_type`` names are leaf classes, so ``expect_error`` can name either a
+leaf or a group. ``API_ERROR_TYPES`` is the one table from error_type to class;
+``api_error_class`` adds the one case where a message decides (retired endpoints).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any
+
+
+class ExitCode(IntEnum):
+    """Documented exit codes (README, "Exit codes")."""
+
+    OK = 0
+    FAILED = 1  # an assertion or an expect_error failed
+    USAGE = 2  # usage error or invalid playbook
+    API_ERROR = 3  # halted by an API error
+    TRANSPORT = 4  # transport failure (after retries)
+    AUTH = 5  # no usable token or client, invalid token, OAuth refused
+    SAFETY = 6  # refused by a safety rule
+    INTERNAL = 70  # a bug in igflow
+    INTERRUPTED = 130
+
+
+@dataclass(frozen=True)
+class SourceLocation:
+    """A 1-based position in a file the user wrote."""
+
+    file: str
+    line: int
+    col: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+class IgflowError(Exception):
+    """Base of every error igflow reports to a user."""
+
+    exit_code: ExitCode = ExitCode.INTERNAL
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        location: SourceLocation | None = None,
+        step: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.location = location
+        self.step = step
+
+    def at(self, location: SourceLocation | None, step: str | None = None) -> IgflowError:
+        """Attach where it happened, unless something more precise is already known."""
+        if self.location is None:
+            self.location = location
+        if self.step is None:
+            self.step = step
+        return self
+
+    def __str__(self) -> str:
+        prefix = f"{self.location}: " if self.location else ""
+        return prefix + self.message
+
+
+class UsageError(IgflowError):
+    exit_code = ExitCode.USAGE
+
+
+class PlaybookError(IgflowError):
+    exit_code = ExitCode.USAGE
+
+
+class PlaybookSyntaxError(PlaybookError):
+    pass
+
+
+@dataclass(frozen=True, order=True)
+class Issue:
+    """One problem found while checking a playbook."""
+
+    location: SourceLocation
+    message: str
+    severity: str = "error"  # "error" or "warning"
+
+    def __str__(self) -> str:
+        tag = "warning: " if self.severity == "warning" else ""
+        return f"{self.location}: {tag}{self.message}"
+
+
+class PlaybookValidationError(PlaybookError):
+    """Every problem in a playbook, sorted by position."""
+
+    def __init__(self, issues: Sequence[Issue]) -> None:
+        self.issues = sorted(issues, key=lambda i: (i.location.line, i.location.col, i.message))
+        first = self.issues[0] if self.issues else None
+        count = len(self.issues)
+        summary = f"{count} problem{'s' if count != 1 else ''} found"
+        super().__init__(summary, location=first.location if first else None)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UnknownEndpointError(PlaybookError):
+    pass
+
+
+class TemplateSyntaxError(PlaybookError):
+    """``lineno`` is the line inside the template text (1-based)."""
+
+    def __init__(self, message: str, *, lineno: int = 1, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.lineno = lineno
+
+
+class JsonPathSyntaxError(PlaybookError):
+    pass
+
+
+class StepError(IgflowError):
+    exit_code = ExitCode.FAILED
+
+
+class TemplateRenderError(StepError):
+    exit_code = ExitCode.USAGE
+
+
+class ExtractionError(StepError):
+    pass
+
+
+class AssertionFailed(StepError):
+    """``values`` holds the current value of each name the expression uses."""
+
+    def __init__(self, expression: str, values: dict[str, Any], **kwargs: Any) -> None:
+        self.expression = expression
+        self.values = values
+        super().__init__(f"assertion failed: {expression}", **kwargs)
+
+
+class ExpectedErrorMissing(StepError):
+    pass
+
+
+class AuthenticationError(IgflowError):
+    exit_code = ExitCode.AUTH
+
+
+class OAuthError(AuthenticationError):
+    """An error body from /oauth/* (no ``meta`` wrapper)."""
+
+    def __init__(self, message: str, *, error_type: str = "OAuthException", status: int = 400,
+                 **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.error_type = error_type
+        self.status = status
+
+
+class SafetyError(IgflowError):
+    exit_code = ExitCode.SAFETY
+
+
+class TransportError(IgflowError):
+    exit_code = ExitCode.TRANSPORT
+
+
+class ConnectError(TransportError):
+    pass
+
+
+class RequestTimeout(TransportError):
+    pass
+
+
+class ConnectionDropped(TransportError):
+    pass
+
+
+class MalformedResponse(TransportError):
+    pass
+
+
+class ApiError(IgflowError):
+    """An error envelope returned by the API."""
+
+    exit_code = ExitCode.API_ERROR
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        error_type: str | None = None,
+        status: int | None = None,
+        code: int | None = None,
+        endpoint: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(message, **kwargs)
+        self.error_type = error_type or type(self).__name__
+        self.status = status
+        self.code = code
+        self.endpoint = endpoint
+
+    def __str__(self) -> str:
+        prefix = f"{self.location}: " if self.location else ""
+        where = f"{self.endpoint}: " if self.endpoint else ""
+        code = f" [{self.code}]" if self.code is not None else ""
+        return f"{prefix}{where}{self.error_type}: {self.message}{code}"
+
+
+class AuthError(ApiError):
+    exit_code = ExitCode.AUTH
+
+
+class ApiPermissionError(ApiError):
+    pass
+
+
+class RateLimitError(ApiError):
+    pass
+
+
+class InvalidRequestError(ApiError):
+    pass
+
+
+class NotFoundError(ApiError):
+    pass
+
+
+class TransientApiError(ApiError):
+    pass
+
+
+# The API's own error_type names, as leaf classes under the groups above.
+class OAuthParameterException(AuthError):
+    pass
+
+
+class OAuthAccessTokenException(AuthError):
+    pass
+
+
+class OAuthClientException(AuthError):
+    pass
+
+
+class APIRequiresAuthenticationError(AuthError):
+    pass
+
+
+class OAuthPermissionsException(ApiPermissionError):
+    pass
+
+
+class OAuthForbiddenException(ApiPermissionError):
+    pass
+
+
+class APINotAllowedError(ApiPermissionError):
+    pass
+
+
+class RetiredEndpointError(APINotAllowedError):
+    pass
+
+
+class OAuthRateLimitException(RateLimitError):
+    pass
+
+
+class APIInvalidParametersError(InvalidRequestError):
+    pass
+
+
+class APISubscriptionError(InvalidRequestError):
+    pass
+
+
+class APINotFoundError(NotFoundError):
+    pass
+
+
+class APIError(TransientApiError):
+    pass
+
+
+API_ERROR_TYPES: dict[str, type[ApiError]] = {
+    cls.__name__: cls
+    for cls in (
+        OAuthParameterException,
+        OAuthAccessTokenException,
+        OAuthClientException,
+        APIRequiresAuthenticationError,
+        OAuthPermissionsException,
+        OAuthForbiddenException,
+        APINotAllowedError,
+        OAuthRateLimitException,
+        APIInvalidParametersError,
+        APISubscriptionError,
+        APINotFoundError,
+        APIError,
+    )
+}
+
+RETIRED_MESSAGE = "This endpoint has been retired"
+
+# Names usable in `expect_error`: every leaf and every group.
+EXPECTABLE: dict[str, type[ApiError]] = {
+    **{
+        cls.__name__: cls
+        for cls in (
+            ApiError,
+            AuthError,
+            ApiPermissionError,
+            RateLimitError,
+            InvalidRequestError,
+            NotFoundError,
+            TransientApiError,
+            RetiredEndpointError,
+        )
+    },
+    **API_ERROR_TYPES,
+}
+
+
+def api_error_class(error_type: str | None, message: str, status: int | None) -> type[ApiError]:
+    """Pick the class for an API error envelope. Unknown types fall back by HTTP status."""
+    if error_type == "APINotAllowedError" and message.strip() == RETIRED_MESSAGE:
+        return RetiredEndpointError
+    if error_type in API_ERROR_TYPES:
+        return API_ERROR_TYPES[error_type]
+    if status == 429:
+        return RateLimitError
+    if status is not None and status >= 500:
+        return TransientApiError
+    if status == 404:
+        return NotFoundError
+    return ApiError

@@ -1,0 +1,168 @@
+"""The endpoint registry: API profiles described as data (one YAML file per profile).
+
+The client, ``igflow check``, ``igflow endpoints`` and the sandbox all read the same file, so
+they cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+from urllib.parse import quote
+
+from igflow.errors import UnknownEndpointError
+from igflow.resources import load_schema, package_data
+
+PROFILES = {"instagram.v1": "instagram_v1.yaml"}
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    location: str  # "path" | "query" | "form"
+    required: bool = False
+    type: str = "string"  # "string" | "integer" | "number" | "boolean"
+    enum: tuple[str, ...] = ()
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class Pagination:
+    """How a list endpoint pages: the request's cursor parameter and the response's next key."""
+
+    cursor_param: str
+    next_cursor: str
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    id: str
+    method: str
+    path: str  # with {placeholders}, after the prefix
+    doc: str
+    prefix: str  # "/v1" for API endpoints, "" for oEmbed and OAuth
+    auth: str  # "token" | "client" (client_id + client_secret) | "none"
+    scope: str | None
+    scope_if_not_owner: str | None
+    mutates: bool
+    idempotent: bool
+    params: Mapping[str, Param] = field(default_factory=dict)
+    pagination: Pagination | None = None
+    rate_bucket: str | None = None  # per-endpoint write limit bucket: likes | comments | relationships
+    retired: str | None = None  # era (date) from which the endpoint is retired for everyone
+    retired_for_others: str | None = None  # era from which it is retired except on the caller's own data
+    legacy_only: bool = False  # unavailable to apps created after 2015-11-17 (the sandbox's apps)
+
+    @property
+    def required_params(self) -> list[str]:
+        return [p.name for p in self.params.values() if p.required]
+
+    @property
+    def path_params(self) -> list[str]:
+        return [p.name for p in self.params.values() if p.location == "path"]
+
+    def build_path(self, values: Mapping[str, Any]) -> str:
+        """The request path after the prefix, placeholders filled and percent-encoded."""
+        path = self.path
+        for name in self.path_params:
+            path = path.replace("{" + name + "}", quote(str(values[name]), safe=""))
+        return path
+
+
+@dataclass(frozen=True)
+class Registry:
+    profile: str
+    title: str
+    origin: str  # the real service's origin
+    prefix: str
+    token_param: str
+    sign_param: str
+    next_url_path: str  # dotted path to the next-page link in a response body
+    scopes: Mapping[str, str]
+    endpoints: Mapping[str, Endpoint]
+
+    def get(self, endpoint_id: str) -> Endpoint:
+        try:
+            return self.endpoints[endpoint_id]
+        except KeyError:
+            raise UnknownEndpointError(self.unknown_message(endpoint_id)) from None
+
+    def closest(self, endpoint_id: str, n: int = 3) -> list[str]:
+        return difflib.get_close_matches(endpoint_id, list(self.endpoints), n=n, cutoff=0.5)
+
+    def unknown_message(self, endpoint_id: str) -> str:
+        message = f"unknown endpoint '{endpoint_id}' in {self.profile}"
+        suggestions = self.closest(endpoint_id)
+        if suggestions:
+            message += "; did you mean " + ", ".join(f"'{s}'" for s in suggestions) + "?"
+        return message + " (see `igflow endpoints`)"
+
+
+def _endpoint(endpoint_id: str, raw: Mapping[str, Any], defaults: Mapping[str, Any]) -> Endpoint:
+    params = {
+        name: Param(
+            name=name,
+            location=spec["in"],
+            required=bool(spec.get("required", spec["in"] == "path")),
+            type=spec.get("type", "string"),
+            enum=tuple(spec.get("enum", ())),
+            doc=spec.get("doc", ""),
+        )
+        for name, spec in (raw.get("params") or {}).items()
+    }
+    paging = raw.get("pagination")
+    mutates = bool(raw.get("mutates", False))
+    return Endpoint(
+        id=endpoint_id,
+        method=raw["method"],
+        path=raw["path"],
+        doc=raw.get("doc", ""),
+        prefix=raw.get("prefix", defaults["prefix"]),
+        auth=raw.get("auth", "token"),
+        scope=raw.get("scope"),
+        scope_if_not_owner=raw.get("scope_if_not_owner"),
+        mutates=mutates,
+        idempotent=bool(raw.get("idempotent", not mutates)),
+        params=params,
+        pagination=Pagination(paging["cursor_param"], paging["next_cursor"]) if paging else None,
+        rate_bucket=raw.get("rate_bucket"),
+        retired=raw.get("retired"),
+        retired_for_others=raw.get("retired_for_others"),
+        legacy_only=bool(raw.get("legacy_only", False)),
+    )
+
+
+def parse_registry(raw: Mapping[str, Any]) -> Registry:
+    """Build a Registry from already-validated data."""
+    endpoints = {eid: _endpoint(eid, spec, raw) for eid, spec in raw["endpoints"].items()}
+    return Registry(
+        profile=raw["profile"],
+        title=raw.get("title", raw["profile"]),
+        origin=raw["origin"],
+        prefix=raw["prefix"],
+        token_param=raw["auth"]["token_param"],
+        sign_param=raw["signing"]["param"],
+        next_url_path=raw["pagination"]["next_url"],
+        scopes=dict(raw.get("scopes", {})),
+        endpoints=endpoints,
+    )
+
+
+@lru_cache(maxsize=None)
+def load_registry(profile: str = "instagram.v1") -> Registry:
+    """Load, validate and cache a registry profile shipped with igflow."""
+    import jsonschema
+    import yaml
+
+    try:
+        filename = PROFILES[profile]
+    except KeyError:
+        known = ", ".join(sorted(PROFILES))
+        raise UnknownEndpointError(f"unknown API profile '{profile}' (known: {known})") from None
+    with open(package_data("registry", filename), encoding="utf-8") as fh:
+        raw = yaml.safe_load(fh)
+    jsonschema.Draft7Validator(load_schema("registry.schema.json")).validate(raw)
+    return parse_registry(raw)

@@ -1,0 +1,31 @@
+"""Where igflow's data files live, installed or in a source checkout."""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def schemas_dir() -> Path:
+    """The JSON Schemas: inside the wheel (igflow/schemas), else the checkout's top-level schemas/."""
+    installed = _PACKAGE_DIR / "schemas"
+    if installed.is_dir():
+        return installed
+    return _PACKAGE_DIR.parent / "schemas"
+
+
+@lru_cache(maxsize=None)
+def load_schema(name: str) -> dict[str, Any]:
+    """Load ``schemas/<name>`` (e.g. ``playbook.schema.json``)."""
+    with open(schemas_dir() / name, encoding="utf-8") as fh:
+        schema: dict[str, Any] = json.load(fh)
+    return schema
+
+
+def package_data(*parts: str) -> Path:
+    """A data file shipped inside the package, e.g. ``package_data("registry", "instagram_v1.yaml")``."""
+    return _PACKAGE_DIR.joinpath(*parts)

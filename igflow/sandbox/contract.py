@@ -1,0 +1,85 @@
+"""The contract between the sandbox's WSGI app (pipeline) and its endpoint handlers.
+
+The app (``app.py``) routes a request by the registry, then checks, in reference §14 order:
+auth → token → signed request → rate limit → retired endpoint → the endpoint's base scope.
+It then calls ``HANDLERS[endpoint.id](ctx)``. Handlers check the rest: ownership-dependent scope
+(``ctx.require_scope``), visibility/existence, privacy, then params; they raise ``SandboxApiError``
+for any API error and return a ``HandlerResult``. The app wraps results and errors in the
+envelopes, adds rate-limit headers and JSONP.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from igflow.registry import Endpoint
+    from igflow.sandbox.db import Database
+
+ERAS = ("2016", "2018-04-04", "2018-12-11", "2020-06-29")
+
+
+def era_reached(current: str, retired_in: str | None) -> bool:
+    """True when the sandbox's era is at or after ``retired_in`` (ISO dates compare as strings)."""
+    return retired_in is not None and current != "2016" and current >= retired_in
+
+
+class SandboxApiError(Exception):
+    """An API error the sandbox answers with, in the ``meta`` envelope."""
+
+    def __init__(self, code: int, error_type: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.error_type = error_type
+        self.message = message
+
+
+def permissions_message(scope: str) -> str:
+    """The OAuthPermissionsException text. Seed wording for likes: '... to be granted this permissions.'"""
+    return (
+        f"This request requires scope={scope}, but this access token is not authorized with this "
+        f"scope. The user must re-authorize your application with scope={scope} to be granted "
+        f"this permissions."
+    )
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who is calling: the token's user and client."""
+
+    user_id: str
+    client_id: str
+    scopes: frozenset[str]
+    client_mode: str  # "sandbox" | "live"
+
+
+@dataclass
+class RequestContext:
+    endpoint: Endpoint
+    path_params: Mapping[str, str]
+    params: Mapping[str, str]  # query + form, without access_token, sig, callback
+    viewer: Viewer | None  # None for client-credential and unauthenticated endpoints
+    client_id: str | None  # client of the token, or of the client credentials
+    era: str
+    db: Database
+    now: float  # the sandbox clock, epoch seconds
+    next_url: Callable[[Mapping[str, str]], str]  # the caller's URL with these params replaced
+
+    def require_scope(self, scope: str) -> None:
+        """Raise OAuthPermissionsException unless the token was granted ``scope``."""
+        if self.viewer is not None and scope not in self.viewer.scopes:
+            raise SandboxApiError(400, "OAuthPermissionsException", permissions_message(scope))
+
+
+@dataclass
+class HandlerResult:
+    data: Any
+    pagination: dict[str, Any] | None = None  # None: no pagination key; {} on the last page
+    status: int = 200
+    extra: dict[str, Any] = field(default_factory=dict)  # top-level body keys (oEmbed returns a bare object)
+    bare: bool = False  # True: the body is `data` itself, no envelope (oEmbed)
+
+
+Handler = Callable[[RequestContext], HandlerResult]
