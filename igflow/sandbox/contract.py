@@ -53,6 +53,9 @@ class Viewer:
     client_id: str
     scopes: frozenset[str]
     client_mode: str  # "sandbox" | "live"
+    # Sandbox-mode clients see only their sandbox users (and each one's 20 most recent media).
+    # None for live clients: everything is visible.
+    sandbox_users: frozenset[str] | None = None
 
 
 @dataclass
@@ -71,6 +74,21 @@ class RequestContext:
         """Raise OAuthPermissionsException unless the token was granted ``scope``."""
         if self.viewer is not None and scope not in self.viewer.scopes:
             raise SandboxApiError(400, "OAuthPermissionsException", permissions_message(scope))
+
+    def is_own(self, owner_id: str) -> bool:
+        return self.viewer is not None and owner_id == self.viewer.user_id
+
+    def check_owner_rules(self, owner_id: str) -> None:
+        """For endpoints whose rules depend on ownership: retirement for others' data, then scope.
+
+        Call this as soon as the owner of the addressed resource is known.
+        """
+        if self.is_own(owner_id):
+            return
+        if era_reached(self.era, self.endpoint.retired_for_others):
+            raise SandboxApiError(400, "APINotAllowedError", "This endpoint has been retired")
+        if self.endpoint.scope_if_not_owner:
+            self.require_scope(self.endpoint.scope_if_not_owner)
 
 
 @dataclass
