@@ -1,0 +1,217 @@
+"""The `authorize` step: obtaining a v1 access token.
+
+Against a sandbox igflow performs the real OAuth 2.0 implicit flow over HTTP, as a person in a
+browser would: open the authorize URL, log in as the sandbox user, grant consent, and read the
+token from the redirect's ``#access_token=`` fragment. Against a real target the playbook supplies
+the token (``token: "{{ env.IG_TOKEN }}"``) and igflow only checks it is there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
+
+import requests
+
+from igflow.errors import AuthenticationError, ConnectError, OAuthError, TransportError
+
+_MAX_HOPS = 8  # authorize → login → authorize → consent → redirect, with room to spare
+
+
+@dataclass(frozen=True)
+class SandboxClient:
+    """A client registered with a sandbox, as ``/_sandbox/info`` describes it."""
+
+    name: str
+    client_id: str
+    client_secret: str
+    redirect_uri: str
+    implicit: bool
+    signed: bool
+    mode: str
+
+
+@dataclass(frozen=True)
+class SandboxInfo:
+    era: str
+    clients: Mapping[str, SandboxClient]
+    passwords: Mapping[str, str]  # demo passwords by username
+
+    def client(self, name: str | None) -> SandboxClient:
+        wanted = name or "default"
+        try:
+            return self.clients[wanted]
+        except KeyError:
+            known = ", ".join(sorted(self.clients))
+            raise AuthenticationError(
+                f"the sandbox has no client named '{wanted}' (known: {known})"
+            ) from None
+
+
+def fetch_sandbox_info(session: requests.Session, origin: str, timeout: float) -> SandboxInfo | None:
+    """Ask a target whether it is an igflow sandbox; None when it is not."""
+    try:
+        response = session.get(origin + "/_sandbox/info", timeout=timeout, allow_redirects=False)
+    except requests.ConnectionError as exc:
+        raise ConnectError(f"cannot reach {origin}: connection refused or failed") from exc
+    except requests.RequestException as exc:
+        raise TransportError(f"cannot reach {origin}: {type(exc).__name__}") from exc
+    if response.status_code != 200:
+        return None
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    if not isinstance(body, dict) or body.get("sandbox") is not True:
+        return None
+    clients = {
+        c["name"]: SandboxClient(
+            name=c["name"],
+            client_id=c["client_id"],
+            client_secret=c["client_secret"],
+            redirect_uri=(c.get("redirect_uris") or ["http://localhost"])[0],
+            implicit=bool(c.get("implicit", True)),
+            signed=bool(c.get("signed", False)),
+            mode=c.get("mode", "sandbox"),
+        )
+        for c in body.get("clients", [])
+    }
+    passwords = {u["username"]: u.get("password", "") for u in body.get("users", [])}
+    return SandboxInfo(era=str(body.get("era", "2016")), clients=clients, passwords=passwords)
+
+
+class _FormParser(HTMLParser):
+    """Collects the first form's action and its inputs (hidden fields and submit buttons)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.action: str | None = None
+        self.method = "get"
+        self.fields: dict[str, str] = {}
+        self.submits: dict[str, str] = {}
+        self._in_form = False
+        self._done = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = {k: v or "" for k, v in attrs}
+        if self._done:
+            return
+        if tag == "form":
+            self._in_form = True
+            self.action = attributes.get("action", "")
+            self.method = attributes.get("method", "get").lower()
+        elif self._in_form and tag in ("input", "button") and "name" in attributes:
+            kind = attributes.get("type", "text" if tag == "input" else "submit").lower()
+            target = self.submits if kind == "submit" else self.fields
+            target[attributes["name"]] = attributes.get("value", "")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form" and self._in_form:
+            self._in_form = False
+            self._done = True
+
+
+def _parse_form(html: str) -> _FormParser:
+    parser = _FormParser()
+    parser.feed(html)
+    return parser
+
+
+def _oauth_error(response: requests.Response) -> OAuthError:
+    """Turn an OAuth error body (no ``meta`` wrapper) into an OAuthError."""
+    try:
+        body: Any = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and "error_message" in body:
+        return OAuthError(
+            str(body["error_message"]),
+            error_type=str(body.get("error_type", "OAuthException")),
+            status=response.status_code,
+        )
+    return OAuthError(
+        f"the sandbox's authorize flow answered HTTP {response.status_code}",
+        status=response.status_code,
+    )
+
+
+def _token_from_redirect(location: str, redirect_uri: str) -> str:
+    parts = urlsplit(location)
+    fragment = parse_qs(parts.fragment)
+    if "access_token" in fragment:
+        return fragment["access_token"][0]
+    query = parse_qs(parts.query)
+    if "error" in query:
+        reason = query.get("error_description", query["error"])[0]
+        raise OAuthError(f"authorization refused: {reason}", error_type="access_denied")
+    raise OAuthError(f"the redirect to {redirect_uri} carried no access token")
+
+
+def authorize_sandbox(
+    session: requests.Session,
+    origin: str,
+    *,
+    client_id: str,
+    redirect_uri: str,
+    username: str,
+    password: str,
+    scopes: Sequence[str],
+    timeout: float = 10.0,
+) -> str:
+    """Run the implicit OAuth flow against a sandbox as ``username``; return the access token.
+
+    Raises:
+        OAuthError: the sandbox refused (bad client, redirect mismatch, not a sandbox user,
+            wrong password, implicit OAuth disabled, ...), with the sandbox's own message.
+        TransportError: the sandbox could not be reached.
+    """
+    query = urlencode(
+        {
+            "client_id": client_id,
+            "redirect_uri": redirect_uri,
+            "response_type": "token",
+            "scope": " ".join(scopes),
+        }
+    )
+    url = f"{origin}/oauth/authorize/?{query}"
+    method, data = "GET", None
+    logged_in = False
+    for _ in range(_MAX_HOPS):
+        try:
+            response = session.request(
+                method, url, data=data, timeout=timeout, allow_redirects=False
+            )
+        except requests.ConnectionError as exc:
+            raise ConnectError(f"cannot reach the sandbox at {origin}") from exc
+        except requests.RequestException as exc:
+            raise TransportError(f"the sandbox at {origin} failed: {type(exc).__name__}") from exc
+
+        if response.is_redirect:
+            location = response.headers["Location"]
+            if location.startswith(redirect_uri):
+                return _token_from_redirect(location, redirect_uri)
+            url, method, data = urljoin(url, location), "GET", None
+            continue
+        if response.status_code != 200 or "html" not in response.headers.get("Content-Type", ""):
+            raise _oauth_error(response)
+
+        form = _parse_form(response.text)
+        if form.action is None:
+            raise OAuthError("the sandbox's authorize page had no form to submit")
+        fields = dict(form.fields)
+        if "password" in fields or "username" in fields:
+            if logged_in:
+                raise OAuthError(f"the sandbox refused the password for user '{username}'")
+            fields.update(username=username, password=password)
+            logged_in = True
+        else:
+            allow = next((k for k, v in form.submits.items() if k == "allow"), None)
+            if allow is None:
+                raise OAuthError("the sandbox's consent page had no 'allow' button")
+            fields[allow] = form.submits[allow]
+        url = urljoin(url, form.action)
+        method, data = form.method.upper(), fields
+    raise OAuthError("the sandbox's authorize flow did not finish (too many redirects)")

@@ -1,0 +1,344 @@
+"""The command line: parse argv, call one function, map errors to exit codes.
+
+This is the only module that prints errors and decides exit codes. Imports of everything heavy
+(jinja2, jsonschema, requests, werkzeug) happen inside the commands, so `igflow --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from igflow import __version__
+from igflow.errors import ExitCode, IgflowError, UsageError
+
+
+@dataclass
+class Environment:
+    """What a command may touch: streams and environment variables (injected by tests)."""
+
+    stdout: TextIO = field(default_factory=lambda: sys.stdout)
+    stderr: TextIO = field(default_factory=lambda: sys.stderr)
+    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+
+    def color(self, stream: TextIO, choice: str = "auto") -> bool:
+        if choice != "auto":
+            return choice == "always"
+        if "NO_COLOR" in self.environ:
+            return False
+        isatty = getattr(stream, "isatty", None)
+        return bool(isatty and isatty())
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # argparse exits 2 by itself; keep one error path
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="igflow",
+        description="Run declarative YAML playbooks against the Instagram API "
+        "(by default against the built-in sandbox of API v1).",
+        epilog="Exit codes: 0 ok, 1 assertion or expectation failed, 2 usage or invalid playbook, "
+        "3 API error, 4 transport failure, 5 authentication, 6 safety rule, 70 internal error, "
+        "130 interrupted.",
+    )
+    parser.add_argument("--version", action="version", version=f"igflow {__version__}")
+    parser.add_argument(
+        "--traceback", action="store_true", help="show a Python traceback for errors (debugging)"
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    run = commands.add_parser("run", help="validate a playbook, then run it step by step")
+    run.add_argument("playbook", help="the playbook file (YAML)")
+    _add_variable_options(run)
+    run.add_argument(
+        "--target",
+        help="'sandbox' (default: a fresh in-process sandbox) or an API origin URL, "
+        "e.g. http://127.0.0.1:8765 for `igflow sandbox serve`",
+    )
+    run.add_argument(
+        "--timeout", type=float, metavar="SECONDS",
+        help="read timeout for every request (default 30; connect timeout 5)",
+    )
+    verbosity = run.add_mutually_exclusive_group()
+    verbosity.add_argument(
+        "-v", "--verbose", action="store_true", help="show each HTTP exchange (secrets redacted)"
+    )
+    verbosity.add_argument(
+        "-q", "--quiet", action="store_true", help="show only errors and the summary"
+    )
+    run.add_argument(
+        "--color", choices=("auto", "always", "never"), default="auto",
+        help="colour output (auto: only on a terminal, never when NO_COLOR is set)",
+    )
+    run.add_argument("--traceback", action="store_true", help=argparse.SUPPRESS)
+
+    check = commands.add_parser("check", help="validate playbooks without sending anything")
+    check.add_argument("playbooks", nargs="+", metavar="PLAYBOOK")
+    _add_variable_options(check)
+    check.add_argument("--traceback", action="store_true", help=argparse.SUPPRESS)
+
+    endpoints = commands.add_parser("endpoints", help="list the endpoint registry, or show one")
+    endpoints.add_argument("endpoint", nargs="?", help="an endpoint id, e.g. likes.delete")
+    endpoints.add_argument("--api", default="instagram.v1", help="registry profile")
+
+    schema = commands.add_parser("schema", help="print the playbook JSON Schema (for editors)")
+    schema.add_argument(
+        "--registry", action="store_true", help="print the registry schema instead"
+    )
+
+    sandbox = commands.add_parser(
+        "sandbox", help="serve and manage the built-in Instagram API v1 sandbox"
+    )
+    from igflow.sandbox.cli import add_sandbox_parser
+
+    add_sandbox_parser(sandbox)
+    return parser
+
+
+def _add_variable_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--var", action="append", default=[], metavar="NAME=VALUE",
+        help="set a variable (repeatable); overrides the playbook's vars",
+    )
+    parser.add_argument(
+        "--vars-file", metavar="FILE", help="a YAML mapping of variables"
+    )
+
+
+# -- commands --------------------------------------------------------------------------------
+
+
+def _external_variables(args: argparse.Namespace) -> dict[str, Any]:
+    variables: dict[str, Any] = {}
+    if args.vars_file:
+        import yaml
+
+        try:
+            with open(args.vars_file, encoding="utf-8") as fh:
+                loaded = yaml.safe_load(fh)
+        except OSError as exc:
+            raise UsageError(f"cannot read --vars-file {args.vars_file}: {exc.strerror}") from None
+        except yaml.YAMLError as exc:
+            raise UsageError(f"--vars-file {args.vars_file} is not valid YAML: {exc}") from None
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict) or not all(isinstance(k, str) for k in loaded):
+            raise UsageError(f"--vars-file {args.vars_file} must be a mapping of names to values")
+        variables.update(loaded)
+    for item in args.var:
+        name, sep, value = item.partition("=")
+        if not sep or not name.isidentifier():
+            raise UsageError(f"--var expects NAME=VALUE with NAME a plain identifier, got '{item}'")
+        variables[name] = value
+    for reserved in ("env", "steps"):
+        if reserved in variables:
+            raise UsageError(f"'{reserved}' is a reserved name and cannot be set as a variable")
+    return variables
+
+
+def _compile(path: str, names: Sequence[str], env: Environment) -> Any:
+    from igflow.playbook import check_playbook
+
+    return check_playbook(path, external_names=names)
+
+
+def cmd_check(args: argparse.Namespace, env: Environment) -> int:
+    variables = _external_variables(args)
+    worst = ExitCode.OK
+    for path in args.playbooks:
+        try:
+            playbook = _compile(path, list(variables), env)
+        except IgflowError as exc:
+            _report_error(exc, env, traceback_wanted=args.traceback)
+            worst = max(worst, exc.exit_code)
+            continue
+        count = len(playbook.steps)
+        env.stdout.write(f"{path}: ok ({count} step{'s' if count != 1 else ''})\n")
+    return int(worst)
+
+
+def cmd_run(args: argparse.Namespace, env: Environment) -> int:
+    from igflow.client import Timeouts
+    from igflow.redact import Redactor
+    from igflow.registry import load_registry
+    from igflow.reporters.console import ConsoleOptions, ConsoleReporter
+    from igflow.runner import Runner
+    from igflow.target import SANDBOX, TargetSession
+
+    variables = _external_variables(args)
+    playbook = _compile(args.playbook, list(variables), env)
+    redactor = Redactor()
+    for name in playbook.secrets:
+        if name in variables:
+            redactor.add(str(variables[name]))
+    if args.timeout is not None and args.timeout <= 0:
+        raise UsageError("--timeout must be a positive number of seconds")
+    default_timeouts = _timeouts(args.timeout)
+    options = ConsoleOptions(
+        verbosity=1 if args.verbose else (-1 if args.quiet else 0),
+        color=env.color(env.stdout, args.color),
+    )
+    reporter = ConsoleReporter(env.stdout, redactor, options)
+    target = args.target or playbook.target or SANDBOX
+    registry = load_registry(playbook.api)
+    with TargetSession(
+        target,
+        registry=registry,
+        redactor=redactor,
+        timeouts=default_timeouts,
+        on_exchange=reporter.exchange if args.verbose else None,
+    ) as session:
+        runner = Runner(
+            playbook,
+            session,
+            reporter,
+            variables=variables,
+            environ=env.environ,
+            redact_value=lambda value: redactor.add(str(value)),
+            timeouts_for=lambda seconds: default_timeouts if seconds is None else _timeouts(seconds),
+        )
+        origin = session.origin + (" (sandbox)" if target == SANDBOX else "")
+        result = runner.run(origin)
+    if result.interrupted:
+        env.stderr.write("igflow: interrupted\n")
+        return int(ExitCode.INTERRUPTED)
+    if result.error is not None:
+        _report_error(result.error, env, traceback_wanted=args.traceback, lines=playbook.lines,
+                      redact=redactor.redact)
+        return int(result.error.exit_code)
+    return int(ExitCode.OK)
+
+
+def _timeouts(read: float | None) -> Any:
+    from igflow.client import Timeouts
+
+    if read is None:
+        return Timeouts()
+    return Timeouts(connect=min(5.0, read), read=read)
+
+
+def cmd_endpoints(args: argparse.Namespace, env: Environment) -> int:
+    from igflow.registry import load_registry
+    from igflow.registry.describe import describe_endpoint, endpoint_table
+
+    registry = load_registry(args.api)
+    if args.endpoint:
+        env.stdout.write(describe_endpoint(registry, registry.get(args.endpoint)))
+    else:
+        env.stdout.write(endpoint_table(registry))
+    return int(ExitCode.OK)
+
+
+def cmd_schema(args: argparse.Namespace, env: Environment) -> int:
+    from igflow.resources import schemas_dir
+
+    name = "registry.schema.json" if args.registry else "playbook.schema.json"
+    env.stdout.write((schemas_dir() / name).read_text(encoding="utf-8"))
+    return int(ExitCode.OK)
+
+
+def cmd_sandbox(args: argparse.Namespace, env: Environment) -> int:
+    from igflow.sandbox.cli import run_sandbox_command
+
+    return run_sandbox_command(args, env.stdout, env.stderr)
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace, Environment], int]] = {
+    "run": cmd_run,
+    "check": cmd_check,
+    "endpoints": cmd_endpoints,
+    "schema": cmd_schema,
+    "sandbox": cmd_sandbox,
+}
+
+
+# -- errors ----------------------------------------------------------------------------------
+
+
+def _report_error(
+    error: IgflowError,
+    env: Environment,
+    *,
+    traceback_wanted: bool = False,
+    lines: Sequence[str] | None = None,
+    redact: Callable[[str], str] | None = None,
+) -> None:
+    from igflow.errors import AssertionFailed, PlaybookValidationError
+
+    clean = redact or (lambda text: text)
+    out: list[str] = []
+    if isinstance(error, PlaybookValidationError):
+        from igflow.playbook import format_issue
+
+        for issue in error.issues:
+            out.append(format_issue(issue, error.lines if hasattr(error, "lines") else lines))
+        errors = sum(1 for i in error.issues if i.severity == "error")
+        out.append(f"igflow: {errors} problem{'s' if errors != 1 else ''} found; nothing was sent")
+    else:
+        out.append(f"igflow: error: {error}")
+        source = _source_line(error, lines)
+        if source:
+            out.append(source)
+        if isinstance(error, AssertionFailed):
+            from igflow.assertions import format_values
+
+            if error.values:
+                out.append("  where " + format_values(error.values))
+    if traceback_wanted:
+        out.append("".join(traceback.format_exception(error)).rstrip())
+    env.stderr.write(clean("\n".join(out)) + "\n")
+
+
+def _source_line(error: IgflowError, lines: Sequence[str] | None) -> str | None:
+    location = error.location
+    if location is None or not lines or not 1 <= location.line <= len(lines):
+        return None
+    text = lines[location.line - 1].rstrip("\n")
+    caret = " " * (max(location.col, 1) - 1) + "^"
+    gutter = f"{location.line:>5} | "
+    return f"{gutter}{text}\n{' ' * len(gutter)}{caret}"
+
+
+def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> int:
+    env = env or Environment()
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    want_traceback = "--traceback" in args_list
+    try:
+        parser = _build_parser()
+        args = parser.parse_args(args_list)
+        if args.command is None:
+            parser.print_help(env.stdout)
+            return int(ExitCode.USAGE)
+        return COMMANDS[args.command](args, env)
+    except IgflowError as exc:
+        _report_error(exc, env, traceback_wanted=want_traceback)
+        return int(exc.exit_code)
+    except KeyboardInterrupt:
+        env.stderr.write("igflow: interrupted\n")
+        return int(ExitCode.INTERRUPTED)
+    except SystemExit as exc:  # --help / --version
+        return int(exc.code) if isinstance(exc.code, int) else 0
+    except Exception as exc:  # a bug: say so, never a bare traceback
+        from igflow.redact import Redactor
+
+        detail = Redactor().redact(f"{type(exc).__name__}: {exc}")
+        env.stderr.write(
+            f"igflow: internal error (this is a bug in igflow, please report it): {detail}\n"
+        )
+        if want_traceback:
+            env.stderr.write(Redactor().redact("".join(traceback.format_exception(exc))))
+        else:
+            env.stderr.write("igflow: rerun with --traceback to see where it happened\n")
+        return int(ExitCode.INTERNAL)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

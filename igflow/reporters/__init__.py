@@ -1,0 +1,1 @@
+"""Reporters: how a run is shown (console) or recorded (json, junit)."""

@@ -1,0 +1,205 @@
+"""Where a run sends its requests: the embedded sandbox, a served sandbox, or a real API origin.
+
+A target is an origin (``http://127.0.0.1:8765``, ``https://api.instagram.com``); the registry
+holds the API prefix. ``sandbox`` starts a fresh in-memory sandbox on a loopback port for the run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from igflow.errors import AuthenticationError, UsageError
+
+if TYPE_CHECKING:
+    import requests
+
+    from igflow.auth import SandboxInfo
+    from igflow.client import ApiClient, Exchange, Timeouts
+    from igflow.redact import Redactor
+    from igflow.registry import Registry
+
+SANDBOX = "sandbox"
+
+
+def normalize_origin(target: str) -> str:
+    """Validate a target URL and reduce it to its origin (scheme://host[:port])."""
+    parts = urlsplit(target)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise UsageError(
+            f"target must be 'sandbox' or an http(s) origin such as http://127.0.0.1:8765, "
+            f"not '{target}'"
+        )
+    if parts.path not in ("", "/"):
+        raise UsageError(
+            f"target '{target}' has a path; give the origin only (the registry adds /v1)"
+        )
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+@dataclass
+class Authorized:
+    """The result of an `authorize` step: a client bound to a token."""
+
+    client: ApiClient
+    token: str
+    scopes: tuple[str, ...]
+    user: str | None
+
+
+class TargetSession(AbstractContextManager["TargetSession"]):
+    """One run's connection to its target: shared HTTP session, sandbox discovery, auth."""
+
+    def __init__(
+        self,
+        target: str,
+        *,
+        registry: Registry,
+        redactor: Redactor,
+        timeouts: Timeouts,
+        on_exchange: Callable[[Exchange], None] | None = None,
+        sandbox_config: Any = None,
+    ) -> None:
+        self.target = target
+        self.registry = registry
+        self.redactor = redactor
+        self.timeouts = timeouts
+        self.on_exchange = on_exchange
+        self._sandbox_config = sandbox_config
+        self._running: Any = None
+        self._session: requests.Session | None = None
+        self._info: SandboxInfo | None = None
+        self._info_fetched = False
+        self._clients: dict[str, ApiClient] = {}
+        self.origin = ""
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def __enter__(self) -> TargetSession:
+        import requests
+
+        if self.target == SANDBOX:
+            from igflow.sandbox.config import SandboxConfig
+            from igflow.sandbox.server import start_sandbox
+
+            self._running = start_sandbox(self._sandbox_config or SandboxConfig())
+            self.origin = self._running.url
+        else:
+            self.origin = normalize_origin(self.target)
+        self._session = requests.Session()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._session is not None:
+            self._session.close()
+        if self._running is not None:
+            self._running.stop()
+
+    @property
+    def session(self) -> requests.Session:
+        assert self._session is not None, "TargetSession used outside `with`"
+        return self._session
+
+    # -- discovery ------------------------------------------------------------------------
+    def sandbox_info(self) -> SandboxInfo | None:
+        """The sandbox's clients and demo users, or None when the target is not a sandbox."""
+        if not self._info_fetched:
+            from igflow.auth import fetch_sandbox_info
+
+            self._info = fetch_sandbox_info(self.session, self.origin, self.timeouts.connect)
+            self._info_fetched = True
+            if self._info is not None:
+                for client in self._info.clients.values():
+                    self.redactor.add(client.client_secret)
+        return self._info
+
+    def _client(self, key: str, **kwargs: Any) -> ApiClient:
+        if key not in self._clients:
+            from igflow.client import ApiClient
+
+            self._clients[key] = ApiClient(
+                self.registry,
+                self.origin,
+                redactor=self.redactor,
+                timeouts=self.timeouts,
+                session=self.session,
+                on_exchange=self.on_exchange,
+                **kwargs,
+            )
+        return self._clients[key]
+
+    def anonymous_client(self) -> ApiClient:
+        """A client for endpoints that need no token (oEmbed; client credentials on a sandbox)."""
+        info = self.sandbox_info() if self.target == SANDBOX else None
+        if info is not None:
+            default = info.client(None)
+            return self._client(
+                "client:" + default.name,
+                client_id=default.client_id,
+                client_secret=default.client_secret,
+                sign_requests=default.signed,
+            )
+        return self._client("anonymous")
+
+    # -- the authorize step ----------------------------------------------------------------
+    def authorize(
+        self,
+        *,
+        scopes: Sequence[str],
+        user: str | None,
+        password: str | None,
+        client: str | None,
+        token: str | None,
+    ) -> Authorized:
+        if token is not None:
+            if not token.strip():
+                raise AuthenticationError(
+                    "the authorize step's token is empty (is the environment variable set?)"
+                )
+            self.redactor.add(token)
+            return Authorized(self._client("token"), token, tuple(scopes), user)
+
+        info = self.sandbox_info()
+        if info is None:
+            raise AuthenticationError(
+                f"{self.origin} is not an igflow sandbox, so igflow cannot log in as a user "
+                f"there; give the authorize step a `token:` (e.g. \"{{{{ env.IG_TOKEN }}}}\")"
+            )
+        if user is None:
+            raise AuthenticationError("the authorize step needs `user:` (a sandbox user) or `token:`")
+        chosen = info.client(client)
+        if password is None:
+            password = info.passwords.get(user)
+            if password is None:
+                raise AuthenticationError(
+                    f"no demo password is known for sandbox user '{user}'; give `password:`"
+                )
+        self.redactor.add(password)
+        from igflow.auth import authorize_sandbox
+
+        new_token = authorize_sandbox(
+            self.session,
+            self.origin,
+            client_id=chosen.client_id,
+            redirect_uri=chosen.redirect_uri,
+            username=user,
+            password=password,
+            scopes=scopes,
+            timeout=self.timeouts.read,
+        )
+        self.redactor.add(new_token)
+        api = self._client(
+            "client:" + chosen.name,
+            client_id=chosen.client_id,
+            client_secret=chosen.client_secret,
+            sign_requests=chosen.signed,
+        )
+        return Authorized(api, new_token, tuple(scopes), user)
