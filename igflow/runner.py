@@ -103,6 +103,7 @@ class Runner:
         self._redact_value = redact_value or (lambda value: None)
         self._timeouts_for = timeouts_for or (lambda seconds: None)
         self._auth: Any = None
+        self._last_body: Any = None  # the latest call's parsed body, for steps.<id>.response
 
     # -- the run -------------------------------------------------------------------------
     def run(self, origin: str) -> RunResult:
@@ -165,8 +166,6 @@ class Runner:
         return record
 
     # -- step kinds ----------------------------------------------------------------------
-    _last_body: Any = None
-
     def _execute(self, step: Step, record: StepRecord) -> None:
         if step.kind == "authorize":
             self._authorize(step)
@@ -213,10 +212,7 @@ class Runner:
             response = client.call(endpoint, params, token=token, timeout=timeouts)
         except ApiError as exc:
             record.http_status = exc.status
-            expected = step.expect_error
-            if expected is not None and isinstance(exc, expected.cls) and (
-                expected.message is None or expected.message in exc.message
-            ):
+            if step.expect_error is not None and step.expect_error.matches(exc):
                 record.status = EXPECTED_ERROR
                 record.error = exc
                 record.message = f"{exc.error_type}: {exc.message}"
