@@ -1,0 +1,657 @@
+"""The HTTP client: the one module (with auth.py for OAuth) that talks to the API.
+
+One call goes through three stages, kept apart so each can be tested and wrapped:
+
+    call()/get_next()  ->  _PreparedCall   (URL, auth params, form body, ``sig``; no I/O)
+    _send(prepared)    ->  ApiResponse      (one HTTP exchange; typed errors; no retries)
+    _interpret(...)                         (status + body -> ApiResponse or a typed ApiError)
+
+A later retry policy wraps ``_send``: a prepared call is immutable and can be sent again, and
+``_send`` raises only igflow errors whose class says whether the attempt may be retried.
+
+Secrets: every URL, body and exception text leaving this module goes through the Redactor.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import time
+from http import HTTPStatus
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit
+
+import requests
+import urllib3.exceptions
+
+from igflow import __version__
+from igflow.errors import (
+    ApiError,
+    AuthenticationError,
+    ConnectError,
+    ConnectionDropped,
+    IgflowError,
+    MalformedResponse,
+    OAuthError,
+    RateLimitError,
+    RequestTimeout,
+    SafetyError,
+    TransientApiError,
+    TransportError,
+    UsageError,
+    api_error_class,
+)
+from igflow.redact import Redactor
+from igflow.registry import Endpoint, Registry
+from igflow.signing import sign
+
+CLIENT_ID_PARAM = "client_id"
+CLIENT_SECRET_PARAM = "client_secret"
+SNIPPET_CHARS = 200  # how much of a non-JSON body an error message quotes
+EXCHANGE_BODY_CHARS = 4096  # how much of a response body an Exchange (`-v`) carries
+_FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Connect and read timeouts in seconds; every request carries both, so nothing hangs."""
+
+    connect: float = 5.0
+    read: float = 30.0
+
+
+@dataclass
+class RateLimitInfo:
+    """The API's ``X-Ratelimit-*`` headers; None when absent or not an integer."""
+
+    limit: int | None
+    remaining: int | None
+
+    @classmethod
+    def from_headers(cls, headers: Mapping[str, str]) -> RateLimitInfo:
+        """Parse the headers (any casing); malformed values become None, never an error.
+
+        Args:
+            headers: Response headers; a case-insensitive mapping or a plain dict.
+
+        Returns:
+            The parsed limit and remaining counts.
+        """
+        return cls(
+            limit=_header_int(headers, "X-Ratelimit-Limit"),
+            remaining=_header_int(headers, "X-Ratelimit-Remaining"),
+        )
+
+
+def _header_int(headers: Mapping[str, str], name: str) -> int | None:
+    value = headers.get(name)
+    if value is None and not isinstance(headers, requests.structures.CaseInsensitiveDict):
+        lowered = name.lower()
+        value = next((v for k, v in headers.items() if k.lower() == lowered), None)
+    if value is None:
+        return None
+    text = str(value).strip()
+    # isdigit() rejects signs, decimals and empty strings; a count is a non-negative integer.
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
+@dataclass
+class ApiResponse:
+    """A successful (2xx, JSON) API response."""
+
+    status: int
+    body: Any
+    headers: Mapping[str, str]
+    rate_limit: RateLimitInfo
+    elapsed: float
+    method: str
+    url: str  # redacted
+    endpoint_id: str | None
+
+    @property
+    def data(self) -> Any:
+        """The envelope's ``data`` (None when the body is not a dict or has no ``data``)."""
+        return self.body.get("data") if isinstance(self.body, dict) else None
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One HTTP exchange as `-v` shows it; every field is already redacted."""
+
+    method: str
+    url: str
+    request_headers: Mapping[str, str]
+    request_body: str | None
+    status: int | None  # None when the transport failed before a response
+    response_headers: Mapping[str, str]
+    response_body: str | None  # truncated to EXCHANGE_BODY_CHARS
+    elapsed: float
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class _PreparedCall:
+    """Everything needed to send (or resend) one request; the URL and body hold secrets."""
+
+    endpoint: Endpoint
+    method: str
+    url: str
+    body: str | None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+def render_value(value: Any) -> str:
+    """Render a parameter value the way v1 expects it on the wire.
+
+    Args:
+        value: A templated parameter value (not None).
+
+    Returns:
+        ``"true"``/``"false"`` for booleans, ``str()`` for everything else.
+    """
+    if isinstance(value, bool):  # before int: bool is an int subclass
+        return "true" if value else "false"
+    return str(value)
+
+
+def _normalize_origin(origin: str) -> str:
+    parts = urlsplit(origin.strip())
+    if parts.scheme not in _DEFAULT_PORTS or not parts.netloc:
+        raise UsageError(f"target must be an http(s) origin such as http://127.0.0.1:8765, got {origin!r}")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise UsageError(f"target must be an origin without a path, got {origin!r}")
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _origin_key(url: str) -> tuple[str, str, int] | None:
+    """(scheme, host, port) with default ports filled in; None for an unparsable URL."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port or _DEFAULT_PORTS.get(parts.scheme)
+    except ValueError:
+        return None
+    if parts.scheme not in _DEFAULT_PORTS or not parts.hostname or port is None:
+        return None
+    return parts.scheme, parts.hostname.lower(), port
+
+
+class ApiClient:
+    """Sends registry endpoints to one target origin over a reused requests.Session.
+
+    No retries happen here: a retry policy (a later issue) wraps :meth:`_send`, which takes an
+    immutable :class:`_PreparedCall` and raises only typed igflow errors, so it can decide from
+    the error class alone (ConnectError: nothing was sent; RequestTimeout/ConnectionDropped/
+    TransientApiError: only for idempotent calls) without this class changing.
+    """
+
+    def __init__(
+        self,
+        registry: Registry,
+        origin: str,
+        *,
+        redactor: Redactor,
+        timeouts: Timeouts = Timeouts(),
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        sign_requests: bool = False,
+        session: requests.Session | None = None,
+        user_agent: str = f"igflow/{__version__}",
+        on_exchange: Callable[[Exchange], None] | None = None,
+    ) -> None:
+        """Create a client.
+
+        Args:
+            registry: The API profile; gives the token and ``sig`` parameter names.
+            origin: Target origin, e.g. ``http://127.0.0.1:8765`` (no path).
+            redactor: Shared redactor; the client secret and tokens used are added to it.
+            timeouts: Default connect/read timeouts.
+            client_id: Client id, for ``auth: client`` endpoints.
+            client_secret: Client secret, for ``auth: client`` endpoints and signing.
+            sign_requests: Add ``sig`` to every call that carries a token or client id.
+            session: A Session to reuse (tests inject one); a new one otherwise.
+            user_agent: The User-Agent header.
+            on_exchange: Called with a redacted :class:`Exchange` after each exchange.
+
+        Raises:
+            UsageError: The origin is not an http(s) origin, or signing lacks a client secret.
+        """
+        if sign_requests and not client_secret:
+            raise UsageError("signed requests need the client secret (sign_requests without client_secret)")
+        self.registry = registry
+        self.origin = _normalize_origin(origin)
+        self._origin_key = _origin_key(self.origin)
+        self.redactor = redactor
+        self.timeouts = timeouts
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.sign_requests = sign_requests
+        self.session = session if session is not None else requests.Session()
+        self.on_exchange = on_exchange
+        self._headers = {"User-Agent": user_agent, "Accept": "application/json"}
+        self._form_headers = {**self._headers, "Content-Type": _FORM_CONTENT_TYPE}
+        self._known_token: str | None = None
+        redactor.add_all((client_secret,))
+
+    def close(self) -> None:
+        """Close the session's pooled connections."""
+        self.session.close()
+
+    def __enter__(self) -> ApiClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- public calls ------------------------------------------------------------------------
+
+    def call(
+        self,
+        endpoint: Endpoint,
+        params: Mapping[str, Any],
+        *,
+        token: str | None,
+        timeout: Timeouts | None = None,
+    ) -> ApiResponse:
+        """Send one endpoint call and return its parsed response.
+
+        Args:
+            endpoint: The registry endpoint.
+            params: Parameter values by name; None values are omitted.
+            token: The access token (required for ``auth: token`` endpoints).
+            timeout: Per-call timeouts; the client default when None.
+
+        Returns:
+            The successful response.
+
+        Raises:
+            AuthenticationError: No token (or no client credentials); nothing was sent.
+            ApiError: The API answered with an error (a subclass named after its error_type).
+            OAuthError: An OAuth-style error body with error_type OAuthException.
+            TransportError: The exchange failed (ConnectError, RequestTimeout, ...).
+        """
+        return self._send(self._prepare(endpoint, params, token), timeout)
+
+    def get_next(
+        self,
+        url: str,
+        *,
+        endpoint: Endpoint,
+        token: str | None,
+        timeout: Timeouts | None = None,
+    ) -> ApiResponse:
+        """Follow a pagination ``next_url`` of ``endpoint``.
+
+        The link is followed only on the client's own origin, since it carries (or would be given)
+        the access token. A stale ``sig`` is replaced when signing is on, and the current token is
+        added when the link lacks one.
+
+        Args:
+            url: The ``next_url`` from the previous page (absolute, or relative to the origin).
+            endpoint: The endpoint the pages belong to.
+            token: The current access token.
+            timeout: Per-call timeouts; the client default when None.
+
+        Returns:
+            The next page.
+
+        Raises:
+            SafetyError: The link points at another origin (it is not followed).
+            AuthenticationError: No token for a token endpoint; nothing was sent.
+            ApiError, TransportError: As for :meth:`call`.
+        """
+        absolute = urljoin(self.origin + "/", url)
+        if _origin_key(absolute) != self._origin_key:
+            raise SafetyError(
+                f"{endpoint.id}: the next_url points at another origin "
+                f"({self.redactor.redact(absolute)}, expected {self.origin}) and was not followed: "
+                "the access token would leak to it"
+            )
+        parts = urlsplit(absolute)
+        query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+                 if k != self.registry.sign_param]
+        present = {k for k, _ in query}
+        # The link usually repeats the caller's auth parameters; add them only when it does not.
+        if not present.issuperset(self._auth_names(endpoint)):
+            query = [(k, v) for k, v in query if k not in self._auth_names(endpoint)]
+            query.extend(self._auth_params(endpoint, token))
+        sig = self._sig_pair(endpoint, self._path_after_prefix(endpoint, parts.path), query)
+        if sig is not None:
+            query.append(sig)
+        # Rebuilt on the client's own spelling of the origin: same origin, canonical form.
+        target = self.origin + parts.path + ("?" + urlencode(query) if query else "")
+        prepared = _PreparedCall(endpoint, endpoint.method.upper(), target, None, self._headers)
+        return self._send(prepared, timeout)
+
+    # -- preparing ---------------------------------------------------------------------------
+
+    def _prepare(self, endpoint: Endpoint, params: Mapping[str, Any], token: str | None) -> _PreparedCall:
+        method = endpoint.method.upper()
+        path = self._build_path(endpoint, params)
+        query, form = self._split_params(endpoint, method, params)
+        auth = self._auth_params(endpoint, token)
+        # Official clients sent the token in the body for POST and in the URL otherwise; `sig`
+        # covers every parameter sent (query and form) and travels with the auth parameters.
+        carrier = form if method in _BODY_METHODS else query
+        carrier.extend(auth)
+        sig = self._sig_pair(endpoint, path, [*query, *form] if carrier is form else query)
+        if sig is not None:
+            carrier.append(sig)
+        url = self.origin + endpoint.prefix + path
+        if query:
+            url += "?" + urlencode(query)
+        if method in _BODY_METHODS:
+            return _PreparedCall(endpoint, method, url, urlencode(form), self._form_headers)
+        return _PreparedCall(endpoint, method, url, None, self._headers)
+
+    @staticmethod
+    def _build_path(endpoint: Endpoint, params: Mapping[str, Any]) -> str:
+        missing = [name for name in endpoint.path_params if params.get(name) is None]
+        if missing:
+            names = ", ".join(missing)
+            raise UsageError(f"{endpoint.id}: missing path parameter(s) {names}")
+        return endpoint.build_path({name: render_value(params[name]) for name in endpoint.path_params})
+
+    @staticmethod
+    def _split_params(
+        endpoint: Endpoint, method: str, params: Mapping[str, Any]
+    ) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+        """(query, form) pairs. Undeclared names go where the method puts parameters."""
+        default = "form" if method in _BODY_METHODS else "query"
+        query: list[tuple[str, str]] = []
+        form: list[tuple[str, str]] = []
+        for name, value in params.items():
+            spec = endpoint.params.get(name)
+            where = spec.location if spec is not None else default
+            if value is None or where == "path":
+                continue
+            (form if where == "form" else query).append((name, render_value(value)))
+        return query, form
+
+    def _auth_params(self, endpoint: Endpoint, token: str | None) -> list[tuple[str, str]]:
+        if endpoint.auth == "token":
+            if not token:
+                raise AuthenticationError(
+                    f"no access token: add an `authorize` step before calling {endpoint.id}"
+                )
+            self._remember_token(token)
+            return [(self.registry.token_param, token)]
+        if endpoint.auth == "client":
+            if not (self.client_id and self.client_secret):
+                raise AuthenticationError(
+                    f"no client credentials: {endpoint.id} needs a client_id and client_secret"
+                )
+            return [(CLIENT_ID_PARAM, self.client_id), (CLIENT_SECRET_PARAM, self.client_secret)]
+        return []
+
+    def _auth_names(self, endpoint: Endpoint) -> tuple[str, ...]:
+        if endpoint.auth == "token":
+            return (self.registry.token_param,)
+        if endpoint.auth == "client":
+            return (CLIENT_ID_PARAM, CLIENT_SECRET_PARAM)
+        return ()
+
+    def _remember_token(self, token: str) -> None:
+        # Skip the redactor's set arithmetic on the hot path: the token rarely changes.
+        if token != self._known_token:
+            self.redactor.add(token)
+            self._known_token = token
+
+    def _signs(self, endpoint: Endpoint) -> bool:
+        return self.sign_requests and endpoint.auth != "none"
+
+    def _sig_pair(self, endpoint: Endpoint, path: str, pairs: list[tuple[str, str]]) -> tuple[str, str] | None:
+        """The ``sig`` parameter over ``pairs`` when signing applies (``path`` is after the prefix)."""
+        if not self._signs(endpoint):
+            return None
+        assert self.client_secret is not None  # checked in __init__
+        return self.registry.sign_param, sign(path, dict(pairs), self.client_secret)
+
+    @staticmethod
+    def _path_after_prefix(endpoint: Endpoint, path: str) -> str:
+        if endpoint.prefix and path.startswith(endpoint.prefix + "/"):
+            return path[len(endpoint.prefix):]
+        return path
+
+    # -- sending -----------------------------------------------------------------------------
+
+    def _send(self, prepared: _PreparedCall, timeout: Timeouts | None = None) -> ApiResponse:
+        """One HTTP exchange, no retries: the seam a retry policy wraps.
+
+        Args:
+            prepared: The request to send.
+            timeout: Per-call timeouts; the client default when None.
+
+        Returns:
+            The successful response.
+
+        Raises:
+            TransportError: A subclass saying how the exchange failed.
+            ApiError | OAuthError: The API's error, typed.
+        """
+        limits = timeout or self.timeouts
+        started = time.perf_counter()
+        failure: TransportError | None = None
+        try:
+            response = self.session.request(
+                prepared.method,
+                prepared.url,
+                data=prepared.body,
+                headers=prepared.headers,
+                timeout=(limits.connect, limits.read),
+                # The API never redirects; a redirect would be a misconfigured target.
+                allow_redirects=False,
+            )
+        except _TRANSPORT_EXCEPTIONS as exc:
+            failure = self._transport_error(exc, prepared, limits)
+        elapsed = time.perf_counter() - started
+        if failure is not None:
+            if self.on_exchange is not None:
+                self.on_exchange(self._exchange(prepared, None, elapsed, error=failure.message))
+            # Raised outside the `except` block and `from None`, so neither __cause__ nor
+            # __context__ holds requests' exception: its text (and its causes') carries the full
+            # URL with access_token, and `--traceback` would print it. The igflow error carries a
+            # redacted message that names the original exception type instead.
+            raise failure from None
+        if self.on_exchange is not None:
+            self.on_exchange(self._exchange(prepared, response, elapsed))
+        return self._interpret(prepared, response, elapsed)
+
+    def _transport_error(self, exc: BaseException, prepared: _PreparedCall, limits: Timeouts) -> TransportError:
+        url = self.redactor.redact(prepared.url)
+        causes = _exception_chain(exc)
+        names = {type(c).__name__ for c in causes}
+        innermost = _root_cause_name(causes)
+        if isinstance(exc, requests.ConnectTimeout) or "ConnectTimeoutError" in names:
+            return RequestTimeout(f"connect timed out after {limits.connect:g}s: {url} ({innermost})")
+        if isinstance(exc, requests.Timeout) or "ReadTimeoutError" in names or isinstance(exc, TimeoutError):
+            return RequestTimeout(f"read timed out after {limits.read:g}s: {url} ({innermost})")
+        if "NameResolutionError" in names or "gaierror" in names:
+            return ConnectError(f"could not resolve host: {url} ({innermost})")
+        if "ConnectionRefusedError" in names or "NewConnectionError" in names:
+            return ConnectError(f"connection refused: {url} ({innermost})")
+        if isinstance(exc, requests.exceptions.ChunkedEncodingError) or names & _DROPPED:
+            return ConnectionDropped(f"connection dropped mid-exchange: {url} ({innermost})")
+        if isinstance(exc, requests.exceptions.ContentDecodingError):
+            return MalformedResponse(f"response body could not be decoded: {url} ({innermost})")
+        detail = self.redactor.redact(str(exc))
+        return TransportError(f"request failed: {url}: {detail} ({type(exc).__name__})")
+
+    # -- interpreting ------------------------------------------------------------------------
+
+    def _interpret(self, prepared: _PreparedCall, response: requests.Response, elapsed: float) -> ApiResponse:
+        status = response.status_code
+        headers = response.headers
+        rate_limit = RateLimitInfo.from_headers(headers)
+        body, parsed = _parse_json(response.content)
+        ok = 200 <= status < 300
+        if ok and parsed and not _is_error_body(body):
+            return ApiResponse(
+                status=status,
+                body=body,
+                headers=headers,
+                rate_limit=rate_limit,
+                elapsed=elapsed,
+                method=prepared.method,
+                url=self.redactor.redact(prepared.url),
+                endpoint_id=prepared.endpoint.id,
+            )
+        error: IgflowError
+        if parsed and isinstance(body, dict):
+            error = self._api_error(prepared.endpoint, status, body) or self._status_error(prepared, response)
+        elif ok:
+            error = self._malformed(prepared, response)
+        else:
+            error = self._status_error(prepared, response)
+        error.rate_limit = rate_limit  # type: ignore[attr-defined]
+        raise error
+
+    def _api_error(self, endpoint: Endpoint, status: int, body: dict[str, Any]) -> IgflowError | None:
+        """The typed error for a JSON error body, or None when the body is not one we know."""
+        meta = body.get("meta")
+        envelope = meta if isinstance(meta, dict) and "error_type" in meta else body
+        error_type = envelope.get("error_type")
+        code = _as_int(envelope.get("code"))
+        message = self.redactor.redact(str(envelope.get("error_message") or f"HTTP {status}"))
+        if isinstance(error_type, str) and error_type:
+            if error_type == "OAuthException":
+                return OAuthError(message, error_type=error_type, status=status)
+            cls = api_error_class(error_type, message, status)
+            return cls(message, error_type=error_type, status=status, code=code, endpoint=endpoint.id)
+        if code in (420, 429):
+            # The edge's throttling body ([PY] bind.py: "Instagram's Nginx"): no meta, no type.
+            text = message if envelope.get("error_message") else f"rate limited by the API edge (code {code})"
+            return RateLimitError(text, status=status, code=code, endpoint=endpoint.id)
+        return None
+
+    def _status_error(self, prepared: _PreparedCall, response: requests.Response) -> ApiError:
+        """An error from the HTTP status alone (no API error body)."""
+        status = response.status_code
+        reason = f"HTTP {status} {response.reason or _status_phrase(status)}".rstrip()
+        snippet = self._snippet(response)
+        message = f"{reason}: {snippet}" if snippet else f"{reason} with no body"
+        endpoint_id = prepared.endpoint.id
+        if status == 429:
+            return RateLimitError(message, status=status, endpoint=endpoint_id)
+        if status == 503:
+            return TransientApiError(message, status=status, endpoint=endpoint_id)
+        cls = api_error_class(None, message, status)
+        return cls(message, status=status, endpoint=endpoint_id)
+
+    def _malformed(self, prepared: _PreparedCall, response: requests.Response) -> MalformedResponse:
+        content_type = response.headers.get("Content-Type", "(none)")
+        snippet = self._snippet(response) or "(empty body)"
+        error = MalformedResponse(
+            f"{prepared.endpoint.id}: HTTP {response.status_code} response is not the API's JSON "
+            f"(content-type {content_type}): {snippet}"
+        )
+        error.status = response.status_code  # type: ignore[attr-defined]
+        return error
+
+    def _snippet(self, response: requests.Response) -> str:
+        text = response.content[: SNIPPET_CHARS * 4].decode("utf-8", "replace")
+        # Redact before cutting, so a secret straddling the cut cannot survive half-visible.
+        text = " ".join(self.redactor.redact(text).split())
+        return text[:SNIPPET_CHARS] + ("..." if len(text) > SNIPPET_CHARS else "")
+
+    def _exchange(
+        self,
+        prepared: _PreparedCall,
+        response: requests.Response | None,
+        elapsed: float,
+        *,
+        error: str | None = None,
+    ) -> Exchange:
+        redact = self.redactor.redact
+        body_text: str | None = None
+        if response is not None:
+            raw = response.content[: EXCHANGE_BODY_CHARS * 2].decode("utf-8", "replace")
+            body_text = redact(raw)[:EXCHANGE_BODY_CHARS]
+        return Exchange(
+            method=prepared.method,
+            url=redact(prepared.url),
+            request_headers=self.redactor.redact_mapping(dict(prepared.headers)),
+            request_body=redact(prepared.body) if prepared.body is not None else None,
+            status=response.status_code if response is not None else None,
+            response_headers=self.redactor.redact_mapping(dict(response.headers)) if response is not None else {},
+            response_body=body_text,
+            elapsed=elapsed,
+            error=error,
+        )
+
+
+# Everything a send can raise for network reasons; requests wraps most, the rest leak rarely.
+_TRANSPORT_EXCEPTIONS = (
+    requests.RequestException,
+    urllib3.exceptions.HTTPError,
+    http.client.HTTPException,
+    OSError,
+)
+# Exception type names that mean the connection broke after it was established.
+_DROPPED = frozenset(
+    {"ProtocolError", "RemoteDisconnected", "ConnectionResetError", "BrokenPipeError",
+     "ConnectionAbortedError", "IncompleteRead", "InvalidChunkLength", "ChunkedEncodingError"}
+)
+
+
+def _nested(exc: BaseException) -> list[BaseException]:
+    """What ``exc`` wraps: urllib3's ``reason``, the cause, the context, exceptions in args."""
+    candidates = [getattr(exc, "reason", None), exc.__cause__, exc.__context__, *exc.args]
+    return [c for c in candidates if isinstance(c, BaseException)]
+
+
+def _exception_chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and everything it wraps, depth first (bounded: chains can be cyclic)."""
+    seen: set[int] = set()
+    chain: list[BaseException] = []
+    stack = [exc]
+    while stack and len(chain) < 32:
+        current = stack.pop()
+        if id(current) not in seen:
+            seen.add(id(current))
+            chain.append(current)
+            stack.extend(reversed(_nested(current)))
+    return chain
+
+
+def _root_cause_name(chain: list[BaseException]) -> str:
+    """The first exception in the chain that wraps nothing: the OS- or socket-level cause."""
+    return next((type(c).__name__ for c in chain if not _nested(c)), type(chain[-1]).__name__)
+
+
+def _parse_json(content: bytes) -> tuple[Any, bool]:
+    """(body, True) for a JSON document; (None, False) otherwise."""
+    if not content.strip():
+        return None, False
+    try:
+        return json.loads(content), True
+    except (ValueError, UnicodeDecodeError):
+        return None, False
+
+
+def _is_error_body(body: Any) -> bool:
+    """A 2xx body that still carries an error envelope (meta.error_type)."""
+    if not isinstance(body, dict):
+        return False
+    meta = body.get("meta")
+    return isinstance(meta, dict) and bool(meta.get("error_type"))
+
+
+def _status_phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
+def _as_int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return None
