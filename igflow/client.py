@@ -17,9 +17,9 @@ from __future__ import annotations
 import http.client
 import json
 import time
-from http import HTTPStatus
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit
 
@@ -38,7 +38,6 @@ from igflow.errors import (
     RateLimitError,
     RequestTimeout,
     SafetyError,
-    TransientApiError,
     TransportError,
     UsageError,
     api_error_class,
@@ -58,7 +57,11 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 @dataclass(frozen=True)
 class Timeouts:
-    """Connect and read timeouts in seconds; every request carries both, so nothing hangs."""
+    """Connect and read timeouts in seconds; every request carries both, so nothing hangs.
+
+    ``read`` bounds each wait for bytes from the server (requests' semantics), not the whole
+    response: a server that keeps trickling bytes can take longer in total.
+    """
 
     connect: float = 5.0
     read: float = 30.0
@@ -161,7 +164,9 @@ def render_value(value: Any) -> str:
 def _normalize_origin(origin: str) -> str:
     parts = urlsplit(origin.strip())
     if parts.scheme not in _DEFAULT_PORTS or not parts.netloc:
-        raise UsageError(f"target must be an http(s) origin such as http://127.0.0.1:8765, got {origin!r}")
+        raise UsageError(
+            f"target must be an http(s) origin such as http://127.0.0.1:8765, got {origin!r}"
+        )
     if parts.path not in ("", "/") or parts.query or parts.fragment:
         raise UsageError(f"target must be an origin without a path, got {origin!r}")
     return f"{parts.scheme}://{parts.netloc}"
@@ -220,7 +225,9 @@ class ApiClient:
             UsageError: The origin is not an http(s) origin, or signing lacks a client secret.
         """
         if sign_requests and not client_secret:
-            raise UsageError("signed requests need the client secret (sign_requests without client_secret)")
+            raise UsageError(
+                "signed requests need the client secret (sign_requests without client_secret)"
+            )
         self.registry = registry
         self.origin = _normalize_origin(origin)
         self._origin_key = _origin_key(self.origin)
@@ -311,8 +318,11 @@ class ApiClient:
                 "the access token would leak to it"
             )
         parts = urlsplit(absolute)
-        query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-                 if k != self.registry.sign_param]
+        query = [
+            (k, v)
+            for k, v in parse_qsl(parts.query, keep_blank_values=True)
+            if k != self.registry.sign_param
+        ]
         present = {k for k, _ in query}
         # The link usually repeats the caller's auth parameters; add them only when it does not.
         if not present.issuperset(self._auth_names(endpoint)):
@@ -328,7 +338,9 @@ class ApiClient:
 
     # -- preparing ---------------------------------------------------------------------------
 
-    def _prepare(self, endpoint: Endpoint, params: Mapping[str, Any], token: str | None) -> _PreparedCall:
+    def _prepare(
+        self, endpoint: Endpoint, params: Mapping[str, Any], token: str | None
+    ) -> _PreparedCall:
         method = endpoint.method.upper()
         path = self._build_path(endpoint, params)
         query, form = self._split_params(endpoint, method, params)
@@ -353,7 +365,9 @@ class ApiClient:
         if missing:
             names = ", ".join(missing)
             raise UsageError(f"{endpoint.id}: missing path parameter(s) {names}")
-        return endpoint.build_path({name: render_value(params[name]) for name in endpoint.path_params})
+        return endpoint.build_path(
+            {name: render_value(params[name]) for name in endpoint.path_params}
+        )
 
     @staticmethod
     def _split_params(
@@ -403,8 +417,10 @@ class ApiClient:
     def _signs(self, endpoint: Endpoint) -> bool:
         return self.sign_requests and endpoint.auth != "none"
 
-    def _sig_pair(self, endpoint: Endpoint, path: str, pairs: list[tuple[str, str]]) -> tuple[str, str] | None:
-        """The ``sig`` parameter over ``pairs`` when signing applies (``path`` is after the prefix)."""
+    def _sig_pair(
+        self, endpoint: Endpoint, path: str, pairs: list[tuple[str, str]]
+    ) -> tuple[str, str] | None:
+        """The ``sig`` pair over ``pairs`` when signing applies; ``path`` is after the prefix."""
         if not self._signs(endpoint):
             return None
         assert self.client_secret is not None  # checked in __init__
@@ -413,7 +429,7 @@ class ApiClient:
     @staticmethod
     def _path_after_prefix(endpoint: Endpoint, path: str) -> str:
         if endpoint.prefix and path.startswith(endpoint.prefix + "/"):
-            return path[len(endpoint.prefix):]
+            return path[len(endpoint.prefix) :]
         return path
 
     # -- sending -----------------------------------------------------------------------------
@@ -460,19 +476,29 @@ class ApiClient:
             self.on_exchange(self._exchange(prepared, response, elapsed))
         return self._interpret(prepared, response, elapsed)
 
-    def _transport_error(self, exc: BaseException, prepared: _PreparedCall, limits: Timeouts) -> TransportError:
+    def _transport_error(
+        self, exc: BaseException, prepared: _PreparedCall, limits: Timeouts
+    ) -> TransportError:
         url = self.redactor.redact(prepared.url)
         causes = _exception_chain(exc)
         names = {type(c).__name__ for c in causes}
         innermost = _root_cause_name(causes)
         if isinstance(exc, requests.ConnectTimeout) or "ConnectTimeoutError" in names:
-            return RequestTimeout(f"connect timed out after {limits.connect:g}s: {url} ({innermost})")
-        if isinstance(exc, requests.Timeout) or "ReadTimeoutError" in names or isinstance(exc, TimeoutError):
+            return RequestTimeout(
+                f"connect timed out after {limits.connect:g}s: {url} ({innermost})"
+            )
+        if (
+            isinstance(exc, requests.Timeout)
+            or "ReadTimeoutError" in names
+            or isinstance(exc, TimeoutError)
+        ):
             return RequestTimeout(f"read timed out after {limits.read:g}s: {url} ({innermost})")
         if "NameResolutionError" in names or "gaierror" in names:
             return ConnectError(f"could not resolve host: {url} ({innermost})")
-        if "ConnectionRefusedError" in names or "NewConnectionError" in names:
+        if "ConnectionRefusedError" in names:
             return ConnectError(f"connection refused: {url} ({innermost})")
+        if "NewConnectionError" in names:  # unreachable network, no route: still nothing sent
+            return ConnectError(f"could not connect: {url} ({innermost})")
         if isinstance(exc, requests.exceptions.ChunkedEncodingError) or names & _DROPPED:
             return ConnectionDropped(f"connection dropped mid-exchange: {url} ({innermost})")
         if isinstance(exc, requests.exceptions.ContentDecodingError):
@@ -482,7 +508,9 @@ class ApiClient:
 
     # -- interpreting ------------------------------------------------------------------------
 
-    def _interpret(self, prepared: _PreparedCall, response: requests.Response, elapsed: float) -> ApiResponse:
+    def _interpret(
+        self, prepared: _PreparedCall, response: requests.Response, elapsed: float
+    ) -> ApiResponse:
         status = response.status_code
         headers = response.headers
         rate_limit = RateLimitInfo.from_headers(headers)
@@ -501,7 +529,9 @@ class ApiClient:
             )
         error: IgflowError
         if parsed and isinstance(body, dict):
-            error = self._api_error(prepared.endpoint, status, body) or self._status_error(prepared, response)
+            error = self._api_error(prepared.endpoint, status, body) or self._status_error(
+                prepared, response
+            )
         elif ok:
             error = self._malformed(prepared, response)
         else:
@@ -509,7 +539,9 @@ class ApiClient:
         error.rate_limit = rate_limit  # type: ignore[attr-defined]
         raise error
 
-    def _api_error(self, endpoint: Endpoint, status: int, body: dict[str, Any]) -> IgflowError | None:
+    def _api_error(
+        self, endpoint: Endpoint, status: int, body: dict[str, Any]
+    ) -> IgflowError | None:
         """The typed error for a JSON error body, or None when the body is not one we know."""
         meta = body.get("meta")
         envelope = meta if isinstance(meta, dict) and "error_type" in meta else body
@@ -520,10 +552,16 @@ class ApiClient:
             if error_type == "OAuthException":
                 return OAuthError(message, error_type=error_type, status=status)
             cls = api_error_class(error_type, message, status)
-            return cls(message, error_type=error_type, status=status, code=code, endpoint=endpoint.id)
+            return cls(
+                message, error_type=error_type, status=status, code=code, endpoint=endpoint.id
+            )
         if code in (420, 429):
             # The edge's throttling body ([PY] bind.py: "Instagram's Nginx"): no meta, no type.
-            text = message if envelope.get("error_message") else f"rate limited by the API edge (code {code})"
+            text = (
+                message
+                if envelope.get("error_message")
+                else f"rate limited by the API edge (code {code})"
+            )
             return RateLimitError(text, status=status, code=code, endpoint=endpoint.id)
         return None
 
@@ -533,13 +571,9 @@ class ApiClient:
         reason = f"HTTP {status} {response.reason or _status_phrase(status)}".rstrip()
         snippet = self._snippet(response)
         message = f"{reason}: {snippet}" if snippet else f"{reason} with no body"
-        endpoint_id = prepared.endpoint.id
-        if status == 429:
-            return RateLimitError(message, status=status, endpoint=endpoint_id)
-        if status == 503:
-            return TransientApiError(message, status=status, endpoint=endpoint_id)
+        # By status: bare 429 -> RateLimitError, 5xx (503 included) -> TransientApiError, ...
         cls = api_error_class(None, message, status)
-        return cls(message, status=status, endpoint=endpoint_id)
+        return cls(message, status=status, endpoint=prepared.endpoint.id)
 
     def _malformed(self, prepared: _PreparedCall, response: requests.Response) -> MalformedResponse:
         content_type = response.headers.get("Content-Type", "(none)")
@@ -576,7 +610,9 @@ class ApiClient:
             request_headers=self.redactor.redact_mapping(dict(prepared.headers)),
             request_body=redact(prepared.body) if prepared.body is not None else None,
             status=response.status_code if response is not None else None,
-            response_headers=self.redactor.redact_mapping(dict(response.headers)) if response is not None else {},
+            response_headers=self.redactor.redact_mapping(dict(response.headers))
+            if response is not None
+            else {},
             response_body=body_text,
             elapsed=elapsed,
             error=error,
@@ -592,8 +628,16 @@ _TRANSPORT_EXCEPTIONS = (
 )
 # Exception type names that mean the connection broke after it was established.
 _DROPPED = frozenset(
-    {"ProtocolError", "RemoteDisconnected", "ConnectionResetError", "BrokenPipeError",
-     "ConnectionAbortedError", "IncompleteRead", "InvalidChunkLength", "ChunkedEncodingError"}
+    {
+        "ProtocolError",
+        "RemoteDisconnected",
+        "ConnectionResetError",
+        "BrokenPipeError",
+        "ConnectionAbortedError",
+        "IncompleteRead",
+        "InvalidChunkLength",
+        "ChunkedEncodingError",
+    }
 )
 
 

@@ -53,8 +53,18 @@ _V1_TOKEN_RE = re.compile(r"\b(?:\d+\.)?[0-9a-f]{7}\.[0-9a-f]{32}\b", re.IGNOREC
 
 # Mapping keys whose values are replaced wholesale (compared lowercased, `-` read as `_`).
 _SECRET_KEYS = frozenset(
-    {"access_token", "client_secret", "sig", "password", "token", "secret", "authorization",
-     "proxy_authorization", "cookie", "set_cookie"}
+    {
+        "access_token",
+        "client_secret",
+        "sig",
+        "password",
+        "token",
+        "secret",
+        "authorization",
+        "proxy_authorization",
+        "cookie",
+        "set_cookie",
+    }
 )
 _SECRET_KEY_SUFFIXES = ("_token", "_secret", "password")
 

@@ -8,7 +8,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -54,7 +54,9 @@ def form_of(request: Any) -> dict[str, list[str]]:
 # -- building requests ---------------------------------------------------------------------------
 
 
-def test_get_puts_token_in_query_and_returns_response(registry: Registry, client: ApiClient, requests_mock: Any) -> None:
+def test_get_puts_token_in_query_and_returns_response(
+    registry: Registry, client: ApiClient, requests_mock: Any
+) -> None:
     requests_mock.get(
         f"{ORIGIN}/v1/users/self",
         json=OK,
@@ -74,22 +76,38 @@ def test_get_puts_token_in_query_and_returns_response(registry: Registry, client
     assert requests_mock.last_request.headers["User-Agent"].startswith("igflow/")
 
 
-def test_query_values_are_rendered_and_none_omitted(registry: Registry, client: ApiClient, requests_mock: Any) -> None:
+def test_query_values_are_rendered_and_none_omitted(
+    registry: Registry, client: ApiClient, requests_mock: Any
+) -> None:
     requests_mock.get(f"{ORIGIN}/v1/media/search", json=OK)
-    client.call(registry.get("media.search"), {"lat": 48.85, "count": 3, "distance": None}, token=TOKEN)
-    assert query_of(requests_mock.last_request) == {"lat": ["48.85"], "count": ["3"], "access_token": [TOKEN]}
+    client.call(
+        registry.get("media.search"), {"lat": 48.85, "count": 3, "distance": None}, token=TOKEN
+    )
+    assert query_of(requests_mock.last_request) == {
+        "lat": ["48.85"],
+        "count": ["3"],
+        "access_token": [TOKEN],
+    }
 
 
-def test_auth_none_sends_no_credentials_even_when_signing(registry: Registry, requests_mock: Any) -> None:
+def test_auth_none_sends_no_credentials_even_when_signing(
+    registry: Registry, requests_mock: Any
+) -> None:
     client = make_client(registry, client_id=CLIENT_ID, client_secret=SECRET, sign_requests=True)
     requests_mock.get(f"{ORIGIN}/oembed", json={"version": "1.0"})
     response = client.call(
         registry.get("oembed.get"),
-        {"url": "https://www.instagram.com/p/Bcizg1_B3nu/", "omitscript": True, "hidecaption": False},
+        {
+            "url": "https://www.instagram.com/p/Bcizg1_B3nu/",
+            "omitscript": True,
+            "hidecaption": False,
+        },
         token=TOKEN,
     )
     assert query_of(requests_mock.last_request) == {
-        "url": ["https://www.instagram.com/p/Bcizg1_B3nu/"], "omitscript": ["true"], "hidecaption": ["false"],
+        "url": ["https://www.instagram.com/p/Bcizg1_B3nu/"],
+        "omitscript": ["true"],
+        "hidecaption": ["false"],
     }
     assert response.data is None  # not an envelope
     assert response.body == {"version": "1.0"}
@@ -98,42 +116,64 @@ def test_auth_none_sends_no_credentials_even_when_signing(registry: Registry, re
 def test_path_params_are_encoded(registry: Registry, client: ApiClient, requests_mock: Any) -> None:
     requests_mock.get(f"{ORIGIN}/v1/tags/a%2Fb/media/recent", json=OK)
     client.call(registry.get("tags.media_recent"), {"tag_name": "a/b"}, token=TOKEN)
-    assert requests_mock.last_request.url == f"{ORIGIN}/v1/tags/a%2Fb/media/recent?access_token={TOKEN}"
+    assert (
+        requests_mock.last_request.url
+        == f"{ORIGIN}/v1/tags/a%2Fb/media/recent?access_token={TOKEN}"
+    )
 
 
-def test_missing_path_param_is_a_usage_error(registry: Registry, client: ApiClient, requests_mock: Any) -> None:
+def test_missing_path_param_is_a_usage_error(
+    registry: Registry, client: ApiClient, requests_mock: Any
+) -> None:
     with pytest.raises(errors.UsageError, match="media_id"):
         client.call(registry.get("media.get"), {}, token=TOKEN)
     assert requests_mock.call_count == 0
 
 
-def test_post_sends_form_body_with_token(registry: Registry, client: ApiClient, requests_mock: Any) -> None:
-    requests_mock.post(f"{ORIGIN}/v1/media/1_2/comments", json={"meta": {"code": 200}, "data": None})
-    client.call(registry.get("comments.create"), {"media_id": "1_2", "text": "Nice shot & more"}, token=TOKEN)
+def test_post_sends_form_body_with_token(
+    registry: Registry, client: ApiClient, requests_mock: Any
+) -> None:
+    requests_mock.post(
+        f"{ORIGIN}/v1/media/1_2/comments", json={"meta": {"code": 200}, "data": None}
+    )
+    client.call(
+        registry.get("comments.create"),
+        {"media_id": "1_2", "text": "Nice shot & more"},
+        token=TOKEN,
+    )
     request = requests_mock.last_request
     assert request.headers["Content-Type"] == "application/x-www-form-urlencoded"
     assert urlsplit(request.url).query == ""
     assert form_of(request) == {"text": ["Nice shot & more"], "access_token": [TOKEN]}
 
 
-def test_undeclared_params_follow_the_method(registry: Registry, client: ApiClient, requests_mock: Any) -> None:
+def test_undeclared_params_follow_the_method(
+    registry: Registry, client: ApiClient, requests_mock: Any
+) -> None:
     requests_mock.post(f"{ORIGIN}/v1/media/1_2/likes", json=OK)
     client.call(registry.get("likes.create"), {"media_id": "1_2", "extra": 1}, token=TOKEN)
     assert form_of(requests_mock.last_request) == {"extra": ["1"], "access_token": [TOKEN]}
 
 
-def test_delete_puts_token_in_query(registry: Registry, client: ApiClient, requests_mock: Any) -> None:
+def test_delete_puts_token_in_query(
+    registry: Registry, client: ApiClient, requests_mock: Any
+) -> None:
     requests_mock.delete(f"{ORIGIN}/v1/media/1_2/likes", json={"meta": {"code": 200}, "data": None})
     client.call(registry.get("likes.delete"), {"media_id": "1_2"}, token=TOKEN)
     assert query_of(requests_mock.last_request) == {"access_token": [TOKEN]}
     assert not requests_mock.last_request.body
 
 
-def test_client_auth_sends_client_credentials(registry: Registry, client: ApiClient, requests_mock: Any) -> None:
+def test_client_auth_sends_client_credentials(
+    registry: Registry, client: ApiClient, requests_mock: Any
+) -> None:
     requests_mock.get(f"{ORIGIN}/v1/subscriptions", json={"meta": {"code": 200}, "data": []})
     requests_mock.post(f"{ORIGIN}/v1/subscriptions", json=OK)
     client.call(registry.get("subscriptions.list"), {}, token=TOKEN)
-    assert query_of(requests_mock.last_request) == {"client_id": [CLIENT_ID], "client_secret": [SECRET]}
+    assert query_of(requests_mock.last_request) == {
+        "client_id": [CLIENT_ID],
+        "client_secret": [SECRET],
+    }
     client.call(
         registry.get("subscriptions.create"),
         {"object": "user", "aspect": "media", "callback_url": "http://127.0.0.1:9/cb"},
@@ -154,8 +194,13 @@ def test_client_auth_sends_client_credentials(registry: Registry, client: ApiCli
     ],
 )
 def test_missing_credentials_send_nothing(
-    registry: Registry, requests_mock: Any, endpoint_id: str, params: dict[str, Any], token: str | None,
-    kwargs: dict[str, Any], message: str,
+    registry: Registry,
+    requests_mock: Any,
+    endpoint_id: str,
+    params: dict[str, Any],
+    token: str | None,
+    kwargs: dict[str, Any],
+    message: str,
 ) -> None:
     client = make_client(registry, **kwargs)
     with pytest.raises(errors.AuthenticationError, match=message):
@@ -164,7 +209,13 @@ def test_missing_credentials_send_nothing(
 
 
 def test_render_value() -> None:
-    assert [render_value(v) for v in (True, False, 3, 1.5, "x")] == ["true", "false", "3", "1.5", "x"]
+    assert [render_value(v) for v in (True, False, 3, 1.5, "x")] == [
+        "true",
+        "false",
+        "3",
+        "1.5",
+        "x",
+    ]
 
 
 @pytest.mark.parametrize("origin", ["127.0.0.1:8765", "ftp://host", "http://host/v1", "http://"])
@@ -192,32 +243,46 @@ def signing(registry: Registry) -> ApiClient:
     return make_client(registry, client_id=CLIENT_ID, client_secret=SECRET, sign_requests=True)
 
 
-def test_sig_on_get_matches_doc_vector(registry: Registry, signing: ApiClient, requests_mock: Any) -> None:
+def test_sig_on_get_matches_doc_vector(
+    registry: Registry, signing: ApiClient, requests_mock: Any
+) -> None:
     requests_mock.get(f"{ORIGIN}/v1/users/self", json=OK)
     signing.call(registry.get("users.self"), {}, token=DOC_TOKEN)
     sent = query_of(requests_mock.last_request)
     assert sent["sig"] == ["cbf5a1f41db44412506cb6563a3218b50f45a710c7a8a65a3e9b18315bb338bf"]
 
 
-def test_sig_covers_every_query_param(registry: Registry, signing: ApiClient, requests_mock: Any) -> None:
+def test_sig_covers_every_query_param(
+    registry: Registry, signing: ApiClient, requests_mock: Any
+) -> None:
     requests_mock.get(f"{ORIGIN}/v1/media/657988443280050001_25025320", json=OK)
     # `count` is not declared on media.get: an undeclared param goes to the query for GET.
-    signing.call(registry.get("media.get"), {"media_id": "657988443280050001_25025320", "count": 10},
-                 token=DOC_TOKEN)
+    signing.call(
+        registry.get("media.get"),
+        {"media_id": "657988443280050001_25025320", "count": 10},
+        token=DOC_TOKEN,
+    )
     sent = query_of(requests_mock.last_request)
     assert sent["sig"] == ["260634b241a6cfef5e4644c205fb30246ff637591142781b86e2075faf1b163a"]
 
 
-def test_sig_on_post_covers_form_fields(registry: Registry, signing: ApiClient, requests_mock: Any) -> None:
+def test_sig_on_post_covers_form_fields(
+    registry: Registry, signing: ApiClient, requests_mock: Any
+) -> None:
     requests_mock.post(f"{ORIGIN}/v1/media/657988443280050001_25025320/comments", json=OK)
-    signing.call(registry.get("comments.create"), {"media_id": "657988443280050001_25025320", "text": "Nice shot"},
-                 token=DOC_TOKEN)
+    signing.call(
+        registry.get("comments.create"),
+        {"media_id": "657988443280050001_25025320", "text": "Nice shot"},
+        token=DOC_TOKEN,
+    )
     form = form_of(requests_mock.last_request)
     assert form["sig"] == ["4727f9fbaa1b4faa25af9eb63b4af91f51d82ecb4f50e0f3bc7ab06e7c168afe"]
     assert "sig" not in query_of(requests_mock.last_request)
 
 
-def test_sig_on_client_auth_includes_secret(registry: Registry, signing: ApiClient, requests_mock: Any) -> None:
+def test_sig_on_client_auth_includes_secret(
+    registry: Registry, signing: ApiClient, requests_mock: Any
+) -> None:
     requests_mock.delete(f"{ORIGIN}/v1/subscriptions", json={"meta": {"code": 200}, "data": None})
     signing.call(registry.get("subscriptions.delete"), {"object": "all"}, token=None)
     sent = {k: v[0] for k, v in query_of(requests_mock.last_request).items()}
@@ -225,7 +290,9 @@ def test_sig_on_client_auth_includes_secret(registry: Registry, signing: ApiClie
     assert signature_matches("/subscriptions", sent, SECRET, [sent["sig"]])
 
 
-def test_no_sig_when_signing_is_off(registry: Registry, client: ApiClient, requests_mock: Any) -> None:
+def test_no_sig_when_signing_is_off(
+    registry: Registry, client: ApiClient, requests_mock: Any
+) -> None:
     requests_mock.get(f"{ORIGIN}/v1/users/self", json=OK)
     client.call(registry.get("users.self"), {}, token=TOKEN)
     assert "sig" not in query_of(requests_mock.last_request)
@@ -234,10 +301,14 @@ def test_no_sig_when_signing_is_off(registry: Registry, client: ApiClient, reque
 # -- next_url -----------------------------------------------------------------------------------
 
 
-def test_next_url_same_origin_is_followed_and_resigned(registry: Registry, signing: ApiClient, requests_mock: Any) -> None:
+def test_next_url_same_origin_is_followed_and_resigned(
+    registry: Registry, signing: ApiClient, requests_mock: Any
+) -> None:
     requests_mock.get(f"{ORIGIN}/v1/users/self/media/recent", json=OK)
     endpoint = registry.get("users.media_recent_self")
-    next_url = f"{ORIGIN}/v1/users/self/media/recent?count=2&max_id=77&access_token={TOKEN}&sig=stale"
+    next_url = (
+        f"{ORIGIN}/v1/users/self/media/recent?count=2&max_id=77&access_token={TOKEN}&sig=stale"
+    )
     signing.get_next(next_url, endpoint=endpoint, token=TOKEN)
     sent = {k: v for k, v in query_of(requests_mock.last_request).items()}
     assert sent["max_id"] == ["77"] and sent["count"] == ["2"] and sent["access_token"] == [TOKEN]
@@ -246,9 +317,15 @@ def test_next_url_same_origin_is_followed_and_resigned(registry: Registry, signi
     assert sent["sig"][0] == sign("/users/self/media/recent", params, SECRET)
 
 
-def test_next_url_gets_current_token_when_absent(registry: Registry, client: ApiClient, requests_mock: Any) -> None:
+def test_next_url_gets_current_token_when_absent(
+    registry: Registry, client: ApiClient, requests_mock: Any
+) -> None:
     requests_mock.get(f"{ORIGIN}/v1/users/self/follows", json=OK)
-    client.get_next("/v1/users/self/follows?cursor=abc", endpoint=registry.get("relationships.follows"), token=TOKEN)
+    client.get_next(
+        "/v1/users/self/follows?cursor=abc",
+        endpoint=registry.get("relationships.follows"),
+        token=TOKEN,
+    )
     assert query_of(requests_mock.last_request) == {"cursor": ["abc"], "access_token": [TOKEN]}
 
 
@@ -256,8 +333,11 @@ def test_next_url_with_its_own_token_needs_no_current_token(
     registry: Registry, client: ApiClient, requests_mock: Any
 ) -> None:
     requests_mock.get(f"{ORIGIN}/v1/users/self/follows", json=OK)
-    client.get_next(f"{ORIGIN}/v1/users/self/follows?cursor=1&access_token={TOKEN}",
-                    endpoint=registry.get("relationships.follows"), token=None)
+    client.get_next(
+        f"{ORIGIN}/v1/users/self/follows?cursor=1&access_token={TOKEN}",
+        endpoint=registry.get("relationships.follows"),
+        token=None,
+    )
     assert query_of(requests_mock.last_request) == {"cursor": ["1"], "access_token": [TOKEN]}
 
 
@@ -265,16 +345,22 @@ def test_next_url_without_token_and_no_current_token_sends_nothing(
     registry: Registry, client: ApiClient, requests_mock: Any
 ) -> None:
     with pytest.raises(errors.AuthenticationError, match="no access token"):
-        client.get_next(f"{ORIGIN}/v1/users/self/follows?cursor=1",
-                        endpoint=registry.get("relationships.follows"), token=None)
+        client.get_next(
+            f"{ORIGIN}/v1/users/self/follows?cursor=1",
+            endpoint=registry.get("relationships.follows"),
+            token=None,
+        )
     assert requests_mock.call_count == 0
 
 
 def test_next_url_default_port_is_same_origin(registry: Registry, requests_mock: Any) -> None:
     client = make_client(registry, "https://api.instagram.com")
     requests_mock.get("https://api.instagram.com/v1/users/self/follows", json=OK)
-    client.get_next("https://API.instagram.com:443/v1/users/self/follows?cursor=1",
-                    endpoint=registry.get("relationships.follows"), token=TOKEN)
+    client.get_next(
+        "https://API.instagram.com:443/v1/users/self/follows?cursor=1",
+        endpoint=registry.get("relationships.follows"),
+        token=TOKEN,
+    )
     assert requests_mock.call_count == 1
 
 
@@ -288,7 +374,9 @@ def test_next_url_default_port_is_same_origin(registry: Registry, requests_mock:
         "http://sandbox.test:notaport/v1/x",
     ],
 )
-def test_next_url_other_origin_is_refused(registry: Registry, client: ApiClient, requests_mock: Any, next_url: str) -> None:
+def test_next_url_other_origin_is_refused(
+    registry: Registry, client: ApiClient, requests_mock: Any, next_url: str
+) -> None:
     with pytest.raises(errors.SafetyError, match="points at another origin") as info:
         client.get_next(next_url, endpoint=registry.get("relationships.follows"), token=TOKEN)
     assert requests_mock.call_count == 0
@@ -304,20 +392,58 @@ def meta_error(error_type: str, message: str, code: int = 400) -> dict[str, Any]
 
 # The error catalogue of legacy-v1-api.md §7.
 CATALOGUE = [
-    ("OAuthParameterException", 400, "Missing client_id or access_token URL parameter.", errors.OAuthParameterException),
-    ("OAuthAccessTokenException", 400, "The access_token provided is invalid.", errors.OAuthAccessTokenException),
-    ("OAuthClientException", 400, "Missing client_secret URL parameter", errors.OAuthClientException),
-    ("OAuthPermissionsException", 400, "This client has not been approved to access this resource.",
-     errors.OAuthPermissionsException),
-    ("OAuthForbiddenException", 403, "Invalid signed-request: Signature does not match", errors.OAuthForbiddenException),
-    ("OAuthRateLimitException", 429, "The maximum number of requests per hour has been exceeded.",
-     errors.OAuthRateLimitException),
+    (
+        "OAuthParameterException",
+        400,
+        "Missing client_id or access_token URL parameter.",
+        errors.OAuthParameterException,
+    ),
+    (
+        "OAuthAccessTokenException",
+        400,
+        "The access_token provided is invalid.",
+        errors.OAuthAccessTokenException,
+    ),
+    (
+        "OAuthClientException",
+        400,
+        "Missing client_secret URL parameter",
+        errors.OAuthClientException,
+    ),
+    (
+        "OAuthPermissionsException",
+        400,
+        "This client has not been approved to access this resource.",
+        errors.OAuthPermissionsException,
+    ),
+    (
+        "OAuthForbiddenException",
+        403,
+        "Invalid signed-request: Signature does not match",
+        errors.OAuthForbiddenException,
+    ),
+    (
+        "OAuthRateLimitException",
+        429,
+        "The maximum number of requests per hour has been exceeded.",
+        errors.OAuthRateLimitException,
+    ),
     ("APINotAllowedError", 400, "you cannot view this resource", errors.APINotAllowedError),
     ("APINotAllowedError", 400, "This endpoint has been retired", errors.RetiredEndpointError),
     ("APINotFoundError", 400, "invalid media id", errors.APINotFoundError),
-    ("APIInvalidParametersError", 400, "Count must be larger than zero.", errors.APIInvalidParametersError),
+    (
+        "APIInvalidParametersError",
+        400,
+        "Count must be larger than zero.",
+        errors.APIInvalidParametersError,
+    ),
     ("APIRequiresAuthenticationError", 400, "", errors.APIRequiresAuthenticationError),
-    ("APISubscriptionError", 400, 'Invalid "client_id" and/or "client_secret."', errors.APISubscriptionError),
+    (
+        "APISubscriptionError",
+        400,
+        'Invalid "client_id" and/or "client_secret."',
+        errors.APISubscriptionError,
+    ),
     ("APIError", 500, "", errors.APIError),
     ("SomethingNew", 400, "Unable to reach callback URL http://x", errors.ApiError),
     ("SomethingNew", 500, "boom", errors.TransientApiError),
@@ -326,11 +452,20 @@ CATALOGUE = [
 
 @pytest.mark.parametrize(("error_type", "status", "message", "cls"), CATALOGUE)
 def test_meta_errors_map_to_classes(
-    registry: Registry, client: ApiClient, requests_mock: Any, error_type: str, status: int, message: str,
+    registry: Registry,
+    client: ApiClient,
+    requests_mock: Any,
+    error_type: str,
+    status: int,
+    message: str,
     cls: type[errors.ApiError],
 ) -> None:
-    requests_mock.get(f"{ORIGIN}/v1/users/self", status_code=status, json=meta_error(error_type, message, status),
-                      headers={"x-ratelimit-limit": "500", "X-RATELIMIT-REMAINING": "12"})
+    requests_mock.get(
+        f"{ORIGIN}/v1/users/self",
+        status_code=status,
+        json=meta_error(error_type, message, status),
+        headers={"x-ratelimit-limit": "500", "X-RATELIMIT-REMAINING": "12"},
+    )
     with pytest.raises(errors.ApiError) as info:
         client.call(registry.get("users.self"), {}, token=TOKEN)
     error = info.value
@@ -342,8 +477,12 @@ def test_meta_errors_map_to_classes(
     assert error.rate_limit == RateLimitInfo(500, 12)  # type: ignore[attr-defined]
 
 
-def test_error_envelope_in_a_2xx_is_still_an_error(registry: Registry, client: ApiClient, requests_mock: Any) -> None:
-    requests_mock.get(f"{ORIGIN}/v1/users/self", json=meta_error("APINotFoundError", "this user does not exist"))
+def test_error_envelope_in_a_2xx_is_still_an_error(
+    registry: Registry, client: ApiClient, requests_mock: Any
+) -> None:
+    requests_mock.get(
+        f"{ORIGIN}/v1/users/self", json=meta_error("APINotFoundError", "this user does not exist")
+    )
     with pytest.raises(errors.APINotFoundError):
         client.call(registry.get("users.self"), {}, token=TOKEN)
 
@@ -351,16 +490,32 @@ def test_error_envelope_in_a_2xx_is_still_an_error(registry: Registry, client: A
 @pytest.mark.parametrize(
     ("status", "body", "cls", "error_type"),
     [
-        (400, {"code": 400, "error_type": "OAuthException", "error_message": "Invalid Client Secret"},
-         errors.OAuthError, "OAuthException"),
-        (403, {"code": 403, "error_type": "OAuthForbiddenException",
-               "error_message": "You are not a sandbox user of this client"},
-         errors.OAuthForbiddenException, "OAuthForbiddenException"),
+        (
+            400,
+            {"code": 400, "error_type": "OAuthException", "error_message": "Invalid Client Secret"},
+            errors.OAuthError,
+            "OAuthException",
+        ),
+        (
+            403,
+            {
+                "code": 403,
+                "error_type": "OAuthForbiddenException",
+                "error_message": "You are not a sandbox user of this client",
+            },
+            errors.OAuthForbiddenException,
+            "OAuthForbiddenException",
+        ),
     ],
 )
 def test_oauth_style_bodies(
-    registry: Registry, client: ApiClient, requests_mock: Any, status: int, body: dict[str, Any],
-    cls: type[Exception], error_type: str,
+    registry: Registry,
+    client: ApiClient,
+    requests_mock: Any,
+    status: int,
+    body: dict[str, Any],
+    cls: type[Exception],
+    error_type: str,
 ) -> None:
     requests_mock.get(f"{ORIGIN}/v1/users/self", status_code=status, json=body)
     with pytest.raises(cls) as info:
@@ -374,20 +529,52 @@ def test_oauth_style_bodies(
 @pytest.mark.parametrize(
     ("status", "kwargs", "cls", "fragment"),
     [
-        (429, {"json": {"code": 420, "error_message": "slow down"}}, errors.RateLimitError, "slow down"),
-        (400, {"json": {"code": 429}}, errors.RateLimitError, "rate limited by the API edge (code 429)"),
+        (
+            429,
+            {"json": {"code": 420, "error_message": "slow down"}},
+            errors.RateLimitError,
+            "slow down",
+        ),
+        (
+            400,
+            {"json": {"code": 429}},
+            errors.RateLimitError,
+            "rate limited by the API edge (code 429)",
+        ),
         (429, {"content": b""}, errors.RateLimitError, "HTTP 429"),
-        (503, {"content": b""}, errors.TransientApiError, "HTTP 503 Service Unavailable with no body"),
-        (502, {"text": "<html><body><h1>502 Bad Gateway</h1></body></html>", "headers": {"Content-Type": "text/html"}},
-         errors.TransientApiError, "<h1>502 Bad Gateway</h1>"),
+        (
+            503,
+            {"content": b""},
+            errors.TransientApiError,
+            "HTTP 503 Service Unavailable with no body",
+        ),
+        (
+            502,
+            {
+                "text": "<html><body><h1>502 Bad Gateway</h1></body></html>",
+                "headers": {"Content-Type": "text/html"},
+            },
+            errors.TransientApiError,
+            "<h1>502 Bad Gateway</h1>",
+        ),
         (404, {"text": "<html>Not Found</html>"}, errors.NotFoundError, "Not Found"),
         (400, {"json": {"unexpected": True}}, errors.ApiError, '{"unexpected": true}'),
-        (302, {"content": b"", "headers": {"Location": "http://elsewhere/"}}, errors.ApiError, "HTTP 302"),
+        (
+            302,
+            {"content": b"", "headers": {"Location": "http://elsewhere/"}},
+            errors.ApiError,
+            "HTTP 302",
+        ),
     ],
 )
 def test_errors_without_api_envelope(
-    registry: Registry, client: ApiClient, requests_mock: Any, status: int, kwargs: dict[str, Any],
-    cls: type[errors.ApiError], fragment: str,
+    registry: Registry,
+    client: ApiClient,
+    requests_mock: Any,
+    status: int,
+    kwargs: dict[str, Any],
+    cls: type[errors.ApiError],
+    fragment: str,
 ) -> None:
     requests_mock.get(f"{ORIGIN}/v1/users/self", status_code=status, **kwargs)
     with pytest.raises(errors.ApiError) as info:
@@ -400,11 +587,21 @@ def test_errors_without_api_envelope(
 @pytest.mark.parametrize(
     ("kwargs", "fragment"),
     [
-        ({"text": '{"meta": {"code": 200}, "data": {"id": "1", "capt', "headers": {"Content-Type": "application/json"}},
-         '{"meta": {"code": 200}, "data": {"id": "1", "capt'),
+        (
+            {
+                "text": '{"meta": {"code": 200}, "data": {"id": "1", "capt',
+                "headers": {"Content-Type": "application/json"},
+            },
+            '{"meta": {"code": 200}, "data": {"id": "1", "capt',
+        ),
         ({"text": "not json at all"}, "not json at all"),
-        ({"text": "<!DOCTYPE html><html><title>Login</title></html>", "headers": {"Content-Type": "text/html"}},
-         "content-type text/html"),
+        (
+            {
+                "text": "<!DOCTYPE html><html><title>Login</title></html>",
+                "headers": {"Content-Type": "text/html"},
+            },
+            "content-type text/html",
+        ),
         ({"content": b""}, "(empty body)"),
         ({"content": b"\xff\xfe\xfa garbage"}, "garbage"),
         ({"text": f"oops ?access_token={TOKEN} " + "x" * 500}, "access_token=***"),
@@ -436,7 +633,11 @@ def test_malformed_success_bodies(
     ],
 )
 def test_rate_limit_headers(
-    registry: Registry, client: ApiClient, requests_mock: Any, headers: dict[str, str], expected: RateLimitInfo
+    registry: Registry,
+    client: ApiClient,
+    requests_mock: Any,
+    headers: dict[str, str],
+    expected: RateLimitInfo,
 ) -> None:
     requests_mock.get(f"{ORIGIN}/v1/users/self", json=OK, headers=headers)
     assert client.call(registry.get("users.self"), {}, token=TOKEN).rate_limit == expected
@@ -451,11 +652,18 @@ def test_rate_limit_from_plain_dict_any_casing() -> None:
 
 def test_on_exchange_receives_redacted_exchange(registry: Registry, requests_mock: Any) -> None:
     seen: list[Exchange] = []
-    client = make_client(registry, client_id=CLIENT_ID, client_secret=SECRET, sign_requests=True,
-                         on_exchange=seen.append)
-    requests_mock.post(f"{ORIGIN}/v1/media/1_2/comments",
-                       json={"meta": {"code": 200}, "data": {"echo": TOKEN}},
-                       headers={"X-Ratelimit-Remaining": "3"})
+    client = make_client(
+        registry,
+        client_id=CLIENT_ID,
+        client_secret=SECRET,
+        sign_requests=True,
+        on_exchange=seen.append,
+    )
+    requests_mock.post(
+        f"{ORIGIN}/v1/media/1_2/comments",
+        json={"meta": {"code": 200}, "data": {"echo": TOKEN}},
+        headers={"X-Ratelimit-Remaining": "3"},
+    )
     client.call(registry.get("comments.create"), {"media_id": "1_2", "text": "hi"}, token=TOKEN)
     (exchange,) = seen
     assert exchange.method == "POST" and exchange.status == 200
@@ -479,7 +687,9 @@ def test_no_exchange_is_built_without_a_listener(
     client.call(registry.get("users.self"), {}, token=TOKEN)
 
 
-def test_exchange_is_reported_for_transport_failures(registry: Registry, requests_mock: Any) -> None:
+def test_exchange_is_reported_for_transport_failures(
+    registry: Registry, requests_mock: Any
+) -> None:
     seen: list[Exchange] = []
     client = make_client(registry, on_exchange=seen.append)
     requests_mock.get(f"{ORIGIN}/v1/users/self", exc=requests.exceptions.ReadTimeout("slow"))
@@ -496,18 +706,43 @@ def test_exchange_is_reported_for_transport_failures(registry: Registry, request
 @pytest.mark.parametrize(
     ("exc", "cls", "fragment"),
     [
-        (requests.exceptions.ConnectTimeout("x"), errors.RequestTimeout, "connect timed out after 5s"),
+        (
+            requests.exceptions.ConnectTimeout("x"),
+            errors.RequestTimeout,
+            "connect timed out after 5s",
+        ),
         (requests.exceptions.ReadTimeout("x"), errors.RequestTimeout, "read timed out after 30s"),
-        (requests.exceptions.ChunkedEncodingError("x"), errors.ConnectionDropped, "connection dropped"),
-        (requests.exceptions.ContentDecodingError("x"), errors.MalformedResponse, "could not be decoded"),
-        (requests.exceptions.SSLError(f"bad cert for /v1/users/self?access_token={TOKEN}"),
-         errors.TransportError, "bad cert for /v1/users/self?access_token=***"),
-        (requests.exceptions.ConnectionError(ConnectionResetError(104, "Connection reset by peer")),
-         errors.ConnectionDropped, "(ConnectionResetError)"),
+        (
+            requests.exceptions.ChunkedEncodingError("x"),
+            errors.ConnectionDropped,
+            "connection dropped",
+        ),
+        (
+            requests.exceptions.ContentDecodingError("x"),
+            errors.MalformedResponse,
+            "could not be decoded",
+        ),
+        (
+            requests.exceptions.SSLError(f"bad cert for /v1/users/self?access_token={TOKEN}"),
+            errors.TransportError,
+            "bad cert for /v1/users/self?access_token=***",
+        ),
+        (
+            requests.exceptions.ConnectionError(
+                ConnectionResetError(104, "Connection reset by peer")
+            ),
+            errors.ConnectionDropped,
+            "(ConnectionResetError)",
+        ),
     ],
 )
 def test_mocked_transport_errors(
-    registry: Registry, client: ApiClient, requests_mock: Any, exc: Exception, cls: type[Exception], fragment: str
+    registry: Registry,
+    client: ApiClient,
+    requests_mock: Any,
+    exc: Exception,
+    cls: type[Exception],
+    fragment: str,
 ) -> None:
     requests_mock.get(f"{ORIGIN}/v1/users/self", exc=exc)
     with pytest.raises(errors.TransportError) as info:
@@ -518,10 +753,14 @@ def test_mocked_transport_errors(
     assert info.value.__cause__ is None and info.value.__context__ is None
 
 
-def test_per_call_timeout_overrides_default(registry: Registry, client: ApiClient, requests_mock: Any) -> None:
+def test_per_call_timeout_overrides_default(
+    registry: Registry, client: ApiClient, requests_mock: Any
+) -> None:
     requests_mock.get(f"{ORIGIN}/v1/users/self", exc=requests.exceptions.ReadTimeout("x"))
-    with pytest.raises(errors.RequestTimeout, match="after 0.25s"):
-        client.call(registry.get("users.self"), {}, token=TOKEN, timeout=Timeouts(connect=1, read=0.25))
+    with pytest.raises(errors.RequestTimeout, match=r"after 0\.25s"):
+        client.call(
+            registry.get("users.self"), {}, token=TOKEN, timeout=Timeouts(connect=1, read=0.25)
+        )
 
 
 # -- real sockets -------------------------------------------------------------------------------
@@ -571,7 +810,10 @@ def test_real_refused_connection(registry: Registry) -> None:
     with pytest.raises(errors.ConnectError) as info:
         client.call(registry.get("users.self"), {}, token=TOKEN)
     text = str(info.value)
-    assert text == f"connection refused: {origin}/v1/users/self?access_token=*** (ConnectionRefusedError)"
+    assert (
+        text
+        == f"connection refused: {origin}/v1/users/self?access_token=*** (ConnectionRefusedError)"
+    )
     assert TOKEN not in text and TOKEN not in repr(info.value.args)
     assert info.value.__cause__ is None and info.value.__context__ is None
     printed = "".join(traceback.format_exception(info.value))
@@ -616,9 +858,9 @@ def test_real_truncated_body(registry: Registry) -> None:
 
 class _CountingHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    connections: set[tuple[str, int]] = set()
+    connections: ClassVar[set[tuple[str, int]]] = set()
 
-    def do_GET(self) -> None:  # noqa: N802 (the stdlib's naming)
+    def do_GET(self) -> None:
         type(self).connections.add(self.client_address)
         body = b'{"meta": {"code": 200}, "data": null}'
         self.send_response(200)
@@ -634,11 +876,16 @@ class _CountingHandler(BaseHTTPRequestHandler):
 def test_session_reuses_the_connection(registry: Registry) -> None:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _CountingHandler)
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     try:
-        client = make_client(registry, f"http://127.0.0.1:{server.server_address[1]}",
-                             timeouts=Timeouts(connect=1, read=2))
+        client = make_client(
+            registry,
+            f"http://127.0.0.1:{server.server_address[1]}",
+            timeouts=Timeouts(connect=1, read=2),
+        )
         with client:
             for _ in range(3):
                 client.call(registry.get("users.self"), {}, token=TOKEN)

@@ -15,7 +15,10 @@ SECRET = "6dc1787668c64c939929c17683d7cb74"
 SHAPES = [
     # (input, expected)
     ("/v1/users/self?access_token=123.abc.def", "/v1/users/self?access_token=***"),
-    ("/v1/users/self?count=2&access_token=abc&max_id=9", "/v1/users/self?count=2&access_token=***&max_id=9"),
+    (
+        "/v1/users/self?count=2&access_token=abc&max_id=9",
+        "/v1/users/self?count=2&access_token=***&max_id=9",
+    ),
     (
         "HTTPConnectionPool(host='127.0.0.1', port=1): Max retries exceeded with url: "
         "/v1/users/self?access_token=123.abc.def (Caused by NewConnectionError('x'))",
@@ -23,18 +26,25 @@ SHAPES = [
         "/v1/users/self?access_token=*** (Caused by NewConnectionError('x'))",
     ),
     ("http://localhost/cb#access_token=" + TOKEN, "http://localhost/cb#access_token=***"),
-    ("client_id=abc&client_secret=s3cr3t&grant_type=authorization_code",
-     "client_id=abc&client_secret=***&grant_type=authorization_code"),
+    (
+        "client_id=abc&client_secret=s3cr3t&grant_type=authorization_code",
+        "client_id=abc&client_secret=***&grant_type=authorization_code",
+    ),
     ("code=b689e0dc8edb476ea1f5668bac3a5a31&redirect_uri=x", "code=***&redirect_uri=x"),
     ("http://localhost/?code=b689e0dc&state=1", "http://localhost/?code=***&state=1"),
     ("/v1/users/self?access_token=x&sig=cbf5a1f4", "/v1/users/self?access_token=***&sig=***"),
     ("username=grant&password=hunter22", "username=grant&password=***"),
     ("new_password=hunter22", "new_password=***"),
     ("refresh_token=abcd; path=/", "refresh_token=***; path=/"),
-    ("hub.verify_token=myVerifyToken&hub.mode=subscribe", "hub.verify_token=***&hub.mode=subscribe"),
+    (
+        "hub.verify_token=myVerifyToken&hub.mode=subscribe",
+        "hub.verify_token=***&hub.mode=subscribe",
+    ),
     # Encoded inside another URL (e.g. a login `next` parameter).
-    ("next=/oauth/authorize%3Fcode%3Dabcdef%26client_id%3D1",
-     "next=/oauth/authorize%3Fcode%3D***%26client_id%3D1"),
+    (
+        "next=/oauth/authorize%3Fcode%3Dabcdef%26client_id%3D1",
+        "next=/oauth/authorize%3Fcode%3D***%26client_id%3D1",
+    ),
     ("next=%2Fcb%3Faccess_token%3Dabcdef%26x%3D1", "next=%2Fcb%3Faccess_token%3D***%26x%3D1"),
     # JSON and repr key/value pairs with string values.
     ('{"access_token": "334680324.55b167a.x", "user": {}}', '{"access_token": "***", "user": {}}'),
@@ -99,7 +109,10 @@ def test_longest_secret_wins() -> None:
     ("obj", "expected"),
     [
         ({"access_token": TOKEN, "count": 2}, {"access_token": MASK, "count": 2}),
-        ({"Client-Secret": "x", "X-Client-Secret": "y"}, {"Client-Secret": MASK, "X-Client-Secret": MASK}),
+        (
+            {"Client-Secret": "x", "X-Client-Secret": "y"},
+            {"Client-Secret": MASK, "X-Client-Secret": MASK},
+        ),
         ({"meta": {"code": 400}}, {"meta": {"code": 400}}),
         ({"code": "b689e0dc"}, {"code": MASK}),
         ({"password": None}, {"password": None}),
@@ -127,8 +140,16 @@ def test_redact_mapping_does_not_modify_input() -> None:
 
 @pytest.mark.parametrize(
     ("key", "secret"),
-    [("access_token", True), ("Authorization", True), ("set-cookie", True), ("verify_token", True),
-     ("count", False), ("code", False), ("next_url", False), ("user_id", False)],
+    [
+        ("access_token", True),
+        ("Authorization", True),
+        ("set-cookie", True),
+        ("verify_token", True),
+        ("count", False),
+        ("code", False),
+        ("next_url", False),
+        ("user_id", False),
+    ],
 )
 def test_is_secret_key(key: str, secret: bool) -> None:
     assert is_secret_key(key) is secret

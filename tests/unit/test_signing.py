@@ -45,7 +45,9 @@ def test_doc_vectors(endpoint: str, params: dict[str, str], base: str, sig: str)
 
 def test_sig_param_is_not_signed() -> None:
     with_sig = {"access_token": TOKEN, "sig": "whatever"}
-    assert sign("/users/self", with_sig, SECRET) == sign("/users/self", {"access_token": TOKEN}, SECRET)
+    assert sign("/users/self", with_sig, SECRET) == sign(
+        "/users/self", {"access_token": TOKEN}, SECRET
+    )
 
 
 def test_insta_forwarded_for_example() -> None:
