@@ -1,0 +1,617 @@
+"""Sandboxed Jinja2 templating: compile once at plan time, render many times at run time.
+
+Two kinds of source text reach this module (DESIGN.md §7, "Expressions vs templates"):
+
+* **Expressions** (``when``, ``assert``, ``set``): bare Jinja expressions such as
+  ``likes == 1``. :meth:`TemplateEngine.compile_expression` turns one into a
+  :class:`CompiledExpression`.
+* **Values** (``with``, ``vars``, ``log``, ...): arbitrary YAML data whose strings may hold
+  templates. :meth:`TemplateEngine.compile_value` turns one into a :class:`CompiledValue`.
+
+The whole-value rule: a string that is exactly one ``{{ expr }}`` (whitespace around it is
+allowed) keeps the native type of ``expr``; any other templated string renders to ``str``.
+``NativeEnvironment`` is deliberately not used: its ``literal_eval`` step turns an id string such
+as ``"1667121369441597934_3657782666"`` into an int.
+
+Every failure while evaluating becomes a one-line :class:`~igflow.errors.TemplateRenderError`;
+syntax errors become :class:`~igflow.errors.TemplateSyntaxError` at compile time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Callable, ItemsView, Iterable, Iterator, KeysView, Mapping, ValuesView
+from dataclasses import dataclass
+from typing import Any, Final
+
+from jinja2 import StrictUndefined, Undefined, meta, nodes
+from jinja2 import exceptions as jinja_errors
+from jinja2.environment import Template, TemplateExpression
+from jinja2.parser import Parser
+from jinja2.runtime import Context
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from igflow.errors import IgflowError, TemplateRenderError, TemplateSyntaxError
+
+__all__ = [
+    "CompiledExpression",
+    "CompiledValue",
+    "TemplateEngine",
+    "difference",
+    "epoch_to_iso",
+    "from_epoch",
+    "intersect",
+    "regex_replace",
+    "regex_search",
+    "to_json",
+]
+
+# `"a" * 10**9` or `9 ** 9 ** 9` would exhaust memory or hang; the stock sandbox only caps
+# `range()`. Intercepting these operators also stops Jinja from constant-folding them at
+# compile time, which would otherwise hang `igflow check`.
+MAX_REPEAT_LENGTH: Final = 1_000_000
+MAX_INT_EXPONENT: Final = 10_000
+
+_SNIPPET_LENGTH: Final = 60
+_WHOLE_VALUE = re.compile(r"\A\s*\{\{[-+]?(.*?)[-+]?\}\}\s*\Z", re.DOTALL)
+_TEMPLATE_MARKERS: Final = ("{{", "{%", "{#")
+
+
+# --------------------------------------------------------------------------- filters
+
+
+@functools.lru_cache(maxsize=256)
+def _compile_regex(pattern: str, flags: int) -> re.Pattern[str]:
+    # Cached so that a filter used inside a loop compiles its pattern once.
+    return re.compile(pattern, flags)
+
+
+def _regex(pattern: Any, ignorecase: bool) -> re.Pattern[str]:
+    if not isinstance(pattern, str):
+        raise TemplateRenderError(
+            f"regular expression must be a string, not {type(pattern).__name__}"
+        )
+    try:
+        return _compile_regex(pattern, re.IGNORECASE if ignorecase else 0)
+    except re.error as exc:
+        raise TemplateRenderError(f"invalid regular expression {pattern!r}: {exc}") from exc
+
+
+def _text(value: Any) -> str:
+    # Instagram sends `null` for a missing caption; matching it as "" saves every playbook a guard.
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else str(value)
+
+
+def regex_search(value: Any, pattern: str, ignorecase: bool = False) -> bool:
+    """Tell whether ``pattern`` occurs anywhere in ``value``.
+
+    Registered both as a filter and as a test, so ``selectattr('text', 'regex_search', 'spam')``
+    works. ``None`` is searched as the empty string.
+
+    Args:
+        value: The text to search; non-strings are converted with ``str()``.
+        pattern: A Python regular expression.
+        ignorecase: Match without regard to case.
+
+    Returns:
+        True when the pattern matches somewhere in the text.
+
+    Raises:
+        TemplateRenderError: The pattern is not a valid regular expression.
+    """
+    return _regex(pattern, ignorecase).search(_text(value)) is not None
+
+
+def regex_replace(value: Any, pattern: str, repl: str, ignorecase: bool = False) -> str:
+    """Replace every match of ``pattern`` in ``value`` with ``repl`` (backreferences allowed).
+
+    Args:
+        value: The text to rewrite; ``None`` counts as the empty string.
+        pattern: A Python regular expression.
+        repl: The replacement text, e.g. ``r"\\1"``.
+        ignorecase: Match without regard to case.
+
+    Returns:
+        The rewritten text.
+
+    Raises:
+        TemplateRenderError: The pattern or the replacement is invalid.
+    """
+    if not isinstance(repl, str):
+        # A callable replacement would let a template run arbitrary code per match.
+        raise TemplateRenderError(f"replacement must be a string, not {type(repl).__name__}")
+    compiled = _regex(pattern, ignorecase)
+    try:
+        return compiled.sub(repl, _text(value))
+    except re.error as exc:
+        raise TemplateRenderError(f"invalid replacement {repl!r}: {exc}") from exc
+
+
+def _membership(items: Iterable[Any]) -> Callable[[Any], bool]:
+    """A fast ``in`` test over ``items`` that still works when items are unhashable (dicts)."""
+    pool = list(items)
+    try:
+        hashed = set(pool)
+    except TypeError:
+        return pool.__contains__
+
+    def contains(item: Any) -> bool:
+        try:
+            return item in hashed
+        except TypeError:  # an unhashable probe cannot be in a set of hashables
+            return False
+
+    return contains
+
+
+def difference(a: Iterable[Any], b: Iterable[Any]) -> list[Any]:
+    """Items of ``a`` that are not in ``b``, in ``a``'s order (duplicates in ``a`` are kept).
+
+    Args:
+        a: The items to keep or drop.
+        b: The items to drop.
+
+    Returns:
+        A new list.
+    """
+    contains = _membership(b)
+    return [item for item in a if not contains(item)]
+
+
+def intersect(a: Iterable[Any], b: Iterable[Any]) -> list[Any]:
+    """Items of ``a`` that are also in ``b``, in ``a``'s order (duplicates in ``a`` are kept).
+
+    Args:
+        a: The items to keep or drop.
+        b: The items to keep.
+
+    Returns:
+        A new list.
+    """
+    contains = _membership(b)
+    return [item for item in a if contains(item)]
+
+
+def from_epoch(value: Any) -> dt.datetime:
+    """Turn epoch seconds (an int, a float or a digit string, as v1 sends) into a UTC datetime.
+
+    Args:
+        value: Seconds since 1970-01-01 UTC; an aware datetime is converted to UTC.
+
+    Returns:
+        A timezone-aware datetime in UTC.
+
+    Raises:
+        TemplateRenderError: The value is not an epoch timestamp.
+    """
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            raise TemplateRenderError("from_epoch: naive datetime has no timezone")
+        return value.astimezone(dt.timezone.utc)
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise TemplateRenderError(f"from_epoch: {value!r} is not an epoch timestamp")
+    try:
+        seconds = float(value) if isinstance(value, str) else value
+        return dt.datetime.fromtimestamp(seconds, tz=dt.timezone.utc)
+    except (ValueError, OverflowError, OSError) as exc:
+        raise TemplateRenderError(f"from_epoch: {value!r} is not an epoch timestamp") from exc
+
+
+def epoch_to_iso(value: Any) -> str:
+    """Format epoch seconds as ISO 8601 in UTC, e.g. ``"2017-12-11T01:39:35Z"``.
+
+    Args:
+        value: Anything :func:`from_epoch` accepts.
+
+    Returns:
+        The timestamp to the second, with a ``Z`` suffix.
+
+    Raises:
+        TemplateRenderError: The value is not an epoch timestamp.
+    """
+    return from_epoch(value).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, Undefined):
+        value._fail_with_undefined_error()
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def to_json(value: Any, indent: int | None = None) -> str:
+    """Serialize ``value`` as JSON, without the HTML escaping of Jinja's own ``tojson``.
+
+    Args:
+        value: JSON-like data; datetimes become ISO 8601 strings.
+        indent: Pretty-print with this many spaces per level.
+
+    Returns:
+        The JSON text.
+    """
+    return json.dumps(value, ensure_ascii=False, indent=indent, default=_json_default)
+
+
+_FILTERS: Final[Mapping[str, Callable[..., Any]]] = {
+    "regex_search": regex_search,
+    "regex_replace": regex_replace,
+    "difference": difference,
+    "intersect": intersect,
+    "from_epoch": from_epoch,
+    "epoch_to_iso": epoch_to_iso,
+    "to_json": to_json,
+}
+_TESTS: Final[Mapping[str, Callable[..., Any]]] = {"regex_search": regex_search}
+# Playbooks must run the same way every time, so nondeterministic helpers are removed.
+_REMOVED_FILTERS: Final = ("random",)
+_REMOVED_GLOBALS: Final = ("lipsum",)
+
+
+# --------------------------------------------------------------------------- environment
+
+
+def _check_repeat(left: Any, right: Any) -> None:
+    for seq, count in ((left, right), (right, left)):
+        sized = isinstance(seq, str | list | tuple) and isinstance(count, int)
+        if sized and len(seq) * count > MAX_REPEAT_LENGTH:
+            raise jinja_errors.SecurityError(
+                f"repetition would build more than {MAX_REPEAT_LENGTH} items"
+            )
+
+
+def _check_power(base: Any, exponent: Any) -> None:
+    integers = isinstance(base, int) and isinstance(exponent, int)
+    if integers and abs(base) > 1 and abs(exponent) > MAX_INT_EXPONENT:
+        raise jinja_errors.SecurityError(f"exponent {exponent} is too large")
+
+
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """The stock immutable sandbox, plus limits on operators that can exhaust memory or CPU."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        if operator == "*":
+            _check_repeat(left, right)
+        elif operator == "**":
+            _check_power(left, right)
+        return super().call_binop(context, operator, left, right)
+
+
+def _check_defined(value: Any) -> None:
+    """Fail on an Undefined at the top level of ``value``.
+
+    The sandbox hands back a blocked attribute as an Undefined instead of raising, so a value is
+    only trustworthy once this has passed. Only the top level is scanned: walking a whole API
+    response on every render would cost more than it protects.
+    """
+    if isinstance(value, Undefined):
+        value._fail_with_undefined_error()
+    elif isinstance(value, list | tuple):
+        for item in value:
+            if isinstance(item, Undefined):
+                item._fail_with_undefined_error()
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            for part in (key, item):
+                if isinstance(part, Undefined):
+                    part._fail_with_undefined_error()
+
+
+def _finalize(value: Any) -> Any:
+    # Without this, "{{ [x.__class__] }}" in a string template would quietly print "[Undefined]".
+    _check_defined(value)
+    return value
+
+
+def _make_environment() -> _Sandbox:
+    env = _Sandbox(undefined=StrictUndefined, autoescape=False, finalize=_finalize)
+    env.filters.update(_FILTERS)
+    env.tests.update(_TESTS)
+    for name in _REMOVED_FILTERS:
+        env.filters.pop(name, None)
+    for name in _REMOVED_GLOBALS:
+        env.globals.pop(name, None)
+    return env
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _snippet(source: str) -> str:
+    flat = _one_line(source)
+    if len(flat) > _SNIPPET_LENGTH:
+        flat = flat[: _SNIPPET_LENGTH - 3] + "..."
+    return repr(flat)
+
+
+def _materialize(value: Any) -> Any:
+    # Jinja's select/map/reject return generators, and dict methods return views; neither can be
+    # sent as a parameter or asserted on meaningfully (a generator is always truthy).
+    if isinstance(value, Iterator | range | KeysView | ValuesView | ItemsView):
+        return list(value)
+    return value
+
+
+def _evaluate(call: Callable[[], Any]) -> Any:
+    """Run one evaluation and turn anything that goes wrong into a TemplateRenderError."""
+    try:
+        value = _materialize(call())
+        _check_defined(value)
+        return value
+    except IgflowError:
+        raise  # a filter's own error already reads well
+    except jinja_errors.TemplateError as exc:
+        raise TemplateRenderError(_one_line(exc.message or type(exc).__name__)) from exc
+    except Exception as exc:  # user expressions can fail in any way; no traceback reaches users
+        raise TemplateRenderError(_one_line(f"{type(exc).__name__}: {exc}")) from exc
+
+
+# --------------------------------------------------------------------------- compiled objects
+
+
+@dataclass(frozen=True, eq=False)
+class CompiledExpression:
+    """A bare Jinja expression, compiled once.
+
+    Attributes:
+        source: The expression as written, e.g. ``"likes == 1"``.
+        names: The top-level variable names it reads (``steps`` for ``steps.media.extracted``).
+    """
+
+    source: str
+    names: frozenset[str]
+    _expression: TemplateExpression
+
+    def evaluate(self, context: Mapping[str, Any]) -> Any:
+        """Evaluate against ``context`` and return the native result.
+
+        Args:
+            context: Variable names to values.
+
+        Returns:
+            The value of the expression; generators and dict views become lists.
+
+        Raises:
+            TemplateRenderError: An undefined name or attribute, a sandbox violation, or any
+                error raised while evaluating.
+        """
+        return _evaluate(lambda: self._expression(context))
+
+
+class CompiledValue(ABC):
+    """A YAML value whose strings may be templates, compiled once.
+
+    Attributes:
+        source: A readable form of the value (the text itself for a string).
+        names: The top-level variable names its templates read.
+    """
+
+    __slots__ = ("names", "source")
+
+    def __init__(self, source: str, names: frozenset[str]) -> None:
+        self.source = source
+        self.names = names
+
+    @property
+    def is_constant(self) -> bool:
+        """True when rendering cannot depend on the context."""
+        return False
+
+    @abstractmethod
+    def render(self, context: Mapping[str, Any]) -> Any:
+        """Render against ``context``.
+
+        Args:
+            context: Variable names to values.
+
+        Returns:
+            A new value of the same shape; strings that were exactly one ``{{ expr }}`` are
+            replaced by the native value of ``expr``.
+
+        Raises:
+            TemplateRenderError: Any template in the value fails to render.
+        """
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.source}>"
+
+
+class _Constant(CompiledValue):
+    __slots__ = ("_value",)
+
+    def __init__(self, value: Any) -> None:
+        super().__init__(value if isinstance(value, str) else repr(value), frozenset())
+        self._value = value
+
+    @property
+    def is_constant(self) -> bool:
+        return True
+
+    def render(self, context: Mapping[str, Any]) -> Any:
+        return self._value
+
+
+class _WholeExpression(CompiledValue):
+    __slots__ = ("_expression",)
+
+    def __init__(self, source: str, expression: CompiledExpression) -> None:
+        super().__init__(source, expression.names)
+        self._expression = expression
+
+    def render(self, context: Mapping[str, Any]) -> Any:
+        return self._expression.evaluate(context)
+
+
+class _StringTemplate(CompiledValue):
+    __slots__ = ("_template",)
+
+    def __init__(self, source: str, names: frozenset[str], template: Template) -> None:
+        super().__init__(source, names)
+        self._template = template
+
+    def render(self, context: Mapping[str, Any]) -> Any:
+        return _evaluate(lambda: self._template.render(context))
+
+
+def _union_names(parts: Iterable[CompiledValue]) -> frozenset[str]:
+    return frozenset().union(*(part.names for part in parts))
+
+
+class _Mapping(CompiledValue):
+    __slots__ = ("_items",)
+
+    def __init__(self, source: str, items: tuple[tuple[Any, CompiledValue], ...]) -> None:
+        super().__init__(source, _union_names(value for _, value in items))
+        self._items = items
+
+    def render(self, context: Mapping[str, Any]) -> Any:
+        return {key: value.render(context) for key, value in self._items}
+
+
+class _Sequence(CompiledValue):
+    __slots__ = ("_items", "_kind")
+
+    def __init__(self, source: str, items: tuple[CompiledValue, ...], kind: type) -> None:
+        super().__init__(source, _union_names(items))
+        self._items = items
+        self._kind = kind
+
+    def render(self, context: Mapping[str, Any]) -> Any:
+        return self._kind(item.render(context) for item in self._items)
+
+
+# --------------------------------------------------------------------------- the engine
+
+
+class TemplateEngine:
+    """Owns one sandboxed Jinja environment and the compiled forms of every source it has seen.
+
+    One engine per run. Compiling the same source text twice returns the same object, so a
+    plan can compile everything up front and the run pays only for rendering.
+    """
+
+    def __init__(self) -> None:
+        self._env = _make_environment()
+        self._expressions: dict[str, CompiledExpression] = {}
+        self._strings: dict[str, CompiledValue] = {}
+
+    @staticmethod
+    def is_template(text: str) -> bool:
+        """Tell whether ``text`` contains Jinja syntax (``{{``, ``{%`` or ``{#``)."""
+        return any(marker in text for marker in _TEMPLATE_MARKERS)
+
+    def compile_expression(self, source: str) -> CompiledExpression:
+        """Compile a bare expression such as ``likes == 1`` (cached by source text).
+
+        Args:
+            source: The expression, without ``{{ }}``.
+
+        Returns:
+            The compiled expression.
+
+        Raises:
+            TemplateSyntaxError: The expression does not parse.
+        """
+        cached = self._expressions.get(source)
+        if cached is not None:
+            return cached
+        if not source.strip():
+            raise TemplateSyntaxError("empty expression")
+        try:
+            expression = self._env.compile_expression(source, undefined_to_none=False)
+            ast = Parser(self._env, source, state="variable").parse_expression()
+        except jinja_errors.TemplateSyntaxError as exc:
+            raise TemplateSyntaxError(
+                self._expression_error(source, exc), lineno=exc.lineno or 1
+            ) from exc
+        compiled = CompiledExpression(source, self._names(nodes.Output([ast])), expression)
+        self._expressions[source] = compiled
+        return compiled
+
+    def compile_value(self, value: Any) -> CompiledValue:
+        """Compile a YAML value: dicts and lists recursively, strings as templates.
+
+        Dict keys are used as they are (never templated). Strings without Jinja syntax and
+        non-string scalars become constants that render at no cost.
+
+        Args:
+            value: Plain data as loaded from YAML.
+
+        Returns:
+            The compiled value; string values are cached by their text.
+
+        Raises:
+            TemplateSyntaxError: A template in the value does not parse.
+        """
+        if isinstance(value, str):
+            return self._compile_string(value)
+        if isinstance(value, Mapping):
+            items = tuple((key, self.compile_value(item)) for key, item in value.items())
+            return _Mapping(repr(value), items)
+        if isinstance(value, list | tuple):
+            parts = tuple(self.compile_value(item) for item in value)
+            return _Sequence(repr(value), parts, type(value))
+        return _Constant(value)
+
+    def _compile_string(self, text: str) -> CompiledValue:
+        cached = self._strings.get(text)
+        if cached is not None:
+            return cached
+        compiled: CompiledValue
+        if not self.is_template(text):
+            compiled = _Constant(text)
+        else:
+            try:
+                ast = self._env.parse(text)
+            except jinja_errors.TemplateSyntaxError as exc:
+                message = f"invalid template {_snippet(text)}: {_one_line(exc.message or '')}"
+                raise TemplateSyntaxError(message, lineno=exc.lineno or 1) from exc
+            inner = _whole_expression(text, ast)
+            if inner is not None:
+                compiled = _WholeExpression(text, self.compile_expression(inner))
+            else:
+                names = self._names(ast)
+                compiled = _StringTemplate(text, names, self._env.from_string(ast))
+        self._strings[text] = compiled
+        return compiled
+
+    def _names(self, node: nodes.Node) -> frozenset[str]:
+        template = node if isinstance(node, nodes.Template) else nodes.Template([node])
+        template.set_environment(self._env)
+        return frozenset(meta.find_undeclared_variables(template))
+
+    @staticmethod
+    def _expression_error(source: str, exc: jinja_errors.TemplateSyntaxError) -> str:
+        message = f"invalid expression {_snippet(source)}: {_one_line(exc.message or '')}"
+        if source.lstrip().startswith("{{"):
+            message += " (expressions are written without {{ }})"
+        return message
+
+
+def _whole_expression(text: str, ast: nodes.Template) -> str | None:
+    """Return the inner source when ``text`` is exactly one ``{{ expr }}``, else None.
+
+    The parsed tree decides the shape (one output node, only whitespace beside it); the regex
+    then only has to cut the delimiters off, which it can do safely once the shape is known.
+    """
+    if len(ast.body) != 1 or not isinstance(ast.body[0], nodes.Output):
+        return None
+    parts = ast.body[0].nodes
+    expressions = [part for part in parts if not isinstance(part, nodes.TemplateData)]
+    data = [part for part in parts if isinstance(part, nodes.TemplateData)]
+    if len(expressions) != 1 or any(part.data.strip() for part in data):
+        return None
+    match = _WHOLE_VALUE.match(text)
+    return match.group(1) if match else None

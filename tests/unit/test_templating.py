@@ -1,0 +1,462 @@
+"""Unit tests for igflow.templating: the whole-value rule, the sandbox, names, caching, filters."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from igflow.errors import TemplateRenderError, TemplateSyntaxError
+from igflow.templating import (
+    TemplateEngine,
+    difference,
+    epoch_to_iso,
+    from_epoch,
+    intersect,
+    regex_replace,
+    regex_search,
+    to_json,
+)
+
+MEDIA_ID = "1667121369441597934_3657782666"
+
+
+@pytest.fixture
+def engine() -> TemplateEngine:
+    return TemplateEngine()
+
+
+def render(engine: TemplateEngine, value: Any, **context: Any) -> Any:
+    return engine.compile_value(value).render(context)
+
+
+# --------------------------------------------------------------------------- whole-value rule
+
+
+@pytest.mark.parametrize(
+    ("template", "context", "expected"),
+    [
+        ("{{ x }}", {"x": 7}, 7),
+        ("{{ x }}", {"x": [1, 2]}, [1, 2]),
+        ("{{ x }}", {"x": {"a": 1}}, {"a": 1}),
+        ("{{ x }}", {"x": None}, None),
+        ("{{ x }}", {"x": True}, True),
+        ("{{ x }}", {"x": 1.5}, 1.5),
+        ("{{ x }}", {"x": MEDIA_ID}, MEDIA_ID),
+        ("{{ x }}", {"x": "123"}, "123"),  # digit strings stay strings (no NativeEnvironment)
+        ("  {{ x }}\n", {"x": 7}, 7),  # whitespace around is allowed
+        ("{{- x -}}", {"x": 7}, 7),
+        ("{{ x + 1 }}", {"x": 7}, 8),
+        ("{{ x | length }}", {"x": [1, 2, 3]}, 3),
+        ("{{ '}}' }}", {}, "}}"),  # a closing delimiter inside a string literal
+        ("{{ items | select('odd') }}", {"items": [1, 2, 3]}, [1, 3]),  # generators -> lists
+        ("{{ d.keys() }}", {"d": {"a": 1}}, ["a"]),
+    ],
+)
+def test_whole_value_keeps_native_type(
+    engine: TemplateEngine, template: str, context: dict[str, Any], expected: Any
+) -> None:
+    result = render(engine, template, **context)
+    assert result == expected
+    assert type(result) is type(expected)
+
+
+@pytest.mark.parametrize(
+    ("template", "context", "expected"),
+    [
+        ("id={{ x }}", {"x": 7}, "id=7"),
+        ("{{ x }}{{ y }}", {"x": 1, "y": 2}, "12"),
+        ("{{ x }} and {{ y }}", {"x": 1, "y": 2}, "1 and 2"),
+        ("{% if x %}yes{% endif %}", {"x": 1}, "yes"),
+        ("{# note #}{{ x }}", {"x": 7}, "7"),
+        ("[{{ x }}]", {"x": [1]}, "[[1]]"),
+    ],
+)
+def test_mixed_text_renders_to_str(
+    engine: TemplateEngine, template: str, context: dict[str, Any], expected: str
+) -> None:
+    assert render(engine, template, **context) == expected
+
+
+@pytest.mark.parametrize("value", [3, 2.5, True, None, "plain text", "a } b { c", ""])
+def test_constants_pass_through(engine: TemplateEngine, value: Any) -> None:
+    compiled = engine.compile_value(value)
+    assert compiled.is_constant
+    assert compiled.names == frozenset()
+    assert compiled.render({}) is value
+
+
+def test_containers_render_recursively(engine: TemplateEngine) -> None:
+    value = {"media_id": "{{ media_id }}", "n": 3, "tags": ["#{{ tag }}", "{{ count }}"]}
+    compiled = engine.compile_value(value)
+    assert not compiled.is_constant
+    assert compiled.names == {"media_id", "tag", "count"}
+    result = compiled.render({"media_id": MEDIA_ID, "tag": "peas", "count": 2})
+    assert result == {"media_id": MEDIA_ID, "n": 3, "tags": ["#peas", 2]}
+    assert value["tags"] == ["#{{ tag }}", "{{ count }}"]  # the source is not modified
+
+
+def test_rendered_containers_are_fresh_objects(engine: TemplateEngine) -> None:
+    compiled = engine.compile_value({"a": [1, 2]})
+    first = compiled.render({})
+    first["a"].append(3)
+    assert compiled.render({}) == {"a": [1, 2]}
+
+
+def test_tuples_stay_tuples(engine: TemplateEngine) -> None:
+    assert render(engine, ("{{ x }}", 1), x="a") == ("a", 1)
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False)
+    | st.text()
+    | st.from_regex(r"\A[0-9]{10,19}_[0-9]{5,10}\Z"),
+    lambda children: st.lists(children, max_size=4)
+    | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(json_values)
+def test_whole_value_round_trips_any_json_value(value: Any) -> None:
+    result = TemplateEngine().compile_value("{{ x }}").render({"x": value})
+    assert result == value
+    assert type(result) is type(value)
+
+
+# --------------------------------------------------------------------------- errors
+
+
+@pytest.mark.parametrize(
+    ("template", "message"),
+    [
+        ("{{ media_id }}", "'media_id' is undefined"),
+        ("id={{ media_id }}", "'media_id' is undefined"),
+        ("{{ data.missing }}", "'dict object' has no attribute 'missing'"),
+        ("{{ data.missing.deeper }}", "'dict object' has no attribute 'missing'"),
+        ("{{ [media_id] }}", "'media_id' is undefined"),
+        ("{{ 1 / 0 }}", "ZeroDivisionError: division by zero"),
+        ("{{ 1 + 'a' }}", "TypeError: unsupported operand"),
+        ("{{ data | int + undefined_name }}", "'undefined_name' is undefined"),
+    ],
+)
+def test_render_errors_are_one_line_template_render_errors(
+    engine: TemplateEngine, template: str, message: str
+) -> None:
+    with pytest.raises(TemplateRenderError) as caught:
+        render(engine, template, data={})
+    assert message in caught.value.message
+    assert "\n" not in caught.value.message
+    assert "Traceback" not in caught.value.message
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{{ ''.__class__ }}",
+        "{{ ''.__class__.__mro__ }}",
+        "{{ ''.__class__.__mro__[1].__subclasses__() }}",
+        "{{ cycler.__init__.__globals__ }}",
+        "{{ namespace.__init__.__globals__.os }}",
+        "{{ x.__class__ }}",
+        "{{ [x.__class__] }}",
+        "{{ {'k': x.__class__} }}",
+        "text {{ x.__class__ }}",
+        "text {{ [x.__class__] }}",
+        "{{ x.append(1) }}",  # the sandbox is immutable
+        "{{ d.update({'a': 1}) }}",
+        "{{ 'a' * 10000000 }}",
+        "{{ [0] * 10000000 }}",
+        "{{ 2 ** 1000000 }}",
+        "{{ range(10000000) | list }}",
+    ],
+)
+def test_sandbox_violations_become_template_render_errors(
+    engine: TemplateEngine, template: str
+) -> None:
+    with pytest.raises(TemplateRenderError):
+        render(engine, template, x=[1], d={})
+
+
+def test_unsafe_attribute_message_is_precise(engine: TemplateEngine) -> None:
+    with pytest.raises(TemplateRenderError, match="access to attribute '__class__'"):
+        render(engine, "{{ ''.__class__ }}")
+
+
+@pytest.mark.parametrize("template", ["{{ lipsum() }}", "{{ [1, 2] | random }}"])
+def test_nondeterministic_helpers_are_removed(engine: TemplateEngine, template: str) -> None:
+    with pytest.raises((TemplateRenderError, TemplateSyntaxError)):
+        render(engine, template)
+
+
+@pytest.mark.parametrize(
+    ("source", "lineno"),
+    [
+        ("likes ==", 1),
+        ("likes == = 1", 1),
+        ("x.", 1),
+        ("a\n+\n", 2),
+        ("{{ likes == 1 }}", 1),
+        ("x | no_such_filter", 1),
+        ("x }} {{ y", 1),
+        ("   ", 1),
+    ],
+)
+def test_bad_expressions_raise_syntax_errors(
+    engine: TemplateEngine, source: str, lineno: int
+) -> None:
+    with pytest.raises(TemplateSyntaxError) as caught:
+        engine.compile_expression(source)
+    assert caught.value.lineno == lineno
+    assert "\n" not in caught.value.message
+
+
+def test_syntax_error_is_chained_from_jinja(engine: TemplateEngine) -> None:
+    with pytest.raises(TemplateSyntaxError) as caught:
+        engine.compile_expression("likes ==")
+    assert caught.value.__cause__ is not None
+
+
+def test_braces_in_an_expression_get_a_hint(engine: TemplateEngine) -> None:
+    with pytest.raises(TemplateSyntaxError, match="without"):
+        engine.compile_expression("{{ likes == 1 }}")
+
+
+@pytest.mark.parametrize(
+    ("template", "lineno"),
+    [("a {{ x ", 1), ("line one\n{% if %}", 2), ("{{ x | nope }}", 1), ("{% for %}", 1)],
+)
+def test_bad_templates_raise_syntax_errors(
+    engine: TemplateEngine, template: str, lineno: int
+) -> None:
+    with pytest.raises(TemplateSyntaxError) as caught:
+        engine.compile_value({"k": [template]})
+    assert caught.value.lineno == lineno
+
+
+# --------------------------------------------------------------------------- names
+
+
+@pytest.mark.parametrize(
+    ("source", "names"),
+    [
+        ("likes == 1", {"likes"}),
+        ("steps.media.extracted.likes > 0", {"steps"}),
+        ("env.HOME", {"env"}),
+        ("a.b and c['d'] or e | default(f)", {"a", "c", "e", "f"}),
+        ("range(3) | list", set()),  # globals are always defined
+        ("x is defined", {"x"}),
+        ("[1, 2] | length", set()),
+        ("items | selectattr('id', 'in', ids)", {"items", "ids"}),
+    ],
+)
+def test_expression_names(engine: TemplateEngine, source: str, names: set[str]) -> None:
+    assert engine.compile_expression(source).names == names
+
+
+@pytest.mark.parametrize(
+    ("template", "names"),
+    [
+        ("{{ media_id }}", {"media_id"}),
+        ("{{ steps.media.extracted }}", {"steps"}),
+        ("{{ env.IG_TOKEN }}", {"env"}),
+        ("{% for c in comments %}{{ c.id }}{{ loop.index }}{% endfor %}", {"comments"}),
+        ("{% set y = x %}{{ y }}", {"x"}),
+        ("no templates here", set()),
+    ],
+)
+def test_template_names(engine: TemplateEngine, template: str, names: set[str]) -> None:
+    assert engine.compile_value(template).names == names
+
+
+# --------------------------------------------------------------------------- caching
+
+
+def test_expressions_are_compiled_once(engine: TemplateEngine) -> None:
+    assert engine.compile_expression("likes == 1") is engine.compile_expression("likes == 1")
+
+
+def test_string_values_are_compiled_once(engine: TemplateEngine) -> None:
+    assert engine.compile_value("{{ x }}") is engine.compile_value("{{ x }}")
+    assert engine.compile_value("a {{ x }}") is engine.compile_value("a {{ x }}")
+    assert engine.compile_value("plain") is engine.compile_value("plain")
+
+
+def test_whole_value_shares_the_expression_cache(engine: TemplateEngine) -> None:
+    expression = engine.compile_expression(" media_id ")
+    engine.compile_value("{{ media_id }}")
+    assert engine.compile_expression(" media_id ") is expression
+    assert engine.compile_value({"a": "{{ media_id }}"}).names == {"media_id"}
+
+
+def test_engines_do_not_share_caches() -> None:
+    first, second = TemplateEngine(), TemplateEngine()
+    assert first.compile_expression("x") is not second.compile_expression("x")
+
+
+def test_compiled_objects_expose_source(engine: TemplateEngine) -> None:
+    assert engine.compile_expression("likes == 1").source == "likes == 1"
+    assert engine.compile_value("{{ x }}").source == "{{ x }}"
+    assert "{{ x }}" in engine.compile_value({"a": "{{ x }}"}).source
+
+
+def test_evaluate_accepts_any_mapping(engine: TemplateEngine) -> None:
+    from types import MappingProxyType
+
+    assert engine.compile_expression("x * 2").evaluate(MappingProxyType({"x": 4})) == 8
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("{{ x }}", True), ("{% if x %}{% endif %}", True), ("{# c #}", True), ("{x}", False),
+     ("", False), ("a } b", False)],
+)
+def test_is_template(text: str, expected: bool) -> None:
+    assert TemplateEngine.is_template(text) is expected
+
+
+# --------------------------------------------------------------------------- filters
+
+
+@pytest.mark.parametrize(
+    ("value", "pattern", "ignorecase", "expected"),
+    [
+        ("Buy followers now", "buy", False, False),
+        ("Buy followers now", "buy", True, True),
+        ("Snap peas", r"pea", False, True),
+        (None, r"^$", False, True),  # a null caption is searched as ""
+        (12345, r"^\d+$", False, True),
+    ],
+)
+def test_regex_search(value: Any, pattern: str, ignorecase: bool, expected: bool) -> None:
+    assert regex_search(value, pattern, ignorecase) is expected
+
+
+def test_regex_search_as_a_test_in_selectattr(engine: TemplateEngine) -> None:
+    comments = [{"text": "nice!"}, {"text": "BUY followers"}, {"text": "free followers"}]
+    expression = engine.compile_expression(
+        "comments | selectattr('text', 'regex_search', 'buy|free', true) | list | length"
+    )
+    assert expression.evaluate({"comments": comments}) == 2
+
+
+def test_regex_replace() -> None:
+    assert regex_replace("a1b22", r"\d+", "#") == "a#b#"
+    assert regex_replace("John Smith", r"(\w+) (\w+)", r"\2 \1") == "Smith John"
+    assert regex_replace("ABC", "b", "x", ignorecase=True) == "AxC"
+    assert regex_replace(None, "a", "b") == ""
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: regex_search("x", "("),
+        lambda: regex_replace("x", "[", "y"),
+        lambda: regex_replace("x", "(x)", r"\2"),
+        lambda: regex_replace("x", "x", len),  # type: ignore[arg-type]
+        lambda: regex_search("x", 5),  # type: ignore[arg-type]
+    ],
+)
+def test_regex_errors(call: Any) -> None:
+    with pytest.raises(TemplateRenderError):
+        call()
+
+
+def test_bad_regex_in_a_template(engine: TemplateEngine) -> None:
+    with pytest.raises(TemplateRenderError, match="invalid regular expression"):
+        render(engine, "{{ 'x' | regex_search('(') }}")
+
+
+def test_regex_patterns_are_compiled_once() -> None:
+    from igflow.templating import _compile_regex
+
+    before = _compile_regex.cache_info().hits
+    for _ in range(5):
+        regex_search("abc", "unique-pattern-for-cache-test")
+    assert _compile_regex.cache_info().hits >= before + 4
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "expected_difference", "expected_intersect"),
+    [
+        ([1, 2, 3, 4], [2, 4], [1, 3], [2, 4]),
+        (["c", "a", "b"], ["a"], ["c", "b"], ["a"]),  # order of `a` is kept
+        ([1, 1, 2], [2], [1, 1], [2]),
+        ([{"id": 1}, {"id": 2}], [{"id": 2}], [{"id": 1}], [{"id": 2}]),  # unhashable items
+        ([{"id": 1}, 3], [3, 4], [{"id": 1}], [3]),  # unhashable probe, hashable pool
+        ([], [1], [], []),
+        ([1, 2], [], [1, 2], []),
+    ],
+)
+def test_difference_and_intersect(
+    a: list[Any], b: list[Any], expected_difference: list[Any], expected_intersect: list[Any]
+) -> None:
+    assert difference(a, b) == expected_difference
+    assert intersect(a, b) == expected_intersect
+
+
+def test_set_filters_in_templates(engine: TemplateEngine) -> None:
+    context = {"following": ["u1", "u2", "u3"], "followers": ["u2"]}
+    assert render(engine, "{{ following | difference(followers) }}", **context) == ["u1", "u3"]
+    assert render(engine, "{{ following | intersect(followers) }}", **context) == ["u2"]
+
+
+@pytest.mark.parametrize("value", ["1512956375", 1512956375, 1512956375.0])
+def test_from_epoch(value: Any) -> None:
+    moment = from_epoch(value)
+    assert moment == dt.datetime(2017, 12, 11, 1, 39, 35, tzinfo=dt.timezone.utc)
+    assert moment.utcoffset() == dt.timedelta(0)
+
+
+def test_from_epoch_accepts_aware_datetimes() -> None:
+    moment = dt.datetime(2017, 12, 11, 2, 39, 35, tzinfo=dt.timezone(dt.timedelta(hours=1)))
+    assert from_epoch(moment) == dt.datetime(2017, 12, 11, 1, 39, 35, tzinfo=dt.timezone.utc)
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["yesterday", "", None, True, [1], 10**30, dt.datetime(2017, 1, 1)],
+)
+def test_from_epoch_rejects_non_timestamps(value: Any) -> None:
+    with pytest.raises(TemplateRenderError, match="from_epoch"):
+        from_epoch(value)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("1512956375", "2017-12-11T01:39:35Z"), (0, "1970-01-01T00:00:00Z")],
+)
+def test_epoch_to_iso(value: Any, expected: str) -> None:
+    assert epoch_to_iso(value) == expected
+
+
+def test_datetime_attributes_in_templates(engine: TemplateEngine) -> None:
+    assert render(engine, "{{ (created | from_epoch).year }}", created="1512956375") == 2017
+    assert render(engine, "{{ created | epoch_to_iso }}", created="1512956375") == (
+        "2017-12-11T01:39:35Z"
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ({"a": [1, None, True]}, '{"a": [1, null, true]}'),
+        ("<é>", '"<é>"'),  # no HTML escaping, no ASCII escaping
+        (dt.datetime(2017, 1, 1, tzinfo=dt.timezone.utc), '"2017-01-01T00:00:00+00:00"'),
+    ],
+)
+def test_to_json(value: Any, expected: str) -> None:
+    assert to_json(value) == expected
+
+
+def test_to_json_errors_become_render_errors(engine: TemplateEngine) -> None:
+    with pytest.raises(TemplateRenderError, match="not JSON serializable"):
+        render(engine, "{{ x | to_json }}", x={1, 2})
+    with pytest.raises(TemplateRenderError, match="undefined"):
+        render(engine, "{{ {'a': nope} | to_json }}")
