@@ -1,0 +1,246 @@
+"""JSONPath extraction from API responses, compiled once and cached.
+
+DESIGN.md §7 fixes the result shape: a *singular* path (no wildcard, slice, filter, union or
+recursive descent) yields one value and is an error when nothing matches, unless a default is
+given; any other path yields a list of every match.
+
+Parsing choice: jsonpath-ng's plain parser is tried first and its extended parser (filters such
+as ``$.data[?(@.likes.count > 1)]``, sorting, arithmetic, ``len``) only when the plain one
+fails. The extended lexer is not a superset for plain paths: it reads a field whose name begins
+with ``true``/``false`` as a boolean (``$.true_count`` fails) and rejects non-ASCII names that
+the plain lexer accepts. Parsing costs milliseconds (PLY builds its tables on every call), so
+:func:`compile_path` is cached and meant to run at plan time only.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Final
+
+import jsonpath_ng  # type: ignore[import-untyped]
+import jsonpath_ng.ext  # type: ignore[import-untyped]
+from jsonpath_ng import (
+    Child,
+    DatumInContext,
+    Fields,
+    Index,
+    JSONPath,
+    Parent,
+    Root,
+    This,
+)
+from jsonpath_ng.exceptions import JsonPathLexerError  # type: ignore[import-untyped]
+from jsonpath_ng.ext.iterable import Len  # type: ignore[import-untyped]
+
+from igflow.errors import ExtractionError, JsonPathSyntaxError
+
+__all__ = ["MISSING", "CompiledPath", "compile_path"]
+
+
+class _Missing(enum.Enum):
+    MISSING = "MISSING"
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Final = _Missing.MISSING
+"""Default for ``default``: no default was given (``None`` is a legitimate default)."""
+
+# Nodes that select at most one datum from one datum. `This` is compared by exact type because
+# the extended parser's sorting and string operators subclass it.
+_SINGULAR_LEAVES: Final = frozenset({Root, This, Parent, Len})
+_HINT_KEYS: Final = 8
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+def _is_singular(node: Any) -> bool:
+    if isinstance(node, Child):
+        return _is_singular(node.left) and _is_singular(node.right)
+    if isinstance(node, Fields):
+        return len(node.fields) == 1 and node.fields[0] != "*"
+    if isinstance(node, Index):
+        return len(node.indices) == 1
+    return type(node) in _SINGULAR_LEAVES
+
+
+def _steps(node: Any) -> list[Any]:
+    """Flatten a chain of Child nodes into its steps, left to right."""
+    if isinstance(node, Child):
+        return _steps(node.left) + _steps(node.right)
+    return [node]
+
+
+def _render_step(step: Any, first: bool) -> str:
+    if isinstance(step, Root):
+        return "$"
+    if type(step) is This:
+        return "@"
+    if isinstance(step, Fields) and len(step.fields) == 1:
+        name = step.fields[0]
+        if _IDENTIFIER.match(name):
+            return name if first else f".{name}"
+        return f"[{name!r}]"
+    if isinstance(step, Index) and len(step.indices) == 1:
+        return f"[{step.indices[0]}]"
+    return str(step) if first else f".{step}"
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, dict):
+        if not value:
+            return "is an empty object"
+        keys = [str(key) for key in value]
+        shown = ", ".join(keys[:_HINT_KEYS])
+        more = f", ... ({len(keys) - _HINT_KEYS} more)" if len(keys) > _HINT_KEYS else ""
+        return f"has keys: {shown}{more}"
+    if isinstance(value, list):
+        return f"is a list of {len(value)} item{'' if len(value) == 1 else 's'}"
+    if value is None:
+        return "is null"
+    if isinstance(value, bool):
+        return f"is {'true' if value else 'false'}"
+    if isinstance(value, str):
+        text = value if len(value) <= 40 else value[:37] + "..."
+        return f"is a string ({text!r})"
+    if isinstance(value, int | float):
+        return f"is a number ({value})"
+    return f"is a {type(value).__name__}"
+
+
+@dataclass(frozen=True, eq=False)
+class CompiledPath:
+    """A parsed JSONPath and the shape of what it extracts.
+
+    Attributes:
+        source: The path as written, e.g. ``"$.data.id"``.
+        singular: True when the path can match at most one value (no wildcard, slice, filter,
+            union or recursive descent).
+    """
+
+    source: str
+    singular: bool
+    _path: JSONPath
+
+    def __repr__(self) -> str:
+        return f"CompiledPath({self.source!r}, singular={self.singular})"
+
+    def extract(self, document: Any, default: Any = MISSING) -> Any:
+        """Apply the path to one response document.
+
+        Args:
+            document: Decoded JSON.
+            default: Returned when nothing matches. Without it, a singular path that matches
+                nothing is an error and any other path returns an empty list.
+
+        Returns:
+            The one matched value for a singular path; otherwise a list of matched values.
+
+        Raises:
+            ExtractionError: A singular path matched nothing and no default was given, or the
+                path could not be applied to the document.
+        """
+        matches = self._find(document)
+        if matches:
+            return matches[0] if self.singular else matches
+        if default is not MISSING:
+            return default
+        if self.singular:
+            raise ExtractionError(self._nothing_matched(document))
+        return []
+
+    def extract_all(self, documents: Iterable[Any]) -> list[Any]:
+        """Apply the path to each document (page) in turn and concatenate the matches.
+
+        Pages are consumed one at a time, so memory holds what is extracted, not the pages. A
+        singular path contributes one value per page that has it.
+
+        Args:
+            documents: Decoded JSON pages, in order; may be a lazy iterator.
+
+        Returns:
+            Every match, page by page, in document order.
+
+        Raises:
+            ExtractionError: The path could not be applied to a page.
+        """
+        matches: list[Any] = []
+        for document in documents:
+            matches.extend(self._find(document))
+        return matches
+
+    def _find(self, document: Any) -> list[Any]:
+        try:
+            return [match.value for match in self._path.find(document)]
+        except Exception as exc:
+            # jsonpath-ng raises instead of "not found" in a few places (an index on an object,
+            # a negative index past the start); for one value that is simply a miss.
+            if self.singular:
+                return []
+            raise ExtractionError(
+                f"{self.source} could not be applied to the response: {exc}"
+            ) from exc
+
+    def _nothing_matched(self, document: Any) -> str:
+        """Say how far the path got, since that is usually where the typo is."""
+        datum = DatumInContext.wrap(document)
+        reached = ""
+        for step in _steps(self._path):
+            try:
+                found = step.find(datum)
+            except Exception:
+                found = []
+            if not found:
+                break
+            datum = found[0]
+            reached += _render_step(step, first=not reached)
+        where = reached if reached not in ("", "$") else "the response"
+        hint = f"{where} {_describe(datum.value)}"
+        return f"{self.source} matched nothing in the response ({hint})"
+
+
+def _parse(source: str) -> JSONPath:
+    try:
+        return jsonpath_ng.parse(source)
+    except Exception as plain_error:
+        try:
+            return jsonpath_ng.ext.parse(source)
+        except Exception as ext_error:
+            # Report the parser that got further: if the plain lexer met a character it does
+            # not know but the extended one tokenized everything, the path is meant as
+            # extended syntax and the extended grammar error is the useful one.
+            best = plain_error
+            if isinstance(plain_error, JsonPathLexerError) and not isinstance(
+                ext_error, JsonPathLexerError
+            ):
+                best = ext_error
+            raise JsonPathSyntaxError(f"invalid JSONPath {source!r}: {best}") from best
+
+
+@functools.lru_cache(maxsize=1024)
+def _compile_cached(source: str) -> CompiledPath:
+    path = _parse(source)
+    return CompiledPath(source, _is_singular(path), path)
+
+
+def compile_path(source: str) -> CompiledPath:
+    """Parse a JSONPath once; later calls with the same text return the same object.
+
+    Args:
+        source: The path, e.g. ``"$.data.likes.count"``.
+
+    Returns:
+        The compiled path.
+
+    Raises:
+        JsonPathSyntaxError: The text is not a JSONPath.
+    """
+    if not isinstance(source, str):
+        raise JsonPathSyntaxError(f"a JSONPath must be a string, not {type(source).__name__}")
+    if not source.strip():
+        raise JsonPathSyntaxError("empty JSONPath")
+    return _compile_cached(source)
