@@ -1,0 +1,221 @@
+"""Sandbox datasets: read and check a data file, or generate a large one.
+
+The format is documented in docs/sandbox-data.md. ``read_dataset`` checks the structure and
+cross-references before anything is loaded, and reports every problem at once with the file
+name, so a hand-edited file is easy to fix. ``generate_dataset`` builds a deterministic dataset
+of any size that still contains the seed walkthrough's account and media.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Any
+
+import yaml
+
+from igflow.resources import package_data
+from igflow.sandbox import ids
+
+MEDIA_TYPES = ("image", "video", "carousel")
+FORMAT_VERSION = 1
+
+
+def default_path() -> str:
+    return str(package_data("sandbox", "data", "default.yaml"))
+
+
+@lru_cache(maxsize=1)
+def _default_dataset() -> dict[str, Any]:
+    return read_dataset(default_path())
+
+
+def read_dataset(path: str | None = None) -> dict[str, Any]:
+    """Read and check a dataset file; None reads the packaged default.
+
+    Raises ValueError naming the file and every problem found.
+    """
+    if path is None:
+        return copy.deepcopy(_default_dataset())
+    try:
+        with open(path, encoding="utf-8") as fh:
+            raw = yaml.safe_load(fh)
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read the dataset: {exc.strerror or exc}") from exc
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{path}: not valid YAML: {exc}") from exc
+    problems = check_dataset(raw)
+    if problems:
+        raise ValueError(f"{path}: invalid sandbox dataset:\n  " + "\n  ".join(problems))
+    return raw  # type: ignore[no-any-return]
+
+
+def _is_decimal(value: Any) -> bool:
+    return isinstance(value, (str, int)) and not isinstance(value, bool) and str(value).isdigit()
+
+
+def check_dataset(raw: Any) -> list[str]:
+    """Every structural problem in a dataset, as 'where: what' lines (empty when valid)."""
+    if not isinstance(raw, Mapping):
+        return ["the top level must be a mapping with users, media, ... (see docs/sandbox-data.md)"]
+    problems: list[str] = []
+    if raw.get("format", FORMAT_VERSION) != FORMAT_VERSION:
+        problems.append(f"format: unsupported version {raw.get('format')!r} (expected 1)")
+    known = {"format", "clients", "users", "locations", "media", "follows", "requests"}
+    problems += [f"{key}: unknown section" for key in raw if key not in known]
+
+    usernames: set[str] = set()
+    user_ids: set[str] = set()
+    users = raw.get("users") or []
+    if not isinstance(users, list) or not users:
+        problems.append("users: must be a non-empty list")
+        users = []
+    for n, user in enumerate(users):
+        where = f"users[{n}]"
+        if not isinstance(user, Mapping):
+            problems.append(f"{where}: must be a mapping")
+            continue
+        if not _is_decimal(user.get("id")):
+            problems.append(f"{where}: 'id' must be a decimal string such as \"3657782666\"")
+        elif str(user["id"]) in user_ids:
+            problems.append(f"{where}: duplicate id {user['id']}")
+        else:
+            user_ids.add(str(user["id"]))
+        name = user.get("username")
+        if not isinstance(name, str) or not name:
+            problems.append(f"{where}: 'username' is required")
+        elif name.lower() in usernames:
+            problems.append(f"{where}: duplicate username {name}")
+        else:
+            usernames.add(name.lower())
+
+    def user_ref(value: Any, where: str) -> None:
+        if not isinstance(value, str) or value.lower() not in usernames:
+            problems.append(f"{where}: unknown user {value!r} (refer to users by username)")
+
+    location_ids: set[str] = set()
+    for n, loc in enumerate(raw.get("locations") or []):
+        where = f"locations[{n}]"
+        if not isinstance(loc, Mapping) or not _is_decimal(loc.get("id")):
+            problems.append(f"{where}: needs a decimal 'id'")
+            continue
+        location_ids.add(str(int(loc["id"])))
+        for key in ("latitude", "longitude"):
+            if not isinstance(loc.get(key), (int, float)):
+                problems.append(f"{where}: '{key}' must be a number")
+        if not isinstance(loc.get("name"), str):
+            problems.append(f"{where}: 'name' is required")
+
+    for n, item in enumerate(raw.get("media") or []):
+        problems += _check_media(f"media[{n}]", item, user_ref, location_ids)
+
+    for section in ("follows", "requests"):
+        mapping = raw.get(section) or {}
+        if not isinstance(mapping, Mapping):
+            problems.append(f"{section}: must map a username to a list of usernames")
+            continue
+        for follower, followees in mapping.items():
+            user_ref(follower, f"{section}.{follower}")
+            for followee in followees or []:
+                user_ref(followee, f"{section}.{follower}")
+    return problems
+
+
+def _check_media(where: str, item: Any, user_ref: Any, location_ids: set[str]) -> list[str]:
+    if not isinstance(item, Mapping):
+        return [f"{where}: must be a mapping"]
+    problems: list[str] = []
+    user_ref(item.get("owner"), f"{where}.owner")
+    if not isinstance(item.get("created_time"), int):
+        problems.append(f"{where}: 'created_time' must be an integer (epoch seconds)")
+    if item.get("type", "image") not in MEDIA_TYPES:
+        problems.append(f"{where}: 'type' must be one of {', '.join(MEDIA_TYPES)}")
+    if item.get("id") is not None and (
+        not isinstance(item["id"], str) or ids.parse_media_id(item["id"]) is None
+    ):
+        # Unquoted, YAML 1.1 reads 123_456 as the integer 123456: insist on a quoted string.
+        problems.append(f"{where}: 'id' must be a quoted string like \"<pk>_<owner id>\"")
+    if item.get("location") is not None and str(item["location"]) not in location_ids:
+        problems.append(f"{where}: unknown location {item['location']!r}")
+    for username in item.get("likes") or []:
+        user_ref(username, f"{where}.likes")
+    for n, comment in enumerate(item.get("comments") or []):
+        if not isinstance(comment, Mapping) or not isinstance(comment.get("text"), str):
+            problems.append(f"{where}.comments[{n}]: needs 'from' and 'text'")
+            continue
+        user_ref(comment.get("from"), f"{where}.comments[{n}].from")
+    for n, tagged in enumerate(item.get("users_in_photo") or []):
+        user_ref(tagged.get("user") if isinstance(tagged, Mapping) else None,
+                 f"{where}.users_in_photo[{n}]")
+    return problems
+
+
+# ---- generator ----------------------------------------------------------------------------
+_WORDS = ("garden", "sunset", "coffee", "hiking", "baking", "city", "travel", "plants", "surf",
+          "books", "food", "music", "art", "dogs", "cats", "rain", "summer", "winter", "beach",
+          "street", "portrait", "nature", "friends", "weekend", "morning")
+_COMMENTS = ("Love this!", "So good", "Great shot", "Wow", "Beautiful colours", "Where is this?",
+             "follow4follow", "NICE PIC FOLLOW ME", "Free followers at http://spam.example",
+             "Amazing", "Can't wait to visit", "l4l f4f #f4f #l4l #follow #like #instagood")
+GENERATED_START = 1420070400  # 2015-01-01: generated media fall between this and the seed era
+
+
+def generate_dataset(
+    users: int, media: int, *, seed: int = 0, likes_per_media: int = 3,
+    comments_per_media: int = 1, grant_follows: int = 600, grant_likes: int = 500,
+) -> dict[str, Any]:
+    """A deterministic dataset of ``users`` users and ``media`` media (at least the default's).
+
+    It starts from the default dataset (so the seed walkthrough and the clients still work) and
+    adds generated users and media. grantwinney follows up to ``grant_follows`` generated users
+    and likes up to ``grant_likes`` generated media, so housekeeping loops page through hundreds
+    of items (visible to the live client; the sandbox-mode client sees only its ten users).
+    """
+    rng = random.Random(seed)
+    data = read_dataset(None)
+    base_users = len(data["users"])
+    extra_users = max(users - base_users, 0)
+    extra_media = max(media - len(data["media"]), 0)
+    new_users = []
+    for n in range(extra_users):
+        user_id = str(6_000_000_000 + n)
+        new_users.append({
+            "id": user_id, "username": f"user{n:05d}", "full_name": f"Generated User {n}",
+            "password": f"pw{n:05d}", "bio": rng.choice(_WORDS).title() + " lover",
+            "private": rng.random() < 0.05,
+        })
+    data["users"].extend(new_users)
+    everyone = [u["username"] for u in data["users"]]
+    owners = [u["username"] for u in new_users] or everyone
+    location_ids = [str(loc["id"]) for loc in data.get("locations") or []]
+    step = max((1_500_000_000 - GENERATED_START) // max(extra_media, 1), 1)
+    new_media = []
+    for n in range(extra_media):
+        created = GENERATED_START + n * step + rng.randrange(step)
+        words = rng.sample(_WORDS, 2)
+        likers = rng.sample(everyone, min(likes_per_media, len(everyone)))
+        item: dict[str, Any] = {
+            "owner": owners[n % len(owners)], "created_time": created,
+            "type": "video" if n % 17 == 0 else "carousel" if n % 23 == 0 else "image",
+            "caption": f"{words[0].title()} and {words[1]} #{words[0]} #{words[1]}",
+            "likes": likers,
+            "comments": [{"from": rng.choice(everyone), "text": rng.choice(_COMMENTS)}
+                         for _ in range(comments_per_media)],
+        }
+        if location_ids and n % 5 == 0:
+            item["location"] = location_ids[n % len(location_ids)]
+        new_media.append(item)
+    # grantwinney likes the most recent generated media (newest liked last, like a real feed).
+    for item in new_media[-grant_likes:] if grant_likes else []:
+        if "grantwinney" not in item["likes"]:
+            item["likes"].append("grantwinney")
+    data["media"].extend(new_media)
+    follows = data.setdefault("follows", {})
+    grant = follows.setdefault("grantwinney", [])
+    grant.extend(u["username"] for u in new_users[:grant_follows])
+    # A third of them follow back, so "unfollow who does not follow back" has work to do.
+    for u in new_users[:grant_follows:3]:
+        follows.setdefault(u["username"], []).append("grantwinney")
+    return data
