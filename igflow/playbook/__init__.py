@@ -1,0 +1,134 @@
+"""Playbooks: load (YAML with positions), check (schema + semantics), compile (the plan).
+
+Public API::
+
+    load_playbook_file(path) -> LoadedDocument
+    load_playbook_text(text, filename) -> LoadedDocument
+    compile_playbook(doc, *, registry=None, engine=None, external_names=()) -> (Playbook | None, [Issue])
+    check_playbook(path, **kw) -> Playbook          # raises PlaybookSyntaxError / PlaybookValidationError
+    diagnose_playbook(path, **kw) -> Diagnosis      # never raises for a bad playbook (for `igflow check`)
+    format_issue(issue, lines) -> str               # "file:line:col: message" + source line + caret
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from igflow.errors import Issue, PlaybookSyntaxError, SourceLocation
+from igflow.playbook.loader import LoadedDocument, load_playbook_file, load_playbook_text
+from igflow.playbook.model import (
+    AssertionSpec,
+    AuthorizeSpec,
+    ExpectedError,
+    Extraction,
+    Playbook,
+    Step,
+)
+from igflow.playbook.schema_check import playbook_schema
+from igflow.playbook.validate import check_playbook, compile_playbook, sort_issues
+from igflow.registry import Registry
+from igflow.templating import TemplateEngine
+
+__all__ = [
+    "AssertionSpec",
+    "AuthorizeSpec",
+    "Diagnosis",
+    "ExpectedError",
+    "Extraction",
+    "LoadedDocument",
+    "Playbook",
+    "Step",
+    "check_playbook",
+    "compile_playbook",
+    "diagnose_playbook",
+    "format_issue",
+    "load_playbook_file",
+    "load_playbook_text",
+    "playbook_schema",
+]
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """Everything `igflow check` needs to print about one playbook file.
+
+    Attributes:
+        playbook: The compiled playbook, or None when there is any error.
+        issues: Every problem, sorted by position (a YAML syntax error is the only issue).
+        lines: The source lines (empty when the file could not be decoded).
+    """
+
+    playbook: Playbook | None
+    issues: list[Issue]
+    lines: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return self.playbook is not None
+
+
+def diagnose_playbook(
+    path: str,
+    *,
+    registry: Registry | None = None,
+    engine: TemplateEngine | None = None,
+    external_names: Iterable[str] = (),
+) -> Diagnosis:
+    """Load and check a playbook, turning every playbook problem into an issue.
+
+    Args:
+        path: The playbook file.
+        registry: See :func:`compile_playbook`.
+        engine: See :func:`compile_playbook`.
+        external_names: See :func:`compile_playbook`.
+
+    Returns:
+        The diagnosis.
+
+    Raises:
+        UsageError: The file is missing, a directory or unreadable (not a playbook problem).
+    """
+    try:
+        doc = load_playbook_file(path)
+    except PlaybookSyntaxError as exc:
+        location = exc.location or SourceLocation(path, 1, 1)
+        return Diagnosis(None, [Issue(location, exc.message)], _read_lines(path))
+    playbook, issues = compile_playbook(
+        doc, registry=registry, engine=engine, external_names=external_names
+    )
+    return Diagnosis(playbook, sort_issues(issues), doc.lines)
+
+
+def format_issue(issue: Issue, lines: Sequence[str] | None) -> str:
+    """Render an issue for a terminal: its one-line form, then the source line and a caret.
+
+    Args:
+        issue: The issue.
+        lines: The playbook's source lines (None or empty: only the message line).
+
+    Returns:
+        Two or three lines (no trailing newline)::
+
+            play.yml:7:11: unknown endpoint 'likes.delte' in instagram.v1; did you mean ...
+                call: likes.delte
+                      ^
+    """
+    head = str(issue)
+    line = issue.location.line
+    if not lines or not 1 <= line <= len(lines):
+        return head
+    # Tabs would shift the caret; show each as one space so columns stay true.
+    text = lines[line - 1].rstrip("\r\n").replace("\t", " ")
+    if not text.strip():
+        return head
+    caret = " " * (max(issue.location.col, 1) - 1) + "^"
+    return f"{head}\n    {text}\n    {caret}"
+
+
+def _read_lines(path: str) -> list[str]:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.read().splitlines()
+    except (OSError, UnicodeDecodeError):
+        return []

@@ -1,0 +1,163 @@
+"""Shared state of one check run: the issues found so far and the compile helpers.
+
+Every helper *records* a problem and returns None instead of raising, because a check run
+must report all problems at once. Templates, expressions and JSONPaths are compiled here, once
+each, and their positions come from the loader's location table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import jinja2
+
+from igflow.errors import Issue, JsonPathSyntaxError, SourceLocation, TemplateSyntaxError
+from igflow.extract import CompiledPath, compile_path
+from igflow.playbook.loader import LoadedDocument, Path
+from igflow.playbook.names import NameTable, step_references
+from igflow.playbook.suggest import did_you_mean
+from igflow.registry import Registry
+from igflow.templating import CompiledExpression, CompiledValue, TemplateEngine
+
+__all__ = ["CheckContext"]
+
+# Literal `set`/`when` values (numbers, booleans, null) become Jinja literals.
+_JINJA_LITERALS = {True: "true", False: "false", None: "none"}
+
+
+@dataclass
+class CheckContext:
+    """One check run over one document."""
+
+    doc: LoadedDocument
+    engine: TemplateEngine
+    registry: Registry | None
+    names: NameTable
+    issues: list[Issue] = field(default_factory=list)
+    # Step ids seen so far (id -> location) and all ids in the playbook (for "runs later").
+    step_ids: dict[str, SourceLocation] = field(default_factory=dict)
+    all_step_ids: dict[str, SourceLocation] = field(default_factory=dict)
+    _parser: jinja2.Environment = field(default_factory=jinja2.Environment)
+
+    # --- recording --------------------------------------------------------------------------
+
+    def error(self, where: Path | SourceLocation, message: str) -> None:
+        location = where if isinstance(where, SourceLocation) else self.doc.location(where)
+        self.issues.append(Issue(location, message))
+
+    def key_error(self, path: Path, message: str) -> None:
+        """An error about a key itself (unknown, reserved...), located at the key."""
+        self.issues.append(Issue(self.doc.key_location(path), message))
+
+    def text_location(self, path: Path, lineno: int) -> SourceLocation:
+        """The position of line ``lineno`` (1-based) inside the string at ``path``."""
+        start = self.doc.location(path)
+        if lineno <= 1 and path not in self.doc.block_scalars:
+            return start
+        # A block scalar's text starts on the line after its `|` / `>` indicator.
+        line = start.line + lineno - (0 if path in self.doc.block_scalars else 1)
+        if 1 <= line <= len(self.doc.lines):
+            text = self.doc.lines[line - 1]
+            return SourceLocation(start.file, line, len(text) - len(text.lstrip()) + 1)
+        return start
+
+    # --- compiling --------------------------------------------------------------------------
+
+    def template(self, value: Any, path: Path) -> CompiledValue | None:
+        """Compile a template value (recursively), reporting each bad string at its position."""
+        ok = True
+        for leaf_path, text in _string_leaves(value, path):
+            try:
+                self.engine.compile_value(text)
+            except TemplateSyntaxError as exc:
+                self.issues.append(Issue(self.text_location(leaf_path, exc.lineno), exc.message))
+                ok = False
+        if not ok:
+            return None
+        return self.engine.compile_value(value)  # each string is already in the engine's cache
+
+    def expression(self, value: Any, path: Path, what: str) -> CompiledExpression | None:
+        """Compile a bare expression (``when``, ``assert`` items, ``set`` values)."""
+        if not isinstance(value, str):
+            literal = _JINJA_LITERALS.get(value, repr(value)) if _is_literal(value) else None
+            return None if literal is None else self.engine.compile_expression(literal)
+        stripped = value.strip()
+        if stripped.startswith("{{") and stripped.endswith("}}"):
+            inner = stripped[2:-2].strip()
+            self.error(path, f"write the {what} expression without {{{{ }}}}: `{inner}`")
+            return None
+        try:
+            return self.engine.compile_expression(value)
+        except TemplateSyntaxError as exc:
+            self.issues.append(Issue(self.text_location(path, exc.lineno), exc.message))
+            return None
+
+    def jsonpath(self, source: str, path: Path) -> CompiledPath | None:
+        try:
+            return compile_path(source)
+        except JsonPathSyntaxError as exc:
+            self.error(path, exc.message)
+            return None
+
+    # --- names ------------------------------------------------------------------------------
+
+    def check_value_names(self, value: Any, path: Path, extra: Iterable[str] = ()) -> None:
+        """Check the names read by every template string inside ``value``."""
+        for leaf_path, text in _string_leaves(value, path):
+            try:
+                compiled = self.engine.compile_value(text)  # cached by the engine
+            except TemplateSyntaxError:
+                continue  # reported where it was compiled
+            self.check_names(compiled.names, leaf_path, extra, source=text, is_expression=False)
+
+    def check_names(
+        self,
+        used: Iterable[str],
+        path: Path,
+        extra: Iterable[str] = (),
+        *,
+        source: str | None = None,
+        is_expression: bool = True,
+    ) -> None:
+        """Report every name in ``used`` that is not defined at this point of the playbook."""
+        allowed = set(extra)
+        for name in sorted(used):
+            if name not in allowed and not self.names.is_defined(name):
+                self.error(path, self.names.undefined_message(name, allowed))
+        if source is not None and "steps" in used:
+            self.check_step_references(source, path, is_expression)
+
+    def check_step_references(self, source: str, path: Path, is_expression: bool) -> None:
+        text = "{{ " + source + " }}" if is_expression else source
+        try:
+            ast = self._parser.parse(text)
+        except jinja2.TemplateSyntaxError:
+            return  # the engine accepted it; a different reading here is not worth a report
+        for step_id in step_references(ast):
+            if step_id in self.step_ids:
+                continue
+            later = self.all_step_ids.get(step_id)
+            if later is not None:
+                self.error(path, f"steps.{step_id} refers to a step that has not run yet "
+                           f"(it is at {later})")
+            else:
+                hint = did_you_mean(step_id, self.step_ids)
+                self.error(path, f"steps.{step_id}: there is no earlier step with id "
+                           f"'{step_id}'{hint}")
+
+
+def _is_literal(value: Any) -> bool:
+    return value is None or isinstance(value, bool | int | float)
+
+
+def _string_leaves(value: Any, path: Path) -> Iterator[tuple[Path, str]]:
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _string_leaves(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _string_leaves(item, (*path, index))

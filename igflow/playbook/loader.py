@@ -1,0 +1,362 @@
+"""Read a playbook file into plain data plus a side table of source positions.
+
+This is the only module that reads playbooks. It composes the YAML node tree once with
+PyYAML's *safe* loader, refusing alias bombs while the tree is being composed (before anything
+walks an expanded tree), then builds plain dicts/lists/scalars and a ``{path: SourceLocation}``
+table from that same tree. Paths are tuples of mapping keys and list indexes, exactly what
+jsonschema reports as ``ValidationError.absolute_path``, so schema errors map to lines directly.
+
+Decisions (see also the README's language reference):
+- Mapping keys are always strings: the key's source text. ``1: x`` gives the key ``"1"``, so
+  jsonschema and templates never meet int or bool keys.
+- Timestamps stay strings (``2018-04-04`` is what an API parameter wants, not a ``date``).
+- Merge keys (``<<: *base``) work as in YAML 1.1; keys written explicitly win over merged ones.
+- Duplicate keys are reported (PyYAML would silently keep the last) but do not stop loading,
+  so they are listed with every other problem; the first occurrence wins in the data.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from igflow.errors import Issue, PlaybookSyntaxError, SourceLocation, UsageError
+
+__all__ = [
+    "MAX_NODES",
+    "LoadedDocument",
+    "Path",
+    "load_playbook_file",
+    "load_playbook_text",
+]
+
+Path = tuple[str | int, ...]
+
+# A real playbook has a few hundred nodes; this leaves room for generated ones while refusing
+# "billion laughs" documents long before they could exhaust memory.
+MAX_NODES = 100_000
+
+_TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_STR_TAG = "tag:yaml.org,2002:str"
+
+
+@dataclass
+class LoadedDocument:
+    """A parsed playbook: plain data and where each part of it was written.
+
+    Attributes:
+        filename: The name used in every location (as the user typed it).
+        data: Plain dicts, lists and scalars.
+        locations: Path tuple to the position of that node's value.
+        key_locations: Path tuple to the position of the mapping key naming it (for
+            "unknown key" messages, which should point at the key, not its value).
+        block_scalars: Paths of values written as ``|`` / ``>`` block scalars, whose text
+            starts on the line after the reported position.
+        lines: The source lines, for rendering messages.
+        issues: Non-fatal problems found while loading (duplicate keys).
+    """
+
+    filename: str
+    data: Any
+    locations: dict[Path, SourceLocation] = field(default_factory=dict)
+    key_locations: dict[Path, SourceLocation] = field(default_factory=dict)
+    block_scalars: set[Path] = field(default_factory=set)
+    lines: list[str] = field(default_factory=list)
+    issues: list[Issue] = field(default_factory=list)
+
+    def location(self, path: Path) -> SourceLocation:
+        """The position of ``path``, or of its nearest located ancestor."""
+        for end in range(len(path), -1, -1):
+            found = self.locations.get(path[:end])
+            if found is not None:
+                return found
+        return SourceLocation(self.filename, 1, 1)
+
+    def key_location(self, path: Path) -> SourceLocation:
+        """The position of the key naming ``path``, falling back to its value's position."""
+        return self.key_locations.get(path) or self.location(path)
+
+
+def load_playbook_file(path: str) -> LoadedDocument:
+    """Read and parse a playbook file.
+
+    Args:
+        path: The file to read; it is also the name used in every reported location.
+
+    Returns:
+        The loaded document.
+
+    Raises:
+        UsageError: The file does not exist, is a directory or cannot be read.
+        PlaybookSyntaxError: The file is not UTF-8 text, not valid YAML, unsafe or empty.
+    """
+    if os.path.isdir(path):
+        raise UsageError(f"{path}: is a directory, not a playbook file")
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such playbook file") from None
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read the playbook: {exc.strerror or exc}") from None
+    return load_playbook_text(_decode(raw, path), path)
+
+
+def load_playbook_text(text: str, filename: str) -> LoadedDocument:
+    """Parse playbook text.
+
+    Args:
+        text: The YAML source.
+        filename: The name used in reported locations.
+
+    Returns:
+        The loaded document.
+
+    Raises:
+        PlaybookSyntaxError: Not valid YAML, an unsafe tag, an alias bomb, or empty.
+    """
+    lines = text.splitlines()
+    root = _compose(text, filename)
+    if root is None:
+        raise PlaybookSyntaxError("playbook is empty", location=SourceLocation(filename, 1, 1))
+    doc = LoadedDocument(filename=filename, data=None, lines=lines)
+    doc.data = _Builder(doc).build(root, ())
+    # A merged anchor is walked once per merge; report each of its problems once.
+    doc.issues = sorted(set(doc.issues))
+    return doc
+
+
+# --- bytes to text -------------------------------------------------------------------------
+
+
+def _decode(raw: bytes, filename: str) -> str:
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return raw.decode("utf-16")
+        except UnicodeDecodeError:
+            pass  # fall through: reported as not UTF-8 below
+    if b"\x00" in raw[:8192]:
+        raise PlaybookSyntaxError(
+            "this is a binary file, not a YAML playbook (it contains NUL bytes)",
+            location=SourceLocation(filename, 1, 1),
+        )
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        before = raw[: exc.start]
+        line = before.count(b"\n") + 1
+        line_start = before.rfind(b"\n") + 1
+        # Columns count characters, so decode the valid prefix of the line to measure it.
+        col = len(raw[line_start : exc.start].decode("utf-8", errors="replace")) + 1
+        raise PlaybookSyntaxError(
+            f"the file is not valid UTF-8 (byte 0x{raw[exc.start]:02x}); save it as UTF-8",
+            location=SourceLocation(filename, line, col),
+        ) from None
+
+
+# --- composing with a size bound -----------------------------------------------------------
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """A SafeLoader whose composer tracks each node's expanded size as it is built.
+
+    Composing is linear in the file size because an alias re-uses the anchored node; the
+    expansion happens only when something walks the tree. Summing child sizes (an alias counts
+    the whole size of its target, computed once) bounds that walk before it happens.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.sizes: dict[int, int] = {}
+        self.saw_alias = False
+
+    def compose_node(self, parent: Node | None, index: Any) -> Node:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            target = self.anchors.get(event.anchor)
+            if target is not None and id(target) not in self.sizes:
+                raise yaml.composer.ComposerError(
+                    None, None, f"alias *{event.anchor} refers to a node that contains it",
+                    event.start_mark,
+                )
+            self.saw_alias = True
+            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+        node: Node = super().compose_node(parent, index)
+        size = 1
+        if isinstance(node, SequenceNode):
+            size += sum(self.sizes[id(child)] for child in node.value)
+        elif isinstance(node, MappingNode):
+            size += sum(self.sizes[id(k)] + self.sizes[id(v)] for k, v in node.value)
+        self.sizes[id(node)] = size
+        if size > MAX_NODES:
+            raise _TooBig(node.start_mark, self.saw_alias)
+        return node
+
+
+class _TooBig(Exception):
+    def __init__(self, mark: yaml.Mark, saw_alias: bool) -> None:
+        super().__init__()
+        self.mark = mark
+        self.saw_alias = saw_alias
+
+
+def _compose(text: str, filename: str) -> Node | None:
+    loader: _BoundedLoader | None = None
+    try:
+        # The reader checks for forbidden characters as soon as it is constructed.
+        loader = _BoundedLoader(text)
+        return loader.get_single_node()  # type: ignore[no-any-return]
+    except _TooBig as exc:
+        message = (
+            f"YAML aliases expand to more than {MAX_NODES} nodes (an alias bomb?)"
+            if exc.saw_alias
+            else f"playbook is too large (more than {MAX_NODES} YAML nodes)"
+        )
+        raise PlaybookSyntaxError(message, location=_mark_location(filename, exc.mark)) from None
+    except yaml.reader.ReaderError as exc:
+        line, col = _offset_to_line_col(text, exc.position)
+        char = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or " ")
+        raise PlaybookSyntaxError(
+            f"control character #x{char:04x} is not allowed in YAML",
+            location=SourceLocation(filename, line, col),
+        ) from None
+    except yaml.MarkedYAMLError as exc:
+        raise _syntax_error(exc, filename, text) from None
+    finally:
+        if loader is not None:
+            loader.dispose()
+
+
+def _syntax_error(exc: yaml.MarkedYAMLError, filename: str, text: str) -> PlaybookSyntaxError:
+    mark = exc.problem_mark or exc.context_mark
+    problem = exc.problem or "invalid YAML"
+    lines = text.splitlines()
+    line_text = lines[mark.line] if mark is not None and mark.line < len(lines) else ""
+    if "'\\t'" in problem:
+        problem = "tab character in indentation; YAML indents with spaces only"
+    elif "{{" in line_text and '"{{' not in line_text and "'{{" not in line_text:
+        # An unquoted template: YAML reads `{{` as the start of nested flow mappings.
+        problem = 'a value starting with "{{" must be quoted, e.g. "{{ media_id }}"'
+    elif problem.startswith("expected <block end>"):
+        problem = "bad indentation: this line does not line up with the block it belongs to"
+    elif problem == "but found another document":
+        problem = "a playbook is one YAML document, but a second one starts here ('---')"
+    elif exc.context and exc.context_mark is not None and exc.problem_mark is not None:
+        # e.g. "while parsing a block mapping (line 3)": the context tells where it started.
+        context_line = exc.context_mark.line + 1
+        if context_line != exc.problem_mark.line + 1:
+            problem = f"{problem} ({exc.context} started at line {context_line})"
+    location = _mark_location(filename, mark) if mark is not None else SourceLocation(filename, 1, 1)
+    return PlaybookSyntaxError(problem, location=location)
+
+
+def _mark_location(filename: str, mark: yaml.Mark) -> SourceLocation:
+    return SourceLocation(filename, mark.line + 1, mark.column + 1)
+
+
+def _offset_to_line_col(text: str, offset: int) -> tuple[int, int]:
+    before = text[:offset]
+    return before.count("\n") + 1, offset - (before.rfind("\n") + 1) + 1
+
+
+# --- nodes to plain data -------------------------------------------------------------------
+
+
+class _Builder:
+    """Walks the composed tree once, producing plain data and the location tables."""
+
+    def __init__(self, doc: LoadedDocument) -> None:
+        self.doc = doc
+        self.scalars = yaml.SafeLoader("")  # only its constructors are used, never its stream
+
+    def loc(self, node: Node) -> SourceLocation:
+        return _mark_location(self.doc.filename, node.start_mark)
+
+    def build(self, node: Node, path: Path) -> Any:
+        self.doc.locations[path] = self.loc(node)
+        if isinstance(node, MappingNode):
+            return self.mapping(node, path)
+        if isinstance(node, SequenceNode):
+            self.check_tag(node, "tag:yaml.org,2002:seq")
+            return [self.build(child, (*path, i)) for i, child in enumerate(node.value)]
+        return self.scalar(node, path)
+
+    def scalar(self, node: Node, path: Path) -> Any:
+        if node.style in ("|", ">"):
+            self.doc.block_scalars.add(path)
+        if node.tag == _TIMESTAMP_TAG:
+            return node.value
+        try:
+            return self.scalars.construct_object(node, deep=True)
+        except yaml.constructor.ConstructorError as exc:
+            raise self.unsafe(node, exc) from None
+
+    def check_tag(self, node: Node, expected: str) -> None:
+        if node.tag != expected:
+            raise self.unsafe(node, None)
+
+    def unsafe(self, node: Node, exc: Exception | None) -> PlaybookSyntaxError:
+        tag = str(node.tag)
+        if tag.startswith("tag:yaml.org,2002:python/"):
+            message = f"the tag !!{tag.split(':', 2)[2]} is not allowed: playbooks are data, not code"
+        elif exc is not None and getattr(exc, "problem", None) and "constructor" not in str(exc):
+            message = str(getattr(exc, "problem"))
+        else:
+            message = f"unknown YAML tag {tag!r}; playbooks use plain YAML without tags"
+        return PlaybookSyntaxError(message, location=self.loc(node))
+
+    def key_text(self, node: Node) -> str:
+        if not isinstance(node, ScalarNode):
+            line = self.doc.lines[node.start_mark.line] if node.start_mark.line < len(self.doc.lines) else ""
+            message = "a mapping key must be a plain value, not a list or mapping"
+            if "{{" in line:
+                # The classic: `with: {id: {{ x }}}` reads as nested flow mappings.
+                message = 'a value starting with "{{" must be quoted, e.g. "{{ media_id }}"'
+            raise PlaybookSyntaxError(message, location=self.loc(node))
+        if node.tag.startswith("!") or node.tag.startswith("tag:yaml.org,2002:python/"):
+            raise self.unsafe(node, None)
+        return str(node.value)
+
+    def mapping(
+        self, node: MappingNode, path: Path, skip: frozenset[str] = frozenset()
+    ) -> dict[str, Any]:
+        self.check_tag(node, "tag:yaml.org,2002:map")
+        result: dict[str, Any] = {}
+        seen: dict[str, SourceLocation] = {}
+        merged: list[Node] = []
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE_TAG:
+                merged.append(value_node)
+                continue
+            key = self.key_text(key_node)
+            key_loc = self.loc(key_node)
+            if key in seen:
+                self.doc.issues.append(Issue(
+                    key_loc, f"duplicate key '{key}': it is already set at line {seen[key].line}",
+                ))
+                continue
+            seen[key] = key_loc
+            if key in skip:  # already set explicitly by the mapping that merges this one
+                continue
+            child: Path = (*path, key)
+            self.doc.key_locations[child] = key_loc
+            result[key] = self.build(value_node, child)
+        for source in merged:
+            self.merge(result, source, path)
+        return result
+
+    def merge(self, result: dict[str, Any], source: Node, path: Path) -> None:
+        sources = source.value if isinstance(source, SequenceNode) else [source]
+        for mapping in sources:
+            if not isinstance(mapping, MappingNode):
+                raise PlaybookSyntaxError(
+                    "'<<' merges a mapping (or a list of mappings) into this one",
+                    location=self.loc(mapping),
+                )
+            # Keys already present win: explicit ones, then earlier merge sources (YAML 1.1).
+            result.update(self.mapping(mapping, path, skip=frozenset(result)))

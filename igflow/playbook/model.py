@@ -1,0 +1,139 @@
+"""The compiled plan: frozen dataclasses the runner executes.
+
+Everything here is already checked: endpoints resolved, templates, expressions and JSONPaths
+compiled once, names and scopes verified. Fields for the later language features (``foreach``,
+``paginate``, ``retry``, ``write``, ``concurrency``, ``outputs``) exist with empty defaults so the
+runner and reporters can grow into them without a model rewrite; the schema rejects them today.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from igflow.errors import ApiError, SourceLocation
+from igflow.registry import Endpoint
+
+if TYPE_CHECKING:
+    from igflow.extract import CompiledPath
+    from igflow.templating import CompiledExpression, CompiledValue
+
+__all__ = [
+    "ACTIONS",
+    "AssertionSpec",
+    "AuthorizeSpec",
+    "ExpectedError",
+    "Extraction",
+    "Playbook",
+    "Step",
+]
+
+# The step actions, in the order messages list them. Exactly one per step.
+ACTIONS: tuple[str, ...] = ("authorize", "call", "set", "assert", "log")
+
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizeSpec:
+    """What an ``authorize`` step asks for.
+
+    ``scopes`` is what the token is granted (against a real target: what it *was* granted, for
+    the static scope check). ``user``/``password`` drive the sandbox's OAuth flow; ``token``
+    supplies a ready token for a real target. ``user`` and ``token`` never both appear.
+    """
+
+    scopes: tuple[str, ...]
+    user: CompiledValue | None = None
+    password: CompiledValue | None = None
+    client: str | None = None
+    token: CompiledValue | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Extraction:
+    """``name: <JSONPath>`` or ``name: {path: ..., default: ...}``."""
+
+    name: str
+    path: CompiledPath
+    default: Any
+    has_default: bool
+    location: SourceLocation
+
+
+@dataclass(frozen=True, slots=True)
+class AssertionSpec:
+    """One assertion: a bare Jinja expression that must be truthy."""
+
+    expression: CompiledExpression
+    source: str
+    location: SourceLocation
+
+
+@dataclass(frozen=True, slots=True)
+class ExpectedError:
+    """``expect_error``: an error class or group, optionally narrowed by a message substring."""
+
+    name: str
+    cls: type[ApiError]
+    message: str | None
+    location: SourceLocation
+
+    def matches(self, error: BaseException) -> bool:
+        """Whether ``error`` is the one this step expects."""
+        if not isinstance(error, self.cls):
+            return False
+        return self.message is None or self.message in getattr(error, "message", str(error))
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One step of the plan.
+
+    ``kind`` is the step's action; the fields of the other actions are None/empty. ``defines``
+    lists the names the step adds to the namespace (extracted and ``set`` names), in order.
+    """
+
+    index: int
+    id: str | None
+    name: str | None
+    location: SourceLocation
+    kind: str  # one of ACTIONS
+    label: str  # for the console: the step's name, else e.g. "call likes.delete"
+    when: CompiledExpression | None = None
+    authorize: AuthorizeSpec | None = None
+    endpoint: Endpoint | None = None
+    params: CompiledValue | None = None  # the `with` mapping
+    set_values: Mapping[str, CompiledExpression] = field(default_factory=lambda: _EMPTY)
+    log: CompiledValue | None = None
+    extract: Mapping[str, Extraction] = field(default_factory=lambda: _EMPTY)
+    asserts: tuple[AssertionSpec, ...] = ()
+    expect_error: ExpectedError | None = None
+    on_error: str = "halt"  # "halt" | "continue"
+    timeout: float | None = None
+    defines: tuple[str, ...] = ()
+    # Later language features (a later issue); the schema rejects them for now.
+    foreach: CompiledValue | None = None
+    as_: str | None = None
+    concurrency: int | None = None
+    paginate: Mapping[str, Any] | None = None
+    retry: Mapping[str, Any] | None = None
+    write: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Playbook:
+    """A whole checked playbook, ready to run."""
+
+    path: str
+    name: str | None
+    api: str
+    target: str | None
+    vars: Mapping[str, CompiledValue]
+    secrets: tuple[str, ...]
+    steps: tuple[Step, ...]
+    lines: tuple[str, ...]
+    description: str | None = None
+    outputs: Mapping[str, CompiledExpression] = field(default_factory=lambda: _EMPTY)

@@ -1,0 +1,82 @@
+"""The flat namespace of a playbook, tracked step by step at check time.
+
+One namespace (DESIGN §7): vars, --var/--vars-file names, extracted names and ``set`` names,
+plus ``env`` and ``steps`` which always exist. The table knows, for each name, where it was
+defined so far, and (from a first pass) where it is defined later, so "used before defined"
+messages can say where the definition actually is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from jinja2.defaults import DEFAULT_NAMESPACE
+from jinja2.nodes import Const, Getattr, Getitem, Name, Node
+
+from igflow.errors import SourceLocation
+from igflow.playbook.suggest import did_you_mean
+
+__all__ = ["ALWAYS_DEFINED", "Definition", "NameTable", "step_references"]
+
+# Always present: `env` (allow-listed environment) and `steps` (earlier steps by id).
+ALWAYS_DEFINED = frozenset({"env", "steps"})
+# Jinja's own globals (range, dict, cycler, ...) read as undeclared names in an AST.
+_JINJA_GLOBALS = frozenset(DEFAULT_NAMESPACE)
+
+
+@dataclass(frozen=True)
+class Definition:
+    """Where and how a name gets its value."""
+
+    how: str  # "var" | "external" | "extracted" | "set"
+    location: SourceLocation | None  # None for names passed in from outside
+
+    def where(self) -> str:
+        if self.location is None:
+            return "outside the playbook (--var or --vars-file)"
+        return f"at {self.location}"
+
+
+@dataclass
+class NameTable:
+    """Names defined so far, plus the first later definition of each name not yet defined."""
+
+    defined: dict[str, Definition] = field(default_factory=dict)
+    later: dict[str, Definition] = field(default_factory=dict)
+
+    @classmethod
+    def with_externals(cls, names: Iterable[str]) -> NameTable:
+        return cls({name: Definition("external", None) for name in names})
+
+    def is_defined(self, name: str) -> bool:
+        return name in self.defined or name in ALWAYS_DEFINED or name in _JINJA_GLOBALS
+
+    def define(self, name: str, definition: Definition) -> None:
+        self.defined.setdefault(name, definition)
+
+    def undefined_message(self, name: str, extra: Iterable[str] = ()) -> str:
+        """Why ``name`` cannot be read here, with the most useful hint."""
+        later = self.later.get(name)
+        if later is not None and later.location is not None:
+            verb = "extracted" if later.how == "extracted" else "set"
+            return f"'{name}' is used before it is defined (it is {verb} later, at {later.location})"
+        hint = did_you_mean(name, [*self.defined, *extra, *ALWAYS_DEFINED])
+        if hint:
+            return f"'{name}' is not defined{hint}"
+        return (f"'{name}' is not defined (define it in `vars`, pass it with --var, or extract "
+                "it in an earlier step)")
+
+
+def step_references(ast: Node) -> list[str]:
+    """The step ids read as ``steps.<id>`` or ``steps['<id>']`` in a parsed template."""
+    found: list[str] = []
+    for node in ast.find_all((Getattr, Getitem)):
+        target = node.node
+        if not (isinstance(target, Name) and target.name == "steps"):
+            continue
+        if isinstance(node, Getattr):
+            found.append(node.attr)
+        elif isinstance(node.arg, Const) and isinstance(node.arg.value, str):
+            found.append(node.arg.value)
+    return found

@@ -1,0 +1,357 @@
+"""Compile one step: its action, its modifiers, and the checks that need the whole context.
+
+Steps are compiled in order against a :class:`CheckContext`; each one reads the names defined
+so far and the scopes of the most recent ``authorize``, then adds what it defines. A step with
+problems still defines its names, so one mistake is reported once, not once per later use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from igflow.errors import (
+    EXPECTABLE,
+    OAuthParameterException,
+    OAuthPermissionsException,
+    SourceLocation,
+)
+from igflow.extract import MISSING
+from igflow.playbook.context import CheckContext
+from igflow.playbook.loader import Path
+from igflow.playbook.model import (
+    ACTIONS,
+    AssertionSpec,
+    AuthorizeSpec,
+    ExpectedError,
+    Extraction,
+    Step,
+)
+from igflow.playbook.names import ALWAYS_DEFINED, Definition
+from igflow.playbook.params import check_params
+from igflow.playbook.suggest import did_you_mean
+from igflow.registry import Endpoint
+from igflow.templating import CompiledExpression
+
+__all__ = ["ScopeState", "action_of", "compile_step"]
+
+# Modifiers that only make sense on a call.
+_CALL_ONLY = ("with", "extract", "expect_error", "timeout")
+
+
+@dataclass
+class ScopeState:
+    """The scopes requested by the most recent ``authorize`` step (None before any)."""
+
+    scopes: frozenset[str] | None = None
+    location: SourceLocation | None = None
+    # An authorize step whose scopes could not be read: skip scope checks, don't guess.
+    unknown: bool = False
+
+
+def action_of(raw: Mapping[str, Any]) -> str | None:
+    """The step's single action, or None when it has none or several (the schema says which).
+
+    ``assert`` is an action only on a step with no other action; elsewhere it is a modifier.
+    """
+    actions = [key for key in ACTIONS if key in raw and key != "assert"]
+    if not actions and "assert" in raw:
+        return "assert"
+    return actions[0] if len(actions) == 1 else None
+
+
+def compile_step(ctx: CheckContext, index: int, raw: Mapping[str, Any], scopes: ScopeState) -> Step | None:
+    """Check and compile the step at ``steps[index]``.
+
+    Args:
+        ctx: The check run (issues are recorded there).
+        index: The step's position in ``steps``.
+        raw: The step as loaded.
+        scopes: Scope tracking; updated by ``authorize`` steps.
+
+    Returns:
+        The compiled step, or None if it has problems (they are in ``ctx.issues``).
+    """
+    return _StepCompiler(ctx, index, raw, scopes).compile()
+
+
+class _StepCompiler:
+    def __init__(self, ctx: CheckContext, index: int, raw: Mapping[str, Any], scopes: ScopeState) -> None:
+        self.ctx = ctx
+        self.index = index
+        self.raw = raw
+        self.scopes = scopes
+        self.path: Path = ("steps", index)
+        self.location = ctx.doc.location(self.path)
+        self.errors_before = _error_count(ctx)
+        self.kind = action_of(raw)
+        # `foreach` is rejected by the schema for now; still, its loop variable should not
+        # also be reported as undefined in every template of the step.
+        self.loop: tuple[str, ...] = ()
+        if "foreach" in raw:
+            self.loop = ("item", raw["as"]) if isinstance(raw.get("as"), str) else ("item",)
+
+    def at(self, *parts: str | int) -> Path:
+        return (*self.path, *parts)
+
+    def str_field(self, key: str) -> str | None:
+        value = self.raw.get(key)
+        return value if isinstance(value, str) else None
+
+    def compile(self) -> Step | None:
+        ctx, raw = self.ctx, self.raw
+        step_id = self.check_id()
+        when = None
+        if "when" in raw:
+            when = ctx.expression(raw["when"], self.at("when"), "when")
+            if when is not None:
+                ctx.check_names(when.names, self.at("when"), self.loop, source=when.source)
+        kind = self.kind
+        if kind is not None and kind != "call":
+            for key in _CALL_ONLY:
+                if key in raw and not (key == "timeout" and kind == "authorize"):
+                    ctx.key_error(self.at(key), f"`{key}` only applies to a `call` step, "
+                                  f"not to {kind}")
+        fields: dict[str, Any] = {}
+        defines: list[str] = []
+        if kind == "authorize":
+            fields["authorize"] = self.authorize()
+        elif kind == "call":
+            fields.update(self.call())
+            fields["extract"] = self.extract(defines)
+        elif kind == "set":
+            fields["set_values"] = self.set_values(defines)
+        elif kind == "log":
+            fields["log"] = self.log()
+        asserts = self.asserts(defines)
+        if step_id is not None:
+            ctx.step_ids.setdefault(step_id, self.location)
+        if kind is None or _error_count(ctx) > self.errors_before:
+            return None
+        timeout = raw.get("timeout")
+        return Step(
+            index=self.index,
+            id=step_id,
+            name=self.str_field("name"),
+            location=self.location,
+            kind=kind,
+            label=self.label(kind),
+            when=when,
+            asserts=asserts,
+            on_error=self.str_field("on_error") or "halt",
+            timeout=float(timeout) if isinstance(timeout, int | float) else None,
+            defines=tuple(defines),
+            **fields,
+        )
+
+    # --- modifiers --------------------------------------------------------------------------
+
+    def check_id(self) -> str | None:
+        step_id = self.str_field("id")
+        if step_id is None:
+            return None
+        first = self.ctx.step_ids.get(step_id)
+        if first is not None:
+            self.ctx.error(self.at("id"), f"duplicate step id '{step_id}' (first used at {first})")
+        return step_id
+
+    def label(self, kind: str) -> str:
+        name = self.str_field("name")
+        if name:
+            return name
+        if kind == "call":
+            return f"call {self.raw['call']}"
+        if kind == "authorize":
+            scopes = self.raw["authorize"].get("scopes") or []
+            return "authorize " + ", ".join(str(s) for s in scopes)
+        if kind == "set":
+            return "set " + ", ".join(self.raw["set"])
+        if kind == "assert":
+            items = self.raw["assert"]
+            return "assert " + str(items if isinstance(items, str) else items[0])
+        return kind
+
+    def asserts(self, defines: list[str]) -> tuple[AssertionSpec, ...]:
+        raw = self.raw.get("assert")
+        if raw is None:
+            return ()
+        items = [(self.at("assert"), raw)] if isinstance(raw, str) else [
+            (self.at("assert", i), item) for i, item in enumerate(raw) if isinstance(raw, list)
+        ]
+        specs: list[AssertionSpec] = []
+        for path, source in items:
+            if not isinstance(source, str):
+                continue  # the schema reported it
+            compiled = self.ctx.expression(source, path, "assert")
+            if compiled is None:
+                continue
+            # Assertions run after the step's own extract/set, so those names are readable.
+            self.ctx.check_names(compiled.names, path, [*defines, *self.loop], source=source)
+            specs.append(AssertionSpec(compiled, source, self.ctx.doc.location(path)))
+        return tuple(specs)
+
+    def expect_error(self) -> ExpectedError | None:
+        raw = self.raw.get("expect_error")
+        if raw is None:
+            return None
+        path = self.at("expect_error")
+        message = None
+        if isinstance(raw, dict):
+            name, message = raw.get("type"), raw.get("message")
+            path = (*path, "type")
+        else:
+            name = raw
+        if not isinstance(name, str):
+            return None
+        cls = EXPECTABLE.get(name)
+        if cls is None:
+            hint = did_you_mean(name, EXPECTABLE, n=2, cutoff=0.8)
+            self.ctx.error(path, f"unknown error name '{name}' in expect_error{hint}")
+            return None
+        text = message if isinstance(message, str) else None
+        return ExpectedError(name, cls, text, self.ctx.doc.location(path))
+
+    # --- actions ----------------------------------------------------------------------------
+
+    def authorize(self) -> AuthorizeSpec | None:
+        ctx, raw = self.ctx, self.raw["authorize"]
+        if not isinstance(raw, dict):
+            self.scopes.scopes, self.scopes.unknown = frozenset(), True
+            return None
+        base = self.at("authorize")
+        raw_scopes = raw.get("scopes") if isinstance(raw.get("scopes"), list) else []
+        scopes = [s for s in raw_scopes if isinstance(s, str)]
+        if ctx.registry is not None:
+            for i, scope in enumerate(raw_scopes):
+                if isinstance(scope, str) and scope not in ctx.registry.scopes:
+                    hint = did_you_mean(scope, ctx.registry.scopes)
+                    known = ", ".join(ctx.registry.scopes)
+                    ctx.error((*base, "scopes", i), f"unknown scope '{scope}'{hint} "
+                              f"(scopes of {ctx.registry.profile}: {known})")
+        if "user" in raw and "token" in raw:
+            ctx.key_error((*base, "token"), "authorize takes `user` (sandbox login) or `token` "
+                          "(a ready token), not both")
+        values = {}
+        for key in ("user", "password", "token"):
+            if isinstance(raw.get(key), str):
+                values[key] = ctx.template(raw[key], (*base, key))
+                ctx.check_value_names(raw[key], (*base, key))
+        self.scopes.scopes = frozenset(scopes)
+        self.scopes.location = self.location
+        self.scopes.unknown = not isinstance(raw.get("scopes"), list)
+        client = raw.get("client")
+        return AuthorizeSpec(
+            scopes=tuple(scopes),
+            user=values.get("user"),
+            password=values.get("password"),
+            client=client if isinstance(client, str) else None,
+            token=values.get("token"),
+        )
+
+    def call(self) -> dict[str, Any]:
+        ctx = self.ctx
+        endpoint_id = self.raw["call"]
+        expected = self.expect_error()
+        endpoint: Endpoint | None = None
+        if isinstance(endpoint_id, str) and ctx.registry is not None:
+            endpoint = ctx.registry.endpoints.get(endpoint_id)
+            if endpoint is None:
+                ctx.error(self.at("call"), ctx.registry.unknown_message(endpoint_id))
+        params = None
+        raw_with = self.raw.get("with")
+        if isinstance(raw_with, dict):
+            params = ctx.template(raw_with, self.at("with"))
+            ctx.check_value_names(raw_with, self.at("with"), self.loop)
+        if endpoint is not None:
+            check_params(ctx, endpoint, raw_with if isinstance(raw_with, dict) else {}, self.path)
+            self.check_scope(endpoint, expected)
+        return {"endpoint": endpoint, "params": params, "expect_error": expected}
+
+    def check_scope(self, endpoint: Endpoint, expected: ExpectedError | None) -> None:
+        if endpoint.auth != "token":
+            return  # client credentials or nothing: no user token involved
+        if "expect_error" in self.raw and expected is None:
+            return  # the expect_error itself is wrong; judging the call now would be a guess
+        where = self.at("call")
+        state = self.scopes
+        if state.unknown:
+            return
+        if state.scopes is None:
+            if expected is None or not issubclass(OAuthParameterException, expected.cls):
+                self.ctx.error(where, f"no authorize step before this call ({endpoint.id} needs "
+                               "an access token; add an `authorize` step before it)")
+            return
+        scope = endpoint.scope
+        if scope is None or scope in state.scopes:
+            return
+        if expected is not None and issubclass(OAuthPermissionsException, expected.cls):
+            return
+        self.ctx.error(where, f"{endpoint.id} needs scope '{scope}', but the authorize step at "
+                       f"{state.location} did not request it (add it to scopes, or expect "
+                       "OAuthPermissionsException)")
+
+    def extract(self, defines: list[str]) -> Mapping[str, Extraction]:
+        ctx, raw = self.ctx, self.raw.get("extract")
+        if not isinstance(raw, dict):
+            return MappingProxyType({})
+        result: dict[str, Extraction] = {}
+        for name, spec in raw.items():
+            key_path = self.at("extract", name)
+            self.define(name, key_path, "extracted", defines)
+            if isinstance(spec, str):
+                source, path, default, has_default = spec, key_path, MISSING, False
+            elif isinstance(spec, dict) and isinstance(spec.get("path"), str):
+                source, path = spec["path"], (*key_path, "path")
+                default, has_default = spec.get("default"), "default" in spec
+                if not has_default:
+                    default = MISSING
+            else:
+                continue  # the schema reported it
+            compiled = ctx.jsonpath(source, path)
+            if compiled is not None:
+                location = ctx.doc.key_location(key_path)
+                result[name] = Extraction(name, compiled, default, has_default, location)
+        return MappingProxyType(result)
+
+    def set_values(self, defines: list[str]) -> Mapping[str, CompiledExpression]:
+        ctx, raw = self.ctx, self.raw["set"]
+        if not isinstance(raw, dict):
+            return MappingProxyType({})
+        result: dict[str, CompiledExpression] = {}
+        for name, source in raw.items():
+            path = self.at("set", name)
+            compiled = ctx.expression(source, path, "set")
+            if compiled is not None:
+                # The runner binds `set` names in order, so a value may read the ones above it.
+                ctx.check_names(compiled.names, path, [*defines, *self.loop], source=compiled.source)
+                result[name] = compiled
+            self.define(name, path, "set", defines)
+        return MappingProxyType(result)
+
+    def log(self) -> Any:
+        raw = self.raw["log"]
+        compiled = self.ctx.template(raw, self.at("log"))
+        self.ctx.check_value_names(raw, self.at("log"), self.loop)
+        return compiled
+
+    # --- names ------------------------------------------------------------------------------
+
+    def define(self, name: str, path: Path, how: str, defines: list[str]) -> None:
+        ctx = self.ctx
+        if name in ALWAYS_DEFINED:
+            ctx.key_error(path, f"'{name}' is a reserved name; choose another")
+            return
+        existing = ctx.names.defined.get(name)
+        if how == "extracted" and existing is not None:
+            ctx.key_error(path, f"'{name}' is already defined {existing.where()}; "
+                          "use `set` to update it")
+        if name not in defines:
+            defines.append(name)
+        ctx.names.define(name, Definition(how, ctx.doc.key_location(path)))
+
+
+def _error_count(ctx: CheckContext) -> int:
+    return sum(1 for issue in ctx.issues if issue.severity == "error")
+

@@ -1,0 +1,189 @@
+"""Check a loaded playbook and compile it into the plan the runner executes.
+
+Two layers, and ALL problems from both are reported in one run:
+
+1. the JSON Schema (``schemas/playbook.schema.json``) for shape, with human messages
+   (:mod:`igflow.playbook.schema_check`);
+2. semantic checks on whatever has the right shape: endpoints and params, templates,
+   expressions and JSONPaths (compiled here, once), names used before they are defined, duplicate
+   step ids, and scopes (:mod:`igflow.playbook.steps`).
+
+Nothing here raises for a problem in the playbook: problems become :class:`Issue` objects,
+sorted by position. :func:`check_playbook` is the raising wrapper the CLI uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
+from typing import Any
+
+from igflow.errors import Issue, PlaybookValidationError, UnknownEndpointError
+from igflow.playbook.context import CheckContext
+from igflow.playbook.loader import LoadedDocument, load_playbook_file
+from igflow.playbook.model import Playbook, Step
+from igflow.playbook.names import ALWAYS_DEFINED, Definition, NameTable
+from igflow.playbook.schema_check import schema_issues
+from igflow.playbook.steps import ScopeState, action_of, compile_step
+from igflow.playbook.suggest import kind_of
+from igflow.registry import Registry, load_registry
+from igflow.templating import CompiledValue, TemplateEngine
+
+__all__ = ["DEFAULT_API", "check_playbook", "compile_playbook", "sort_issues"]
+
+DEFAULT_API = "instagram.v1"
+
+
+def sort_issues(issues: Iterable[Issue]) -> list[Issue]:
+    """Issues in reading order, without duplicates."""
+    unique = dict.fromkeys(issues)
+    return sorted(unique, key=lambda i: (i.location.line, i.location.col, i.message))
+
+
+def compile_playbook(
+    doc: LoadedDocument,
+    *,
+    registry: Registry | None = None,
+    engine: TemplateEngine | None = None,
+    external_names: Iterable[str] = (),
+) -> tuple[Playbook | None, list[Issue]]:
+    """Check a loaded playbook and compile it.
+
+    Args:
+        doc: The loaded document (see :func:`igflow.playbook.load_playbook_file`).
+        registry: The endpoint registry; by default the profile named by the playbook's ``api``.
+        engine: The template engine to compile with (one per run; it caches compiled sources).
+        external_names: Names given from outside (``--var``, ``--vars-file``).
+
+    Returns:
+        The playbook (None when there is any error) and every issue found, sorted by position.
+        Warnings alone do not prevent compiling.
+    """
+    data = doc.data
+    issues = list(doc.issues)
+    if not isinstance(data, dict):
+        issues.append(Issue(doc.location(()), "a playbook must be a mapping with `igflow: 1` and "
+                            f"`steps:` at the top level, got {kind_of(data)}"))
+        return None, sort_issues(issues)
+    issues.extend(schema_issues(doc))
+    api = data.get("api") if isinstance(data.get("api"), str) else DEFAULT_API
+    if registry is None:
+        try:
+            registry = load_registry(api)
+        except UnknownEndpointError:
+            registry = None  # the schema already reported the unknown profile
+    ctx = CheckContext(
+        doc=doc,
+        engine=engine or TemplateEngine(),
+        registry=registry,
+        names=NameTable.with_externals(external_names),
+    )
+    for name in ALWAYS_DEFINED & set(external_names):
+        ctx.error((), f"'{name}' is a reserved name and cannot be passed with --var")
+    variables = _compile_vars(ctx, data.get("vars"))
+    steps = _compile_steps(ctx, data.get("steps"))
+    issues.extend(ctx.issues)
+    issues = sort_issues(issues)
+    if any(issue.severity == "error" for issue in issues) or steps is None:
+        return None, issues
+    secrets = data.get("secrets") or []
+    name, description, target = data.get("name"), data.get("description"), data.get("target")
+    playbook = Playbook(
+        path=doc.filename,
+        name=name if isinstance(name, str) else None,
+        api=api,
+        target=target if isinstance(target, str) else None,
+        vars=MappingProxyType(variables),
+        secrets=tuple(secrets),
+        steps=steps,
+        lines=tuple(doc.lines),
+        description=description if isinstance(description, str) else None,
+    )
+    return playbook, issues
+
+
+def check_playbook(
+    path: str,
+    *,
+    registry: Registry | None = None,
+    engine: TemplateEngine | None = None,
+    external_names: Iterable[str] = (),
+) -> Playbook:
+    """Load, check and compile a playbook file; raise if anything is wrong.
+
+    Args:
+        path: The playbook file (also the name used in every location).
+        registry: See :func:`compile_playbook`.
+        engine: See :func:`compile_playbook`.
+        external_names: See :func:`compile_playbook`.
+
+    Returns:
+        The compiled playbook.
+
+    Raises:
+        UsageError: The file is missing, a directory or unreadable.
+        PlaybookSyntaxError: The file is not a readable YAML document (carries ``.lines`` when
+            the text could be read).
+        PlaybookValidationError: Schema or semantic errors; ``.issues`` lists all of them and
+            ``.lines`` holds the source lines for rendering.
+    """
+    doc = load_playbook_file(path)
+    playbook, issues = compile_playbook(
+        doc, registry=registry, engine=engine, external_names=external_names
+    )
+    if playbook is None:
+        error = PlaybookValidationError([i for i in issues if i.severity == "error"] or issues)
+        error.lines = doc.lines  # type: ignore[attr-defined]  # for format_issue in the CLI
+        raise error
+    return playbook
+
+
+def _compile_vars(ctx: CheckContext, raw: Any) -> dict[str, CompiledValue]:
+    compiled: dict[str, CompiledValue] = {}
+    if not isinstance(raw, dict):
+        return compiled
+    for name, value in raw.items():
+        path = ("vars", name)
+        if name in ALWAYS_DEFINED:
+            ctx.key_error(path, f"'{name}' is a reserved name; choose another")
+            continue
+        result = ctx.template(value, path)
+        # Vars are bound in order, after the external names, so a var may read those above it.
+        ctx.check_value_names(value, path)
+        if result is not None:
+            compiled[name] = result
+        ctx.names.define(name, Definition("var", ctx.doc.key_location(path)))
+    return compiled
+
+
+def _compile_steps(ctx: CheckContext, raw: Any) -> tuple[Step, ...] | None:
+    if not isinstance(raw, list):
+        return None
+    _collect_later_definitions(ctx, raw)
+    scopes = ScopeState()
+    steps: list[Step] = []
+    ok = True
+    for index, item in enumerate(raw):
+        step = compile_step(ctx, index, item, scopes) if isinstance(item, dict) else None
+        if step is None:
+            ok = False
+        else:
+            steps.append(step)
+    return tuple(steps) if ok else None
+
+
+def _collect_later_definitions(ctx: CheckContext, raw: list[Any]) -> None:
+    """Record where each name and step id is first defined, for "used before" messages."""
+    for index, item in enumerate(raw):
+        if not isinstance(item, dict):
+            continue
+        if isinstance(item.get("id"), str):
+            ctx.all_step_ids.setdefault(item["id"], ctx.doc.location(("steps", index)))
+        kind = action_of(item)
+        for key, how in (("extract", "extracted"), ("set", "set")):
+            block = item.get(key)
+            if not isinstance(block, Mapping) or (key == "set" and kind != "set"):
+                continue
+            for name in block:
+                location = ctx.doc.key_location(("steps", index, key, name))
+                ctx.names.later.setdefault(name, Definition(how, location))
