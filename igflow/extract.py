@@ -79,7 +79,7 @@ def _render_step(step: Any, first: bool) -> str:
     if isinstance(step, Root):
         return "$"
     if type(step) is This:
-        return "@"
+        return "@" if first else ".`this`"
     if isinstance(step, Fields) and len(step.fields) == 1:
         name = step.fields[0]
         if _IDENTIFIER.match(name):

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from igflow.errors import ExtractionError, JsonPathSyntaxError
@@ -112,6 +112,9 @@ def test_extraction_does_not_modify_the_document() -> None:
     assert document == RESPONSE
 
 
+TOP_KEYS = "the response has keys: meta, data, items, odd key, long, float, object, empty"
+
+
 @pytest.mark.parametrize(
     ("path", "hint"),
     [
@@ -123,13 +126,31 @@ def test_extraction_does_not_modify_the_document() -> None:
         ("$.data.caption.text", "$.data.caption is null"),
         ("$.data.id.x", f"$.data.id is a string ('{MEDIA_ID}')"),
         ("$.meta.code.x", "$.meta.code is a number (200)"),
-        ("$.nope.x", "the response has keys: meta, data, items"),
-        ("nope", "the response has keys: meta, data, items"),
+        ("$.nope.x", TOP_KEYS),
+        ("nope", TOP_KEYS),
+        ("$.data.user.`this`.x", "$.data.user.`this` has keys: username"),
+        (
+            "$.data.user.`parent`.x",
+            "$.data.user.`parent` has keys: id, likes, caption, tags, true_count, user",
+        ),
+        ("$['odd key'].x", "$['odd key'] is true"),
+        ("$.long.x", "$.long is a string ('" + "y" * 37 + "...')"),
+        ("$.float.x", "$.float is a number (1.5)"),
+        ("$.object.x", "$.object is a object"),
+        ("$.empty.x", "$.empty is an empty object"),
     ],
 )
 def test_singular_miss_raises_with_a_hint(path: str, hint: str) -> None:
+    document = {
+        **RESPONSE,
+        "odd key": True,
+        "long": "y" * 50,
+        "float": 1.5,
+        "object": object(),
+        "empty": {},
+    }
     with pytest.raises(ExtractionError) as caught:
-        compile_path(path).extract(RESPONSE)
+        compile_path(path).extract(document)
     assert caught.value.message == f"{path} matched nothing in the response ({hint})"
 
 
@@ -179,9 +200,7 @@ def test_missing_sentinel() -> None:
         ("$.pagination.next_url", [{"pagination": {"next_url": "u1"}}, {"pagination": {}}], ["u1"]),
     ],
 )
-def test_extract_all_concatenates_pages(
-    path: str, pages: list[Any], expected: list[Any]
-) -> None:
+def test_extract_all_concatenates_pages(path: str, pages: list[Any], expected: list[Any]) -> None:
     assert compile_path(path).extract_all(pages) == expected
 
 
@@ -269,6 +288,7 @@ def _paths_into(document: Any, prefix: str = "$") -> Iterator[tuple[str, Any]]:
 RESERVED = {"where", "wherenot"}
 
 
+@settings(deadline=None)  # each new path is parsed (milliseconds, more under coverage)
 @given(documents)
 def test_every_existing_path_extracts_its_value(document: Any) -> None:
     for path, value in _paths_into(document):
@@ -279,6 +299,7 @@ def test_every_existing_path_extracts_its_value(document: Any) -> None:
         assert compiled.extract(document) == value
 
 
+@settings(deadline=None)
 @given(st.dictionaries(keys, scalars, max_size=5), keys)
 def test_absent_key_is_a_miss_or_the_default(document: dict[str, Any], key: str) -> None:
     if key in document or key in RESERVED:

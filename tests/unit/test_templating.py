@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from igflow.errors import TemplateRenderError, TemplateSyntaxError
@@ -117,12 +117,14 @@ json_values = st.recursive(
     | st.floats(allow_nan=False)
     | st.text()
     | st.from_regex(r"\A[0-9]{10,19}_[0-9]{5,10}\Z"),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
     max_leaves=12,
 )
 
 
+@settings(deadline=None)  # a fresh engine per example; timing is not what is tested
 @given(json_values)
 def test_whole_value_round_trips_any_json_value(value: Any) -> None:
     result = TemplateEngine().compile_value("{{ x }}").render({"x": value})
@@ -314,8 +316,14 @@ def test_evaluate_accepts_any_mapping(engine: TemplateEngine) -> None:
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("{{ x }}", True), ("{% if x %}{% endif %}", True), ("{# c #}", True), ("{x}", False),
-     ("", False), ("a } b", False)],
+    [
+        ("{{ x }}", True),
+        ("{% if x %}{% endif %}", True),
+        ("{# c #}", True),
+        ("{x}", False),
+        ("", False),
+        ("a } b", False),
+    ],
 )
 def test_is_template(text: str, expected: bool) -> None:
     assert TemplateEngine.is_template(text) is expected
@@ -460,3 +468,15 @@ def test_to_json_errors_become_render_errors(engine: TemplateEngine) -> None:
         render(engine, "{{ x | to_json }}", x={1, 2})
     with pytest.raises(TemplateRenderError, match="undefined"):
         render(engine, "{{ {'a': nope} | to_json }}")
+
+
+def test_long_sources_are_shortened_in_syntax_errors(engine: TemplateEngine) -> None:
+    source = "likes == " + " + ".join(["1"] * 40) + " +"
+    with pytest.raises(TemplateSyntaxError) as caught:
+        engine.compile_expression(source)
+    assert "..." in caught.value.message
+    assert len(caught.value.message) < 150
+
+
+def test_compiled_value_repr_shows_the_source(engine: TemplateEngine) -> None:
+    assert repr(engine.compile_value("a {{ x }}")) == "<_StringTemplate a {{ x }}>"
