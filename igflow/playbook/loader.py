@@ -42,7 +42,6 @@ MAX_NODES = 100_000
 
 _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
-_STR_TAG = "tag:yaml.org,2002:str"
 
 
 @dataclass
@@ -121,14 +120,23 @@ def load_playbook_text(text: str, filename: str) -> LoadedDocument:
         PlaybookSyntaxError: Not valid YAML, an unsafe tag, an alias bomb, or empty.
     """
     lines = text.splitlines()
-    root = _compose(text, filename)
-    if root is None:
-        raise PlaybookSyntaxError("playbook is empty", location=SourceLocation(filename, 1, 1))
     doc = LoadedDocument(filename=filename, data=None, lines=lines)
-    doc.data = _Builder(doc).build(root, ())
+    try:
+        root = _compose(text, filename)
+        if root is None or _is_empty_scalar(root):
+            raise PlaybookSyntaxError("playbook is empty", location=SourceLocation(filename, 1, 1))
+        doc.data = _Builder(doc).build(root, ())
+    except PlaybookSyntaxError as exc:
+        exc.lines = lines  # type: ignore[attr-defined]  # so callers can show the source line
+        raise
     # A merged anchor is walked once per merge; report each of its problems once.
     doc.issues = sorted(set(doc.issues))
     return doc
+
+
+def _is_empty_scalar(node: Node) -> bool:
+    # A file holding only "---" or comments and a document marker composes to an empty null.
+    return isinstance(node, ScalarNode) and node.tag == "tag:yaml.org,2002:null" and node.value == ""
 
 
 # --- bytes to text -------------------------------------------------------------------------

@@ -59,7 +59,7 @@ class NameTable:
         """Why ``name`` cannot be read here, with the most useful hint."""
         later = self.later.get(name)
         if later is not None and later.location is not None:
-            verb = "extracted" if later.how == "extracted" else "set"
+            verb = {"extracted": "extracted", "set": "set", "var": "defined in vars"}[later.how]
             return f"'{name}' is used before it is defined (it is {verb} later, at {later.location})"
         hint = did_you_mean(name, [*self.defined, *extra, *ALWAYS_DEFINED])
         if hint:

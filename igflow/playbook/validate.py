@@ -142,6 +142,8 @@ def _compile_vars(ctx: CheckContext, raw: Any) -> dict[str, CompiledValue]:
     compiled: dict[str, CompiledValue] = {}
     if not isinstance(raw, dict):
         return compiled
+    for name in raw:
+        ctx.names.later.setdefault(name, Definition("var", ctx.doc.key_location(("vars", name))))
     for name, value in raw.items():
         path = ("vars", name)
         if name in ALWAYS_DEFINED:
