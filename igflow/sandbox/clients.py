@@ -1,0 +1,388 @@
+"""OAuth state: registered clients, grants (one access token per user and client), codes, sessions.
+
+All of it lives in the sandbox's SQLite database, in ``oauth_*`` tables, so a ``--db`` file keeps
+clients and tokens across restarts. Every public method runs in its own (possibly joined)
+transaction of :class:`~igflow.sandbox.db.Database`, which also serialises threads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from igflow.sandbox.db import Database
+
+MODES = ("sandbox", "live")
+MAX_SANDBOX_USERS = 10  # reference §10: the admin counts as one of the ten
+CODE_TTL_SECONDS = 600.0
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS oauth_clients (
+    client_id     TEXT PRIMARY KEY,
+    name          TEXT NOT NULL UNIQUE,
+    client_secret TEXT NOT NULL,
+    redirect_uris TEXT NOT NULL,  -- JSON list
+    implicit      INTEGER NOT NULL,
+    signed        INTEGER NOT NULL,
+    mode          TEXT NOT NULL,
+    sandbox_users TEXT NOT NULL   -- JSON list of user ids
+);
+CREATE TABLE IF NOT EXISTS oauth_grants (
+    token     TEXT PRIMARY KEY,
+    user_id   TEXT NOT NULL,
+    client_id TEXT NOT NULL REFERENCES oauth_clients(client_id),
+    scopes    TEXT NOT NULL,      -- space-separated, sorted
+    UNIQUE (user_id, client_id)
+);
+CREATE TABLE IF NOT EXISTS oauth_codes (
+    code         TEXT PRIMARY KEY,
+    client_id    TEXT NOT NULL,
+    user_id      TEXT NOT NULL,
+    redirect_uri TEXT NOT NULL,
+    expires      REAL NOT NULL,
+    used         INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS oauth_sessions (
+    session_id TEXT PRIMARY KEY,
+    user_id    TEXT NOT NULL
+);
+"""
+
+
+class ClientSpecError(ValueError):
+    """A client definition that cannot be registered."""
+
+
+@dataclass(frozen=True)
+class Client:
+    """A registered OAuth client (an "app" in the developer dashboard)."""
+
+    name: str
+    client_id: str
+    client_secret: str
+    redirect_uris: tuple[str, ...]
+    implicit: bool
+    signed: bool
+    mode: str
+    sandbox_users: tuple[str, ...]  # user ids; meaningful for sandbox-mode clients
+
+    def public(self) -> dict[str, Any]:
+        """The client as /_sandbox/info shows it (secrets included: demo data, on purpose)."""
+        return {
+            "name": self.name,
+            "client_id": self.client_id,
+            "client_secret": self.client_secret,
+            "redirect_uris": list(self.redirect_uris),
+            "implicit": self.implicit,
+            "signed": self.signed,
+            "mode": self.mode,
+        }
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What a user allowed a client: the token and its scopes."""
+
+    token: str
+    user_id: str
+    client_id: str
+    scopes: frozenset[str]
+
+
+@dataclass(frozen=True)
+class AuthCode:
+    code: str
+    client_id: str
+    user_id: str
+    redirect_uri: str
+    expires: float
+    used: bool
+
+
+def _hex32() -> str:
+    return secrets.token_hex(16)
+
+
+def derived_hex(*parts: str) -> str:
+    """A stable 32-hex value, so the default clients keep the same ids from run to run."""
+    return hashlib.sha256("\x1f".join(("igflow-sandbox", *parts)).encode()).hexdigest()[:32]
+
+
+def _client(row: Mapping[str, Any]) -> Client:
+    return Client(
+        name=row["name"],
+        client_id=row["client_id"],
+        client_secret=row["client_secret"],
+        redirect_uris=tuple(json.loads(row["redirect_uris"])),
+        implicit=bool(row["implicit"]),
+        signed=bool(row["signed"]),
+        mode=row["mode"],
+        sandbox_users=tuple(json.loads(row["sandbox_users"])),
+    )
+
+
+def _grant(row: Mapping[str, Any]) -> Grant:
+    return Grant(
+        token=row["token"],
+        user_id=row["user_id"],
+        client_id=row["client_id"],
+        scopes=frozenset(row["scopes"].split()),
+    )
+
+
+class OAuthState:
+    """Clients, grants, codes and login sessions over one :class:`Database`."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # ---- schema --------------------------------------------------------------------------
+    def initialized(self) -> bool:
+        """Whether this database already holds a sandbox (its OAuth tables are the last made)."""
+        with self.db.transaction() as conn:
+            row = conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'oauth_clients'"
+            ).fetchone()
+        return row is not None
+
+    def create_schema(self) -> None:
+        self.db.executescript(SCHEMA)
+
+    # ---- clients -------------------------------------------------------------------------
+    def add_client(
+        self,
+        *,
+        name: str,
+        redirect_uris: Sequence[str] = ("http://localhost",),
+        implicit: bool = True,
+        signed: bool = False,
+        mode: str = "sandbox",
+        sandbox_users: Iterable[str] = (),
+        client_id: str | None = None,
+        client_secret: str | None = None,
+    ) -> Client:
+        """Register a client; ids and secrets are generated unless given (32 hex each)."""
+        users = tuple(dict.fromkeys(sandbox_users))
+        uris = tuple(redirect_uris)
+        if not name or not isinstance(name, str):
+            raise ClientSpecError("a client needs a name")
+        if mode not in MODES:
+            raise ClientSpecError(f"client mode must be sandbox or live, not '{mode}'")
+        if not uris or not all(isinstance(u, str) and u.startswith(("http://", "https://")) for u in uris):
+            raise ClientSpecError("redirect_uris must be a non-empty list of http(s) URLs")
+        if mode == "sandbox" and len(users) > MAX_SANDBOX_USERS:
+            raise ClientSpecError(f"a sandbox-mode client has at most {MAX_SANDBOX_USERS} sandbox users")
+        for value, what in ((client_id, "client_id"), (client_secret, "client_secret")):
+            if value is not None and not _is_hex32(value):
+                raise ClientSpecError(f"{what} must be 32 hex characters")
+        client = Client(
+            name=name,
+            client_id=client_id or _hex32(),
+            client_secret=client_secret or _hex32(),
+            redirect_uris=uris,
+            implicit=bool(implicit),
+            signed=bool(signed),
+            mode=mode,
+            sandbox_users=users,
+        )
+        with self.db.transaction() as conn:
+            clash = conn.execute(
+                "SELECT name FROM oauth_clients WHERE name = ? OR client_id = ?",
+                (client.name, client.client_id),
+            ).fetchone()
+            if clash is not None:
+                raise ClientSpecError(f"a client named '{client.name}' (or with that id) already exists")
+            conn.execute(
+                "INSERT INTO oauth_clients VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    client.client_id,
+                    client.name,
+                    client.client_secret,
+                    json.dumps(list(client.redirect_uris)),
+                    int(client.implicit),
+                    int(client.signed),
+                    client.mode,
+                    json.dumps(list(client.sandbox_users)),
+                ),
+            )
+        return client
+
+    def client(self, client_id: str) -> Client | None:
+        with self.db.transaction() as conn:
+            row = conn.execute("SELECT * FROM oauth_clients WHERE client_id = ?", (client_id,)).fetchone()
+        return _client(row) if row else None
+
+    def client_by_name(self, name: str) -> Client | None:
+        with self.db.transaction() as conn:
+            row = conn.execute("SELECT * FROM oauth_clients WHERE name = ?", (name,)).fetchone()
+        return _client(row) if row else None
+
+    def clients(self) -> list[Client]:
+        with self.db.transaction() as conn:
+            rows = conn.execute("SELECT * FROM oauth_clients ORDER BY rowid").fetchall()
+        return [_client(row) for row in rows]
+
+    # ---- grants and tokens -----------------------------------------------------------------
+    def grant(self, user_id: str, client_id: str, scopes: Iterable[str]) -> Grant:
+        """Record consent. One token per (user, client): more scopes widen the same grant."""
+        wanted = set(scopes) | {"basic"}
+        with self.db.transaction() as conn:
+            row = conn.execute(
+                "SELECT * FROM oauth_grants WHERE user_id = ? AND client_id = ?", (user_id, client_id)
+            ).fetchone()
+            if row is None:
+                token = f"{user_id}.{client_id[:7]}.{_hex32()}"
+                conn.execute(
+                    "INSERT INTO oauth_grants VALUES (?, ?, ?, ?)",
+                    (token, user_id, client_id, " ".join(sorted(wanted))),
+                )
+                return Grant(token, user_id, client_id, frozenset(wanted))
+            granted = set(row["scopes"].split()) | wanted
+            conn.execute(
+                "UPDATE oauth_grants SET scopes = ? WHERE token = ?",
+                (" ".join(sorted(granted)), row["token"]),
+            )
+            return Grant(row["token"], user_id, client_id, frozenset(granted))
+
+    def grant_for(self, user_id: str, client_id: str) -> Grant | None:
+        with self.db.transaction() as conn:
+            row = conn.execute(
+                "SELECT * FROM oauth_grants WHERE user_id = ? AND client_id = ?", (user_id, client_id)
+            ).fetchone()
+        return _grant(row) if row else None
+
+    def by_token(self, token: str) -> Grant | None:
+        with self.db.transaction() as conn:
+            row = conn.execute("SELECT * FROM oauth_grants WHERE token = ?", (token,)).fetchone()
+        return _grant(row) if row else None
+
+    # ---- authorization codes -----------------------------------------------------------------
+    def issue_code(self, client_id: str, user_id: str, redirect_uri: str, now: float) -> str:
+        code = _hex32()
+        with self.db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO oauth_codes VALUES (?, ?, ?, ?, ?, 0)",
+                (code, client_id, user_id, redirect_uri, now + CODE_TTL_SECONDS),
+            )
+        return code
+
+    def code(self, code: str) -> AuthCode | None:
+        with self.db.transaction() as conn:
+            row = conn.execute("SELECT * FROM oauth_codes WHERE code = ?", (code,)).fetchone()
+        if row is None:
+            return None
+        return AuthCode(
+            code=row["code"],
+            client_id=row["client_id"],
+            user_id=row["user_id"],
+            redirect_uri=row["redirect_uri"],
+            expires=row["expires"],
+            used=bool(row["used"]),
+        )
+
+    def use_code(self, code: str) -> bool:
+        """Mark a code used; False when it already was (a concurrent exchange won)."""
+        with self.db.transaction() as conn:
+            cursor = conn.execute("UPDATE oauth_codes SET used = 1 WHERE code = ? AND used = 0", (code,))
+        return cursor.rowcount == 1
+
+    # ---- login sessions ----------------------------------------------------------------------
+    def create_session(self, user_id: str) -> str:
+        session_id = secrets.token_hex(16)
+        with self.db.transaction() as conn:
+            conn.execute("INSERT INTO oauth_sessions VALUES (?, ?)", (session_id, user_id))
+        return session_id
+
+    def session_user(self, session_id: str | None) -> str | None:
+        if not session_id:
+            return None
+        with self.db.transaction() as conn:
+            row = conn.execute(
+                "SELECT user_id FROM oauth_sessions WHERE session_id = ?", (session_id,)
+            ).fetchone()
+        return row["user_id"] if row else None
+
+
+def _is_hex32(value: str) -> bool:
+    return isinstance(value, str) and len(value) == 32 and all(c in "0123456789abcdef" for c in value)
+
+
+# The three clients every sandbox has when its dataset names none (the default dataset does).
+DEFAULT_CLIENTS: tuple[dict[str, Any], ...] = (
+    {"name": "default", "redirect_uris": ["http://localhost"], "implicit": True, "signed": False,
+     "mode": "sandbox"},
+    {"name": "live", "redirect_uris": ["http://localhost"], "implicit": True, "signed": False,
+     "mode": "live"},
+    {"name": "signed", "redirect_uris": ["http://localhost"], "implicit": False, "signed": True,
+     "mode": "sandbox"},
+)
+
+
+def load_clients(
+    state: OAuthState,
+    specs: Iterable[Mapping[str, Any]],
+    resolve_user: Callable[[str], str | None],
+    fallback_users: Sequence[str],
+) -> list[Client]:
+    """Register the clients a dataset describes.
+
+    Args:
+        state: Where to register them.
+        specs: ``{name, client_id?, client_secret?, redirect_uris, implicit, signed, mode,
+            sandbox_users: [username or id, ...]}`` items.
+        resolve_user: Username (or id) → user id, None when unknown; unknown names are skipped,
+            so a generated dataset can reuse the default dataset's client list.
+        fallback_users: Ids used when a sandbox-mode client ends up with no sandbox user.
+    """
+    loaded = []
+    for spec in specs:
+        name = str(spec["name"])
+        users = [uid for uid in map(resolve_user, map(str, spec.get("sandbox_users") or ())) if uid]
+        mode = str(spec.get("mode", "sandbox"))
+        if mode == "sandbox" and not users:
+            users = list(fallback_users[:MAX_SANDBOX_USERS])
+        loaded.append(
+            state.add_client(
+                name=name,
+                client_id=spec.get("client_id") or derived_hex(name, "client_id"),
+                client_secret=spec.get("client_secret") or derived_hex(name, "client_secret"),
+                redirect_uris=spec.get("redirect_uris") or ("http://localhost",),
+                implicit=bool(spec.get("implicit", True)),
+                signed=bool(spec.get("signed", False)),
+                mode=mode,
+                sandbox_users=users,
+            )
+        )
+    return loaded
+
+
+class UserStore(Protocol):
+    """What the app needs from the data store (``igflow.sandbox.store.Store``)."""
+
+    def create_schema(self) -> None: ...
+
+    def load(self, raw: dict[str, Any]) -> None: ...
+
+    def authenticate(self, username: str, password: str) -> str | None: ...
+
+    def user_by_username(self, name: str) -> dict[str, Any] | None: ...
+
+    def user_by_id(self, user_id: str) -> dict[str, Any] | None: ...
+
+    def user_json(self, user_id: str) -> dict[str, Any]: ...
+
+    def list_users(self) -> list[dict[str, Any]]: ...
+
+
+def user_resolver(store: UserStore) -> Callable[[str], str | None]:
+    """Username or id → user id (None when neither is known)."""
+
+    def resolve(name: str) -> str | None:
+        user = store.user_by_username(name) or store.user_by_id(name)
+        return str(user["id"]) if user else None
+
+    return resolve

@@ -1,0 +1,138 @@
+"""Serving the sandbox on loopback with werkzeug's threaded server.
+
+``start_sandbox`` runs one in a daemon thread on an ephemeral port (``igflow run`` against the
+sandbox target, and the tests); ``serve_forever`` is ``igflow sandbox serve``.
+"""
+
+from __future__ import annotations
+
+import threading
+from types import TracebackType
+from typing import Any, TextIO
+
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from igflow.sandbox.app import SandboxApp, create_app
+from igflow.sandbox.config import SandboxConfig
+
+# How often the serving loop looks for a shutdown request: small, so stop() returns promptly.
+_POLL_SECONDS = 0.05
+
+
+class QuietRequestHandler(WSGIRequestHandler):
+    """No access log on stderr: a sandbox serves tests and demos (use --request-log instead)."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
+
+
+class RunningSandbox:
+    """A sandbox serving in a background thread; a context manager that stops it on exit."""
+
+    def __init__(self, app: SandboxApp, server: BaseWSGIServer) -> None:
+        self.app = app
+        self._server = server
+        self.url = f"http://{server.host}:{server.port}"
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": _POLL_SECONDS},
+            name=f"igflow-sandbox-{server.port}", daemon=True,
+        )
+        self._stopped = False
+        self._thread.start()
+
+    @property
+    def port(self) -> int:
+        return self._server.port
+
+    def stop(self) -> None:
+        """Stop serving, close the listening socket and release the app's state. Idempotent."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
+        self.app.close()
+
+    def __enter__(self) -> RunningSandbox:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def _server(app: SandboxApp, host: str, port: int) -> BaseWSGIServer:
+    return make_server(host, port, app, threaded=True, request_handler=QuietRequestHandler)
+
+
+def start_sandbox(
+    config: SandboxConfig | None = None,
+    port: int = 0,
+    *,
+    host: str = "127.0.0.1",
+    app: SandboxApp | None = None,
+    **app_options: Any,
+) -> RunningSandbox:
+    """Serve a sandbox in a daemon thread; ``port=0`` picks a free ephemeral port.
+
+    ``app_options`` go to :func:`create_app` (tests inject stores and handlers that way).
+    """
+    app = app or create_app(config or SandboxConfig(), **app_options)
+    try:
+        server = _server(app, host, port)
+    except BaseException:
+        app.close()
+        raise
+    return RunningSandbox(app, server)
+
+
+def describe(app: SandboxApp, url: str) -> str:
+    """The banner ``igflow sandbox serve`` prints: URL, era, clients and demo users."""
+    lines = [f"igflow sandbox serving on {url}  (era {app.config.era}, clock {app.config.clock})"]
+    lines.append("clients:")
+    for client in app.oauth_state.clients():
+        flags = [client.mode]
+        flags.append("implicit" if client.implicit else "no-implicit")
+        if client.signed:
+            flags.append("signed")
+        lines.append(
+            f"  {client.name:<10} client_id={client.client_id}  secret={client.client_secret}  "
+            f"redirect={','.join(client.redirect_uris)}  [{', '.join(flags)}]"
+        )
+    users = app.store.list_users()
+    lines.append(f"demo users ({len(users)}):")
+    for user in users[:12]:
+        lines.append(f"  {user.get('username', ''):<20} password={user.get('password', '')}")
+    if len(users) > 12:
+        lines.append(f"  ... and {len(users) - 12} more (igflow sandbox users --url {url})")
+    lines.append("Press Ctrl-C to stop.")
+    return "\n".join(lines)
+
+
+def serve_forever(config: SandboxConfig, host: str = "127.0.0.1", port: int = 8765, *, out: TextIO | None = None) -> int:
+    """Serve in the foreground until Ctrl-C; return the exit status (0 on a clean stop)."""
+    import sys
+
+    out = out or sys.stdout
+    app = create_app(config)
+    try:
+        server = _server(app, host, port)
+    except BaseException:
+        app.close()
+        raise
+    print(describe(app, f"http://{server.host}:{server.port}"), file=out, flush=True)
+    try:
+        # werkzeug's serve_forever swallows Ctrl-C itself; the outer catch covers a second one.
+        server.serve_forever(poll_interval=_POLL_SECONDS)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        app.close()
+    print("sandbox stopped", file=out, flush=True)
+    return 0
