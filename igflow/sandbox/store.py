@@ -194,7 +194,9 @@ class Store(MediaQueries, SocialQueries):
 
         Newest relationship first; returns the page and the cursor of the next page (or None).
         """
-        mine, other = ("follower", "followee") if direction == "follows" else ("followee", "follower")
+        mine, other = ("follower", "followee")
+        if direction != "follows":
+            mine, other = other, mine
         cond, params = vis.users_sql("u.id")
         sql = (
             f"SELECT u.*, f.seq AS seq FROM follows f JOIN users u ON u.id = f.{other} "

@@ -57,5 +57,7 @@ class Visibility:
     def listable_media_sql(self, alias: str = "m", owner_alias: str = "u") -> tuple[str, list[Any]]:
         """Both conditions, for media lists (tag, location, search, liked, feed)."""
         exists_sql, exists_params = self.media_sql(f"{alias}.pk")
-        hidden_sql, hidden_params = self.not_hidden_sql(f"{alias}.owner", f"{owner_alias}.is_private")
+        hidden_sql, hidden_params = self.not_hidden_sql(
+            f"{alias}.owner", f"{owner_alias}.is_private"
+        )
         return f"{exists_sql} AND {hidden_sql}", exists_params + hidden_params

@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from igflow.sandbox.contract import Handler
 from igflow.sandbox.handlers import (
-    comments, geographies, likes, locations, media, oembed, relationships, subscriptions, tags,
+    comments,
+    geographies,
+    likes,
+    locations,
+    media,
+    oembed,
+    relationships,
+    subscriptions,
+    tags,
     users,
 )
 

@@ -5,8 +5,15 @@ from __future__ import annotations
 from igflow.sandbox import ids
 from igflow.sandbox.contract import HandlerResult, RequestContext
 from igflow.sandbox.handlers._common import (
-    invalid_params, not_allowed, owner_of, require_can_view, required,
-    resolve_media, store_of, viewer_id, visibility,
+    invalid_params,
+    not_allowed,
+    owner_of,
+    require_can_view,
+    required,
+    resolve_media,
+    store_of,
+    viewer_id,
+    visibility,
 )
 from igflow.sandbox.rules import comment_problem
 

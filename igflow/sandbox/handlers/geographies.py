@@ -8,7 +8,12 @@ from __future__ import annotations
 
 from igflow.sandbox.contract import HandlerResult, RequestContext, SandboxApiError
 from igflow.sandbox.handlers._common import (
-    count_param, legacy_available, legacy_unavailable, media_cursor_param, next_page, store_of,
+    count_param,
+    legacy_available,
+    legacy_unavailable,
+    media_cursor_param,
+    next_page,
+    store_of,
     visibility,
 )
 

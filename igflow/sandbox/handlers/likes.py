@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from igflow.sandbox.contract import HandlerResult, RequestContext
 from igflow.sandbox.handlers._common import (
-    owner_of, require_can_view, resolve_media, store_of, viewer_id, visibility,
+    owner_of,
+    require_can_view,
+    resolve_media,
+    store_of,
+    viewer_id,
+    visibility,
 )
 
 

@@ -7,8 +7,16 @@ from typing import Any
 from igflow.sandbox import ids
 from igflow.sandbox.contract import HandlerResult, RequestContext, SandboxApiError
 from igflow.sandbox.handlers._common import (
-    count_param, distance_param, int_param, invalid_params, lat_lng, media_cursor_param,
-    next_page, reduced_results, store_of, visibility,
+    count_param,
+    distance_param,
+    int_param,
+    invalid_params,
+    lat_lng,
+    media_cursor_param,
+    next_page,
+    reduced_results,
+    store_of,
+    visibility,
 )
 from igflow.sandbox.views import location as location_json
 

@@ -4,8 +4,17 @@ from __future__ import annotations
 
 from igflow.sandbox.contract import HandlerResult, RequestContext
 from igflow.sandbox.handlers._common import (
-    count_param, distance_param, int_param, invalid_params, lat_lng, media_not_found,
-    owner_of, require_can_view, resolve_media, store_of, visibility,
+    count_param,
+    distance_param,
+    int_param,
+    invalid_params,
+    lat_lng,
+    media_not_found,
+    owner_of,
+    require_can_view,
+    resolve_media,
+    store_of,
+    visibility,
 )
 
 # Reference §4.3 (2015 docs): distance default 1000 m, at most 5000 m.

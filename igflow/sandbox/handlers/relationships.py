@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from igflow.sandbox.contract import HandlerResult, RequestContext
 from igflow.sandbox.handlers._common import (
-    count_param, decimal_param, invalid_params, next_page, required, resolve_user, store_of,
-    viewer_id, visibility,
+    count_param,
+    decimal_param,
+    invalid_params,
+    next_page,
+    required,
+    resolve_user,
+    store_of,
+    viewer_id,
+    visibility,
 )
 
 ACTIONS = ("follow", "unfollow", "approve", "ignore")

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from igflow.sandbox.contract import HandlerResult, RequestContext
 from igflow.sandbox.handlers._common import (
-    count_param, media_cursor_param, reduced_results, required, store_of, visibility,
+    count_param,
+    media_cursor_param,
+    reduced_results,
+    required,
+    store_of,
+    visibility,
 )
 
 # Verbatim from a 2014 response (reference §2.3).

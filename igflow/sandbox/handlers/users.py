@@ -4,8 +4,18 @@ from __future__ import annotations
 
 from igflow.sandbox.contract import HandlerResult, RequestContext
 from igflow.sandbox.handlers._common import (
-    count_param, decimal_param, legacy_available, legacy_unavailable, media_cursor_param,
-    next_page, require_can_view, required, resolve_user, store_of, viewer_id, visibility,
+    count_param,
+    decimal_param,
+    legacy_available,
+    legacy_unavailable,
+    media_cursor_param,
+    next_page,
+    require_can_view,
+    required,
+    resolve_user,
+    store_of,
+    viewer_id,
+    visibility,
 )
 
 

@@ -40,8 +40,14 @@ def call(db: Database) -> CallFn:
 
     registry = load_registry()
 
-    def _call(endpoint_id: str, *, as_: Viewer | None | str = "grant", era: str = "2016",
-              client_id: str | None = None, **params: Any) -> HandlerResult:
+    def _call(
+        endpoint_id: str,
+        *,
+        as_: Viewer | None | str = "grant",
+        era: str = "2016",
+        client_id: str | None = None,
+        **params: Any,
+    ) -> HandlerResult:
         endpoint = registry.get(endpoint_id)
         who = viewer() if as_ == "grant" else as_
         assert who is None or isinstance(who, Viewer)
@@ -53,8 +59,14 @@ def call(db: Database) -> CallFn:
             return f"http://sandbox.test/v1{endpoint.build_path(path)}?{urlencode(merged)}"
 
         ctx = RequestContext(
-            endpoint=endpoint, path_params=path, params=rest, viewer=who,
-            client_id=client_id or (who.client_id if who else None), era=era, db=db, now=NOW,
+            endpoint=endpoint,
+            path_params=path,
+            params=rest,
+            viewer=who,
+            client_id=client_id or (who.client_id if who else None),
+            era=era,
+            db=db,
+            now=NOW,
             next_url=next_url,
         )
         return HANDLERS[endpoint_id](ctx)

@@ -21,8 +21,17 @@ SANDBOX_USERS = frozenset(read_dataset(None)["clients"][0]["sandbox_users"])
 NOW = 1_530_000_000.0
 
 
-def viewer(user_id: str = GRANT, *, scopes: frozenset[str] = ALL_SCOPES, live: bool = False,
-           client_id: str = "4c56a5eb5799895875d6739ca91b9cdb") -> Viewer:
-    return Viewer(user_id=user_id, client_id=client_id, scopes=scopes,
-                  client_mode="live" if live else "sandbox",
-                  sandbox_users=None if live else SANDBOX_USERS)
+def viewer(
+    user_id: str = GRANT,
+    *,
+    scopes: frozenset[str] = ALL_SCOPES,
+    live: bool = False,
+    client_id: str = "4c56a5eb5799895875d6739ca91b9cdb",
+) -> Viewer:
+    return Viewer(
+        user_id=user_id,
+        client_id=client_id,
+        scopes=scopes,
+        client_mode="live" if live else "sandbox",
+        sandbox_users=None if live else SANDBOX_USERS,
+    )

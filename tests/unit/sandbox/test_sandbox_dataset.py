@@ -48,10 +48,16 @@ def test_invalid_files_report_every_problem(tmp_path: Path) -> None:
         read_dataset(str(bad))
     text = str(info.value)
     assert str(bad) in text
-    for fragment in ("users[0]: 'id' must be a decimal", "duplicate username X",
-                     "media[0].owner: unknown user 'nobody'", "'created_time' must be an integer",
-                     "'type' must be one of", "'id' must be a quoted string",
-                     "follows.x: unknown user 'ghost'", "extra: unknown section"):
+    for fragment in (
+        "users[0]: 'id' must be a decimal",
+        "duplicate username X",
+        "media[0].owner: unknown user 'nobody'",
+        "'created_time' must be an integer",
+        "'type' must be one of",
+        "'id' must be a quoted string",
+        "follows.x: unknown user 'ghost'",
+        "extra: unknown section",
+    ):
         assert fragment in text
 
 

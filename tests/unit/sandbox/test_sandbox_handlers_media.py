@@ -4,14 +4,38 @@ from __future__ import annotations
 
 import pytest
 from sandbox_helpers import (
-    CITY, FOODIE, GRANT, MAYA, PETE, ROSA, SEED_MEDIA, SEED_PK, TOM, viewer,
+    CITY,
+    FOODIE,
+    GRANT,
+    MAYA,
+    PETE,
+    ROSA,
+    SEED_MEDIA,
+    SEED_PK,
+    TOM,
+    viewer,
 )
 
 from igflow.sandbox.contract import SandboxApiError
 from igflow.sandbox.store import Store
 
-SEED_KEYS = ["id", "user", "images", "created_time", "caption", "user_has_liked", "likes", "tags",
-             "filter", "comments", "type", "link", "location", "attribution", "users_in_photo"]
+SEED_KEYS = [
+    "id",
+    "user",
+    "images",
+    "created_time",
+    "caption",
+    "user_has_liked",
+    "likes",
+    "tags",
+    "filter",
+    "comments",
+    "type",
+    "link",
+    "location",
+    "attribution",
+    "users_in_photo",
+]
 
 
 def error_of(call, *args, **kwargs) -> SandboxApiError:  # type: ignore[no-untyped-def]
@@ -24,8 +48,9 @@ def media_of(store: Store, username: str, n: int = 0) -> str:
     """The id of a user's n-th most recent media."""
     user = store.user_by_username(username)
     assert user is not None
-    rows, _ = store.media_page(store.visibility(None), "m.owner = ?", [user["id"]], 50,
-                               listable=False)
+    rows, _ = store.media_page(
+        store.visibility(None), "m.owner = ?", [user["id"]], 50, listable=False
+    )
     return f"{rows[n]['pk']}_{user['id']}"
 
 
@@ -34,19 +59,29 @@ def test_seed_walkthrough(call) -> None:  # type: ignore[no-untyped-def]
     assert list(media) == SEED_KEYS
     assert media["id"] == SEED_MEDIA
     assert media["user"] == {
-        "id": GRANT, "username": "grantwinney", "full_name": "Grant",
+        "id": GRANT,
+        "username": "grantwinney",
+        "full_name": "Grant",
         "profile_picture": "https://instagram.fymy1-2.fna.fbcdn.net/t51.2885-19/"
-                           "11906329_960233084022564_1448528159_a.jpg",
+        "11906329_960233084022564_1448528159_a.jpg",
     }
     assert media["caption"]["id"] == "17899911943100617"
     assert media["caption"]["text"] == "Snap peas in our garden, summer 2017"
     assert media["caption"]["created_time"] == media["created_time"] == "1512956375"
     assert media["images"]["standard_resolution"]["url"].endswith(
-        "s640x640/sh0.08/e35/25015742_1019539261522471_6659134500804493312_n.jpg")
+        "s640x640/sh0.08/e35/25015742_1019539261522471_6659134500804493312_n.jpg"
+    )
     assert (media["likes"], media["comments"], media["user_has_liked"]) == (
-        {"count": 1}, {"count": 0}, True)
+        {"count": 1},
+        {"count": 0},
+        True,
+    )
     assert (media["tags"], media["filter"], media["type"], media["location"]) == (
-        [], "Normal", "image", None)
+        [],
+        "Normal",
+        "image",
+        None,
+    )
     assert media["link"] == "https://www.instagram.com/p/Bcizg1_B3nu/"
     likers = call("likes.list", media_id=SEED_MEDIA)
     assert [u["username"] for u in likers.data] == ["grantwinney"]
@@ -74,9 +109,13 @@ def test_unknown_and_malformed_media(call) -> None:  # type: ignore[no-untyped-d
 def test_sandbox_mode_hides_non_sandbox_media_and_users(call, store: Store) -> None:  # type: ignore[no-untyped-def]
     foodie_media = media_of(store, "famous_foodie")
     assert error_of(call, "media.get", media_id=foodie_media).message == "invalid media id"
-    assert call("media.get", media_id=foodie_media, as_=viewer(live=True)).data["id"] == foodie_media
+    assert (
+        call("media.get", media_id=foodie_media, as_=viewer(live=True)).data["id"] == foodie_media
+    )
     assert error_of(call, "users.get", user_id=FOODIE).message == "this user does not exist"
-    assert call("users.get", user_id=FOODIE, as_=viewer(live=True)).data["username"] == "famous_foodie"
+    assert (
+        call("users.get", user_id=FOODIE, as_=viewer(live=True)).data["username"] == "famous_foodie"
+    )
     # Comments by non-sandbox users are hidden in sandbox mode; counts stay the real ones.
     hidden = media_of(store, "grantwinney", 5)  # the video: a comment by spam_king_4f4
     comments = call("comments.list", media_id=hidden).data
@@ -93,8 +132,9 @@ def test_owner_rules_come_first(call, store: Store) -> None:  # type: ignore[no-
     # Non-sandbox media: the scope error comes before "invalid media id".
     err = error_of(call, "media.get", media_id=media_of(store, "famous_foodie"), as_=basic)
     assert err.error_type == "OAuthPermissionsException"
-    retired = error_of(call, "comments.list", media_id=media_of(store, "maya.bakes"),
-                       era="2018-04-04")
+    retired = error_of(
+        call, "comments.list", media_id=media_of(store, "maya.bakes"), era="2018-04-04"
+    )
     assert retired.message == "This endpoint has been retired"
     assert call("comments.list", media_id=media_of(store, "grantwinney", 1), era="2018-04-04").data
 
@@ -103,7 +143,10 @@ def test_private_media_needs_an_accepted_follow(call, store: Store) -> None:  # 
     rosa_media = media_of(store, "rosa.quiet")
     for endpoint in ("media.get", "likes.list", "comments.list", "likes.create"):
         err = error_of(call, endpoint, media_id=rosa_media)
-        assert (err.error_type, err.message) == ("APINotAllowedError", "you cannot view this resource")
+        assert (err.error_type, err.message) == (
+            "APINotAllowedError",
+            "you cannot view this resource",
+        )
     err = error_of(call, "users.media_recent", user_id=ROSA)
     assert err.message == "you cannot view this resource"
     assert call("users.get", user_id=ROSA).data["counts"]["media"] == 3  # the profile is public
@@ -113,9 +156,14 @@ def test_private_media_needs_an_accepted_follow(call, store: Store) -> None:  # 
 
 def test_count_and_cursor_params(call) -> None:  # type: ignore[no-untyped-def]
     err = error_of(call, "users.media_recent_self", count="0")
-    assert (err.error_type, err.message) == ("APIInvalidParametersError",
-                                             "Count must be larger than zero.")
-    assert error_of(call, "users.media_recent_self", count="x").error_type == "APIInvalidParametersError"
+    assert (err.error_type, err.message) == (
+        "APIInvalidParametersError",
+        "Count must be larger than zero.",
+    )
+    assert (
+        error_of(call, "users.media_recent_self", count="x").error_type
+        == "APIInvalidParametersError"
+    )
     assert error_of(call, "users.media_recent_self", max_id="abc").message == "Invalid max_id."
     assert len(call("users.media_recent_self", count="500").data) == 7  # capped, not refused
 
@@ -158,17 +206,33 @@ def test_liked_media_pages_by_like_order(call) -> None:  # type: ignore[no-untyp
 
 def test_media_shapes_for_video_carousel_location(call, store: Store) -> None:  # type: ignore[no-untyped-def]
     media = {m["type"]: m for m in call("users.media_recent_self").data}
-    assert set(media["video"]["videos"]) == {"standard_resolution", "low_bandwidth", "low_resolution"}
+    assert set(media["video"]["videos"]) == {
+        "standard_resolution",
+        "low_bandwidth",
+        "low_resolution",
+    }
     carousel = media["carousel"]["carousel_media"]
     assert [c["type"] for c in carousel] == ["image", "image", "video"]
     assert "videos" in carousel[2] and "images" in carousel[0]
     located = call("media.get", media_id=media_of(store, "grantwinney", 6)).data
-    assert located["location"] == {"latitude": 39.9612, "longitude": -82.9988,
-                                   "name": "Columbus, Ohio", "id": 213385402}
+    assert located["location"] == {
+        "latitude": 39.9612,
+        "longitude": -82.9988,
+        "name": "Columbus, Ohio",
+        "id": 213385402,
+    }
     tagged = call("media.get", media_id=media_of(store, "grantwinney", 0)).data
-    assert tagged["users_in_photo"] == [{"user": {"id": MAYA, "username": "maya.bakes",
-        "full_name": "Maya Lindqvist", "profile_picture": tagged["users_in_photo"][0]["user"][
-            "profile_picture"]}, "position": {"x": 0.42, "y": 0.61}}]
+    assert tagged["users_in_photo"] == [
+        {
+            "user": {
+                "id": MAYA,
+                "username": "maya.bakes",
+                "full_name": "Maya Lindqvist",
+                "profile_picture": tagged["users_in_photo"][0]["user"]["profile_picture"],
+            },
+            "position": {"x": 0.42, "y": 0.61},
+        }
+    ]
 
 
 def test_comment_create_rules_and_delete(call, store: Store) -> None:  # type: ignore[no-untyped-def]
@@ -189,14 +253,18 @@ def test_comment_create_rules_and_delete(call, store: Store) -> None:  # type: i
     for text, fragment in refused.items():
         err = error_of(call, "comments.create", media_id=mine, text=text)
         assert err.error_type == "APIInvalidParametersError" and fragment in err.message
-    assert call("comments.create", media_id=mine, text="OK #a #b #c #d http://x.example").data is None
-    assert error_of(call, "comments.create", media_id=mine).message == "Missing required parameter 'text'."
+    assert (
+        call("comments.create", media_id=mine, text="OK #a #b #c #d http://x.example").data is None
+    )
+    assert (
+        error_of(call, "comments.create", media_id=mine).message
+        == "Missing required parameter 'text'."
+    )
 
 
 def test_comment_delete_ownership(call, store: Store) -> None:  # type: ignore[no-untyped-def]
     mine = media_of(store, "grantwinney", 6)
-    spam = next(c for c in call("comments.list", media_id=mine).data
-                if c["from"]["id"] == PETE)
+    spam = next(c for c in call("comments.list", media_id=mine).data if c["from"]["id"] == PETE)
     # Someone else (tom) can delete neither pete's comment nor grant's media comments.
     err = error_of(call, "comments.delete", media_id=mine, comment_id=spam["id"], as_=viewer(TOM))
     assert (err.error_type, err.message) == ("APINotAllowedError", "you cannot delete this comment")
@@ -214,8 +282,9 @@ def test_comment_delete_ownership(call, store: Store) -> None:  # type: ignore[n
 
 def test_commenting_on_others_needs_public_content(call, store: Store) -> None:  # type: ignore[no-untyped-def]
     limited = viewer(scopes=frozenset({"basic", "comments"}))
-    err = error_of(call, "comments.create", media_id=media_of(store, "maya.bakes"), text="hi",
-                   as_=limited)
+    err = error_of(
+        call, "comments.create", media_id=media_of(store, "maya.bakes"), text="hi", as_=limited
+    )
     assert err.error_type == "OAuthPermissionsException"
     assert call("comments.create", media_id=SEED_MEDIA, text="hi", as_=limited).data is None
 
@@ -245,8 +314,9 @@ def test_sandbox_shows_only_twenty_most_recent_media(db) -> None:  # type: ignor
     vis = store.visibility(viewer())
     rows, more = store.media_page(vis, "m.owner = ?", [CITY], 100, listable=False)
     assert len(rows) == 20 and not more
-    everything, _ = store.media_page(store.visibility(None), "m.owner = ?", [CITY], 100,
-                                     listable=False)
+    everything, _ = store.media_page(
+        store.visibility(None), "m.owner = ?", [CITY], 100, listable=False
+    )
     oldest = everything[-1]
     assert not store.media_exists_for(vis, oldest["pk"])
     assert users  # the handler module imports cleanly with a generated dataset

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from sandbox_helpers import GRANT, viewer
+
 from igflow.sandbox.contract import Viewer
 from igflow.sandbox.store import Store
-
-from sandbox_helpers import GRANT, viewer
 
 
 def test_authenticate_and_lookup(store: Store) -> None:
@@ -20,18 +20,26 @@ def test_authenticate_and_lookup(store: Store) -> None:
 
 def test_user_json_is_the_token_exchange_user(store: Store) -> None:
     assert store.user_json(GRANT) == {
-        "id": GRANT, "username": "grantwinney",
+        "id": GRANT,
+        "username": "grantwinney",
         "profile_picture": "https://instagram.fymy1-2.fna.fbcdn.net/t51.2885-19/"
-                           "11906329_960233084022564_1448528159_a.jpg",
-        "full_name": "Grant", "bio": "", "website": "https://grantwinney.com/",
+        "11906329_960233084022564_1448528159_a.jpg",
+        "full_name": "Grant",
+        "bio": "",
+        "website": "https://grantwinney.com/",
         "is_business": False,
     }
 
 
 def test_list_users_has_ten_sandbox_users_and_live_only_ones(store: Store) -> None:
     users = store.list_users()
-    assert users[0] == {"id": GRANT, "username": "grantwinney", "full_name": "Grant",
-                        "private": False, "password": "snappeas2017"}
+    assert users[0] == {
+        "id": GRANT,
+        "username": "grantwinney",
+        "full_name": "Grant",
+        "private": False,
+        "password": "snappeas2017",
+    }
     assert len(users) == 14
     assert [u["username"] for u in users if u["private"]] == ["rosa.quiet"]
     assert all(u["password"] for u in users)
@@ -48,7 +56,9 @@ def test_counts_are_computed_from_state(store: Store) -> None:
 
 def test_visibility_accepts_usernames_or_ids(store: Store) -> None:
     by_name = store.visibility(viewer())
-    by_id = store.visibility(Viewer(GRANT, "c", frozenset(), "sandbox", frozenset({GRANT, "4021937711"})))
+    by_id = store.visibility(
+        Viewer(GRANT, "c", frozenset(), "sandbox", frozenset({GRANT, "4021937711"}))
+    )
     assert len(by_name.user_ids or ()) == 10
     assert by_id.user_ids == frozenset({GRANT, "4021937711"})
     assert store.visibility(viewer(live=True)).user_ids is None
