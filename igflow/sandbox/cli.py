@@ -28,12 +28,19 @@ class CommandError(Exception):
 
 # ---- parser ----------------------------------------------------------------------------------
 def add_sandbox_parser(subparsers: Any) -> None:
-    """Add ``sandbox`` and its subcommands to the top-level ``subparsers`` action."""
-    parser = subparsers.add_parser(
-        "sandbox", help="run and inspect the local Instagram API v1 sandbox",
-        description="Serve the sandbox (a local emulator of the retired Instagram API v1) and "
-        "work with its demo users, tokens and clients.",
-    )
+    """Add the sandbox subcommands.
+
+    Accepts the top-level ``subparsers`` action (a ``sandbox`` parser is added to it) or the
+    ``sandbox`` parser itself (its subcommands are added to it).
+    """
+    if hasattr(subparsers, "add_parser"):
+        parser = subparsers.add_parser(
+            "sandbox", help="run and inspect the local Instagram API v1 sandbox",
+            description="Serve the sandbox (a local emulator of the retired Instagram API v1) and "
+            "work with its demo users, tokens and clients.",
+        )
+    else:
+        parser = subparsers
     commands = parser.add_subparsers(dest="sandbox_command", metavar="COMMAND")
     commands.required = True
 
