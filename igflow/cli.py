@@ -7,6 +7,7 @@ This is the only module that prints errors and decides exit codes. Imports of ev
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import traceback
@@ -313,7 +314,9 @@ def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> i
     want_traceback = "--traceback" in args_list
     try:
         parser = _build_parser()
-        args = parser.parse_args(args_list)
+        # argparse prints --help and --version to sys.stdout itself.
+        with contextlib.redirect_stdout(env.stdout):
+            args = parser.parse_args(args_list)
         if args.command is None:
             parser.print_help(env.stdout)
             return int(ExitCode.USAGE)

@@ -65,7 +65,7 @@ class ConsoleReporter:
             parts.append(self._paint(f"({record.message})", "2"))
         parts.append(self._paint(_duration(record.elapsed), "2"))
         self._write("  ".join(parts))
-        if step.kind == "log" and record.message is not None:
+        if step.kind == "log" and record.status == "ok" and record.message is not None:
             for line in record.message.splitlines() or [""]:
                 self._write(f"      {line}")
         if record.status == "error-ignored" and record.error is not None:
