@@ -62,7 +62,10 @@ class AdminViews:
             {
                 "sandbox": True,
                 "era": self.era,
-                "clock": {"kind": "fake" if self.clock.controllable else "real", "now": self.clock.now()},
+                "clock": {
+                    "kind": "fake" if self.clock.controllable else "real",
+                    "now": self.clock.now(),
+                },
                 "clients": [client.public() for client in self.state.clients()],
                 "users": [user_summary(user) for user in self.store.list_users()],
             }
@@ -73,7 +76,10 @@ class AdminViews:
             return envelope.json_response([client.public() for client in self.state.clients()])
         body = request.get_json(silent=True)
         if not isinstance(body, dict):
-            return _error(400, "send a JSON object: {name, redirect_uris, implicit, signed, mode, sandbox_users}")
+            return _error(
+                400,
+                "send a JSON object: {name, redirect_uris, implicit, signed, mode, sandbox_users}",
+            )
         try:
             client = add_client_from_json(self.state, self.store, body)
         except ClientSpecError as exc:
@@ -85,7 +91,10 @@ class AdminViews:
     def clock_view(self, request: Request) -> Response:
         if request.method == "POST":
             if not isinstance(self.clock, FakeClock):
-                return _error(409, "the sandbox runs on real time; start it with --clock fake to move the clock")
+                return _error(
+                    409,
+                    "the sandbox runs on real time; start it with --clock fake to move the clock",
+                )
             body = request.get_json(silent=True)
             if not isinstance(body, dict) or not ({"advance", "set"} & set(body)):
                 return _error(400, 'send {"advance": seconds} or {"set": epoch}')
@@ -96,7 +105,9 @@ class AdminViews:
                     self.clock.advance(float(body["advance"]))
             except (TypeError, ValueError):
                 return _error(400, "clock values must be numbers")
-        return envelope.json_response({"kind": "fake" if self.clock.controllable else "real", "now": self.clock.now()})
+        return envelope.json_response(
+            {"kind": "fake" if self.clock.controllable else "real", "now": self.clock.now()}
+        )
 
     def faults_view(self, request: Request) -> Response:
         if request.method == "POST":
@@ -115,7 +126,7 @@ class AdminViews:
 
 
 def add_client_from_json(state: OAuthState, store: UserStore, body: dict[str, Any]) -> Client:
-    """Register a client described as JSON (admin endpoint and ``igflow sandbox clients add --db``)."""
+    """Register a client described as JSON (the admin endpoint, ``clients add --db``)."""
     known = {"name", "redirect_uris", "implicit", "signed", "mode", "sandbox_users"}
     unknown = sorted(set(body) - known)
     if unknown:

@@ -27,12 +27,18 @@ from werkzeug.wrappers import Request, Response
 from igflow.registry import Endpoint, Registry, load_registry
 from igflow.sandbox import envelope
 from igflow.sandbox.admin import AdminViews
-from igflow.sandbox.clients import DEFAULT_CLIENTS, Client, OAuthState, UserStore, load_clients, user_resolver
+from igflow.sandbox.clients import (
+    DEFAULT_CLIENTS,
+    Client,
+    OAuthState,
+    UserStore,
+    load_clients,
+    user_resolver,
+)
 from igflow.sandbox.clock import Clock, make_clock
 from igflow.sandbox.config import SandboxConfig
 from igflow.sandbox.contract import (
     Handler,
-    HandlerResult,
     RequestContext,
     SandboxApiError,
     Viewer,
@@ -101,7 +107,9 @@ class SandboxApp:
         self.faults = FaultInjector(config.faults)
         self.request_log = RequestLog(config.request_log) if config.request_log else None
         self.oauth = OAuthViews(self.oauth_state, store, registry.scopes, config.era, clock.now)
-        self.admin = AdminViews(self.oauth_state, store, clock, self.faults, self.limiter, config.era)
+        self.admin = AdminViews(
+            self.oauth_state, store, clock, self.faults, self.limiter, config.era
+        )
         self._admin_routes = self.admin.routes()
         self._map = self._build_map()
 
@@ -164,8 +172,11 @@ class SandboxApp:
             return self._not_found(path)
         kind, _, name = str(target).partition(":")
         if kind == "oauth":
-            view = {"authorize": self.oauth.authorize, "access_token": self.oauth.access_token,
-                    "login": self.oauth.login}[name]
+            view = {
+                "authorize": self.oauth.authorize,
+                "access_token": self.oauth.access_token,
+                "login": self.oauth.login,
+            }[name]
             return _guard(view, request, oauth=True)
         if kind == "admin":
             return _guard(self._admin_routes[name][1], request, oauth=False)
@@ -177,7 +188,9 @@ class SandboxApp:
         if path.startswith(("/oauth/", "/accounts/")):
             return envelope.oauth_error(404, "OAuthException", "No such OAuth endpoint")
         error = SandboxApiError(404, "APINotFoundError", "this endpoint does not exist")
-        return envelope.api_response(envelope.error_body(error), 404, headers=self._api_headers(path))
+        return envelope.api_response(
+            envelope.error_body(error), 404, headers=self._api_headers(path)
+        )
 
     def _method_not_allowed(self, path: str, method: str, allowed: Iterable[str]) -> Response:
         allow = ", ".join(sorted(set(allowed)))
@@ -188,7 +201,9 @@ class SandboxApp:
             response = envelope.json_response({"error": message}, status=405)
         else:
             error = SandboxApiError(405, "APIMethodNotAllowedError", message)
-            response = envelope.api_response(envelope.error_body(error), 405, headers=self._api_headers(path))
+            response = envelope.api_response(
+                envelope.error_body(error), 405, headers=self._api_headers(path)
+            )
         response.headers["Allow"] = allow
         return response
 
@@ -196,7 +211,14 @@ class SandboxApp:
         return self.limiter.unauthenticated().headers() if path.startswith(API_PREFIX + "/") else {}
 
     # ---- the /v1 pipeline ----------------------------------------------------------------------
-    def api(self, request: Request, endpoint: Endpoint, path_args: Mapping[str, Any], path: str, trace: Trace) -> Response:
+    def api(
+        self,
+        request: Request,
+        endpoint: Endpoint,
+        path_args: Mapping[str, Any],
+        path: str,
+        trace: Trace,
+    ) -> Response:
         """Run one API request through the §14 checks and its handler; wrap the outcome."""
         is_v1 = endpoint.prefix == API_PREFIX
         if is_v1 and self.faults.spec.latency_ms:
@@ -207,13 +229,19 @@ class SandboxApp:
         try:
             if callback is not None and not envelope.valid_callback(callback):
                 callback = None
-                raise SandboxApiError(400, "APIInvalidParametersError", "Invalid callback: expected a JavaScript identifier")
+                raise SandboxApiError(
+                    400,
+                    "APIInvalidParametersError",
+                    "Invalid callback: expected a JavaScript identifier",
+                )
             caller = self._authenticate(request, endpoint)
             if caller is not None:
                 rate = self.limiter.peek(caller.key, caller.client.mode, endpoint.rate_bucket)
                 self._check_signature(request, caller.client)
                 rate = self.limiter.hit(
-                    caller.key, caller.client.mode, endpoint.rate_bucket,
+                    caller.key,
+                    caller.client.mode,
+                    endpoint.rate_bucket,
                     exhausted=self.faults.spec.exhaust_rate_limit,
                 )
                 if not rate.allowed:
@@ -224,10 +252,14 @@ class SandboxApp:
                 raise RETIRED
             viewer = caller.viewer if caller else None
             if endpoint.scope and viewer is not None and endpoint.scope not in viewer.scopes:
-                raise SandboxApiError(400, "OAuthPermissionsException", permissions_message(endpoint.scope))
+                raise SandboxApiError(
+                    400, "OAuthPermissionsException", permissions_message(endpoint.scope)
+                )
             handler = self.handlers.get(endpoint.id)
             if handler is None:
-                raise SandboxApiError(501, "APIError", f"The sandbox does not implement {endpoint.id}")
+                raise SandboxApiError(
+                    501, "APIError", f"The sandbox does not implement {endpoint.id}"
+                )
             if is_v1:
                 fault = self.faults.next_fault()
                 if fault is not None and self.faults.spec.phase == "before":
@@ -240,7 +272,10 @@ class SandboxApp:
             body, status = envelope.error_body(error), error.code
         except Exception:  # a handler bug must never take the server down
             log.exception("sandbox handler for %s failed", endpoint.id)
-            body, status = envelope.error_body(SandboxApiError(500, "APIError", "Oops, an error occurred.")), 500
+            body, status = (
+                envelope.error_body(SandboxApiError(500, "APIError", "Oops, an error occurred.")),
+                500,
+            )
         if fault is not None:  # phase "after": the write committed, the client never hears of it
             return self._strike(fault, rate, trace)
         headers = rate.headers() if rate else {}
@@ -252,7 +287,9 @@ class SandboxApp:
             raise DroppedConnection()
         status = self.faults.spec.fail_status
         error = SandboxApiError(status, "APIError", "Oops, an error occurred.")
-        response = envelope.api_response(envelope.error_body(error), status, headers=rate.headers() if rate else {})
+        response = envelope.api_response(
+            envelope.error_body(error), status, headers=rate.headers() if rate else {}
+        )
         response.headers["X-Sandbox-Fault"] = fault  # igflow-specific, so tests can tell it apart
         return response
 
@@ -267,12 +304,18 @@ class SandboxApp:
             # Writes (and calls that name a client) need a token; a bare read could once use a
             # client_id instead, hence the catalogue's two texts (§7).
             if endpoint.mutates or values.get("client_id"):
-                raise SandboxApiError(400, "OAuthParameterException", "Missing access_token URL parameter.")
-            raise SandboxApiError(400, "OAuthParameterException", "Missing client_id or access_token URL parameter.")
+                raise SandboxApiError(
+                    400, "OAuthParameterException", "Missing access_token URL parameter."
+                )
+            raise SandboxApiError(
+                400, "OAuthParameterException", "Missing client_id or access_token URL parameter."
+            )
         grant = self.oauth_state.by_token(token)
         client = self.oauth_state.client(grant.client_id) if grant else None
         if grant is None or client is None:
-            raise SandboxApiError(400, "OAuthAccessTokenException", "The access_token provided is invalid.")
+            raise SandboxApiError(
+                400, "OAuthAccessTokenException", "The access_token provided is invalid."
+            )
         viewer = Viewer(
             user_id=grant.user_id,
             client_id=client.client_id,
@@ -286,12 +329,20 @@ class SandboxApp:
         client_id = values.get("client_id", "")
         secret = values.get("client_secret", "")
         if not client_id:
-            raise SandboxApiError(400, "OAuthParameterException", "Missing client_id or access_token URL parameter.")
+            raise SandboxApiError(
+                400, "OAuthParameterException", "Missing client_id or access_token URL parameter."
+            )
         if not secret:
-            raise SandboxApiError(400, "OAuthClientException", "Missing client_secret URL parameter")
+            raise SandboxApiError(
+                400, "OAuthClientException", "Missing client_secret URL parameter"
+            )
         client = self.oauth_state.client(client_id)
-        if client is None or not hmac.compare_digest(secret.encode(), client.client_secret.encode()):
-            raise SandboxApiError(400, "APISubscriptionError", 'Invalid "client_id" and/or "client_secret."')
+        if client is None or not hmac.compare_digest(
+            secret.encode(), client.client_secret.encode()
+        ):
+            raise SandboxApiError(
+                400, "APISubscriptionError", 'Invalid "client_id" and/or "client_secret."'
+            )
         return Caller(client=client, viewer=None, key="client:" + client.client_id)
 
     def _check_signature(self, request: Request, client: Client) -> None:
@@ -300,19 +351,38 @@ class SandboxApp:
             return
         candidates = request.args.getlist(SIG_PARAM) + request.form.getlist(SIG_PARAM)
         if not candidates:
-            raise SandboxApiError(403, "OAuthForbiddenException", "Invalid signed-request: Missing required parameter 'sig'")
-        endpoint_path = request.path[len(API_PREFIX):] if request.path.startswith(API_PREFIX) else request.path
+            raise SandboxApiError(
+                403,
+                "OAuthForbiddenException",
+                "Invalid signed-request: Missing required parameter 'sig'",
+            )
+        endpoint_path = (
+            request.path[len(API_PREFIX) :] if request.path.startswith(API_PREFIX) else request.path
+        )
         # GET/DELETE sign the query, POST the form (§9.1); a POST whose token rode in the query
         # is also accepted when signed over both.
         if request.method == "POST":
-            param_sets = [_first_values(request.form), {**_first_values(request.args), **_first_values(request.form)}]
+            param_sets = [
+                _first_values(request.form),
+                {**_first_values(request.args), **_first_values(request.form)},
+            ]
         else:
             param_sets = [_first_values(request.args)]
-        if not any(signature_matches(endpoint_path, params, client.client_secret, candidates) for params in param_sets):
-            raise SandboxApiError(403, "OAuthForbiddenException", "Invalid signed-request: Signature does not match")
+        if not any(
+            signature_matches(endpoint_path, params, client.client_secret, candidates)
+            for params in param_sets
+        ):
+            raise SandboxApiError(
+                403, "OAuthForbiddenException", "Invalid signed-request: Signature does not match"
+            )
 
     def _context(
-        self, request: Request, endpoint: Endpoint, path_args: Mapping[str, Any], path: str, caller: Caller | None
+        self,
+        request: Request,
+        endpoint: Endpoint,
+        path_args: Mapping[str, Any],
+        path: str,
+        caller: Caller | None,
     ) -> RequestContext:
         params = {k: v for k, v in _all_params(request).items() if k not in _TRANSPORT_PARAMS}
         return RequestContext(
@@ -360,7 +430,9 @@ def _guard(view: Callable[[Request], Response], request: Request, *, oauth: bool
         log.exception("sandbox view for %s failed", request.path)
         if oauth:
             return envelope.oauth_error(500, "OAuthException", "Oops, an error occurred.")
-        return envelope.json_response({"error": "internal error (see the sandbox's log)"}, status=500)
+        return envelope.json_response(
+            {"error": "internal error (see the sandbox's log)"}, status=500
+        )
 
 
 def _first_values(params: MultiDict[str, str]) -> dict[str, str]:
@@ -440,7 +512,9 @@ def create_app(
             user_resolver(store),
             [str(user["id"]) for user in store.list_users()],
         )
-    return SandboxApp(config, db=db, store=store, handlers=handlers, registry=load_registry(), clock=clock)
+    return SandboxApp(
+        config, db=db, store=store, handlers=handlers, registry=load_registry(), clock=clock
+    )
 
 
 def _dataset(config: SandboxConfig) -> dict[str, Any]:

@@ -35,7 +35,8 @@ def add_sandbox_parser(subparsers: Any) -> None:
     """
     if hasattr(subparsers, "add_parser"):
         parser = subparsers.add_parser(
-            "sandbox", help="run and inspect the local Instagram API v1 sandbox",
+            "sandbox",
+            help="run and inspect the local Instagram API v1 sandbox",
             description="Serve the sandbox (a local emulator of the retired Instagram API v1) and "
             "work with its demo users, tokens and clients.",
         )
@@ -45,30 +46,83 @@ def add_sandbox_parser(subparsers: Any) -> None:
     commands.required = True
 
     serve = commands.add_parser("serve", help="serve a sandbox on loopback until Ctrl-C")
-    serve.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8765, help="port (default: 8765; 0 picks a free one)")
-    serve.add_argument("--era", default="2016", help="2016 (default), 2018-04-04, 2018-12-11 or 2020-06-29")
-    serve.add_argument("--db", metavar="FILE", help="keep state in this SQLite file (default: in memory)")
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="interface to listen on (default: 127.0.0.1)"
+    )
+    serve.add_argument(
+        "--port", type=int, default=8765, help="port (default: 8765; 0 picks a free one)"
+    )
+    serve.add_argument(
+        "--era", default="2016", help="2016 (default), 2018-04-04, 2018-12-11 or 2020-06-29"
+    )
+    serve.add_argument(
+        "--db", metavar="FILE", help="keep state in this SQLite file (default: in memory)"
+    )
     serve.add_argument("--data", metavar="FILE", help="dataset YAML to load into a fresh state")
-    serve.add_argument("--generate", metavar="SPEC", help="generate a dataset, e.g. users=50,media=20000")
-    serve.add_argument("--rate-limits", default="on", metavar="on|off|xN", help="limits on, off, or multiplied (x10)")
-    serve.add_argument("--latency", type=int, default=0, metavar="MS", help="add this latency to every /v1 request")
-    serve.add_argument("--fail-nth", type=int, metavar="N", help="answer the Nth handled /v1 request with a 500")
-    serve.add_argument("--fail-rate", type=float, default=0.0, metavar="R", help="answer this share of /v1 requests with a 500")
-    serve.add_argument("--drop-nth", type=int, metavar="N", help="drop the connection of the Nth handled /v1 request")
-    serve.add_argument("--drop-rate", type=float, default=0.0, metavar="R", help="drop this share of /v1 connections")
-    serve.add_argument("--fault-phase", choices=("before", "after"), default="before",
-                       help="strike before a write commits, or after it (the response is lost)")
-    serve.add_argument("--fault-seed", type=int, default=0, metavar="N", help="seed of the random faults")
-    serve.add_argument("--exhaust-rate-limit", action="store_true", help="answer every token's calls with 429")
-    serve.add_argument("--clock", choices=("real", "fake"), default="real", help="real time, or a clock moved by POST /_sandbox/clock")
-    serve.add_argument("--request-log", metavar="FILE", help="append every request (redacted) as JSON Lines")
+    serve.add_argument(
+        "--generate", metavar="SPEC", help="generate a dataset, e.g. users=50,media=20000"
+    )
+    serve.add_argument(
+        "--rate-limits",
+        default="on",
+        metavar="on|off|xN",
+        help="limits on, off, or multiplied (x10)",
+    )
+    serve.add_argument(
+        "--latency", type=int, default=0, metavar="MS", help="add this latency to every /v1 request"
+    )
+    serve.add_argument(
+        "--fail-nth", type=int, metavar="N", help="answer the Nth handled /v1 request with a 500"
+    )
+    serve.add_argument(
+        "--fail-rate",
+        type=float,
+        default=0.0,
+        metavar="R",
+        help="answer this share of /v1 requests with a 500",
+    )
+    serve.add_argument(
+        "--drop-nth",
+        type=int,
+        metavar="N",
+        help="drop the connection of the Nth handled /v1 request",
+    )
+    serve.add_argument(
+        "--drop-rate",
+        type=float,
+        default=0.0,
+        metavar="R",
+        help="drop this share of /v1 connections",
+    )
+    serve.add_argument(
+        "--fault-phase",
+        choices=("before", "after"),
+        default="before",
+        help="strike before a write commits, or after it (the response is lost)",
+    )
+    serve.add_argument(
+        "--fault-seed", type=int, default=0, metavar="N", help="seed of the random faults"
+    )
+    serve.add_argument(
+        "--exhaust-rate-limit", action="store_true", help="answer every token's calls with 429"
+    )
+    serve.add_argument(
+        "--clock",
+        choices=("real", "fake"),
+        default="real",
+        help="real time, or a clock moved by POST /_sandbox/clock",
+    )
+    serve.add_argument(
+        "--request-log", metavar="FILE", help="append every request (redacted) as JSON Lines"
+    )
 
     users = commands.add_parser("users", help="list the demo users and their passwords")
     _add_target(users)
 
     token = commands.add_parser("token", help="get an access token through the real OAuth flow")
-    token.add_argument("--url", default=DEFAULT_URL, help=f"the running sandbox (default: {DEFAULT_URL})")
+    token.add_argument(
+        "--url", default=DEFAULT_URL, help=f"the running sandbox (default: {DEFAULT_URL})"
+    )
     token.add_argument("--user", required=True, help="log in as this user")
     token.add_argument("--scopes", default="basic", help="comma-separated scopes (default: basic)")
     token.add_argument("--client", default="default", help="client name (default: default)")
@@ -81,13 +135,25 @@ def add_sandbox_parser(subparsers: Any) -> None:
     add = actions.add_parser("add", help="register a client")
     _add_target(add)
     add.add_argument("--name", help="client name (default: client-N)")
-    add.add_argument("--redirect-uri", action="append", dest="redirect_uris", metavar="URI",
-                     help="a registered redirect URI (repeatable; default: http://localhost)")
+    add.add_argument(
+        "--redirect-uri",
+        action="append",
+        dest="redirect_uris",
+        metavar="URI",
+        help="a registered redirect URI (repeatable; default: http://localhost)",
+    )
     add.add_argument("--no-implicit", action="store_true", help="disable implicit OAuth")
     add.add_argument("--signed", action="store_true", help="enforce signed requests (sig)")
-    add.add_argument("--live", action="store_true", help="live mode (no sandbox caps, live rate limits)")
-    add.add_argument("--sandbox-user", action="append", dest="sandbox_users", metavar="USER",
-                     help="a sandbox user (repeatable; default: the default client's)")
+    add.add_argument(
+        "--live", action="store_true", help="live mode (no sandbox caps, live rate limits)"
+    )
+    add.add_argument(
+        "--sandbox-user",
+        action="append",
+        dest="sandbox_users",
+        metavar="USER",
+        help="a sandbox user (repeatable; default: the default client's)",
+    )
 
 
 def _add_target(parser: argparse.ArgumentParser) -> None:
@@ -119,7 +185,9 @@ def _serve(args: argparse.Namespace, out: TextIO) -> int:
     try:
         return serve_forever(config, args.host, args.port, out=out)
     except OSError as exc:
-        raise CommandError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", ExitCode.USAGE) from None
+        raise CommandError(
+            f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", ExitCode.USAGE
+        ) from None
     except ValueError as exc:  # a dataset file that does not load
         raise CommandError(str(exc), ExitCode.USAGE) from None
 
@@ -164,7 +232,12 @@ def _users(args: argparse.Namespace, out: TextIO) -> int:
     else:
         users = _get_json(args.url or DEFAULT_URL, "/_sandbox/info").get("users", [])
     rows = [
-        (u.get("username", ""), str(u.get("id", "")), "yes" if u.get("private") else "no", u.get("password", ""))
+        (
+            u.get("username", ""),
+            str(u.get("id", "")),
+            "yes" if u.get("private") else "no",
+            u.get("password", ""),
+        )
         for u in users
     ]
     _table(out, ("USERNAME", "ID", "PRIVATE", "PASSWORD"), rows)
@@ -184,20 +257,31 @@ def _token(args: argparse.Namespace, out: TextIO) -> int:
         try:
             info = fetch_sandbox_info(session, url, DEFAULT_TIMEOUT)
             if info is None:
-                raise CommandError(f"{url} is not an igflow sandbox (no /_sandbox/info)", ExitCode.TRANSPORT)
+                raise CommandError(
+                    f"{url} is not an igflow sandbox (no /_sandbox/info)", ExitCode.TRANSPORT
+                )
             client = info.clients.get(args.client)
             if client is None:
                 known = ", ".join(sorted(info.clients))
-                raise CommandError(f"no client named '{args.client}' (known: {known})", ExitCode.USAGE)
+                raise CommandError(
+                    f"no client named '{args.client}' (known: {known})", ExitCode.USAGE
+                )
             password = args.password if args.password is not None else info.passwords.get(args.user)
             if password is None:
                 raise CommandError(
-                    f"no demo password for '{args.user}'; pass --password (see `igflow sandbox users`)",
+                    f"no demo password for '{args.user}'; pass --password "
+                    "(see `igflow sandbox users`)",
                     ExitCode.USAGE,
                 )
             token = authorize_sandbox(
-                session, url, client_id=client.client_id, redirect_uri=client.redirect_uri,
-                username=args.user, password=password, scopes=scopes, timeout=DEFAULT_TIMEOUT,
+                session,
+                url,
+                client_id=client.client_id,
+                redirect_uri=client.redirect_uri,
+                username=args.user,
+                password=password,
+                scopes=scopes,
+                timeout=DEFAULT_TIMEOUT,
             )
         except TransportError as exc:
             raise CommandError(str(exc), ExitCode.TRANSPORT) from None
@@ -216,11 +300,22 @@ def _clients(args: argparse.Namespace, out: TextIO) -> int:
         else:
             clients = _get_json(args.url or DEFAULT_URL, "/_sandbox/info").get("clients", [])
         rows = [
-            (c["name"], c["client_id"], c["client_secret"], c["mode"],
-             "yes" if c["implicit"] else "no", "yes" if c["signed"] else "no", " ".join(c["redirect_uris"]))
+            (
+                c["name"],
+                c["client_id"],
+                c["client_secret"],
+                c["mode"],
+                "yes" if c["implicit"] else "no",
+                "yes" if c["signed"] else "no",
+                " ".join(c["redirect_uris"]),
+            )
             for c in clients
         ]
-        _table(out, ("NAME", "CLIENT_ID", "CLIENT_SECRET", "MODE", "IMPLICIT", "SIGNED", "REDIRECT_URIS"), rows)
+        _table(
+            out,
+            ("NAME", "CLIENT_ID", "CLIENT_SECRET", "MODE", "IMPLICIT", "SIGNED", "REDIRECT_URIS"),
+            rows,
+        )
         return 0
     body: dict[str, Any] = {
         "implicit": not args.no_implicit,
@@ -243,9 +338,23 @@ def _clients(args: argparse.Namespace, out: TextIO) -> int:
                 raise CommandError(str(exc), ExitCode.USAGE) from None
     else:
         client = _post_json(args.url or DEFAULT_URL, "/_sandbox/clients", body)
-    for key in ("name", "client_id", "client_secret", "mode", "implicit", "signed", "redirect_uris"):
+    for key in (
+        "name",
+        "client_id",
+        "client_secret",
+        "mode",
+        "implicit",
+        "signed",
+        "redirect_uris",
+    ):
         value = client.get(key)
-        shown = " ".join(value) if isinstance(value, list) else str(value).lower() if isinstance(value, bool) else value
+        shown = (
+            " ".join(value)
+            if isinstance(value, list)
+            else str(value).lower()
+            if isinstance(value, bool)
+            else value
+        )
         print(f"{key}: {shown}", file=out)
     return 0
 
@@ -269,11 +378,15 @@ class _open_state:
             state = OAuthState(self.db)
             initialized = state.initialized()
         except Exception as exc:  # sqlite3.DatabaseError: not a database at all
-            raise CommandError(f"{self.path} is not a sandbox state file ({exc})", ExitCode.USAGE) from None
+            raise CommandError(
+                f"{self.path} is not a sandbox state file ({exc})", ExitCode.USAGE
+            ) from None
         if not initialized:
             self.db.close()
-            raise CommandError(f"{self.path} is not a sandbox state file (run `igflow sandbox serve --db` first)",
-                               ExitCode.USAGE)
+            raise CommandError(
+                f"{self.path} is not a sandbox state file (run `igflow sandbox serve --db` first)",
+                ExitCode.USAGE,
+            )
         return state, Store(self.db)
 
     def __exit__(self, *exc_info: object) -> None:
@@ -288,10 +401,14 @@ def _request(method: str, url: str, path: str, body: Any = None) -> Any:
     try:
         response = requests.request(method, target, json=body, timeout=DEFAULT_TIMEOUT)
     except requests.ConnectionError:
-        raise CommandError(f"cannot connect to a sandbox at {url} (is `igflow sandbox serve` running?)",
-                           ExitCode.TRANSPORT) from None
+        raise CommandError(
+            f"cannot connect to a sandbox at {url} (is `igflow sandbox serve` running?)",
+            ExitCode.TRANSPORT,
+        ) from None
     except requests.RequestException as exc:
-        raise CommandError(f"the sandbox at {url} failed: {type(exc).__name__}", ExitCode.TRANSPORT) from None
+        raise CommandError(
+            f"the sandbox at {url} failed: {type(exc).__name__}", ExitCode.TRANSPORT
+        ) from None
     try:
         payload = response.json()
     except ValueError:
@@ -300,7 +417,9 @@ def _request(method: str, url: str, path: str, body: Any = None) -> Any:
         raise CommandError(f"{url} is not an igflow sandbox (no {path})", ExitCode.TRANSPORT)
     if response.status_code >= 400:
         message = payload.get("error") if isinstance(payload, dict) else None
-        raise CommandError(message or f"the sandbox answered HTTP {response.status_code}", ExitCode.USAGE)
+        raise CommandError(
+            message or f"the sandbox answered HTTP {response.status_code}", ExitCode.USAGE
+        )
     return payload
 
 
@@ -313,6 +432,11 @@ def _post_json(url: str, path: str, body: Any) -> Any:
 
 
 def _table(out: TextIO, header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)]
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=True)]
     for row in (header, *rows):
-        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip(), file=out)
+        print(
+            "  ".join(
+                str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)
+            ).rstrip(),
+            file=out,
+        )

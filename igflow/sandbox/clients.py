@@ -172,10 +172,14 @@ class OAuthState:
             raise ClientSpecError("a client needs a name")
         if mode not in MODES:
             raise ClientSpecError(f"client mode must be sandbox or live, not '{mode}'")
-        if not uris or not all(isinstance(u, str) and u.startswith(("http://", "https://")) for u in uris):
+        if not uris or not all(
+            isinstance(u, str) and u.startswith(("http://", "https://")) for u in uris
+        ):
             raise ClientSpecError("redirect_uris must be a non-empty list of http(s) URLs")
         if mode == "sandbox" and len(users) > MAX_SANDBOX_USERS:
-            raise ClientSpecError(f"a sandbox-mode client has at most {MAX_SANDBOX_USERS} sandbox users")
+            raise ClientSpecError(
+                f"a sandbox-mode client has at most {MAX_SANDBOX_USERS} sandbox users"
+            )
         for value, what in ((client_id, "client_id"), (client_secret, "client_secret")):
             if value is not None and not _is_hex32(value):
                 raise ClientSpecError(f"{what} must be 32 hex characters")
@@ -195,7 +199,9 @@ class OAuthState:
                 (client.name, client.client_id),
             ).fetchone()
             if clash is not None:
-                raise ClientSpecError(f"a client named '{client.name}' (or with that id) already exists")
+                raise ClientSpecError(
+                    f"a client named '{client.name}' (or with that id) already exists"
+                )
             conn.execute(
                 "INSERT INTO oauth_clients VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
@@ -213,7 +219,9 @@ class OAuthState:
 
     def client(self, client_id: str) -> Client | None:
         with self.db.transaction() as conn:
-            row = conn.execute("SELECT * FROM oauth_clients WHERE client_id = ?", (client_id,)).fetchone()
+            row = conn.execute(
+                "SELECT * FROM oauth_clients WHERE client_id = ?", (client_id,)
+            ).fetchone()
         return _client(row) if row else None
 
     def client_by_name(self, name: str) -> Client | None:
@@ -232,7 +240,8 @@ class OAuthState:
         wanted = set(scopes) | {"basic"}
         with self.db.transaction() as conn:
             row = conn.execute(
-                "SELECT * FROM oauth_grants WHERE user_id = ? AND client_id = ?", (user_id, client_id)
+                "SELECT * FROM oauth_grants WHERE user_id = ? AND client_id = ?",
+                (user_id, client_id),
             ).fetchone()
             if row is None:
                 token = f"{user_id}.{client_id[:7]}.{_hex32()}"
@@ -251,7 +260,8 @@ class OAuthState:
     def grant_for(self, user_id: str, client_id: str) -> Grant | None:
         with self.db.transaction() as conn:
             row = conn.execute(
-                "SELECT * FROM oauth_grants WHERE user_id = ? AND client_id = ?", (user_id, client_id)
+                "SELECT * FROM oauth_grants WHERE user_id = ? AND client_id = ?",
+                (user_id, client_id),
             ).fetchone()
         return _grant(row) if row else None
 
@@ -287,7 +297,9 @@ class OAuthState:
     def use_code(self, code: str) -> bool:
         """Mark a code used; False when it already was (a concurrent exchange won)."""
         with self.db.transaction() as conn:
-            cursor = conn.execute("UPDATE oauth_codes SET used = 1 WHERE code = ? AND used = 0", (code,))
+            cursor = conn.execute(
+                "UPDATE oauth_codes SET used = 1 WHERE code = ? AND used = 0", (code,)
+            )
         return cursor.rowcount == 1
 
     # ---- login sessions ----------------------------------------------------------------------
@@ -308,17 +320,34 @@ class OAuthState:
 
 
 def _is_hex32(value: str) -> bool:
-    return isinstance(value, str) and len(value) == 32 and all(c in "0123456789abcdef" for c in value)
+    return (
+        isinstance(value, str) and len(value) == 32 and all(c in "0123456789abcdef" for c in value)
+    )
 
 
 # The three clients every sandbox has when its dataset names none (the default dataset does).
 DEFAULT_CLIENTS: tuple[dict[str, Any], ...] = (
-    {"name": "default", "redirect_uris": ["http://localhost"], "implicit": True, "signed": False,
-     "mode": "sandbox"},
-    {"name": "live", "redirect_uris": ["http://localhost"], "implicit": True, "signed": False,
-     "mode": "live"},
-    {"name": "signed", "redirect_uris": ["http://localhost"], "implicit": False, "signed": True,
-     "mode": "sandbox"},
+    {
+        "name": "default",
+        "redirect_uris": ["http://localhost"],
+        "implicit": True,
+        "signed": False,
+        "mode": "sandbox",
+    },
+    {
+        "name": "live",
+        "redirect_uris": ["http://localhost"],
+        "implicit": True,
+        "signed": False,
+        "mode": "live",
+    },
+    {
+        "name": "signed",
+        "redirect_uris": ["http://localhost"],
+        "implicit": False,
+        "signed": True,
+        "mode": "sandbox",
+    },
 )
 
 

@@ -78,7 +78,9 @@ def parse_generate(text: str) -> dict[str, int]:
         try:
             number = int(value)
         except ValueError:
-            raise ConfigError(f"bad --generate value '{value}' for {key} (expected a number)") from None
+            raise ConfigError(
+                f"bad --generate value '{value}' for {key} (expected a number)"
+            ) from None
         if number < 1:
             raise ConfigError(f"--generate {key} must be 1 or more, not {number}")
         result[key] = number

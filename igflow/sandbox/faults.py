@@ -1,4 +1,4 @@
-"""Fault injection for /v1 API requests: latency, 5xx answers, dropped connections, exhausted limits.
+"""Fault injection for /v1 requests: latency, 5xx answers, dropped connections, spent limits.
 
 A fault strikes either ``before`` the request's write commits (nothing changes) or ``after`` it
 commits (the write happened but the client never learns it did), so clients' retry and resume
@@ -30,7 +30,9 @@ class FaultSpec:
     """What to inject. The default injects nothing."""
 
     latency_ms: int = 0  # added before every /v1 request is handled
-    fail_nth: int | None = None  # the Nth /v1 request (1-based, counted since the spec was set) gets a 5xx
+    fail_nth: int | None = (
+        None  # the Nth /v1 request (1-based, counted since the spec was set) gets a 5xx
+    )
     fail_rate: float = 0.0  # probability that a /v1 request gets a 5xx
     fail_status: int = 500
     drop_nth: int | None = None  # the Nth /v1 request loses its connection

@@ -33,8 +33,13 @@ MISSING_PARAMS = "You must include a valid client_id, response_type, and redirec
 INVALID_CLIENT = "Invalid Client ID"
 REDIRECT_MISMATCH = "Redirect URI does not match registered redirect URI"
 WRONG_PASSWORD = "Sorry, your password was incorrect. Please double-check your password."
-UNKNOWN_USER = "The username you entered doesn't belong to an account. Please check your username and try again."
-DENIED = "error=access_denied&error_reason=user_denied&error_description=The+user+denied+your+request."
+UNKNOWN_USER = (
+    "The username you entered doesn't belong to an account. "
+    "Please check your username and try again."
+)
+DENIED = (
+    "error=access_denied&error_reason=user_denied&error_description=The+user+denied+your+request."
+)
 
 
 class _OAuthFailure(Exception):
@@ -106,7 +111,9 @@ class OAuthViews:
             original = AUTHORIZE_PATH.rstrip("/") + "?" + urlencode(auth.params())
             return _redirect(f"{LOGIN_PATH}?next={quote(original, safe='/')}")
         if auth.client.mode == "sandbox" and user_id not in auth.client.sandbox_users:
-            return envelope.oauth_error(403, "OAuthForbiddenException", "You are not a sandbox user of this client")
+            return envelope.oauth_error(
+                403, "OAuthForbiddenException", "You are not a sandbox user of this client"
+            )
         if request.method == "POST":
             if not _csrf_ok(request):
                 return _csrf_failure()
@@ -134,7 +141,9 @@ class OAuthViews:
         if redirect_uri not in client.redirect_uris:
             raise _OAuthFailure(400, "OAuthException", REDIRECT_MISMATCH)
         if response_type == "token" and not client.implicit:
-            raise _OAuthFailure(403, "OAuthForbiddenException", "Implicit authentication is disabled")
+            raise _OAuthFailure(
+                403, "OAuthForbiddenException", "Implicit authentication is disabled"
+            )
         return AuthorizeRequest(
             client=client,
             redirect_uri=redirect_uri,
@@ -150,7 +159,9 @@ class OAuthViews:
         removed = {"public_content"} if era_reached(self.era, PUBLIC_CONTENT_REMOVED) else set()
         invalid = [name for name in names if name not in self.scopes or name in removed]
         if invalid:
-            raise _OAuthFailure(400, "OAuthException", "Invalid scope field(s): " + ", ".join(invalid))
+            raise _OAuthFailure(
+                400, "OAuthException", "Invalid scope field(s): " + ", ".join(invalid)
+            )
         return tuple(names) or ("basic",)
 
     def _approve(self, auth: AuthorizeRequest, user_id: str) -> Response:
@@ -174,7 +185,8 @@ class OAuthViews:
         return _page(
             "Authorization Request",
             f"<p><strong>{app}</strong> would like to access your Instagram account</p>"
-            f"<p>Logged in as {escape(str(user.get('username', user_id)))}. This application will be able to:</p>"
+            f"<p>Logged in as {escape(str(user.get('username', user_id)))}. "
+            "This application will be able to:</p>"
             f"<ul>{items}</ul>"
             f'<form method="post" action="{AUTHORIZE_PATH}">{hidden}'
             '<button type="submit" name="allow" value="Authorize">Authorize</button> '
@@ -201,18 +213,23 @@ class OAuthViews:
         if _local_path(target):
             response = _redirect(target)
         else:
-            response = envelope.html_response(_page("Logged in", f"<p>You are logged in as {escape(username)}.</p>"))
+            response = envelope.html_response(
+                _page("Logged in", f"<p>You are logged in as {escape(username)}.</p>")
+            )
         response.set_cookie(SESSION_COOKIE, session_id, httponly=True, path="/")
         return response
 
-    def _login_form(self, request: Request, target: str, username: str, error: str | None) -> Response:
+    def _login_form(
+        self, request: Request, target: str, username: str, error: str | None
+    ) -> Response:
         token, is_new = _csrf_token(request)
         message = f'<p class="error" role="alert">{escape(error)}</p>' if error else ""
         body = (
             f"{message}"
             f'<form method="post" action="{LOGIN_PATH}">'
             f"{_hidden({CSRF_FIELD: token, 'next': target})}"
-            f'<label>Username <input type="text" name="username" value="{escape(username)}"></label> '
+            '<label>Username <input type="text" name="username" '
+            f'value="{escape(username)}"></label> '
             '<label>Password <input type="password" name="password" value=""></label> '
             '<button type="submit">Log In</button>'
             "</form>"
@@ -238,15 +255,21 @@ class OAuthViews:
         client = self.state.client(client_id)
         if client is None:
             raise _OAuthFailure(400, "OAuthException", INVALID_CLIENT)
-        if not hmac.compare_digest(form.get("client_secret", "").encode(), client.client_secret.encode()):
+        if not hmac.compare_digest(
+            form.get("client_secret", "").encode(), client.client_secret.encode()
+        ):
             raise _OAuthFailure(400, "OAuthException", "Invalid Client Secret")
         if form.get("grant_type", "") != "authorization_code":
-            raise _OAuthFailure(400, "OAuthException", "Invalid grant_type: only authorization_code is supported")
+            raise _OAuthFailure(
+                400, "OAuthException", "Invalid grant_type: only authorization_code is supported"
+            )
         redirect_uri = form.get("redirect_uri", "")
         if redirect_uri not in client.redirect_uris:
             raise _OAuthFailure(400, "OAuthException", REDIRECT_MISMATCH)
         code = self.state.code(form.get("code", ""))
-        not_found = _OAuthFailure(400, "OAuthException", "Matching code was not found or was already used.")
+        not_found = _OAuthFailure(
+            400, "OAuthException", "Matching code was not found or was already used."
+        )
         if code is None:
             raise not_found
         if code.client_id != client.client_id:
@@ -260,7 +283,9 @@ class OAuthViews:
         grant = self.state.grant_for(code.user_id, client.client_id)
         if grant is None:  # consent recorded the grant; only a tampered database lacks it
             raise not_found
-        return envelope.json_response({"access_token": grant.token, "user": self.store.user_json(code.user_id)})
+        return envelope.json_response(
+            {"access_token": grant.token, "user": self.store.user_json(code.user_id)}
+        )
 
 
 # ---- small helpers ------------------------------------------------------------------------------
@@ -298,14 +323,18 @@ def _csrf_ok(request: Request) -> bool:
 
 def _csrf_failure() -> Response:
     return envelope.html_response(
-        _page("403 Forbidden", "<h1>Forbidden (403)</h1><p>CSRF verification failed. Request aborted.</p>"),
+        _page(
+            "403 Forbidden",
+            "<h1>Forbidden (403)</h1><p>CSRF verification failed. Request aborted.</p>",
+        ),
         status=403,
     )
 
 
 def _hidden(values: Mapping[str, str]) -> str:
     return "".join(
-        f'<input type="hidden" name="{escape(name)}" value="{escape(value)}">' for name, value in values.items()
+        f'<input type="hidden" name="{escape(name)}" value="{escape(value)}">'
+        for name, value in values.items()
     )
 
 

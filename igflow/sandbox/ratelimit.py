@@ -65,7 +65,9 @@ class RateLimiter:
             max(1, math.ceil(write_limit * self._multiplier)),
         )
 
-    def hit(self, caller: str, mode: str, bucket: str | None, *, exhausted: bool = False) -> RateStatus:
+    def hit(
+        self, caller: str, mode: str, bucket: str | None, *, exhausted: bool = False
+    ) -> RateStatus:
         """Count one request unless a bucket is spent; say what the headers should report.
 
         A rejected request is not counted, so a client that backs off regains its budget as the
@@ -108,7 +110,9 @@ class RateLimiter:
         with self._lock:
             self._hits.clear()
 
-    def _buckets(self, caller: str, mode: str, bucket: str | None) -> list[tuple[tuple[str, str], int]]:
+    def _buckets(
+        self, caller: str, mode: str, bucket: str | None
+    ) -> list[tuple[tuple[str, str], int]]:
         global_limit, write_limit = self.limits(mode)
         buckets = [((caller, GLOBAL), global_limit)]
         if bucket:

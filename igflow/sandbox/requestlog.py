@@ -23,7 +23,9 @@ SECRET_PARAMS = frozenset({"access_token", "client_secret", "sig", "code", "pass
 def redact_params(params: MultiDict[str, str] | Mapping[str, str]) -> dict[str, Any]:
     """Parameters as a dict (lists for repeated names), secret values replaced by ``***``."""
     result: dict[str, Any] = {}
-    items = params.lists() if isinstance(params, MultiDict) else ((k, [v]) for k, v in params.items())
+    items = (
+        params.lists() if isinstance(params, MultiDict) else ((k, [v]) for k, v in params.items())
+    )
     for key, values in items:
         shown = [MASK if key.lower() in SECRET_PARAMS else value for value in values]
         result[key] = shown[0] if len(shown) == 1 else shown

@@ -34,8 +34,10 @@ class RunningSandbox:
         self._server = server
         self.url = f"http://{server.host}:{server.port}"
         self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": _POLL_SECONDS},
-            name=f"igflow-sandbox-{server.port}", daemon=True,
+            target=server.serve_forever,
+            kwargs={"poll_interval": _POLL_SECONDS},
+            name=f"igflow-sandbox-{server.port}",
+            daemon=True,
         )
         self._stopped = False
         self._thread.start()
@@ -114,7 +116,9 @@ def describe(app: SandboxApp, url: str) -> str:
     return "\n".join(lines)
 
 
-def serve_forever(config: SandboxConfig, host: str = "127.0.0.1", port: int = 8765, *, out: TextIO | None = None) -> int:
+def serve_forever(
+    config: SandboxConfig, host: str = "127.0.0.1", port: int = 8765, *, out: TextIO | None = None
+) -> int:
     """Serve in the foreground until Ctrl-C; return the exit status (0 on a clean stop)."""
     import sys
 

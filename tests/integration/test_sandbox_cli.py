@@ -49,7 +49,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_users_from_a_running_sandbox_and_from_a_state_file(sandbox: RunningSandbox, state_file: str) -> None:
+def test_users_from_a_running_sandbox_and_from_a_state_file(
+    sandbox: RunningSandbox, state_file: str
+) -> None:
     for target in (("--url", sandbox.url), ("--db", state_file)):
         code, out, err = run("users", *target)
         assert code == 0, err
@@ -59,17 +61,23 @@ def test_users_from_a_running_sandbox_and_from_a_state_file(sandbox: RunningSand
 
 
 def test_token_runs_the_real_flow(sandbox: RunningSandbox) -> None:
-    code, out, err = run("token", "--url", sandbox.url, "--user", "grantwinney", "--scopes", "basic,likes")
+    code, out, err = run(
+        "token", "--url", sandbox.url, "--user", "grantwinney", "--scopes", "basic,likes"
+    )
     assert code == 0, err
     token = out.strip()
     me = requests.get(sandbox.url + "/v1/users/self", params={"access_token": token})
     assert me.json()["data"]["username"] == "grantwinney"
-    liked = requests.post(sandbox.url + "/v1/media/1667121369441597934_3657782666/likes", data={"access_token": token})
+    liked = requests.post(
+        sandbox.url + "/v1/media/1667121369441597934_3657782666/likes", data={"access_token": token}
+    )
     assert liked.status_code == 200
 
 
 def test_token_failures_are_one_line_with_an_exit_status(sandbox: RunningSandbox) -> None:
-    code, out, err = run("token", "--url", sandbox.url, "--user", "grantwinney", "--password", "wrong")
+    code, out, err = run(
+        "token", "--url", sandbox.url, "--user", "grantwinney", "--password", "wrong"
+    )
     assert code == 5 and out == "" and len(err.splitlines()) == 1 and "password" in err
     code, _, err = run("token", "--url", sandbox.url, "--user", "grantwinney", "--client", "nope")
     assert code == 2 and "no client named 'nope'" in err
@@ -80,8 +88,20 @@ def test_token_failures_are_one_line_with_an_exit_status(sandbox: RunningSandbox
 
 
 def test_clients_add_and_list_over_http(sandbox: RunningSandbox) -> None:
-    code, out, err = run("clients", "add", "--url", sandbox.url, "--name", "ci", "--signed", "--no-implicit",
-                         "--redirect-uri", "http://127.0.0.1:9/cb", "--sandbox-user", "grantwinney")
+    code, out, err = run(
+        "clients",
+        "add",
+        "--url",
+        sandbox.url,
+        "--name",
+        "ci",
+        "--signed",
+        "--no-implicit",
+        "--redirect-uri",
+        "http://127.0.0.1:9/cb",
+        "--sandbox-user",
+        "grantwinney",
+    )
     assert code == 0, err
     assert "name: ci" in out and "signed: true" in out and "implicit: false" in out
     code, out, _ = run("clients", "list", "--url", sandbox.url)
@@ -101,7 +121,8 @@ def test_clients_on_a_state_file_persist_across_restarts(state_file: str) -> Non
     with start_sandbox(SandboxConfig(db=state_file)) as running:
         clients = requests.get(running.url + "/_sandbox/info").json()["clients"]
     assert {"name": "offline", "client_id": client_id, "mode": "live"}.items() <= next(
-        c for c in clients if c["name"] == "offline").items()
+        c for c in clients if c["name"] == "offline"
+    ).items()
 
 
 def test_bad_targets_and_values(tmp_path: Path) -> None:
@@ -113,8 +134,13 @@ def test_bad_targets_and_values(tmp_path: Path) -> None:
     assert code == 2 and "not a sandbox state file" in err
     code, _, err = run("users", "--url", f"http://127.0.0.1:{free_port()}")
     assert code == 4 and "cannot connect" in err
-    for bad in (["--era", "1999"], ["--rate-limits", "fast"], ["--fail-rate", "3"], ["--generate", "users=x"],
-                ["--data", str(tmp_path / "none.yaml")]):
+    for bad in (
+        ["--era", "1999"],
+        ["--rate-limits", "fast"],
+        ["--fail-rate", "3"],
+        ["--generate", "users=x"],
+        ["--data", str(tmp_path / "none.yaml")],
+    ):
         code, _, err = run("serve", "--port", "0", *bad)
         assert code == 2 and len(err.splitlines()) == 1 and "Traceback" not in err, bad
 
@@ -130,7 +156,9 @@ def test_serve_prints_a_banner_and_stops_cleanly_on_ctrl_c() -> None:
         sys.exit(run_sandbox_command(args, sys.stdout, sys.stderr))
         """
     )
-    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         assert process.stdout is not None
         banner = []

@@ -27,14 +27,18 @@ def set_faults(url: str, **spec: object) -> dict[str, object]:
 
 
 def likes(url: str, token: str, media: str = "1_2") -> int:
-    return len(requests.get(f"{url}/v1/media/{media}/likes", params={"access_token": token}).json()["data"])
+    return len(
+        requests.get(f"{url}/v1/media/{media}/likes", params={"access_token": token}).json()["data"]
+    )
 
 
 def test_fail_nth_before_the_write_commits_changes_nothing() -> None:
     with fake_sandbox(faults=FaultSpec(fail_nth=2)) as running:
         token = implicit_token(running.url, "likes")
         assert likes(running.url, token) == 0  # request 1
-        failed = requests.post(f"{running.url}/v1/media/1_2/likes", data={"access_token": token})  # request 2
+        failed = requests.post(
+            f"{running.url}/v1/media/1_2/likes", data={"access_token": token}
+        )  # request 2
         assert failed.status_code == 500
         assert failed.json()["meta"]["error_type"] == "APIError"
         assert failed.headers["X-Sandbox-Fault"] == "error"
@@ -58,7 +62,11 @@ def test_dropped_connection_before_or_after_an_unlike(phase: str, expected_likes
         token = implicit_token(running.url, "likes")
         set_faults(running.url, drop_nth=1, phase=phase)
         with pytest.raises(requests.ConnectionError):
-            requests.delete(f"{running.url}/v1/media/{MEDIA_ID}/likes", params={"access_token": token}, timeout=10)
+            requests.delete(
+                f"{running.url}/v1/media/{MEDIA_ID}/likes",
+                params={"access_token": token},
+                timeout=10,
+            )
         # The server is still up, and the write happened only with phase "after".
         assert likes(running.url, token, MEDIA_ID) == expected_likes
 
@@ -67,8 +75,12 @@ def test_random_faults_are_reproducible_with_a_seed() -> None:
     def outcomes() -> list[int]:
         with fake_sandbox(faults=FaultSpec(fail_rate=0.5, seed=7), rate_limits="off") as running:
             token = implicit_token(running.url)
-            return [requests.get(f"{running.url}/v1/users/self", params={"access_token": token}).status_code
-                    for _ in range(12)]
+            return [
+                requests.get(
+                    f"{running.url}/v1/users/self", params={"access_token": token}
+                ).status_code
+                for _ in range(12)
+            ]
 
     first = outcomes()
     assert set(first) == {200, 500}
@@ -79,12 +91,20 @@ def test_faults_spare_oauth_and_admin_endpoints() -> None:
     with fake_sandbox(faults=FaultSpec(fail_rate=1.0)) as running:
         token = implicit_token(running.url)  # the OAuth flow is not affected
         assert requests.get(running.url + "/_sandbox/info").status_code == 200
-        assert requests.get(f"{running.url}/v1/users/self", params={"access_token": token}).status_code == 500
+        assert (
+            requests.get(f"{running.url}/v1/users/self", params={"access_token": token}).status_code
+            == 500
+        )
 
 
 def test_fault_settings_are_validated() -> None:
     with fake_sandbox() as running:
-        for bad in ({"fail_rate": 2}, {"phase": "during"}, {"explode": True}, {"exhaust_rate_limit": "yes"}):
+        for bad in (
+            {"fail_rate": 2},
+            {"phase": "during"},
+            {"explode": True},
+            {"exhaust_rate_limit": "yes"},
+        ):
             response = requests.post(running.url + "/_sandbox/faults", json=bad)
             assert response.status_code == 400 and "error" in response.json(), bad
         assert set_faults(running.url, latency_ms=1)["latency_ms"] == 1
@@ -94,9 +114,14 @@ def test_request_log_redacts_secrets(tmp_path: Path) -> None:
     log_file = tmp_path / "requests.jsonl"
     with fake_sandbox(request_log=str(log_file), faults=FaultSpec(fail_nth=2)) as running:
         token = implicit_token(running.url, "likes")
-        requests.get(f"{running.url}/v1/users/self", params={"access_token": token, "sig": "abc", "count": "2"})
+        requests.get(
+            f"{running.url}/v1/users/self",
+            params={"access_token": token, "sig": "abc", "count": "2"},
+        )
         requests.post(f"{running.url}/v1/media/1_2/likes", data={"access_token": token})
-        requests.get(f"{running.url}/v1/subscriptions", params={"client_id": "c", "client_secret": "s3cr3t"})
+        requests.get(
+            f"{running.url}/v1/subscriptions", params={"client_id": "c", "client_secret": "s3cr3t"}
+        )
     text = log_file.read_text(encoding="utf-8")
     assert token not in text and "s3cr3t" not in text and "snappeas" not in text
     entries = [json.loads(line) for line in text.splitlines()]
@@ -107,7 +132,11 @@ def test_request_log_redacts_secrets(tmp_path: Path) -> None:
     assert me["status"] == 200 and me["method"] == "GET" and me["fault"] is None
     assert isinstance(me["duration_ms"], float) and isinstance(me["time"], float)
     like = next(e for e in entries if e["endpoint"] == "likes.create")
-    assert like["form"] == {"access_token": "***"} and like["status"] == 500 and like["fault"] == "error"
+    assert (
+        like["form"] == {"access_token": "***"}
+        and like["status"] == 500
+        and like["fault"] == "error"
+    )
     subscriptions = next(e for e in entries if e["endpoint"] == "subscriptions.list")
     assert subscriptions["query"]["client_secret"] == "***"
 
@@ -121,7 +150,10 @@ def test_the_app_is_a_conforming_wsgi_application() -> None:
         missing = browser.get("/v1/users/self.json?callback=cb", buffered=True)
         assert missing.status_code == 200 and missing.get_data(as_text=True).startswith("/**/ cb(")
         assert browser.get("/oauth/authorize/?client_id=x", buffered=True).status_code == 400
-        assert browser.post("/oauth/access_token", data={"client_id": "x"}, buffered=True).status_code == 400
+        assert (
+            browser.post("/oauth/access_token", data={"client_id": "x"}, buffered=True).status_code
+            == 400
+        )
         assert browser.get("/nowhere", buffered=True).status_code == 404
         assert browser.get("/accounts/login/?next=/", buffered=True).status_code == 200
         assert browser.head("/v1/users/self", buffered=True).status_code == 400

@@ -10,8 +10,13 @@ from test_sandbox_support import fake_sandbox, implicit_token
 
 from igflow.sandbox.server import RunningSandbox
 
-LIMITED = {"meta": {"code": 429, "error_type": "OAuthRateLimitException",
-                    "error_message": "The maximum number of requests per hour has been exceeded."}}
+LIMITED = {
+    "meta": {
+        "code": 429,
+        "error_type": "OAuthRateLimitException",
+        "error_message": "The maximum number of requests per hour has been exceeded.",
+    }
+}
 
 
 @pytest.fixture
@@ -25,7 +30,9 @@ def advance(url: str, seconds: float) -> None:
 
 
 def headers(response: requests.Response) -> tuple[int, int]:
-    return int(response.headers["X-Ratelimit-Limit"]), int(response.headers["X-Ratelimit-Remaining"])
+    return int(response.headers["X-Ratelimit-Limit"]), int(
+        response.headers["X-Ratelimit-Remaining"]
+    )
 
 
 def test_write_bucket_of_30_per_hour_then_the_window_slides(sandbox: RunningSandbox) -> None:
@@ -62,9 +69,14 @@ def test_headers_on_every_api_response_and_invalid_requests_count(sandbox: Runni
         requests.get(f"{url}/v1/nothing"),
     ):
         assert headers(response) == (500, 500)
-    refused = requests.delete(f"{url}/v1/media/1_2/likes", params={"access_token": token})  # scope error
+    refused = requests.delete(
+        f"{url}/v1/media/1_2/likes", params={"access_token": token}
+    )  # scope error
     assert refused.status_code == 400 and headers(refused) == (30, 29)
-    assert headers(requests.get(f"{url}/v1/users/self", params={"access_token": token})) == (500, 498)
+    assert headers(requests.get(f"{url}/v1/users/self", params={"access_token": token})) == (
+        500,
+        498,
+    )
 
 
 def test_reset_and_exhaust_rate_limits_at_run_time(sandbox: RunningSandbox) -> None:
@@ -72,10 +84,17 @@ def test_reset_and_exhaust_rate_limits_at_run_time(sandbox: RunningSandbox) -> N
     token = implicit_token(url)
     requests.get(f"{url}/v1/users/self", params={"access_token": token})
     assert requests.post(url + "/_sandbox/reset-rate-limits").json() == {"reset": True}
-    assert headers(requests.get(f"{url}/v1/users/self", params={"access_token": token})) == (500, 499)
+    assert headers(requests.get(f"{url}/v1/users/self", params={"access_token": token})) == (
+        500,
+        499,
+    )
     requests.post(url + "/_sandbox/faults", json={"exhaust_rate_limit": True})
     exhausted = requests.get(f"{url}/v1/users/self", params={"access_token": token})
-    assert exhausted.status_code == 429 and exhausted.json() == LIMITED and headers(exhausted) == (500, 0)
+    assert (
+        exhausted.status_code == 429
+        and exhausted.json() == LIMITED
+        and headers(exhausted) == (500, 0)
+    )
     requests.post(url + "/_sandbox/faults", json={})
     assert requests.get(f"{url}/v1/users/self", params={"access_token": token}).status_code == 200
 
@@ -84,14 +103,20 @@ def test_live_clients_have_live_limits_and_multipliers_scale_them() -> None:
     with fake_sandbox(rate_limits="x2") as running:
         sandbox_token = implicit_token(running.url)
         live_token = implicit_token(running.url, client_name="live")
-        assert headers(requests.get(f"{running.url}/v1/users/self", params={"access_token": sandbox_token})) == (1000, 999)
-        assert headers(requests.get(f"{running.url}/v1/users/self", params={"access_token": live_token})) == (10000, 9999)
+        assert headers(
+            requests.get(f"{running.url}/v1/users/self", params={"access_token": sandbox_token})
+        ) == (1000, 999)
+        assert headers(
+            requests.get(f"{running.url}/v1/users/self", params={"access_token": live_token})
+        ) == (10000, 9999)
 
 
 def test_rate_limits_off_never_refuse_and_report_a_full_bucket() -> None:
     with fake_sandbox(rate_limits="off") as running:
         token = implicit_token(running.url, "likes")
         for _ in range(40):
-            response = requests.post(f"{running.url}/v1/media/1_2/likes", data={"access_token": token})
+            response = requests.post(
+                f"{running.url}/v1/media/1_2/likes", data={"access_token": token}
+            )
             assert response.status_code == 200
         assert headers(response) == (30, 30)

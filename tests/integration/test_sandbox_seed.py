@@ -30,7 +30,10 @@ def test_seed_walkthrough(sandbox: RunningSandbox) -> None:
     browser = requests.Session()
 
     # No token: an error instead of data.
-    assert requests.get(f"{url}/v1/media/shortcode/Bcizg1_B3nu").json()["meta"]["error_type"] == "OAuthParameterException"
+    assert (
+        requests.get(f"{url}/v1/media/shortcode/Bcizg1_B3nu").json()["meta"]["error_type"]
+        == "OAuthParameterException"
+    )
 
     token = token_from(authorize(url, browser, client_id=default["client_id"]))
 
@@ -51,14 +54,25 @@ def test_seed_walkthrough(sandbox: RunningSandbox) -> None:
 
     refused = requests.delete(f"{url}/v1/media/{MEDIA_ID}/likes", params={"access_token": token})
     assert refused.status_code == 400
-    assert refused.json() == {"meta": {"code": 400, "error_type": "OAuthPermissionsException",
-                                       "error_message": SEED_PERMISSIONS}}
+    assert refused.json() == {
+        "meta": {
+            "code": 400,
+            "error_type": "OAuthPermissionsException",
+            "error_message": SEED_PERMISSIONS,
+        }
+    }
 
-    wider = authorize(url, browser, client_id=default["client_id"],
-                      scope="public_content+follower_list+comments+relationships+likes")
+    wider = authorize(
+        url,
+        browser,
+        client_id=default["client_id"],
+        scope="public_content+follower_list+comments+relationships+likes",
+    )
     assert token_from(wider) == token
 
     unliked = requests.delete(f"{url}/v1/media/{MEDIA_ID}/likes", params={"access_token": token})
     assert unliked.json() == {"data": None, "meta": {"code": 200}}
-    after = requests.get(f"{url}/v1/media/shortcode/Bcizg1_B3nu", params={"access_token": token}).json()
+    after = requests.get(
+        f"{url}/v1/media/shortcode/Bcizg1_B3nu", params={"access_token": token}
+    ).json()
     assert after["data"]["likes"]["count"] == 0

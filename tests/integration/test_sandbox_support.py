@@ -26,21 +26,35 @@ TOKEN_RE = re.compile(r"^\d+\.[0-9a-f]{7}\.[0-9a-f]{32}$")
 # ---- fake handlers ------------------------------------------------------------------------------
 def _users_self(ctx: RequestContext) -> HandlerResult:
     assert ctx.viewer is not None
-    return HandlerResult({"id": ctx.viewer.user_id, "scopes": sorted(ctx.viewer.scopes),
-                          "sandbox_users": sorted(ctx.viewer.sandbox_users or []), "params": dict(ctx.params)})
+    return HandlerResult(
+        {
+            "id": ctx.viewer.user_id,
+            "scopes": sorted(ctx.viewer.scopes),
+            "sandbox_users": sorted(ctx.viewer.sandbox_users or []),
+            "params": dict(ctx.params),
+        }
+    )
 
 
 def _media_recent(ctx: RequestContext) -> HandlerResult:
     cursor = int(ctx.params.get("max_id", "10"))
-    return HandlerResult([{"id": str(cursor)}], pagination={"next_url": ctx.next_url({"max_id": str(cursor - 1)}),
-                                                            "next_max_id": str(cursor - 1)})
+    return HandlerResult(
+        [{"id": str(cursor)}],
+        pagination={
+            "next_url": ctx.next_url({"max_id": str(cursor - 1)}),
+            "next_max_id": str(cursor - 1),
+        },
+    )
 
 
 def _likes_create(ctx: RequestContext) -> HandlerResult:
     assert ctx.viewer is not None
     with ctx.db.transaction() as conn:
         conn.execute("CREATE TABLE IF NOT EXISTS fake_likes (media TEXT, user TEXT, at REAL)")
-        conn.execute("INSERT INTO fake_likes VALUES (?, ?, ?)", (ctx.path_params["media_id"], ctx.viewer.user_id, ctx.now))
+        conn.execute(
+            "INSERT INTO fake_likes VALUES (?, ?, ?)",
+            (ctx.path_params["media_id"], ctx.viewer.user_id, ctx.now),
+        )
     if ctx.params.get("fail") == "1":
         raise SandboxApiError(400, "APIInvalidParametersError", "failing after a write")
     return HandlerResult(None)
@@ -49,7 +63,9 @@ def _likes_create(ctx: RequestContext) -> HandlerResult:
 def _likes_list(ctx: RequestContext) -> HandlerResult:
     with ctx.db.transaction() as conn:
         conn.execute("CREATE TABLE IF NOT EXISTS fake_likes (media TEXT, user TEXT, at REAL)")
-        rows = conn.execute("SELECT user FROM fake_likes WHERE media = ?", (ctx.path_params["media_id"],)).fetchall()
+        rows = conn.execute(
+            "SELECT user FROM fake_likes WHERE media = ?", (ctx.path_params["media_id"],)
+        ).fetchall()
     return HandlerResult([{"id": row[0]} for row in rows])
 
 
@@ -175,19 +191,44 @@ def token_from(response: requests.Response) -> str:
     return fragment["access_token"][0]
 
 
-def implicit_token(url: str, scope: str | None = None, username: str = "grantwinney", client_name: str = "default") -> str:
+def implicit_token(
+    url: str, scope: str | None = None, username: str = "grantwinney", client_name: str = "default"
+) -> str:
     with requests.Session() as session:
-        response = authorize(url, session, client_id=client(url, client_name)["client_id"], scope=scope, username=username)
+        response = authorize(
+            url,
+            session,
+            client_id=client(url, client_name)["client_id"],
+            scope=scope,
+            username=username,
+        )
     return token_from(response)
 
 
-def code_flow_token(url: str, client_name: str, scope: str | None = None, username: str = "grantwinney") -> str:
+def code_flow_token(
+    url: str, client_name: str, scope: str | None = None, username: str = "grantwinney"
+) -> str:
     c = client(url, client_name)
     with requests.Session() as session:
-        response = authorize(url, session, client_id=c["client_id"], scope=scope, response_type="code", username=username)
+        response = authorize(
+            url,
+            session,
+            client_id=c["client_id"],
+            scope=scope,
+            response_type="code",
+            username=username,
+        )
     code = parse_qs(urlsplit(response.headers["Location"]).query)["code"][0]
-    exchanged = requests.post(url + "/oauth/access_token", data={
-        "client_id": c["client_id"], "client_secret": c["client_secret"], "grant_type": "authorization_code",
-        "redirect_uri": REDIRECT, "code": code}, timeout=10)
+    exchanged = requests.post(
+        url + "/oauth/access_token",
+        data={
+            "client_id": c["client_id"],
+            "client_secret": c["client_secret"],
+            "grant_type": "authorization_code",
+            "redirect_uri": REDIRECT,
+            "code": code,
+        },
+        timeout=10,
+    )
     assert exchanged.status_code == 200, exchanged.text
     return str(exchanged.json()["access_token"])

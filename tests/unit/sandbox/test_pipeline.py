@@ -1,4 +1,4 @@
-"""The pipeline's pure parts: config parsing, fault specs, envelopes, path normalisation, clients."""
+"""The pipeline's pure parts: config, fault specs, envelopes, path normalisation, grants."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ from igflow.sandbox.db import Database
 from igflow.sandbox.faults import DROP, ERROR, FaultInjector, FaultSpec, FaultSpecError
 
 
-@pytest.mark.parametrize(("value", "expected"), [("on", 1.0), ("off", None), ("x10", 10.0), ("2.5", 2.5), (3, 3.0)])
+@pytest.mark.parametrize(
+    ("value", "expected"), [("on", 1.0), ("off", None), ("x10", 10.0), ("2.5", 2.5), (3, 3.0)]
+)
 def test_rate_limit_settings(value: str | float, expected: float | None) -> None:
     assert rate_multiplier(value) == expected
 
@@ -44,7 +46,13 @@ def test_fault_spec_from_json_and_validation() -> None:
     spec = FaultSpec.from_dict({"fail_nth": 3, "phase": "after", "drop_rate": "0.5"})
     assert (spec.fail_nth, spec.phase, spec.drop_rate) == (3, "after", 0.5)
     assert FaultSpec.from_dict({}) == FaultSpec()
-    for bad in ({"phase": "never"}, {"fail_rate": 1.5}, {"fail_nth": 0}, {"nope": 1}, {"fail_status": 404}):
+    for bad in (
+        {"phase": "never"},
+        {"fail_rate": 1.5},
+        {"fail_nth": 0},
+        {"nope": 1},
+        {"fail_status": 404},
+    ):
         with pytest.raises(FaultSpecError):
             FaultSpec.from_dict(bad)
 
@@ -58,13 +66,21 @@ def test_fault_injector_counts_requests_and_is_seeded() -> None:
 
 
 def test_envelopes() -> None:
-    assert envelope.success_body(HandlerResult([1], pagination={})) == {"meta": {"code": 200}, "data": [1], "pagination": {}}
+    assert envelope.success_body(HandlerResult([1], pagination={})) == {
+        "meta": {"code": 200},
+        "data": [1],
+        "pagination": {},
+    }
     assert envelope.success_body(HandlerResult(None)) == {"meta": {"code": 200}, "data": None}
     assert envelope.success_body(HandlerResult({"a": 1}, bare=True)) == {"a": 1}
-    assert envelope.error_body(SandboxApiError(400, "T", "m")) == {"meta": {"code": 400, "error_type": "T", "error_message": "m"}}
+    assert envelope.error_body(SandboxApiError(400, "T", "m")) == {
+        "meta": {"code": 400, "error_type": "T", "error_message": "m"}
+    }
 
 
-@pytest.mark.parametrize("name", ["cb", "JSON_CALLBACK", "angular.callbacks._0", "$jq_123", "a.b.c"])
+@pytest.mark.parametrize(
+    "name", ["cb", "JSON_CALLBACK", "angular.callbacks._0", "$jq_123", "a.b.c"]
+)
 def test_valid_callbacks(name: str) -> None:
     assert envelope.valid_callback(name)
 

@@ -57,4 +57,7 @@ def test_multiplier_off_exhaust_and_reset() -> None:
     rl.hit("t", "sandbox", None)
     rl.reset()
     assert rl.peek("t", "sandbox", None) == RateStatus(5000, 5000)
-    assert rl.unauthenticated().headers() == {"X-Ratelimit-Limit": "5000", "X-Ratelimit-Remaining": "5000"}
+    assert rl.unauthenticated().headers() == {
+        "X-Ratelimit-Limit": "5000",
+        "X-Ratelimit-Remaining": "5000",
+    }
