@@ -138,16 +138,54 @@ def _oauth_error(response: requests.Response) -> OAuthError:
     )
 
 
-def _token_from_redirect(location: str, redirect_uri: str) -> str:
+def _grant_from_redirect(location: str, redirect_uri: str) -> tuple[str, str]:
+    """("token", access_token) from the implicit flow, or ("code", code) from the code flow."""
     parts = urlsplit(location)
     fragment = parse_qs(parts.fragment)
     if "access_token" in fragment:
-        return fragment["access_token"][0]
+        return "token", fragment["access_token"][0]
     query = parse_qs(parts.query)
     if "error" in query:
         reason = query.get("error_description", query["error"])[0]
         raise OAuthError(f"authorization refused: {reason}", error_type="access_denied")
-    raise OAuthError(f"the redirect to {redirect_uri} carried no access token")
+    if "code" in query:
+        return "code", query["code"][0]
+    raise OAuthError(f"the redirect to {redirect_uri} carried no access token or code")
+
+
+def _exchange_code(
+    session: requests.Session,
+    origin: str,
+    *,
+    code: str,
+    client_id: str,
+    client_secret: str,
+    redirect_uri: str,
+    timeout: float,
+) -> str:
+    """The explicit flow's second half: POST /oauth/access_token with the client's secret."""
+    form = {
+        "client_id": client_id,
+        "client_secret": client_secret,
+        "grant_type": "authorization_code",
+        "redirect_uri": redirect_uri,
+        "code": code,
+    }
+    try:
+        response = session.post(
+            f"{origin}/oauth/access_token", data=form, timeout=timeout, allow_redirects=False
+        )
+    except requests.ConnectionError as exc:
+        raise ConnectError(f"cannot reach the sandbox at {origin}") from exc
+    except requests.RequestException as exc:
+        raise TransportError(f"the sandbox at {origin} failed: {type(exc).__name__}") from exc
+    try:
+        body: Any = response.json()
+    except ValueError:
+        body = None
+    if response.status_code == 200 and isinstance(body, dict) and "access_token" in body:
+        return str(body["access_token"])
+    raise _oauth_error(response)
 
 
 def authorize_sandbox(
@@ -160,8 +198,12 @@ def authorize_sandbox(
     password: str,
     scopes: Sequence[str],
     timeout: float = 10.0,
+    client_secret: str | None = None,
 ) -> str:
-    """Run the implicit OAuth flow against a sandbox as ``username``; return the access token.
+    """Log in to a sandbox as ``username`` and grant ``scopes``; return the access token.
+
+    Uses the implicit flow, or the explicit (code) flow when ``client_secret`` is given, which
+    clients with implicit OAuth disabled require.
 
     Raises:
         OAuthError: the sandbox refused (bad client, redirect mismatch, not a sandbox user,
@@ -172,7 +214,7 @@ def authorize_sandbox(
         {
             "client_id": client_id,
             "redirect_uri": redirect_uri,
-            "response_type": "token",
+            "response_type": "token" if client_secret is None else "code",
             "scope": " ".join(scopes),
         }
     )
@@ -192,7 +234,14 @@ def authorize_sandbox(
         if response.is_redirect:
             location = response.headers["Location"]
             if location.startswith(redirect_uri):
-                return _token_from_redirect(location, redirect_uri)
+                kind, value = _grant_from_redirect(location, redirect_uri)
+                if kind == "token":
+                    return value
+                assert client_secret is not None
+                return _exchange_code(
+                    session, origin, code=value, client_id=client_id,
+                    client_secret=client_secret, redirect_uri=redirect_uri, timeout=timeout,
+                )
             url, method, data = urljoin(url, location), "GET", None
             continue
         if response.status_code != 200 or "html" not in response.headers.get("Content-Type", ""):

@@ -138,7 +138,7 @@ class TargetSession(AbstractContextManager["TargetSession"]):
 
     def anonymous_client(self) -> ApiClient:
         """A client for endpoints that need no token (oEmbed; client credentials on a sandbox)."""
-        info = self.sandbox_info() if self.target == SANDBOX else None
+        info = self.sandbox_info()
         if info is not None:
             default = info.client(None)
             return self._client(
@@ -194,6 +194,7 @@ class TargetSession(AbstractContextManager["TargetSession"]):
             password=password,
             scopes=scopes,
             timeout=self.timeouts.read,
+            client_secret=None if chosen.implicit else chosen.client_secret,
         )
         self.redactor.add(new_token)
         api = self._client(

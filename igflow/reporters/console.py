@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -32,6 +33,7 @@ class ConsoleReporter:
         self.redactor = redactor
         self.options = options
         self._total = 0
+        self._exchanges: list[Exchange] = []  # -v: shown under their step's line
 
     def _paint(self, text: str, code: str) -> str:
         return f"\033[{code}m{text}\033[0m" if self.options.color else text
@@ -65,6 +67,9 @@ class ConsoleReporter:
             parts.append(self._paint(f"({record.message})", "2"))
         parts.append(self._paint(_duration(record.elapsed), "2"))
         self._write("  ".join(parts))
+        exchanges, self._exchanges = self._exchanges, []
+        for exchange in exchanges:
+            self._show_exchange(exchange)
         if step.kind == "log" and record.status == "ok" and record.message is not None:
             for line in record.message.splitlines() or [""]:
                 self._write(f"      {line}")
@@ -73,19 +78,29 @@ class ConsoleReporter:
 
     def exchange(self, exchange: Exchange) -> None:
         """`-v`: each HTTP exchange, already redacted by the client."""
-        if self.options.verbosity < 1:
-            return
+        if self.options.verbosity >= 1:
+            self._exchanges.append(exchange)
+
+    def _show_exchange(self, exchange: Exchange) -> None:
         self._write(self._paint(f"      > {exchange.method} {exchange.url}", "2"))
         body = getattr(exchange, "request_body", None)
         if body:
             self._write(self._paint(f"      > {body}", "2"))
+        if exchange.status is None:
+            failure = getattr(exchange, "error", None) or "no response"
+            self._write(self._paint(f"      < {failure} ({_duration(exchange.elapsed)})", "2"))
+            return
         self._write(
             self._paint(f"      < {exchange.status} ({_duration(exchange.elapsed)})", "2")
         )
         text = getattr(exchange, "response_body", None)
         if text:
-            for line in str(text).splitlines()[:40]:
+            lines = _pretty(str(text)).splitlines()
+            for line in lines[:_MAX_BODY_LINES]:
                 self._write(self._paint(f"      < {line}", "2"))
+            if len(lines) > _MAX_BODY_LINES:
+                more = len(lines) - _MAX_BODY_LINES
+                self._write(self._paint(f"      < ... ({more} more lines)", "2"))
 
     def run_finished(self, result: RunResult) -> None:
         counts: dict[str, int] = {}
@@ -108,6 +123,17 @@ class ConsoleReporter:
         self._write(
             f"{self._paint(verdict, colour)}: {', '.join(pieces)} in {_duration(result.elapsed)}"
         )
+
+
+_MAX_BODY_LINES = 40
+
+
+def _pretty(text: str) -> str:
+    """Indent a JSON body for reading; anything else is shown as it came."""
+    try:
+        return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+    except ValueError:
+        return text
 
 
 def _duration(seconds: float) -> str:
