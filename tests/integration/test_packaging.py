@@ -1,0 +1,57 @@
+"""The wheel carries schemas/ inside the package, and an installed igflow finds them there."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("wheel")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(out), str(ROOT)],
+        check=True, capture_output=True, timeout=300,
+    )
+    (built,) = out.glob("igflow-*.whl")
+    return built
+
+
+def test_wheel_ships_the_top_level_schemas(wheel: Path) -> None:
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+        for schema in ("playbook.schema.json", "registry.schema.json"):
+            packaged = archive.read(f"igflow/schemas/{schema}")
+            assert packaged == (ROOT / "schemas" / schema).read_bytes()
+    assert "igflow/registry/instagram_v1.yaml" in names
+    assert "igflow/sandbox/data/default.yaml" in names
+
+
+def test_installed_package_finds_its_schemas(wheel: Path, tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "--quiet", "--target", str(site),
+         str(wheel)],
+        check=True, capture_output=True, timeout=300,
+    )
+    probe = (
+        "import json, igflow.resources as r;"
+        "print(json.dumps([str(r.schemas_dir()), r.load_schema('playbook.schema.json')['title']]))"
+    )
+    # Run from an empty directory so the checkout cannot shadow the installed package.
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    completed = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, env=env,
+        capture_output=True, text=True, timeout=60, check=True,
+    )
+    where, title = json.loads(completed.stdout)
+    assert Path(where) == site / "igflow" / "schemas"
+    assert title
