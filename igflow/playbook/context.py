@@ -36,6 +36,8 @@ class CheckContext:
     registry: Registry | None
     names: NameTable
     issues: list[Issue] = field(default_factory=list)
+    # Whether the schema (or the loader) found errors: then no plan will be built.
+    shape_errors: bool = False
     # Step ids seen so far (id -> location) and all ids in the playbook (for "runs later").
     step_ids: dict[str, SourceLocation] = field(default_factory=dict)
     all_step_ids: dict[str, SourceLocation] = field(default_factory=dict)
@@ -74,6 +76,11 @@ class CheckContext:
             except TemplateSyntaxError as exc:
                 self.issues.append(Issue(self.text_location(leaf_path, exc.lineno), exc.message))
                 ok = False
+            except jinja2.TemplateSyntaxError as exc:
+                # Jinja finds unknown filters and tests only when generating code.
+                self.issues.append(Issue(self.text_location(leaf_path, exc.lineno or 1),
+                                         f"invalid template {text!r}: {exc.message}"))
+                ok = False
         if not ok:
             return None
         return self.engine.compile_value(value)  # each string is already in the engine's cache
@@ -93,6 +100,10 @@ class CheckContext:
         except TemplateSyntaxError as exc:
             self.issues.append(Issue(self.text_location(path, exc.lineno), exc.message))
             return None
+        except jinja2.TemplateSyntaxError as exc:  # unknown filter or test
+            self.issues.append(Issue(self.text_location(path, exc.lineno or 1),
+                                     f"invalid expression {value!r}: {exc.message}"))
+            return None
 
     def jsonpath(self, source: str, path: Path) -> CompiledPath | None:
         try:
@@ -108,7 +119,7 @@ class CheckContext:
         for leaf_path, text in _string_leaves(value, path):
             try:
                 compiled = self.engine.compile_value(text)  # cached by the engine
-            except TemplateSyntaxError:
+            except (TemplateSyntaxError, jinja2.TemplateSyntaxError):
                 continue  # reported where it was compiled
             self.check_names(compiled.names, leaf_path, extra, source=text, is_expression=False)
 

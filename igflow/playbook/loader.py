@@ -27,6 +27,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from igflow.errors import Issue, PlaybookSyntaxError, SourceLocation, UsageError
 
 __all__ = [
+    "MAX_DEPTH",
     "MAX_NODES",
     "LoadedDocument",
     "Path",
@@ -39,6 +40,8 @@ Path = tuple[str | int, ...]
 # A real playbook has a few hundred nodes; this leaves room for generated ones while refusing
 # "billion laughs" documents long before they could exhaust memory.
 MAX_NODES = 100_000
+# Composing, building and schema validation all recurse; a real playbook nests < 10 deep.
+MAX_DEPTH = 100
 
 _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -130,7 +133,7 @@ def load_playbook_text(text: str, filename: str) -> LoadedDocument:
         exc.lines = lines  # type: ignore[attr-defined]  # so callers can show the source line
         raise
     # A merged anchor is walked once per merge; report each of its problems once.
-    doc.issues = sorted(set(doc.issues))
+    doc.issues = sorted(set(doc.issues), key=lambda i: (i.location.line, i.location.col, i.message))
     return doc
 
 
@@ -182,6 +185,7 @@ class _BoundedLoader(yaml.SafeLoader):
         super().__init__(stream)
         self.sizes: dict[int, int] = {}
         self.saw_alias = False
+        self.depth = 0
 
     def compose_node(self, parent: Node | None, index: Any) -> Node:
         if self.check_event(yaml.AliasEvent):
@@ -194,7 +198,11 @@ class _BoundedLoader(yaml.SafeLoader):
                 )
             self.saw_alias = True
             return super().compose_node(parent, index)  # type: ignore[no-any-return]
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise _TooDeep(self.peek_event().start_mark)
         node: Node = super().compose_node(parent, index)
+        self.depth -= 1
         size = 1
         if isinstance(node, SequenceNode):
             size += sum(self.sizes[id(child)] for child in node.value)
@@ -213,6 +221,12 @@ class _TooBig(Exception):
         self.saw_alias = saw_alias
 
 
+class _TooDeep(Exception):
+    def __init__(self, mark: yaml.Mark) -> None:
+        super().__init__()
+        self.mark = mark
+
+
 def _compose(text: str, filename: str) -> Node | None:
     loader: _BoundedLoader | None = None
     try:
@@ -226,6 +240,10 @@ def _compose(text: str, filename: str) -> Node | None:
             else f"playbook is too large (more than {MAX_NODES} YAML nodes)"
         )
         raise PlaybookSyntaxError(message, location=_mark_location(filename, exc.mark)) from None
+    except _TooDeep as exc:
+        raise PlaybookSyntaxError(
+            f"YAML nesting is deeper than {MAX_DEPTH} levels", location=_mark_location(filename, exc.mark)
+        ) from None
     except yaml.reader.ReaderError as exc:
         line, col = _offset_to_line_col(text, exc.position)
         char = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or " ")

@@ -128,7 +128,9 @@ class _StepCompiler:
         asserts = self.asserts(defines)
         if step_id is not None:
             ctx.step_ids.setdefault(step_id, self.location)
-        if kind is None or _error_count(ctx) > self.errors_before:
+        # The plan is only built from a playbook without errors, so skip building (and so
+        # reading ill-typed values) as soon as anything is wrong.
+        if kind is None or ctx.shape_errors or _error_count(ctx) > self.errors_before:
             return None
         timeout = raw.get("timeout")
         return Step(
@@ -161,25 +163,30 @@ class _StepCompiler:
         name = self.str_field("name")
         if name:
             return name
+        value = self.raw[kind]
         if kind == "call":
-            return f"call {self.raw['call']}"
+            return f"call {value}"
         if kind == "authorize":
-            scopes = self.raw["authorize"].get("scopes") or []
-            return "authorize " + ", ".join(str(s) for s in scopes)
-        if kind == "set":
-            return "set " + ", ".join(self.raw["set"])
+            scopes = value.get("scopes") if isinstance(value, dict) else None
+            return "authorize " + ", ".join(str(s) for s in scopes or ())
+        if kind == "set" and isinstance(value, dict):
+            return "set " + ", ".join(value)
+        if kind == "assert" and isinstance(value, list) and value:
+            return f"assert {value[0]}"
         if kind == "assert":
-            items = self.raw["assert"]
-            return "assert " + str(items if isinstance(items, str) else items[0])
+            return f"assert {value}"
         return kind
 
     def asserts(self, defines: list[str]) -> tuple[AssertionSpec, ...]:
         raw = self.raw.get("assert")
         if raw is None:
             return ()
-        items = [(self.at("assert"), raw)] if isinstance(raw, str) else [
-            (self.at("assert", i), item) for i, item in enumerate(raw) if isinstance(raw, list)
-        ]
+        if isinstance(raw, str):
+            items = [(self.at("assert"), raw)]
+        elif isinstance(raw, list):
+            items = [(self.at("assert", i), item) for i, item in enumerate(raw)]
+        else:
+            return ()  # the schema reported it
         specs: list[AssertionSpec] = []
         for path, source in items:
             if not isinstance(source, str):

@@ -77,6 +77,7 @@ def compile_playbook(
         engine=engine or TemplateEngine(),
         registry=registry,
         names=NameTable.with_externals(external_names),
+        shape_errors=any(issue.severity == "error" for issue in issues),
     )
     for name in ALWAYS_DEFINED & set(external_names):
         ctx.error((), f"'{name}' is a reserved name and cannot be passed with --var")

@@ -118,9 +118,12 @@ def test_moderate_alias_use_is_fine() -> None:
     assert len(doc.data["a3"]) == 9
 
 
-def test_a_huge_document_without_aliases_is_refused_too() -> None:
-    text = "a: [" + ", ".join("1" for _ in range(MAX_NODES + 1)) + "]\n"
-    assert syntax_error(text).message == f"playbook is too large (more than {MAX_NODES} YAML nodes)"
+def test_a_huge_document_without_aliases_is_refused_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    from igflow.playbook import loader
+
+    monkeypatch.setattr(loader, "MAX_NODES", 1000)  # the same rule, without parsing 100k nodes
+    text = "a: [" + ", ".join("1" for _ in range(1001)) + "]\n"
+    assert syntax_error(text).message == "playbook is too large (more than 1000 YAML nodes)"
 
 
 def test_file_errors_are_usage_errors(tmp_path: Path) -> None:
@@ -150,3 +153,11 @@ def test_bom_and_utf16_files_are_read(tmp_path: Path) -> None:
     utf16 = tmp_path / "u16.yml"
     utf16.write_bytes("a: é\n".encode("utf-16"))
     assert load_playbook_file(str(utf16)).data == {"a": "é"}
+
+
+def test_deep_nesting_is_refused_before_recursion_limits() -> None:
+    from igflow.playbook.loader import MAX_DEPTH
+
+    error = syntax_error("a: " + "[" * 5000 + "]" * 5000 + "\n")
+    assert error.message == f"YAML nesting is deeper than {MAX_DEPTH} levels"
+    assert load_playbook_text("a: " + "[" * 50 + "]" * 50 + "\n", "p.yml").data["a"] is not None

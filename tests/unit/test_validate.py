@@ -259,3 +259,60 @@ def test_schema_describes_every_property() -> None:
                 walk(sub, f"{where}[{i}]")
 
     walk(schema, "$")
+
+
+# --- robustness: mangled playbooks give issues, never a crash ------------------------------
+
+GOOD_DIR = Path(__file__).resolve().parents[1] / "playbooks" / "good"
+_TOKENS = [":", "-", " ", "{", "}", "[", "]", "{{", "}}", "\n", "'", '"', "*a", "&a", "<<", "1",
+           "null", "true", "steps", "call", "with", "extract", "$", "[*]", "assert", "when", "?"]
+_VALUES: list[object] = [None, 1, 2.5, True, "", "{{ x }}", "{{", "$.a[", [], [1], {}, {"a": 1},
+                         {"path": 1}, [None]]
+
+
+def _compile_never_crashes(text: str) -> None:
+    from igflow.errors import IgflowError
+
+    try:
+        compile_playbook(load_playbook_text(text, "f.yml"))
+    except IgflowError:
+        pass  # a PlaybookSyntaxError is the expected outcome for broken YAML
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_mangled_text_never_crashes(seed: int) -> None:
+    import random
+
+    rng = random.Random(seed)
+    sources = [p.read_text(encoding="utf-8") for p in sorted(GOOD_DIR.glob("*.yml"))]
+    for _ in range(150):
+        text = rng.choice(sources)
+        for _ in range(rng.randint(1, 4)):
+            i = rng.randrange(len(text) + 1)
+            text = text[:i] + rng.choice(_TOKENS) + text[i + rng.randint(0, 6):]
+        _compile_never_crashes(text)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_mistyped_values_never_crash(seed: int) -> None:
+    import copy
+    import random
+
+    import yaml
+
+    rng = random.Random(seed)
+    documents = [yaml.safe_load(p.read_text(encoding="utf-8")) for p in sorted(GOOD_DIR.glob("*.yml"))]
+    for _ in range(60):
+        data = copy.deepcopy(rng.choice(documents))
+        for _ in range(rng.randint(1, 3)):
+            parent: object = data
+            while True:  # walk down to a random container
+                keys = list(parent) if isinstance(parent, dict) else list(range(len(parent)))  # type: ignore[arg-type]
+                key = rng.choice(keys) if keys else None
+                child = parent[key] if key is not None else None  # type: ignore[index]
+                if key is None or not isinstance(child, dict | list) or rng.random() < 0.3:
+                    break
+                parent = child
+            if key is not None:
+                parent[key] = copy.deepcopy(rng.choice(_VALUES))  # type: ignore[index]
+        _compile_never_crashes(yaml.safe_dump(data))
