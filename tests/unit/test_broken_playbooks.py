@@ -59,6 +59,7 @@ FIRST_LINE = {
     "undefined_variable": 8,
     "unknown_endpoint": 5,
     "unknown_expect_error": 7,
+    "unknown_filter": 6,
     "unknown_scope": 4,
     "unknown_step_key": 6,
     "unknown_top_level_key": 3,
