@@ -145,23 +145,28 @@ def _external_variables(args: argparse.Namespace) -> dict[str, Any]:
     return variables
 
 
-def _compile(path: str, names: Sequence[str], env: Environment) -> Any:
+def _compile(path: str, names: Sequence[str]) -> Any:
     from igflow.playbook import check_playbook
 
     return check_playbook(path, external_names=names)
 
 
 def cmd_check(args: argparse.Namespace, env: Environment) -> int:
-    variables = _external_variables(args)
+    from igflow.playbook import diagnose_playbook, format_issue
+
+    names = list(_external_variables(args))
     worst = ExitCode.OK
     for path in args.playbooks:
-        try:
-            playbook = _compile(path, list(variables), env)
-        except IgflowError as exc:
-            _report_error(exc, env, traceback_wanted=args.traceback)
-            worst = max(worst, exc.exit_code)
+        diagnosis = diagnose_playbook(path, external_names=names)
+        for issue in diagnosis.issues:
+            env.stderr.write(format_issue(issue, diagnosis.lines) + "\n")
+        errors = sum(1 for issue in diagnosis.issues if issue.severity == "error")
+        if not diagnosis.ok:
+            env.stderr.write(f"igflow: {path}: {errors} problem{'s' if errors != 1 else ''} found\n")
+            worst = ExitCode.USAGE
             continue
-        count = len(playbook.steps)
+        assert diagnosis.playbook is not None
+        count = len(diagnosis.playbook.steps)
         env.stdout.write(f"{path}: ok ({count} step{'s' if count != 1 else ''})\n")
     return int(worst)
 
@@ -175,7 +180,7 @@ def cmd_run(args: argparse.Namespace, env: Environment) -> int:
     from igflow.target import SANDBOX, TargetSession
 
     variables = _external_variables(args)
-    playbook = _compile(args.playbook, list(variables), env)
+    playbook = _compile(args.playbook, list(variables))
     redactor = Redactor()
     for name in playbook.secrets:
         if name in variables:

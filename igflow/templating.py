@@ -575,15 +575,16 @@ class TemplateEngine:
         else:
             try:
                 ast = self._env.parse(text)
+                inner = _whole_expression(text, ast)
+                if inner is not None:
+                    compiled = _WholeExpression(text, self.compile_expression(inner))
+                else:
+                    # Code generation also raises (TemplateAssertionError: an unknown filter).
+                    template = self._env.from_string(ast)
+                    compiled = _StringTemplate(text, self._names(ast), template)
             except jinja_errors.TemplateSyntaxError as exc:
                 message = f"invalid template {_snippet(text)}: {_one_line(exc.message or '')}"
                 raise TemplateSyntaxError(message, lineno=exc.lineno or 1) from exc
-            inner = _whole_expression(text, ast)
-            if inner is not None:
-                compiled = _WholeExpression(text, self.compile_expression(inner))
-            else:
-                names = self._names(ast)
-                compiled = _StringTemplate(text, names, self._env.from_string(ast))
         self._strings[text] = compiled
         return compiled
 

@@ -480,3 +480,9 @@ def test_long_sources_are_shortened_in_syntax_errors(engine: TemplateEngine) -> 
 
 def test_compiled_value_repr_shows_the_source(engine: TemplateEngine) -> None:
     assert repr(engine.compile_value("a {{ x }}")) == "<_StringTemplate a {{ x }}>"
+
+
+def test_unknown_filter_in_a_string_template_is_an_igflow_syntax_error() -> None:
+    engine = TemplateEngine()
+    with pytest.raises(TemplateSyntaxError, match="No filter named 'nofilter'"):
+        engine.compile_value("a {{ x | nofilter }}")
