@@ -221,3 +221,19 @@ def test_run_against_a_served_sandbox_keeps_state(served_sandbox: str) -> None:
     code, _, err = run_cli("run", SEED, "--target", served_sandbox)
     assert code == 1
     assert "likes = 0" in err
+
+
+def test_traceback_only_when_asked(tmp_path: Path) -> None:
+    path = write_playbook(tmp_path, """\
+        steps:
+          - authorize: {scopes: [basic], user: grantwinney}
+          - call: media.get
+            with: {media_id: "0_0"}
+        """)
+    code, _, err = run_cli("run", path)
+    assert code == 3 and "Traceback" not in err
+    code, _, err = run_cli("run", path, "--traceback")
+    assert code == 3
+    assert "Traceback (most recent call last)" in err
+    assert "APINotFoundError" in err
+    assert not V1_TOKEN.search(err)
