@@ -80,6 +80,12 @@ def test_every_example_playbook_passes_check(path: Path) -> None:
     assert out.startswith(f"{path}: ok")
 
 
+@pytest.mark.parametrize("path", PLAYBOOKS, ids=lambda p: p.name)
+def test_every_example_playbook_carries_the_schema_modeline(path: Path) -> None:
+    first = path.read_text(encoding="utf-8").splitlines()[0]
+    assert first == "# yaml-language-server: $schema=../schemas/playbook.schema.json"
+
+
 def _yaml_examples(markdown: Path) -> list[str]:
     blocks = re.findall(r"```yaml\n(.*?)```", markdown.read_text(encoding="utf-8"), flags=re.S)
     return [block for block in blocks if re.search(r"^igflow: 1$", block, flags=re.M)]
@@ -90,6 +96,7 @@ def test_every_documented_playbook_passes_check(doc: str, tmp_path: Path) -> Non
     examples = _yaml_examples(ROOT / doc)
     assert examples, f"{doc} has no playbook examples"
     for number, text in enumerate(examples):
+        assert text.startswith("# yaml-language-server: $schema="), f"{doc} example {number}"
         path = tmp_path / f"example{number}.yml"
         path.write_text(text, encoding="utf-8")
         code, _, err = run_cli("check", str(path))
