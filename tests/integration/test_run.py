@@ -237,3 +237,12 @@ def test_traceback_only_when_asked(tmp_path: Path) -> None:
     assert "Traceback (most recent call last)" in err
     assert "APINotFoundError" in err
     assert not V1_TOKEN.search(err)
+
+
+@pytest.mark.parametrize(
+    "path", sorted((ROOT / "playbooks").glob("*.yml")), ids=lambda p: p.name
+)
+def test_every_example_playbook_runs_green_against_the_sandbox(path: Path) -> None:
+    code, out, err = run_cli("run", str(path))
+    assert code == 0, out + err
+    assert out.rstrip().splitlines()[-1].startswith("ok: ")
