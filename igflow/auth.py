@@ -51,7 +51,9 @@ class SandboxInfo:
             ) from None
 
 
-def fetch_sandbox_info(session: requests.Session, origin: str, timeout: float) -> SandboxInfo | None:
+def fetch_sandbox_info(
+    session: requests.Session, origin: str, timeout: float
+) -> SandboxInfo | None:
     """Ask a target whether it is an igflow sandbox; None when it is not."""
     try:
         response = session.get(origin + "/_sandbox/info", timeout=timeout, allow_redirects=False)
@@ -239,8 +241,13 @@ def authorize_sandbox(
                     return value
                 assert client_secret is not None
                 return _exchange_code(
-                    session, origin, code=value, client_id=client_id,
-                    client_secret=client_secret, redirect_uri=redirect_uri, timeout=timeout,
+                    session,
+                    origin,
+                    code=value,
+                    client_id=client_id,
+                    client_secret=client_secret,
+                    redirect_uri=redirect_uri,
+                    timeout=timeout,
                 )
             url, method, data = urljoin(url, location), "GET", None
             continue

@@ -65,7 +65,9 @@ def _build_parser() -> argparse.ArgumentParser:
         "e.g. http://127.0.0.1:8765 for `igflow sandbox serve`",
     )
     run.add_argument(
-        "--timeout", type=float, metavar="SECONDS",
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
         help="read timeout for every request (default 30; connect timeout 5)",
     )
     verbosity = run.add_mutually_exclusive_group()
@@ -76,7 +78,9 @@ def _build_parser() -> argparse.ArgumentParser:
         "-q", "--quiet", action="store_true", help="show only errors and the summary"
     )
     run.add_argument(
-        "--color", choices=("auto", "always", "never"), default="auto",
+        "--color",
+        choices=("auto", "always", "never"),
+        default="auto",
         help="colour output (auto: only on a terminal, never when NO_COLOR is set)",
     )
     run.add_argument("--traceback", action="store_true", help=argparse.SUPPRESS)
@@ -91,9 +95,7 @@ def _build_parser() -> argparse.ArgumentParser:
     endpoints.add_argument("--api", default="instagram.v1", help="registry profile")
 
     schema = commands.add_parser("schema", help="print the playbook JSON Schema (for editors)")
-    schema.add_argument(
-        "--registry", action="store_true", help="print the registry schema instead"
-    )
+    schema.add_argument("--registry", action="store_true", help="print the registry schema instead")
 
     sandbox = commands.add_parser(
         "sandbox", help="serve and manage the built-in Instagram API v1 sandbox"
@@ -106,12 +108,13 @@ def _build_parser() -> argparse.ArgumentParser:
 
 def _add_variable_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--var", action="append", default=[], metavar="NAME=VALUE",
+        "--var",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
         help="set a variable (repeatable); overrides the playbook's vars",
     )
-    parser.add_argument(
-        "--vars-file", metavar="FILE", help="a YAML mapping of variables"
-    )
+    parser.add_argument("--vars-file", metavar="FILE", help="a YAML mapping of variables")
 
 
 # -- commands --------------------------------------------------------------------------------
@@ -162,7 +165,9 @@ def cmd_check(args: argparse.Namespace, env: Environment) -> int:
             env.stderr.write(format_issue(issue, diagnosis.lines) + "\n")
         errors = sum(1 for issue in diagnosis.issues if issue.severity == "error")
         if not diagnosis.ok:
-            env.stderr.write(f"igflow: {path}: {errors} problem{'s' if errors != 1 else ''} found\n")
+            env.stderr.write(
+                f"igflow: {path}: {errors} problem{'s' if errors != 1 else ''} found\n"
+            )
             worst = ExitCode.USAGE
             continue
         assert diagnosis.playbook is not None
@@ -209,7 +214,9 @@ def cmd_run(args: argparse.Namespace, env: Environment) -> int:
             variables=variables,
             environ=env.environ,
             redact_value=lambda value: redactor.add(str(value)),
-            timeouts_for=lambda seconds: default_timeouts if seconds is None else _timeouts(seconds),
+            timeouts_for=lambda seconds: (
+                default_timeouts if seconds is None else _timeouts(seconds)
+            ),
         )
         origin = session.origin + (" (sandbox)" if target == SANDBOX else "")
         result = runner.run(origin)
@@ -217,8 +224,13 @@ def cmd_run(args: argparse.Namespace, env: Environment) -> int:
         env.stderr.write("igflow: interrupted\n")
         return int(ExitCode.INTERRUPTED)
     if result.error is not None:
-        _report_error(result.error, env, traceback_wanted=args.traceback, lines=playbook.lines,
-                      redact=redactor.redact)
+        _report_error(
+            result.error,
+            env,
+            traceback_wanted=args.traceback,
+            lines=playbook.lines,
+            redact=redactor.redact,
+        )
         return int(result.error.exit_code)
     return int(ExitCode.OK)
 

@@ -194,8 +194,9 @@ class AuthenticationError(IgflowError):
 class OAuthError(AuthenticationError):
     """An error body from /oauth/* (no ``meta`` wrapper)."""
 
-    def __init__(self, message: str, *, error_type: str = "OAuthException", status: int = 400,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, message: str, *, error_type: str = "OAuthException", status: int = 400, **kwargs: Any
+    ) -> None:
         super().__init__(message, **kwargs)
         self.error_type = error_type
         self.status = status

@@ -202,7 +202,9 @@ class Runner:
         params = step.params.render(self.names) if step.params is not None else {}
         if endpoint.auth == "token":
             if self._auth is None:
-                raise AuthenticationError(f"{endpoint.id} needs an access token: no authorize step ran")
+                raise AuthenticationError(
+                    f"{endpoint.id} needs an access token: no authorize step ran"
+                )
             client, token = self._auth.client, self._auth.token
         else:
             client, token = self.connection.anonymous_client(), None

@@ -171,10 +171,12 @@ class TargetSession(AbstractContextManager["TargetSession"]):
         if info is None:
             raise AuthenticationError(
                 f"{self.origin} is not an igflow sandbox, so igflow cannot log in as a user "
-                f"there; give the authorize step a `token:` (e.g. \"{{{{ env.IG_TOKEN }}}}\")"
+                f'there; give the authorize step a `token:` (e.g. "{{{{ env.IG_TOKEN }}}}")'
             )
         if user is None:
-            raise AuthenticationError("the authorize step needs `user:` (a sandbox user) or `token:`")
+            raise AuthenticationError(
+                "the authorize step needs `user:` (a sandbox user) or `token:`"
+            )
         chosen = info.client(client)
         if password is None:
             password = info.passwords.get(user)

@@ -78,8 +78,12 @@ class CheckContext:
                 ok = False
             except jinja2.TemplateSyntaxError as exc:
                 # Jinja finds unknown filters and tests only when generating code.
-                self.issues.append(Issue(self.text_location(leaf_path, exc.lineno or 1),
-                                         f"invalid template {text!r}: {exc.message}"))
+                self.issues.append(
+                    Issue(
+                        self.text_location(leaf_path, exc.lineno or 1),
+                        f"invalid template {text!r}: {exc.message}",
+                    )
+                )
                 ok = False
         if not ok:
             return None
@@ -101,8 +105,12 @@ class CheckContext:
             self.issues.append(Issue(self.text_location(path, exc.lineno), exc.message))
             return None
         except jinja2.TemplateSyntaxError as exc:  # unknown filter or test
-            self.issues.append(Issue(self.text_location(path, exc.lineno or 1),
-                                     f"invalid expression {value!r}: {exc.message}"))
+            self.issues.append(
+                Issue(
+                    self.text_location(path, exc.lineno or 1),
+                    f"invalid expression {value!r}: {exc.message}",
+                )
+            )
             return None
 
     def jsonpath(self, source: str, path: Path) -> CompiledPath | None:
@@ -151,12 +159,15 @@ class CheckContext:
                 continue
             later = self.all_step_ids.get(step_id)
             if later is not None:
-                self.error(path, f"steps.{step_id} refers to a step that has not run yet "
-                           f"(it is at {later})")
+                self.error(
+                    path,
+                    f"steps.{step_id} refers to a step that has not run yet (it is at {later})",
+                )
             else:
                 hint = did_you_mean(step_id, self.step_ids)
-                self.error(path, f"steps.{step_id}: there is no earlier step with id "
-                           f"'{step_id}'{hint}")
+                self.error(
+                    path, f"steps.{step_id}: there is no earlier step with id '{step_id}'{hint}"
+                )
 
 
 def _is_literal(value: Any) -> bool:

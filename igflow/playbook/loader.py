@@ -139,7 +139,9 @@ def load_playbook_text(text: str, filename: str) -> LoadedDocument:
 
 def _is_empty_scalar(node: Node) -> bool:
     # A file holding only "---" or comments and a document marker composes to an empty null.
-    return isinstance(node, ScalarNode) and node.tag == "tag:yaml.org,2002:null" and node.value == ""
+    return (
+        isinstance(node, ScalarNode) and node.tag == "tag:yaml.org,2002:null" and node.value == ""
+    )
 
 
 # --- bytes to text -------------------------------------------------------------------------
@@ -193,7 +195,9 @@ class _BoundedLoader(yaml.SafeLoader):
             target = self.anchors.get(event.anchor)
             if target is not None and id(target) not in self.sizes:
                 raise yaml.composer.ComposerError(
-                    None, None, f"alias *{event.anchor} refers to a node that contains it",
+                    None,
+                    None,
+                    f"alias *{event.anchor} refers to a node that contains it",
                     event.start_mark,
                 )
             self.saw_alias = True
@@ -242,11 +246,14 @@ def _compose(text: str, filename: str) -> Node | None:
         raise PlaybookSyntaxError(message, location=_mark_location(filename, exc.mark)) from None
     except _TooDeep as exc:
         raise PlaybookSyntaxError(
-            f"YAML nesting is deeper than {MAX_DEPTH} levels", location=_mark_location(filename, exc.mark)
+            f"YAML nesting is deeper than {MAX_DEPTH} levels",
+            location=_mark_location(filename, exc.mark),
         ) from None
     except yaml.reader.ReaderError as exc:
         line, col = _offset_to_line_col(text, exc.position)
-        char = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or " ")
+        char = (
+            exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or " ")
+        )
         raise PlaybookSyntaxError(
             f"control character #x{char:04x} is not allowed in YAML",
             location=SourceLocation(filename, line, col),
@@ -277,7 +284,9 @@ def _syntax_error(exc: yaml.MarkedYAMLError, filename: str, text: str) -> Playbo
         context_line = exc.context_mark.line + 1
         if context_line != exc.problem_mark.line + 1:
             problem = f"{problem} ({exc.context} started at line {context_line})"
-    location = _mark_location(filename, mark) if mark is not None else SourceLocation(filename, 1, 1)
+    location = (
+        _mark_location(filename, mark) if mark is not None else SourceLocation(filename, 1, 1)
+    )
     return PlaybookSyntaxError(problem, location=location)
 
 
@@ -329,7 +338,9 @@ class _Builder:
     def unsafe(self, node: Node, exc: Exception | None) -> PlaybookSyntaxError:
         tag = str(node.tag)
         if tag.startswith("tag:yaml.org,2002:python/"):
-            message = f"the tag !!{tag.split(':', 2)[2]} is not allowed: playbooks are data, not code"
+            message = (
+                f"the tag !!{tag.split(':', 2)[2]} is not allowed: playbooks are data, not code"
+            )
         elif exc is not None and getattr(exc, "problem", None) and "constructor" not in str(exc):
             message = str(getattr(exc, "problem"))
         else:
@@ -338,7 +349,11 @@ class _Builder:
 
     def key_text(self, node: Node) -> str:
         if not isinstance(node, ScalarNode):
-            line = self.doc.lines[node.start_mark.line] if node.start_mark.line < len(self.doc.lines) else ""
+            line = (
+                self.doc.lines[node.start_mark.line]
+                if node.start_mark.line < len(self.doc.lines)
+                else ""
+            )
             message = "a mapping key must be a plain value, not a list or mapping"
             if "{{" in line:
                 # The classic: `with: {id: {{ x }}}` reads as nested flow mappings.
@@ -362,9 +377,12 @@ class _Builder:
             key = self.key_text(key_node)
             key_loc = self.loc(key_node)
             if key in seen:
-                self.doc.issues.append(Issue(
-                    key_loc, f"duplicate key '{key}': it is already set at line {seen[key].line}",
-                ))
+                self.doc.issues.append(
+                    Issue(
+                        key_loc,
+                        f"duplicate key '{key}': it is already set at line {seen[key].line}",
+                    )
+                )
                 continue
             seen[key] = key_loc
             if key in skip:  # already set explicitly by the mapping that merges this one

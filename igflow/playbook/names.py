@@ -60,12 +60,16 @@ class NameTable:
         later = self.later.get(name)
         if later is not None and later.location is not None:
             verb = {"extracted": "extracted", "set": "set", "var": "defined in vars"}[later.how]
-            return f"'{name}' is used before it is defined (it is {verb} later, at {later.location})"
+            return (
+                f"'{name}' is used before it is defined (it is {verb} later, at {later.location})"
+            )
         hint = did_you_mean(name, [*self.defined, *extra, *ALWAYS_DEFINED])
         if hint:
             return f"'{name}' is not defined{hint}"
-        return (f"'{name}' is not defined (define it in `vars`, pass it with --var, or extract "
-                "it in an earlier step)")
+        return (
+            f"'{name}' is not defined (define it in `vars`, pass it with --var, or extract "
+            "it in an earlier step)"
+        )
 
 
 def step_references(ast: Node) -> list[str]:

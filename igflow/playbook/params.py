@@ -13,11 +13,17 @@ from igflow.templating import TemplateEngine
 
 __all__ = ["check_params"]
 
-_TYPE_WORDS = {"integer": "an integer", "number": "a number", "boolean": "true or false",
-               "string": "a string"}
+_TYPE_WORDS = {
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "true or false",
+    "string": "a string",
+}
 
 
-def check_params(ctx: CheckContext, endpoint: Endpoint, given: Mapping[str, Any], step: Path) -> None:
+def check_params(
+    ctx: CheckContext, endpoint: Endpoint, given: Mapping[str, Any], step: Path
+) -> None:
     """Report unknown params, missing required params, and literal values of the wrong type.
 
     Args:

@@ -104,8 +104,11 @@ class _Mapper:
                 continue
             location = self.doc.key_location((*path, key))
             if key in FUTURE_KEYS and where in ("step", "playbook"):
-                yield Issue(location, f"'{key}' is not supported yet: it comes with a later "
-                            "version of the playbook language")
+                yield Issue(
+                    location,
+                    f"'{key}' is not supported yet: it comes with a later "
+                    "version of the playbook language",
+                )
                 continue
             hint = did_you_mean(key, known)
             where_text = "" if where == "playbook" else f" in {where}"
@@ -125,8 +128,11 @@ class _Mapper:
 
     def on_const(self, error: ValidationError, path: Path) -> Iterator[Issue]:
         if path == ("igflow",):
-            yield self.at(path, f"unsupported playbook format `igflow: {error.instance}`; "
-                          "this version of igflow reads `igflow: 1`")
+            yield self.at(
+                path,
+                f"unsupported playbook format `igflow: {error.instance}`; "
+                "this version of igflow reads `igflow: 1`",
+            )
         else:
             yield self.at(path, f"{_field(path)} must be {error.validator_value!r}")
 
@@ -137,7 +143,9 @@ class _Mapper:
         if path == ("api",):
             yield self.at(path, f"unknown API profile {got!r} (known: {', '.join(options)}){hint}")
             return
-        yield self.at(path, f"{_field(path)} must be one of {', '.join(options)}, got {got!r}{hint}")
+        yield self.at(
+            path, f"{_field(path)} must be one of {', '.join(options)}, got {got!r}{hint}"
+        )
 
     def on_pattern(self, error: ValidationError, path: Path) -> Iterator[Issue]:
         if "propertyNames" in error.schema_path:
@@ -145,8 +153,11 @@ class _Mapper:
             location = self.doc.key_location((*path, error.instance))
             yield Issue(location, f"'{error.instance}' is not a valid name: {_NAME_RULE}")
         elif path == ("target",):
-            yield self.at(path, f"target must be `sandbox` or an origin URL such as "
-                          f"https://api.instagram.com (no path), got {error.instance!r}")
+            yield self.at(
+                path,
+                f"target must be `sandbox` or an origin URL such as "
+                f"https://api.instagram.com (no path), got {error.instance!r}",
+            )
         elif path[-1:] == ("id",):
             yield self.at(path, f"'{error.instance}' is not a valid step id: {_NAME_RULE}")
         else:
@@ -190,11 +201,14 @@ class _Mapper:
         if not actions and "assert" in step:
             actions = ["assert"]
         if not actions:
-            yield self.at(path, "step needs exactly one action: authorize, call, set, assert or log")
+            yield self.at(
+                path, "step needs exactly one action: authorize, call, set, assert or log"
+            )
         elif len(actions) > 1:
             names = ", ".join(actions)
-            yield self.at(path, f"step has more than one action ({names}); "
-                          "split it into one step per action")
+            yield self.at(
+                path, f"step has more than one action ({names}); split it into one step per action"
+            )
 
     def best_branch(self, error: ValidationError, path: Path) -> Iterator[Issue]:
         # Group the sub-errors by branch; a branch whose only complaint is the value's type is
@@ -216,14 +230,20 @@ class _Mapper:
 
 def _type_message(path: Path, types: list[str], value: Any) -> str:
     if len(path) == 2 and path[0] == "steps":
-        return ("each step must be a mapping with one action (authorize, call, set, assert or "
-                f"log), got {kind_of(value)}")
+        return (
+            "each step must be a mapping with one action (authorize, call, set, assert or "
+            f"log), got {kind_of(value)}"
+        )
     if len(path) >= 4 and path[-2] == "extract":
-        return (f"{_field(path)} must be a JSONPath or a mapping with `path:` and `default:`, "
-                f"got {kind_of(value)}")
+        return (
+            f"{_field(path)} must be a JSONPath or a mapping with `path:` and `default:`, "
+            f"got {kind_of(value)}"
+        )
     if path[-1:] == ("expect_error",):
-        return ("'expect_error' must be an error name or a mapping with `type:` and `message:`, "
-                f"got {kind_of(value)}")
+        return (
+            "'expect_error' must be an error name or a mapping with `type:` and `message:`, "
+            f"got {kind_of(value)}"
+        )
     words = " or ".join(_TYPE_WORDS.get(t, t) for t in types)
     return f"{_field(path)} must be {words}, got {kind_of(value)}"
 

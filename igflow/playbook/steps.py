@@ -62,7 +62,9 @@ def action_of(raw: Mapping[str, Any]) -> str | None:
     return actions[0] if len(actions) == 1 else None
 
 
-def compile_step(ctx: CheckContext, index: int, raw: Mapping[str, Any], scopes: ScopeState) -> Step | None:
+def compile_step(
+    ctx: CheckContext, index: int, raw: Mapping[str, Any], scopes: ScopeState
+) -> Step | None:
     """Check and compile the step at ``steps[index]``.
 
     Args:
@@ -78,7 +80,9 @@ def compile_step(ctx: CheckContext, index: int, raw: Mapping[str, Any], scopes: 
 
 
 class _StepCompiler:
-    def __init__(self, ctx: CheckContext, index: int, raw: Mapping[str, Any], scopes: ScopeState) -> None:
+    def __init__(
+        self, ctx: CheckContext, index: int, raw: Mapping[str, Any], scopes: ScopeState
+    ) -> None:
         self.ctx = ctx
         self.index = index
         self.raw = raw
@@ -112,8 +116,9 @@ class _StepCompiler:
         if kind is not None and kind != "call":
             for key in _CALL_ONLY:
                 if key in raw and not (key == "timeout" and kind == "authorize"):
-                    ctx.key_error(self.at(key), f"`{key}` only applies to a `call` step, "
-                                  f"not to {kind}")
+                    ctx.key_error(
+                        self.at(key), f"`{key}` only applies to a `call` step, not to {kind}"
+                    )
         fields: dict[str, Any] = {}
         defines: list[str] = []
         if kind == "authorize":
@@ -235,11 +240,16 @@ class _StepCompiler:
                 if isinstance(scope, str) and scope not in ctx.registry.scopes:
                     hint = did_you_mean(scope, ctx.registry.scopes)
                     known = ", ".join(ctx.registry.scopes)
-                    ctx.error((*base, "scopes", i), f"unknown scope '{scope}'{hint} "
-                              f"(scopes of {ctx.registry.profile}: {known})")
+                    ctx.error(
+                        (*base, "scopes", i),
+                        f"unknown scope '{scope}'{hint} "
+                        f"(scopes of {ctx.registry.profile}: {known})",
+                    )
         if "user" in raw and "token" in raw:
-            ctx.key_error((*base, "token"), "authorize takes `user` (sandbox login) or `token` "
-                          "(a ready token), not both")
+            ctx.key_error(
+                (*base, "token"),
+                "authorize takes `user` (sandbox login) or `token` (a ready token), not both",
+            )
         values = {}
         for key in ("user", "password", "token"):
             if isinstance(raw.get(key), str):
@@ -287,17 +297,23 @@ class _StepCompiler:
             return
         if state.scopes is None:
             if expected is None or not issubclass(OAuthParameterException, expected.cls):
-                self.ctx.error(where, f"no authorize step before this call ({endpoint.id} needs "
-                               "an access token; add an `authorize` step before it)")
+                self.ctx.error(
+                    where,
+                    f"no authorize step before this call ({endpoint.id} needs "
+                    "an access token; add an `authorize` step before it)",
+                )
             return
         scope = endpoint.scope
         if scope is None or scope in state.scopes:
             return
         if expected is not None and issubclass(OAuthPermissionsException, expected.cls):
             return
-        self.ctx.error(where, f"{endpoint.id} needs scope '{scope}', but the authorize step at "
-                       f"{state.location} did not request it (add it to scopes, or expect "
-                       "OAuthPermissionsException)")
+        self.ctx.error(
+            where,
+            f"{endpoint.id} needs scope '{scope}', but the authorize step at "
+            f"{state.location} did not request it (add it to scopes, or expect "
+            "OAuthPermissionsException)",
+        )
 
     def extract(self, defines: list[str]) -> Mapping[str, Extraction]:
         ctx, raw = self.ctx, self.raw.get("extract")
@@ -332,7 +348,9 @@ class _StepCompiler:
             compiled = ctx.expression(source, path, "set")
             if compiled is not None:
                 # The runner binds `set` names in order, so a value may read the ones above it.
-                ctx.check_names(compiled.names, path, [*defines, *self.loop], source=compiled.source)
+                ctx.check_names(
+                    compiled.names, path, [*defines, *self.loop], source=compiled.source
+                )
                 result[name] = compiled
             self.define(name, path, "set", defines)
         return MappingProxyType(result)
@@ -352,8 +370,9 @@ class _StepCompiler:
             return
         existing = ctx.names.defined.get(name)
         if how == "extracted" and existing is not None:
-            ctx.key_error(path, f"'{name}' is already defined {existing.where()}; "
-                          "use `set` to update it")
+            ctx.key_error(
+                path, f"'{name}' is already defined {existing.where()}; use `set` to update it"
+            )
         if name not in defines:
             defines.append(name)
         ctx.names.define(name, Definition(how, ctx.doc.key_location(path)))
@@ -361,4 +380,3 @@ class _StepCompiler:
 
 def _error_count(ctx: CheckContext) -> int:
     return sum(1 for issue in ctx.issues if issue.severity == "error")
-

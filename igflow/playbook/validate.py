@@ -62,8 +62,13 @@ def compile_playbook(
     data = doc.data
     issues = list(doc.issues)
     if not isinstance(data, dict):
-        issues.append(Issue(doc.location(()), "a playbook must be a mapping with `igflow: 1` and "
-                            f"`steps:` at the top level, got {kind_of(data)}"))
+        issues.append(
+            Issue(
+                doc.location(()),
+                "a playbook must be a mapping with `igflow: 1` and "
+                f"`steps:` at the top level, got {kind_of(data)}",
+            )
+        )
         return None, sort_issues(issues)
     issues.extend(schema_issues(doc))
     api = data.get("api") if isinstance(data.get("api"), str) else DEFAULT_API

@@ -51,9 +51,13 @@ class Endpoint:
     idempotent: bool
     params: Mapping[str, Param] = field(default_factory=dict)
     pagination: Pagination | None = None
-    rate_bucket: str | None = None  # per-endpoint write limit bucket: likes | comments | relationships
+    rate_bucket: str | None = (
+        None  # per-endpoint write limit bucket: likes | comments | relationships
+    )
     retired: str | None = None  # era (date) from which the endpoint is retired for everyone
-    retired_for_others: str | None = None  # era from which it is retired except on the caller's own data
+    retired_for_others: str | None = (
+        None  # era from which it is retired except on the caller's own data
+    )
     legacy_only: bool = False  # unavailable to apps created after 2015-11-17 (the sandbox's apps)
 
     @property

@@ -42,12 +42,18 @@ def describe_endpoint(registry: Registry, endpoint: Endpoint) -> str:
     if endpoint.mutates:
         lines.append(
             "  writes      yes, "
-            + ("idempotent: safe to resend" if endpoint.idempotent else "NOT idempotent: never resent")
+            + (
+                "idempotent: safe to resend"
+                if endpoint.idempotent
+                else "NOT idempotent: never resent"
+            )
         )
     else:
         lines.append("  writes      no")
     if endpoint.rate_bucket:
-        lines.append(f"  rate limit  write bucket '{endpoint.rate_bucket}' (30/h sandbox, 60/h live)")
+        lines.append(
+            f"  rate limit  write bucket '{endpoint.rate_bucket}' (30/h sandbox, 60/h live)"
+        )
     if endpoint.pagination:
         p = endpoint.pagination
         lines.append(

@@ -62,7 +62,9 @@ class ConsoleReporter:
         if record.http_status is not None:
             parts.append(f"→ {record.http_status}")
         if record.status == "expected-error" and record.error is not None:
-            parts.append(f"(expected {getattr(record.error, 'error_type', type(record.error).__name__)})")
+            parts.append(
+                f"(expected {getattr(record.error, 'error_type', type(record.error).__name__)})"
+            )
         if record.status == "skipped" and record.message:
             parts.append(self._paint(f"({record.message})", "2"))
         parts.append(self._paint(_duration(record.elapsed), "2"))
@@ -90,9 +92,7 @@ class ConsoleReporter:
             failure = getattr(exchange, "error", None) or "no response"
             self._write(self._paint(f"      < {failure} ({_duration(exchange.elapsed)})", "2"))
             return
-        self._write(
-            self._paint(f"      < {exchange.status} ({_duration(exchange.elapsed)})", "2")
-        )
+        self._write(self._paint(f"      < {exchange.status} ({_duration(exchange.elapsed)})", "2"))
         text = getattr(exchange, "response_body", None)
         if text:
             lines = _pretty(str(text)).splitlines()
