@@ -177,7 +177,6 @@ def cmd_check(args: argparse.Namespace, env: Environment) -> int:
 
 
 def cmd_run(args: argparse.Namespace, env: Environment) -> int:
-    from igflow.client import Timeouts
     from igflow.redact import Redactor
     from igflow.registry import load_registry
     from igflow.reporters.console import ConsoleOptions, ConsoleReporter

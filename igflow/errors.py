@@ -14,7 +14,7 @@
     │   ├── AssertionFailed              an assertion was falsy                  exit 1
     │   └── ExpectedErrorMissing         expect_error, but the call succeeded    exit 1
     ├── AuthenticationError              no usable token or client, OAuth refused exit 5
-    │   └── OAuthError                   an OAuth endpoint's error body (error_type OAuthException, ...)
+    │   └── OAuthError                   an OAuth endpoint's error body (OAuthException, ...)
     ├── SafetyError                      refused by a safety rule                 exit 6
     ├── TransportError                   network failure (after retries)          exit 4
     │   ├── ConnectError                 refused: nothing was sent

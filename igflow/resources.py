@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -11,14 +11,14 @@ _PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 def schemas_dir() -> Path:
-    """The JSON Schemas: inside the wheel (igflow/schemas), else the checkout's top-level schemas/."""
+    """The JSON Schemas: in the wheel (igflow/schemas), else the checkout's top-level schemas/."""
     installed = _PACKAGE_DIR / "schemas"
     if installed.is_dir():
         return installed
     return _PACKAGE_DIR.parent / "schemas"
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_schema(name: str) -> dict[str, Any]:
     """Load ``schemas/<name>`` (e.g. ``playbook.schema.json``)."""
     with open(schemas_dir() / name, encoding="utf-8") as fh:
@@ -27,5 +27,8 @@ def load_schema(name: str) -> dict[str, Any]:
 
 
 def package_data(*parts: str) -> Path:
-    """A data file shipped inside the package, e.g. ``package_data("registry", "instagram_v1.yaml")``."""
+    """A data file shipped inside the package.
+
+    For example ``package_data("registry", "instagram_v1.yaml")``.
+    """
     return _PACKAGE_DIR.joinpath(*parts)

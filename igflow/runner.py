@@ -235,7 +235,8 @@ class Runner:
                     else extraction.path.extract(response.body)
                 )
             except IgflowError as exc:
-                raise exc.at(extraction.location, step.label)
+                exc.at(extraction.location, step.label)
+                raise
             self.names[name] = value
             record.extracted[name] = value
         self._check_assertions(step)
@@ -245,7 +246,8 @@ class Runner:
             try:
                 check_assertion(spec.expression, self.names)
             except IgflowError as exc:
-                raise exc.at(spec.location, step.label)
+                exc.at(spec.location, step.label)
+                raise
 
 
 def _as_text(value: Any) -> str:

@@ -4,10 +4,11 @@ Public API::
 
     load_playbook_file(path) -> LoadedDocument
     load_playbook_text(text, filename) -> LoadedDocument
-    compile_playbook(doc, *, registry=None, engine=None, external_names=()) -> (Playbook | None, [Issue])
-    check_playbook(path, **kw) -> Playbook          # raises PlaybookSyntaxError / PlaybookValidationError
-    diagnose_playbook(path, **kw) -> Diagnosis      # never raises for a bad playbook (for `igflow check`)
-    format_issue(issue, lines) -> str               # "file:line:col: message" + source line + caret
+    compile_playbook(doc, *, registry=None, engine=None, external_names=())
+        -> (Playbook | None, [Issue])
+    check_playbook(path, **kw) -> Playbook      # raises PlaybookSyntaxError or ...ValidationError
+    diagnose_playbook(path, **kw) -> Diagnosis  # never raises for a bad playbook (`igflow check`)
+    format_issue(issue, lines) -> str           # "file:line:col: message" + source line + caret
 """
 
 from __future__ import annotations

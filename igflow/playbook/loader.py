@@ -342,7 +342,7 @@ class _Builder:
                 f"the tag !!{tag.split(':', 2)[2]} is not allowed: playbooks are data, not code"
             )
         elif exc is not None and getattr(exc, "problem", None) and "constructor" not in str(exc):
-            message = str(getattr(exc, "problem"))
+            message = str(exc.problem)
         else:
             message = f"unknown YAML tag {tag!r}; playbooks use plain YAML without tags"
         return PlaybookSyntaxError(message, location=self.loc(node))

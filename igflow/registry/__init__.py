@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from typing import Any
 from urllib.parse import quote
 
@@ -155,7 +155,7 @@ def parse_registry(raw: Mapping[str, Any]) -> Registry:
     )
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_registry(profile: str = "instagram.v1") -> Registry:
     """Load, validate and cache a registry profile shipped with igflow."""
     import jsonschema

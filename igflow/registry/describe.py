@@ -15,7 +15,10 @@ def endpoint_table(registry: Registry) -> str:
         writes = ("yes, idempotent" if endpoint.idempotent else "yes") if endpoint.mutates else "-"
         rows.append((endpoint.id, endpoint.method, endpoint.prefix + endpoint.path, scope, writes))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
     lines.append("")
     lines.append(f"{len(registry.endpoints)} endpoints in {registry.profile} ({registry.title}).")
     lines.append("Scopes after '/' apply to other users' data. `igflow endpoints ID` shows one.")

@@ -1,4 +1,4 @@
-"""The console reporter: one line per step, a summary, colour only on a TTY and never with NO_COLOR."""
+"""The console reporter: a line per step, a summary; colour only on a TTY, never with NO_COLOR."""
 
 from __future__ import annotations
 

@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from cli_helpers import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -2,8 +2,8 @@
 
 Each ``tests/playbooks/broken/<name>.yml`` has ``<name>.expected``: the exact issue lines,
 ``file:line:col: message``, with the file named relative to the repository root. Regenerate
-after a deliberate wording change with ``IGFLOW_UPDATE_GOLDEN=1 pytest tests/unit/test_broken_playbooks.py``
-and review the diff.
+after a deliberate wording change with
+``IGFLOW_UPDATE_GOLDEN=1 pytest tests/unit/test_broken_playbooks.py`` and review the diff.
 """
 
 from __future__ import annotations

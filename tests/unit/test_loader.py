@@ -64,7 +64,9 @@ def test_merge_keys_explicit_keys_win() -> None:
 def test_duplicate_keys_are_reported_not_silently_dropped() -> None:
     doc = load_playbook_text("a: 1\nb: 2\na: 3\n", "p.yml")
     assert doc.data == {"a": 1, "b": 2}
-    assert [str(i) for i in doc.issues] == ["p.yml:3:1: duplicate key 'a': it is already set at line 1"]
+    assert [str(i) for i in doc.issues] == [
+        "p.yml:3:1: duplicate key 'a': it is already set at line 1"
+    ]
 
 
 @pytest.mark.parametrize(
@@ -79,14 +81,19 @@ def test_duplicate_keys_are_reported_not_silently_dropped() -> None:
          "the tag !!python/object/apply:os.system is not allowed: playbooks are data, not code"),
         ("a: !!python/name:os.system\n", (1, 4),
          "the tag !!python/name:os.system is not allowed: playbooks are data, not code"),
-        ("a: !custom x\n", (1, 4), "unknown YAML tag '!custom'; playbooks use plain YAML without tags"),
+        ("a: !custom x\n", (1, 4),
+         "unknown YAML tag '!custom'; playbooks use plain YAML without tags"),
         ("a: &a [*a]\n", (1, 8), "alias *a refers to a node that contains it"),
         ("a: *nope\n", (1, 4), "found undefined alias 'nope'"),
-        ("a: 1\n---\nb: 2\n", (2, 1), "a playbook is one YAML document, but a second one starts here ('---')"),
-        ("a: {{ x }}\n", (1, 5), 'a value starting with "{{" must be quoted, e.g. "{{ media_id }}"'),
+        ("a: 1\n---\nb: 2\n", (2, 1),
+         "a playbook is one YAML document, but a second one starts here ('---')"),
+        ("a: {{ x }}\n", (1, 5),
+         'a value starting with "{{" must be quoted, e.g. "{{ media_id }}"'),
         ("a: \x07\n", (1, 4), "control character #x0007 is not allowed in YAML"),
-        ("a:\n  b: 1\n c: 2\n", (3, 2), "bad indentation: this line does not line up with the block it belongs to"),
-        ("? [a, b]\n: 1\n", (1, 3), "a mapping key must be a plain value, not a list or mapping"),
+        ("a:\n  b: 1\n c: 2\n", (3, 2),
+         "bad indentation: this line does not line up with the block it belongs to"),
+        ("? [a, b]\n: 1\n", (1, 3),
+         "a mapping key must be a plain value, not a list or mapping"),
     ],
 )
 def test_syntax_errors_have_a_position_and_a_clear_message(

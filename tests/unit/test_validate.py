@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import pytest
@@ -71,7 +72,8 @@ def test_compiled_model() -> None:
     assert media.id == "media" and media.label == "call media.shortcode"
     assert media.location == SourceLocation("p.yml", 6, 5)
     assert media.endpoint is not None and media.endpoint.id == "media.shortcode"
-    assert media.params is not None and media.params.render({"shortcode": "x"}) == {"shortcode": "x"}
+    assert media.params is not None
+    assert media.params.render({"shortcode": "x"}) == {"shortcode": "x"}
     assert media.defines == ("media_id", "likes")
     assert media.extract["media_id"].has_default is False
     assert media.extract["media_id"].default is MISSING
@@ -98,13 +100,16 @@ def test_external_names_count_as_defined() -> None:
 
 def test_top_level_must_be_a_mapping() -> None:
     assert messages("- a\n") == [
-        "p.yml:1:1: a playbook must be a mapping with `igflow: 1` and `steps:` at the top level, got list"
+        "p.yml:1:1: a playbook must be a mapping with `igflow: 1` and `steps:` at the top level, "
+        "got list"
     ]
     assert messages("just text\n")[0].endswith("got string")
 
 
 def test_issues_are_sorted_and_all_reported() -> None:
-    found = messages(HEADER + "  - call: nope.nope\n  - call: likes.delete\n    with: {x: 1}\nfoo: 1\n")
+    found = messages(
+        HEADER + "  - call: nope.nope\n  - call: likes.delete\n    with: {x: 1}\nfoo: 1\n"
+    )
     lines = [int(m.split(":")[1]) for m in found]
     assert lines == sorted(lines)
     assert len(found) >= 4
@@ -113,21 +118,23 @@ def test_issues_are_sorted_and_all_reported() -> None:
 @pytest.mark.parametrize(
     ("steps", "expected"),
     [
-        ("  - call: users.self\n", ["p.yml:3:11: no authorize step before this call (users.self "
-                                    "needs an access token; add an `authorize` step before it)"]),
+        ("  - call: users.self\n",
+         ["p.yml:3:11: no authorize step before this call (users.self "
+          "needs an access token; add an `authorize` step before it)"]),
         ("  - call: users.self\n    expect_error: OAuthParameterException\n", []),
         ("  - call: oembed.get\n    with: {url: x}\n", []),  # auth: none
         ("  - call: subscriptions.list\n", []),  # auth: client
-        (AUTH.replace("basic, likes", "basic") + "  - call: likes.delete\n    with: {media_id: '1'}\n"
-         "    expect_error: ApiError\n", []),
-        (AUTH.replace("basic, likes", "basic") + "  - call: likes.delete\n    with: {media_id: '1'}\n"
-         "    expect_error: NotFoundError\n",
-         ["p.yml:4:11: likes.delete needs scope 'likes', but the authorize step at p.yml:3:5 did not "
-          "request it (add it to scopes, or expect OAuthPermissionsException)"]),
+        (AUTH.replace("basic, likes", "basic")
+         + "  - call: likes.delete\n    with: {media_id: '1'}\n    expect_error: ApiError\n", []),
+        (AUTH.replace("basic, likes", "basic")
+         + "  - call: likes.delete\n    with: {media_id: '1'}\n    expect_error: NotFoundError\n",
+         ["p.yml:4:11: likes.delete needs scope 'likes', but the authorize step at p.yml:3:5 "
+          "did not request it (add it to scopes, or expect OAuthPermissionsException)"]),
         # the most recent authorize counts
-        (AUTH + AUTH.replace("basic, likes", "basic") + "  - call: likes.create\n    with: {media_id: '1'}\n",
-         ["p.yml:5:11: likes.create needs scope 'likes', but the authorize step at p.yml:4:5 did not "
-          "request it (add it to scopes, or expect OAuthPermissionsException)"]),
+        (AUTH + AUTH.replace("basic, likes", "basic")
+         + "  - call: likes.create\n    with: {media_id: '1'}\n",
+         ["p.yml:5:11: likes.create needs scope 'likes', but the authorize step at p.yml:4:5 "
+          "did not request it (add it to scopes, or expect OAuthPermissionsException)"]),
     ],
 )
 def test_scope_checks(steps: str, expected: list[str]) -> None:
@@ -197,12 +204,18 @@ def test_multiline_template_error_points_at_its_line() -> None:
 
 
 def test_param_literals_and_enums() -> None:
-    text = HEADER + "  - call: oembed.get\n    with: {url: u, maxwidth: 1.5, omitscript: 'yes', hidecaption: true}\n"
+    text = (
+        HEADER + "  - call: oembed.get\n"
+        "    with: {url: u, maxwidth: 1.5, omitscript: 'yes', hidecaption: true}\n"
+    )
     assert messages(text) == [
         "p.yml:4:30: 'maxwidth' must be an integer, got number",
         "p.yml:4:47: 'omitscript' must be true or false, got string",
     ]
-    text = HEADER + AUTH + "  - call: relationships.update\n    with: {user_id: 1, action: '{{ a }}'}\n"
+    text = (
+        HEADER + AUTH + "  - call: relationships.update\n"
+        "    with: {user_id: 1, action: '{{ a }}'}\n"
+    )
     assert messages(text, external_names=["a"]) == [
         "p.yml:4:11: relationships.update needs scope 'relationships', but the authorize step at "
         "p.yml:3:5 did not request it (add it to scopes, or expect OAuthPermissionsException)"
@@ -211,7 +224,9 @@ def test_param_literals_and_enums() -> None:
 
 def test_params_on_an_endpoint_without_params() -> None:
     text = HEADER + "  - call: subscriptions.list\n    with: {x: 1}\n"
-    assert messages(text) == ["p.yml:4:12: unknown param 'x' for subscriptions.list (it takes no params)"]
+    assert messages(text) == [
+        "p.yml:4:12: unknown param 'x' for subscriptions.list (it takes no params)"
+    ]
 
 
 def test_check_playbook_raises_with_issues_and_lines(tmp_path: Path) -> None:
@@ -273,10 +288,9 @@ _VALUES: list[object] = [None, 1, 2.5, True, "", "{{ x }}", "{{", "$.a[", [], [1
 def _compile_never_crashes(text: str) -> None:
     from igflow.errors import IgflowError
 
-    try:
+    # a PlaybookSyntaxError is the expected outcome for broken YAML
+    with contextlib.suppress(IgflowError):
         compile_playbook(load_playbook_text(text, "f.yml"))
-    except IgflowError:
-        pass  # a PlaybookSyntaxError is the expected outcome for broken YAML
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -301,7 +315,9 @@ def test_mistyped_values_never_crash(seed: int) -> None:
     import yaml
 
     rng = random.Random(seed)
-    documents = [yaml.safe_load(p.read_text(encoding="utf-8")) for p in sorted(GOOD_DIR.glob("*.yml"))]
+    documents = [
+        yaml.safe_load(p.read_text(encoding="utf-8")) for p in sorted(GOOD_DIR.glob("*.yml"))
+    ]
     for _ in range(60):
         data = copy.deepcopy(rng.choice(documents))
         for _ in range(rng.randint(1, 3)):
