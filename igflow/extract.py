@@ -21,8 +21,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Final
 
-import jsonpath_ng  # type: ignore[import-untyped]
-import jsonpath_ng.ext  # type: ignore[import-untyped]
+import jsonpath_ng
+import jsonpath_ng.ext
 from jsonpath_ng import (
     Child,
     DatumInContext,
@@ -33,8 +33,8 @@ from jsonpath_ng import (
     Root,
     This,
 )
-from jsonpath_ng.exceptions import JsonPathLexerError  # type: ignore[import-untyped]
-from jsonpath_ng.ext.iterable import Len  # type: ignore[import-untyped]
+from jsonpath_ng.exceptions import JsonPathLexerError
+from jsonpath_ng.ext.iterable import Len
 
 from igflow.errors import ExtractionError, JsonPathSyntaxError
 

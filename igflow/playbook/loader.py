@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -191,7 +191,8 @@ class _BoundedLoader(yaml.SafeLoader):
 
     def compose_node(self, parent: Node | None, index: Any) -> Node:
         if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
+            # types-PyYAML leaves Parser.peek_event unannotated, so the event is untyped here.
+            event = self.peek_event()  # type: ignore[no-untyped-call]
             target = self.anchors.get(event.anchor)
             if target is not None and id(target) not in self.sizes:
                 raise yaml.composer.ComposerError(
@@ -201,11 +202,12 @@ class _BoundedLoader(yaml.SafeLoader):
                     event.start_mark,
                 )
             self.saw_alias = True
-            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+            return self._compose_node(parent, index)
         self.depth += 1
         if self.depth > MAX_DEPTH:
-            raise _TooDeep(self.peek_event().start_mark)
-        node: Node = super().compose_node(parent, index)
+            event = self.peek_event()  # type: ignore[no-untyped-call]  # untyped, as above
+            raise _TooDeep(event.start_mark)
+        node = self._compose_node(parent, index)
         self.depth -= 1
         size = 1
         if isinstance(node, SequenceNode):
@@ -216,6 +218,10 @@ class _BoundedLoader(yaml.SafeLoader):
         if size > MAX_NODES:
             raise _TooBig(node.start_mark, self.saw_alias)
         return node
+
+    def _compose_node(self, parent: Node | None, index: Any) -> Node:
+        # The stubs say Node | None, but PyYAML's composer always returns a node here.
+        return cast(Node, super().compose_node(parent, index))
 
 
 class _TooBig(Exception):
@@ -236,7 +242,7 @@ def _compose(text: str, filename: str) -> Node | None:
     try:
         # The reader checks for forbidden characters as soon as it is constructed.
         loader = _BoundedLoader(text)
-        return loader.get_single_node()  # type: ignore[no-any-return]
+        return loader.get_single_node()
     except _TooBig as exc:
         message = (
             f"YAML aliases expand to more than {MAX_NODES} nodes (an alias bomb?)"
@@ -319,9 +325,9 @@ class _Builder:
         if isinstance(node, SequenceNode):
             self.check_tag(node, "tag:yaml.org,2002:seq")
             return [self.build(child, (*path, i)) for i, child in enumerate(node.value)]
-        return self.scalar(node, path)
+        return self.scalar(cast(ScalarNode, node), path)  # the composer makes no other kind
 
-    def scalar(self, node: Node, path: Path) -> Any:
+    def scalar(self, node: ScalarNode, path: Path) -> Any:
         if node.style in ("|", ">"):
             self.doc.block_scalars.add(path)
         if node.tag == _TIMESTAMP_TAG:
@@ -335,7 +341,7 @@ class _Builder:
         if node.tag != expected:
             raise self.unsafe(node, None)
 
-    def unsafe(self, node: Node, exc: Exception | None) -> PlaybookSyntaxError:
+    def unsafe(self, node: Node, exc: yaml.MarkedYAMLError | None) -> PlaybookSyntaxError:
         tag = str(node.tag)
         if tag.startswith("tag:yaml.org,2002:python/"):
             message = (

@@ -76,11 +76,15 @@ def step_references(ast: Node) -> list[str]:
     """The step ids read as ``steps.<id>`` or ``steps['<id>']`` in a parsed template."""
     found: list[str] = []
     for node in ast.find_all((Getattr, Getitem)):
-        target = node.node
-        if not (isinstance(target, Name) and target.name == "steps"):
-            continue
+        # find_all types a tuple of node classes as their common base (Expr): narrow again.
+        key: object
         if isinstance(node, Getattr):
-            found.append(node.attr)
-        elif isinstance(node.arg, Const) and isinstance(node.arg.value, str):
-            found.append(node.arg.value)
+            key = node.attr
+        elif isinstance(node, Getitem) and isinstance(node.arg, Const):
+            key = node.arg.value
+        else:
+            continue
+        target = node.node
+        if isinstance(target, Name) and target.name == "steps" and isinstance(key, str):
+            found.append(key)
     return found

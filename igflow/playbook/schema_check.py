@@ -9,7 +9,7 @@ matches the value's type.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -80,6 +80,14 @@ def schema_issues(doc: LoadedDocument) -> list[Issue]:
 
 
 class _Mapper:
+    """Turns jsonschema errors into issues, one ``on_<keyword>`` handler per keyword.
+
+    jsonschema sets ``instance``, ``validator_value`` and ``schema`` on every error it yields;
+    its stubs also admit the ``Unset`` placeholder of a bare ``ValidationError``, so handlers
+    read the first two into ``Any`` locals (they are JSON values) and the schema through
+    :func:`_keywords`.
+    """
+
     def __init__(self, doc: LoadedDocument) -> None:
         self.doc = doc
 
@@ -97,9 +105,10 @@ class _Mapper:
     # --- one handler per jsonschema keyword -----------------------------------------------
 
     def on_additionalProperties(self, error: ValidationError, path: Path) -> Iterator[Issue]:
-        known = error.schema.get("properties", {})
+        known = _keywords(error).get("properties", {})
         where = _where(path)
-        for key in error.instance:
+        instance: Any = error.instance
+        for key in instance:
             if key in known:
                 continue
             location = self.doc.key_location((*path, key))
@@ -116,13 +125,14 @@ class _Mapper:
             yield Issue(location, f"unknown {label} '{key}'{where_text}{hint}")
 
     def on_required(self, error: ValidationError, path: Path) -> Iterator[Issue]:
-        for name in error.validator_value:
+        names: Any = error.validator_value
+        for name in names:
             if isinstance(error.instance, dict) and name not in error.instance:
                 text = _REQUIRED_WORDS.get(name, f"{_where(path)} needs '{name}'")
                 yield self.at(path, text)
 
     def on_type(self, error: ValidationError, path: Path) -> Iterator[Issue]:
-        wanted = error.validator_value
+        wanted: Any = error.validator_value
         types = [wanted] if isinstance(wanted, str) else list(wanted)
         yield self.at(path, _type_message(path, types, error.instance))
 
@@ -137,7 +147,8 @@ class _Mapper:
             yield self.at(path, f"{_field(path)} must be {error.validator_value!r}")
 
     def on_enum(self, error: ValidationError, path: Path) -> Iterator[Issue]:
-        options = [str(v) for v in error.validator_value]
+        values: Any = error.validator_value
+        options = [str(v) for v in values]
         got = error.instance
         hint = did_you_mean(got, options) if isinstance(got, str) else ""
         if path == ("api",):
@@ -150,7 +161,8 @@ class _Mapper:
     def on_pattern(self, error: ValidationError, path: Path) -> Iterator[Issue]:
         if "propertyNames" in error.schema_path:
             # jsonschema reports a bad key at its mapping; point at the key itself.
-            location = self.doc.key_location((*path, error.instance))
+            key: Any = error.instance  # the offending key, a string
+            location = self.doc.key_location((*path, key))
             yield Issue(location, f"'{error.instance}' is not a valid name: {_NAME_RULE}")
         elif path == ("target",):
             yield self.at(
@@ -174,7 +186,8 @@ class _Mapper:
 
     def on_uniqueItems(self, error: ValidationError, path: Path) -> Iterator[Issue]:
         seen: set[Any] = set()
-        for index, item in enumerate(error.instance):
+        items: Any = error.instance
+        for index, item in enumerate(items):
             key = repr(item)
             if key in seen:
                 yield self.at((*path, index), f"{_field(path)} lists {item!r} twice")
@@ -223,7 +236,7 @@ class _Mapper:
                 for sub in subs:
                     yield from self.issues(sub)
                 return
-            wanted = top_type[0].validator_value
+            wanted: Any = top_type[0].validator_value
             types.extend([wanted] if isinstance(wanted, str) else wanted)
         yield self.at(path, _type_message(path, list(dict.fromkeys(types)), error.instance))
 
@@ -273,3 +286,8 @@ def _where(path: Path) -> str:
             return "extraction"
         return last
     return "list item"
+
+
+def _keywords(error: ValidationError) -> Mapping[str, Any]:
+    """The keywords of the subschema that failed (a boolean subschema has none)."""
+    return error.schema if isinstance(error.schema, Mapping) else {}

@@ -233,7 +233,8 @@ class _StepCompiler:
             self.scopes.scopes, self.scopes.unknown = frozenset(), True
             return None
         base = self.at("authorize")
-        raw_scopes = raw.get("scopes") if isinstance(raw.get("scopes"), list) else []
+        scopes_value = raw.get("scopes")
+        raw_scopes: list[Any] = scopes_value if isinstance(scopes_value, list) else []
         scopes = [s for s in raw_scopes if isinstance(s, str)]
         if ctx.registry is not None:
             for i, scope in enumerate(raw_scopes):
@@ -323,6 +324,7 @@ class _StepCompiler:
         for name, spec in raw.items():
             key_path = self.at("extract", name)
             self.define(name, key_path, "extracted", defines)
+            default: Any  # any JSON value, or MISSING
             if isinstance(spec, str):
                 source, path, default, has_default = spec, key_path, MISSING, False
             elif isinstance(spec, dict) and isinstance(spec.get("path"), str):

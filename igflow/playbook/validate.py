@@ -71,7 +71,8 @@ def compile_playbook(
         )
         return None, sort_issues(issues)
     issues.extend(schema_issues(doc))
-    api = data.get("api") if isinstance(data.get("api"), str) else DEFAULT_API
+    raw_api = data.get("api")
+    api = raw_api if isinstance(raw_api, str) else DEFAULT_API
     if registry is None:
         try:
             registry = load_registry(api)
@@ -84,8 +85,8 @@ def compile_playbook(
         names=NameTable.with_externals(external_names),
         shape_errors=any(issue.severity == "error" for issue in issues),
     )
-    for name in ALWAYS_DEFINED & set(external_names):
-        ctx.error((), f"'{name}' is a reserved name and cannot be passed with --var")
+    for reserved in ALWAYS_DEFINED & set(external_names):
+        ctx.error((), f"'{reserved}' is a reserved name and cannot be passed with --var")
     variables = _compile_vars(ctx, data.get("vars"))
     steps = _compile_steps(ctx, data.get("steps"))
     issues.extend(ctx.issues)
