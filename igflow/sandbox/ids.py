@@ -14,6 +14,8 @@ _INDEX = {c: i for i, c in enumerate(_ALPHABET)}
 ID_EPOCH_MS = 1314220021721
 # Comment and caption ids of the 2017 era were 17-digit decimals (e.g. 17899911943100617).
 COMMENT_ID_BASE = 17850000000000000
+# The largest SQLite INTEGER (signed 64 bits): no stored id, pk or sequence number exceeds it.
+MAX_ID = 2**63 - 1
 
 
 def shortcode_from_pk(pk: int) -> str:
@@ -53,13 +55,21 @@ def media_id(pk: int, owner_id: str) -> str:
 def parse_media_id(value: str) -> tuple[int, str] | None:
     """Split ``<pk>_<owner>`` into (pk, owner id); None when malformed."""
     pk_text, sep, owner = value.partition("_")
-    if not sep or not pk_text.isdigit() or not owner.isdigit():
+    pk = parse_decimal(pk_text)
+    if not sep or pk is None or not is_decimal(owner):
         return None
-    return int(pk_text), owner
+    return pk, owner
 
 
 def parse_decimal(value: str) -> int | None:
     """A non-negative decimal id (user, comment, location, cursor), or None when malformed."""
-    if not value or not value.isdigit() or len(value) > 19:
+    if not is_decimal(value):
         return None
-    return int(value)
+    number = int(value)
+    # Ids live in SQLite INTEGER columns: a larger number names nothing (and cannot be bound).
+    return number if number <= MAX_ID else None
+
+
+def is_decimal(value: str) -> bool:
+    """ASCII digits only: ``str.isdigit`` also accepts '²' or '٣', which ``int`` may refuse."""
+    return bool(value) and len(value) <= 19 and value.isascii() and value.isdigit()

@@ -77,7 +77,7 @@ def resolve_user(ctx: RequestContext, raw_id: str) -> dict[str, Any]:
     user_id = viewer_id(ctx) if raw_id == "self" else raw_id
     ctx.check_owner_rules(user_id)
     store = store_of(ctx)
-    user = store.user_by_id(user_id) if user_id.isdigit() else None
+    user = store.user_by_id(user_id) if ids.is_decimal(user_id) else None
     if user is None or not store.visibility(ctx.viewer).user_visible(user["id"]):
         raise user_not_found()
     return user
@@ -144,9 +144,13 @@ def int_param(ctx: RequestContext, name: str) -> int | None:
     if raw is None or raw == "":
         return None
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
         raise invalid_params(f"Invalid {name}: must be an integer.") from None
+    # Timestamps and the like are compared in SQLite, whose integers are 64-bit.
+    if not -ids.MAX_ID <= value <= ids.MAX_ID:
+        raise invalid_params(f"Invalid {name}: out of range.")
+    return value
 
 
 def float_param(ctx: RequestContext, name: str, *, low: float | None = None,

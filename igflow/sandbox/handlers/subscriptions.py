@@ -11,6 +11,7 @@ from typing import Any
 
 import requests
 
+from igflow.sandbox import ids
 from igflow.sandbox.contract import HandlerResult, RequestContext, SandboxApiError
 from igflow.sandbox.handlers._common import float_param, int_param, store_of
 
@@ -101,7 +102,7 @@ def delete(ctx: RequestContext) -> HandlerResult:
         raise subscription_error("Missing id or object parameter.")
     if obj is not None and obj not in ("all", *OBJECTS):
         raise subscription_error(f"Invalid object '{obj}'. Must be all, {', '.join(OBJECTS)}.")
-    if sub_id is not None and not sub_id.isdigit():
+    if sub_id is not None and ids.parse_decimal(sub_id) is None:
         raise subscription_error("Invalid id.")
     with ctx.db.transaction():
         store_of(ctx).delete_subscriptions(client_id, sub_id=sub_id, obj=obj,
