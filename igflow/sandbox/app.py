@@ -38,6 +38,7 @@ from igflow.sandbox.clients import (
 from igflow.sandbox.clock import Clock, make_clock
 from igflow.sandbox.config import SandboxConfig
 from igflow.sandbox.contract import (
+    OWN_TRANSACTION_ATTR,
     Handler,
     RequestContext,
     SandboxApiError,
@@ -265,8 +266,11 @@ class SandboxApp:
                 if fault is not None and self.faults.spec.phase == "before":
                     return self._strike(fault, rate, trace)
             ctx = self._context(request, endpoint, path_args, path, caller)
-            with self.db.transaction():
+            if getattr(handler, OWN_TRANSACTION_ATTR, False):
                 result = handler(ctx)
+            else:
+                with self.db.transaction():
+                    result = handler(ctx)
             body, status = envelope.success_body(result), result.status
         except SandboxApiError as error:
             body, status = envelope.error_body(error), error.code

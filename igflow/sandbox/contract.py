@@ -101,3 +101,18 @@ class HandlerResult:
 
 
 Handler = Callable[[RequestContext], HandlerResult]
+
+# Marks a handler that must not run inside the request's transaction (see ``own_transaction``).
+OWN_TRANSACTION_ATTR = "_sandbox_own_transaction"
+
+
+def own_transaction(handler: Handler) -> Handler:
+    """Run this handler outside the app's per-request transaction.
+
+    For handlers that do slow outside I/O before writing (the subscription challenge GET): the
+    transaction holds the database lock, so every other request, including one the callback
+    itself makes to the sandbox, would wait for that I/O. Such a handler opens its own
+    transaction around its writes, so a failure before them still changes nothing.
+    """
+    setattr(handler, OWN_TRANSACTION_ATTR, True)
+    return handler

@@ -12,7 +12,12 @@ from typing import Any
 import requests
 
 from igflow.sandbox import ids
-from igflow.sandbox.contract import HandlerResult, RequestContext, SandboxApiError
+from igflow.sandbox.contract import (
+    HandlerResult,
+    RequestContext,
+    SandboxApiError,
+    own_transaction,
+)
 from igflow.sandbox.handlers._common import float_param, int_param, store_of
 
 OBJECTS = ("user", "tag", "location", "geography")
@@ -79,10 +84,12 @@ def verify_callback(callback_url: str, verify_token: str | None) -> None:
         raise subscription_error(CHALLENGE_FAILED)
 
 
+@own_transaction
 def create(ctx: RequestContext) -> HandlerResult:
     client_id = _client(ctx)
     fields = _fields(ctx)
-    # The challenge runs before the write, outside any transaction this handler opens.
+    # The challenge runs before the write and outside any transaction: the database lock is not
+    # held while the callback answers, so it may call the sandbox itself.
     verify_callback(fields["callback_url"], fields["verify_token"])
     with ctx.db.transaction():
         created = store_of(ctx).add_subscription(client_id, fields)
