@@ -7,13 +7,16 @@ sandbox target, and the tests); ``serve_forever`` is ``igflow sandbox serve``.
 from __future__ import annotations
 
 import threading
+from http import HTTPStatus
 from types import TracebackType
 from typing import Any, TextIO
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
+from igflow.sandbox import envelope
 from igflow.sandbox.app import SandboxApp, create_app
 from igflow.sandbox.config import SandboxConfig
+from igflow.sandbox.contract import SandboxApiError
 
 # How often the serving loop looks for a shutdown request: small, so stop() returns promptly.
 _POLL_SECONDS = 0.05
@@ -24,6 +27,33 @@ class QuietRequestHandler(WSGIRequestHandler):
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         pass
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Requests too malformed to reach the app get the API's JSON envelope, not HTML.
+
+        ``http.server`` answers these itself (a request line over 64 KiB → 414, too many or too
+        long headers → 431, a garbled request line → 400) with an HTML page; API clients expect
+        ``{"meta": {...}}`` with the HTTP status equal to ``meta.code`` (reference §2.2).
+        """
+        try:
+            text = message or HTTPStatus(code).phrase
+        except ValueError:
+            text = message or "Bad request"
+        error = SandboxApiError(code, "APIInvalidParametersError", text)
+        body = envelope.dumps(envelope.error_body(error)).encode("utf-8")
+        self.close_connection = True
+        self.send_response(code, text)
+        self.send_header("Content-Type", envelope.JSON_TYPE)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Connection", "close")
+        app = getattr(self.server, "app", None)
+        requestline = getattr(self, "raw_requestline", b"") or b""
+        if isinstance(app, SandboxApp) and b" /v1/" in requestline[:64]:
+            for name, value in app.limiter.unauthenticated().headers().items():
+                self.send_header(name, value)
+        self.end_headers()
+        if getattr(self, "command", None) != "HEAD" and code >= 200 and code not in (204, 304):
+            self.wfile.write(body)
 
 
 class RunningSandbox:
