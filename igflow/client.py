@@ -4,7 +4,10 @@ One call goes through three stages, kept apart so each can be tested and wrapped
 
     call()/get_next()  ->  _PreparedCall   (URL, auth params, form body, ``sig``; no I/O)
     _send(prepared)    ->  ApiResponse      (one HTTP exchange; typed errors; no retries)
-    _interpret(...)                         (status + body -> ApiResponse or a typed ApiError)
+    read_response(...)                      (status + body -> ApiResponse or a typed ApiError)
+
+The last stage lives in :mod:`igflow.responses` (with ApiResponse, RateLimitInfo and Exchange,
+re-exported here), and the translation of network exceptions in :mod:`igflow.transport_errors`.
 
 A later retry policy wraps ``_send``: a prepared call is immutable and can be sent again, and
 ``_send`` raises only igflow errors whose class says whether the attempt may be retried.
@@ -14,42 +17,45 @@ Secrets: every URL, body and exception text leaving this module goes through the
 
 from __future__ import annotations
 
-import http.client
-import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit
 
 import requests
-import urllib3.exceptions
 
 from igflow import __version__
-from igflow.errors import (
-    ApiError,
-    AuthenticationError,
-    ConnectError,
-    ConnectionDropped,
-    IgflowError,
-    MalformedResponse,
-    OAuthError,
-    RateLimitError,
-    RequestTimeout,
-    SafetyError,
-    TransportError,
-    UsageError,
-    api_error_class,
-)
+from igflow.errors import AuthenticationError, SafetyError, TransportError, UsageError
 from igflow.redact import Redactor
 from igflow.registry import Endpoint, Registry
+from igflow.responses import (
+    EXCHANGE_BODY_CHARS,
+    SNIPPET_CHARS,
+    ApiResponse,
+    Exchange,
+    RateLimitInfo,
+    build_exchange,
+    read_response,
+)
 from igflow.signing import sign
+from igflow.transport_errors import TRANSPORT_EXCEPTIONS, map_transport_error
+
+__all__ = [
+    "CLIENT_ID_PARAM",
+    "CLIENT_SECRET_PARAM",
+    "EXCHANGE_BODY_CHARS",
+    "SNIPPET_CHARS",
+    "ApiClient",
+    "ApiResponse",
+    "Exchange",
+    "RateLimitInfo",
+    "Timeouts",
+    "render_value",
+]
 
 CLIENT_ID_PARAM = "client_id"
 CLIENT_SECRET_PARAM = "client_secret"
-SNIPPET_CHARS = 200  # how much of a non-JSON body an error message quotes
-EXCHANGE_BODY_CHARS = 4096  # how much of a response body an Exchange (`-v`) carries
 _FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -65,75 +71,6 @@ class Timeouts:
 
     connect: float = 5.0
     read: float = 30.0
-
-
-@dataclass
-class RateLimitInfo:
-    """The API's ``X-Ratelimit-*`` headers; None when absent or not an integer."""
-
-    limit: int | None
-    remaining: int | None
-
-    @classmethod
-    def from_headers(cls, headers: Mapping[str, str]) -> RateLimitInfo:
-        """Parse the headers (any casing); malformed values become None, never an error.
-
-        Args:
-            headers: Response headers; a case-insensitive mapping or a plain dict.
-
-        Returns:
-            The parsed limit and remaining counts.
-        """
-        return cls(
-            limit=_header_int(headers, "X-Ratelimit-Limit"),
-            remaining=_header_int(headers, "X-Ratelimit-Remaining"),
-        )
-
-
-def _header_int(headers: Mapping[str, str], name: str) -> int | None:
-    value = headers.get(name)
-    if value is None and not isinstance(headers, requests.structures.CaseInsensitiveDict):
-        lowered = name.lower()
-        value = next((v for k, v in headers.items() if k.lower() == lowered), None)
-    if value is None:
-        return None
-    text = str(value).strip()
-    # isdigit() rejects signs, decimals and empty strings; a count is a non-negative integer.
-    return int(text) if text.isascii() and text.isdigit() else None
-
-
-@dataclass
-class ApiResponse:
-    """A successful (2xx, JSON) API response."""
-
-    status: int
-    body: Any
-    headers: Mapping[str, str]
-    rate_limit: RateLimitInfo
-    elapsed: float
-    method: str
-    url: str  # redacted
-    endpoint_id: str | None
-
-    @property
-    def data(self) -> Any:
-        """The envelope's ``data`` (None when the body is not a dict or has no ``data``)."""
-        return self.body.get("data") if isinstance(self.body, dict) else None
-
-
-@dataclass(frozen=True)
-class Exchange:
-    """One HTTP exchange as `-v` shows it; every field is already redacted."""
-
-    method: str
-    url: str
-    request_headers: Mapping[str, str]
-    request_body: str | None
-    status: int | None  # None when the transport failed before a response
-    response_headers: Mapping[str, str]
-    response_body: str | None  # truncated to EXCHANGE_BODY_CHARS
-    elapsed: float
-    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -461,8 +398,14 @@ class ApiClient:
                 # The API never redirects; a redirect would be a misconfigured target.
                 allow_redirects=False,
             )
-        except _TRANSPORT_EXCEPTIONS as exc:
-            failure = self._transport_error(exc, prepared, limits)
+        except TRANSPORT_EXCEPTIONS as exc:
+            failure = map_transport_error(
+                exc,
+                prepared.url,
+                connect=limits.connect,
+                read=limits.read,
+                redactor=self.redactor,
+            )
         elapsed = time.perf_counter() - started
         if failure is not None:
             if self.on_exchange is not None:
@@ -474,122 +417,14 @@ class ApiClient:
             raise failure from None
         if self.on_exchange is not None:
             self.on_exchange(self._exchange(prepared, response, elapsed))
-        return self._interpret(prepared, response, elapsed)
-
-    def _transport_error(
-        self, exc: BaseException, prepared: _PreparedCall, limits: Timeouts
-    ) -> TransportError:
-        url = self.redactor.redact(prepared.url)
-        causes = _exception_chain(exc)
-        names = {type(c).__name__ for c in causes}
-        innermost = _root_cause_name(causes)
-        if isinstance(exc, requests.ConnectTimeout) or "ConnectTimeoutError" in names:
-            return RequestTimeout(
-                f"connect timed out after {limits.connect:g}s: {url} ({innermost})"
-            )
-        if (
-            isinstance(exc, requests.Timeout)
-            or "ReadTimeoutError" in names
-            or isinstance(exc, TimeoutError)
-        ):
-            return RequestTimeout(f"read timed out after {limits.read:g}s: {url} ({innermost})")
-        if "NameResolutionError" in names or "gaierror" in names:
-            return ConnectError(f"could not resolve host: {url} ({innermost})")
-        if "ConnectionRefusedError" in names:
-            return ConnectError(f"connection refused: {url} ({innermost})")
-        if "NewConnectionError" in names:  # unreachable network, no route: still nothing sent
-            return ConnectError(f"could not connect: {url} ({innermost})")
-        if isinstance(exc, requests.exceptions.ChunkedEncodingError) or names & _DROPPED:
-            return ConnectionDropped(f"connection dropped mid-exchange: {url} ({innermost})")
-        if isinstance(exc, requests.exceptions.ContentDecodingError):
-            return MalformedResponse(f"response body could not be decoded: {url} ({innermost})")
-        detail = self.redactor.redact(str(exc))
-        return TransportError(f"request failed: {url}: {detail} ({type(exc).__name__})")
-
-    # -- interpreting ------------------------------------------------------------------------
-
-    def _interpret(
-        self, prepared: _PreparedCall, response: requests.Response, elapsed: float
-    ) -> ApiResponse:
-        status = response.status_code
-        headers = response.headers
-        rate_limit = RateLimitInfo.from_headers(headers)
-        body, parsed = _parse_json(response.content)
-        ok = 200 <= status < 300
-        if ok and parsed and not _is_error_body(body):
-            return ApiResponse(
-                status=status,
-                body=body,
-                headers=headers,
-                rate_limit=rate_limit,
-                elapsed=elapsed,
-                method=prepared.method,
-                url=self.redactor.redact(prepared.url),
-                endpoint_id=prepared.endpoint.id,
-            )
-        error: IgflowError
-        if parsed and isinstance(body, dict):
-            error = self._api_error(prepared.endpoint, status, body) or self._status_error(
-                prepared, response
-            )
-        elif ok:
-            error = self._malformed(prepared, response)
-        else:
-            error = self._status_error(prepared, response)
-        error.rate_limit = rate_limit  # type: ignore[attr-defined]
-        raise error
-
-    def _api_error(
-        self, endpoint: Endpoint, status: int, body: dict[str, Any]
-    ) -> IgflowError | None:
-        """The typed error for a JSON error body, or None when the body is not one we know."""
-        meta = body.get("meta")
-        envelope = meta if isinstance(meta, dict) and "error_type" in meta else body
-        error_type = envelope.get("error_type")
-        code = _as_int(envelope.get("code"))
-        message = self.redactor.redact(str(envelope.get("error_message") or f"HTTP {status}"))
-        if isinstance(error_type, str) and error_type:
-            if error_type == "OAuthException":
-                return OAuthError(message, error_type=error_type, status=status)
-            cls = api_error_class(error_type, message, status)
-            return cls(
-                message, error_type=error_type, status=status, code=code, endpoint=endpoint.id
-            )
-        if code in (420, 429):
-            # The edge's throttling body ([PY] bind.py: "Instagram's Nginx"): no meta, no type.
-            text = (
-                message
-                if envelope.get("error_message")
-                else f"rate limited by the API edge (code {code})"
-            )
-            return RateLimitError(text, status=status, code=code, endpoint=endpoint.id)
-        return None
-
-    def _status_error(self, prepared: _PreparedCall, response: requests.Response) -> ApiError:
-        """An error from the HTTP status alone (no API error body)."""
-        status = response.status_code
-        reason = f"HTTP {status} {response.reason or _status_phrase(status)}".rstrip()
-        snippet = self._snippet(response)
-        message = f"{reason}: {snippet}" if snippet else f"{reason} with no body"
-        # By status: bare 429 -> RateLimitError, 5xx (503 included) -> TransientApiError, ...
-        cls = api_error_class(None, message, status)
-        return cls(message, status=status, endpoint=prepared.endpoint.id)
-
-    def _malformed(self, prepared: _PreparedCall, response: requests.Response) -> MalformedResponse:
-        content_type = response.headers.get("Content-Type", "(none)")
-        snippet = self._snippet(response) or "(empty body)"
-        error = MalformedResponse(
-            f"{prepared.endpoint.id}: HTTP {response.status_code} response is not the API's JSON "
-            f"(content-type {content_type}): {snippet}"
+        return read_response(
+            response,
+            method=prepared.method,
+            url=prepared.url,
+            endpoint_id=prepared.endpoint.id,
+            elapsed=elapsed,
+            redactor=self.redactor,
         )
-        error.status = response.status_code  # type: ignore[attr-defined]
-        return error
-
-    def _snippet(self, response: requests.Response) -> str:
-        text = response.content[: SNIPPET_CHARS * 4].decode("utf-8", "replace")
-        # Redact before cutting, so a secret straddling the cut cannot survive half-visible.
-        text = " ".join(self.redactor.redact(text).split())
-        return text[:SNIPPET_CHARS] + ("..." if len(text) > SNIPPET_CHARS else "")
 
     def _exchange(
         self,
@@ -599,103 +434,13 @@ class ApiClient:
         *,
         error: str | None = None,
     ) -> Exchange:
-        redact = self.redactor.redact
-        body_text: str | None = None
-        if response is not None:
-            raw = response.content[: EXCHANGE_BODY_CHARS * 2].decode("utf-8", "replace")
-            body_text = redact(raw)[:EXCHANGE_BODY_CHARS]
-        return Exchange(
+        return build_exchange(
             method=prepared.method,
-            url=redact(prepared.url),
-            request_headers=self.redactor.redact_mapping(dict(prepared.headers)),
-            request_body=redact(prepared.body) if prepared.body is not None else None,
-            status=response.status_code if response is not None else None,
-            response_headers=self.redactor.redact_mapping(dict(response.headers))
-            if response is not None
-            else {},
-            response_body=body_text,
+            url=prepared.url,
+            headers=prepared.headers,
+            body=prepared.body,
+            response=response,
             elapsed=elapsed,
+            redactor=self.redactor,
             error=error,
         )
-
-
-# Everything a send can raise for network reasons; requests wraps most, the rest leak rarely.
-_TRANSPORT_EXCEPTIONS = (
-    requests.RequestException,
-    urllib3.exceptions.HTTPError,
-    http.client.HTTPException,
-    OSError,
-)
-# Exception type names that mean the connection broke after it was established.
-_DROPPED = frozenset(
-    {
-        "ProtocolError",
-        "RemoteDisconnected",
-        "ConnectionResetError",
-        "BrokenPipeError",
-        "ConnectionAbortedError",
-        "IncompleteRead",
-        "InvalidChunkLength",
-        "ChunkedEncodingError",
-    }
-)
-
-
-def _nested(exc: BaseException) -> list[BaseException]:
-    """What ``exc`` wraps: urllib3's ``reason``, the cause, the context, exceptions in args."""
-    candidates = [getattr(exc, "reason", None), exc.__cause__, exc.__context__, *exc.args]
-    return [c for c in candidates if isinstance(c, BaseException)]
-
-
-def _exception_chain(exc: BaseException) -> list[BaseException]:
-    """``exc`` and everything it wraps, depth first (bounded: chains can be cyclic)."""
-    seen: set[int] = set()
-    chain: list[BaseException] = []
-    stack = [exc]
-    while stack and len(chain) < 32:
-        current = stack.pop()
-        if id(current) not in seen:
-            seen.add(id(current))
-            chain.append(current)
-            stack.extend(reversed(_nested(current)))
-    return chain
-
-
-def _root_cause_name(chain: list[BaseException]) -> str:
-    """The first exception in the chain that wraps nothing: the OS- or socket-level cause."""
-    return next((type(c).__name__ for c in chain if not _nested(c)), type(chain[-1]).__name__)
-
-
-def _parse_json(content: bytes) -> tuple[Any, bool]:
-    """(body, True) for a JSON document; (None, False) otherwise."""
-    if not content.strip():
-        return None, False
-    try:
-        return json.loads(content), True
-    except (ValueError, UnicodeDecodeError):
-        return None, False
-
-
-def _is_error_body(body: Any) -> bool:
-    """A 2xx body that still carries an error envelope (meta.error_type)."""
-    if not isinstance(body, dict):
-        return False
-    meta = body.get("meta")
-    return isinstance(meta, dict) and bool(meta.get("error_type"))
-
-
-def _status_phrase(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return ""
-
-
-def _as_int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
-    return None

@@ -449,12 +449,15 @@ def _all_params(request: Request) -> dict[str, str]:
 
 
 def _next_url_builder(request: Request, path: str) -> Callable[[Mapping[str, str]], str]:
-    """The caller's own URL (scheme, host, /v1 path, original query incl. access_token),
+    """The caller's own URL (scheme, host, /v1 path, original query incl. access_token, sig),
     with the given cursor params replaced, as the real ``pagination.next_url`` was (§2.3)."""
     from urllib.parse import urlencode
 
     base = request.host_url.rstrip("/") + path
-    original = [(k, v) for k, v in request.args.items(multi=True) if k != SIG_PARAM]
+    # The caller's ``sig`` stays too: the real next_url echoed it, stale for the new cursor, so
+    # a signed client had to re-sign the link (gh:sachin-handiekar/jInstagram#166); followed
+    # verbatim it fails with "Signature does not match", as python-instagram's did.
+    original = list(request.args.items(multi=True))
 
     def next_url(replace: Mapping[str, str]) -> str:
         items: list[tuple[str, str]] = []

@@ -13,8 +13,9 @@ import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from html import escape
-from urllib.parse import quote, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
+from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Request, Response
 
 from igflow.sandbox import envelope
@@ -242,7 +243,14 @@ class OAuthViews:
     # ---- /oauth/access_token -------------------------------------------------------------------
     def access_token(self, request: Request) -> Response:
         # Only form fields count: a JSON body leaves the server with no client_id (§1, §5.5).
-        form = request.form
+        form: Mapping[str, str]
+        if request.mimetype:
+            form = request.form
+        else:
+            # python-instagram's exchange_code_for_access_token posts urlencoded fields with no
+            # Content-Type at all (httplib2 adds none), and the real endpoint read them as a
+            # form. An untyped body is read so; a typed non-form body (JSON) still is not.
+            form = MultiDict(parse_qsl(request.get_data(as_text=True), keep_blank_values=True))
         try:
             return self._exchange(form)
         except _OAuthFailure as failure:

@@ -1,0 +1,302 @@
+"""What comes back from the API: responses, rate-limit headers, typed errors, `-v` exchanges.
+
+:func:`read_response` is the last stage of a call (see :mod:`igflow.client`): it turns one HTTP
+response into an :class:`ApiResponse`, or raises the typed igflow error its status and body
+call for. It does no I/O, and every text it produces has gone through the Redactor.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any
+
+import requests
+
+from igflow.errors import (
+    ApiError,
+    IgflowError,
+    MalformedResponse,
+    OAuthError,
+    RateLimitError,
+    api_error_class,
+)
+from igflow.redact import Redactor
+
+__all__ = [
+    "EXCHANGE_BODY_CHARS",
+    "SNIPPET_CHARS",
+    "ApiResponse",
+    "Exchange",
+    "RateLimitInfo",
+    "build_exchange",
+    "read_response",
+]
+
+SNIPPET_CHARS = 200  # how much of a non-JSON body an error message quotes
+EXCHANGE_BODY_CHARS = 4096  # how much of a response body an Exchange (`-v`) carries
+
+
+@dataclass
+class RateLimitInfo:
+    """The API's ``X-Ratelimit-*`` headers; None when absent or not an integer."""
+
+    limit: int | None
+    remaining: int | None
+
+    @classmethod
+    def from_headers(cls, headers: Mapping[str, str]) -> RateLimitInfo:
+        """Parse the headers (any casing); malformed values become None, never an error.
+
+        Args:
+            headers: Response headers; a case-insensitive mapping or a plain dict.
+
+        Returns:
+            The parsed limit and remaining counts.
+        """
+        return cls(
+            limit=_header_int(headers, "X-Ratelimit-Limit"),
+            remaining=_header_int(headers, "X-Ratelimit-Remaining"),
+        )
+
+
+def _header_int(headers: Mapping[str, str], name: str) -> int | None:
+    value = headers.get(name)
+    if value is None and not isinstance(headers, requests.structures.CaseInsensitiveDict):
+        lowered = name.lower()
+        value = next((v for k, v in headers.items() if k.lower() == lowered), None)
+    if value is None:
+        return None
+    text = str(value).strip()
+    # isdigit() rejects signs, decimals and empty strings; a count is a non-negative integer.
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
+@dataclass
+class ApiResponse:
+    """A successful (2xx, JSON) API response."""
+
+    status: int
+    body: Any
+    headers: Mapping[str, str]
+    rate_limit: RateLimitInfo
+    elapsed: float
+    method: str
+    url: str  # redacted
+    endpoint_id: str | None
+
+    @property
+    def data(self) -> Any:
+        """The envelope's ``data`` (None when the body is not a dict or has no ``data``)."""
+        return self.body.get("data") if isinstance(self.body, dict) else None
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One HTTP exchange as `-v` shows it; every field is already redacted."""
+
+    method: str
+    url: str
+    request_headers: Mapping[str, str]
+    request_body: str | None
+    status: int | None  # None when the transport failed before a response
+    response_headers: Mapping[str, str]
+    response_body: str | None  # truncated to EXCHANGE_BODY_CHARS
+    elapsed: float
+    error: str | None = None
+
+
+def read_response(
+    response: requests.Response,
+    *,
+    method: str,
+    url: str,
+    endpoint_id: str,
+    elapsed: float,
+    redactor: Redactor,
+) -> ApiResponse:
+    """Interpret one HTTP response.
+
+    Args:
+        response: The response, body read.
+        method: The request's method.
+        url: The request's URL (with secrets; only its redacted form is kept).
+        endpoint_id: The registry endpoint the request called.
+        elapsed: Seconds the exchange took.
+        redactor: Redacts every text taken from the exchange.
+
+    Returns:
+        The response, when it is a 2xx JSON body without an error envelope.
+
+    Raises:
+        ApiError | OAuthError: The API's error body, typed; or the status alone, typed.
+        MalformedResponse: A 2xx whose body is not the API's JSON.
+    """
+    status = response.status_code
+    headers = response.headers
+    rate_limit = RateLimitInfo.from_headers(headers)
+    body, parsed = _parse_json(response.content)
+    ok = 200 <= status < 300
+    if ok and parsed and not _is_error_body(body):
+        return ApiResponse(
+            status=status,
+            body=body,
+            headers=headers,
+            rate_limit=rate_limit,
+            elapsed=elapsed,
+            method=method,
+            url=redactor.redact(url),
+            endpoint_id=endpoint_id,
+        )
+    error: IgflowError
+    if parsed and isinstance(body, dict):
+        error = _api_error(endpoint_id, status, body, redactor) or _status_error(
+            endpoint_id, response, redactor
+        )
+    elif ok:
+        error = _malformed(endpoint_id, response, redactor)
+    else:
+        error = _status_error(endpoint_id, response, redactor)
+    # Not a declared attribute: any error read from a response carries its rate-limit headers.
+    error.rate_limit = rate_limit  # type: ignore[attr-defined]
+    raise error
+
+
+def _api_error(
+    endpoint_id: str, status: int, body: dict[str, Any], redactor: Redactor
+) -> IgflowError | None:
+    """The typed error for a JSON error body, or None when the body is not one we know."""
+    meta = body.get("meta")
+    envelope = meta if isinstance(meta, dict) and "error_type" in meta else body
+    error_type = envelope.get("error_type")
+    code = _as_int(envelope.get("code"))
+    message = redactor.redact(str(envelope.get("error_message") or f"HTTP {status}"))
+    if isinstance(error_type, str) and error_type:
+        if error_type == "OAuthException":
+            return OAuthError(message, error_type=error_type, status=status)
+        cls = api_error_class(error_type, message, status)
+        return cls(message, error_type=error_type, status=status, code=code, endpoint=endpoint_id)
+    if code in (420, 429):
+        # The edge's throttling body ([PY] bind.py: "Instagram's Nginx"): no meta, no type.
+        text = (
+            message
+            if envelope.get("error_message")
+            else f"rate limited by the API edge (code {code})"
+        )
+        return RateLimitError(text, status=status, code=code, endpoint=endpoint_id)
+    return None
+
+
+def _status_error(endpoint_id: str, response: requests.Response, redactor: Redactor) -> ApiError:
+    """An error from the HTTP status alone (no API error body)."""
+    status = response.status_code
+    reason = f"HTTP {status} {response.reason or _status_phrase(status)}".rstrip()
+    snippet = _snippet(response, redactor)
+    message = f"{reason}: {snippet}" if snippet else f"{reason} with no body"
+    # By status: bare 429 -> RateLimitError, 5xx (503 included) -> TransientApiError, ...
+    cls = api_error_class(None, message, status)
+    return cls(message, status=status, endpoint=endpoint_id)
+
+
+def _malformed(
+    endpoint_id: str, response: requests.Response, redactor: Redactor
+) -> MalformedResponse:
+    content_type = response.headers.get("Content-Type", "(none)")
+    snippet = _snippet(response, redactor) or "(empty body)"
+    error = MalformedResponse(
+        f"{endpoint_id}: HTTP {response.status_code} response is not the API's JSON "
+        f"(content-type {content_type}): {snippet}"
+    )
+    # Not a declared attribute: a transport error has no status unless a response came back.
+    error.status = response.status_code  # type: ignore[attr-defined]
+    return error
+
+
+def _snippet(response: requests.Response, redactor: Redactor) -> str:
+    text = response.content[: SNIPPET_CHARS * 4].decode("utf-8", "replace")
+    # Redact before cutting, so a secret straddling the cut cannot survive half-visible.
+    text = " ".join(redactor.redact(text).split())
+    return text[:SNIPPET_CHARS] + ("..." if len(text) > SNIPPET_CHARS else "")
+
+
+def build_exchange(
+    *,
+    method: str,
+    url: str,
+    headers: Mapping[str, str],
+    body: str | None,
+    response: requests.Response | None,
+    elapsed: float,
+    redactor: Redactor,
+    error: str | None = None,
+) -> Exchange:
+    """The redacted record of one exchange, for `-v`.
+
+    Args:
+        method: The request's method.
+        url: The request's URL (with secrets).
+        headers: The request's headers.
+        body: The request's form body, if any.
+        response: The response; None when the transport failed before one arrived.
+        elapsed: Seconds the exchange took.
+        redactor: Redacts every field.
+        error: The transport failure's (redacted) message, if any.
+
+    Returns:
+        The exchange, with the response body cut to ``EXCHANGE_BODY_CHARS``.
+    """
+    redact = redactor.redact
+    body_text: str | None = None
+    if response is not None:
+        raw = response.content[: EXCHANGE_BODY_CHARS * 2].decode("utf-8", "replace")
+        body_text = redact(raw)[:EXCHANGE_BODY_CHARS]
+    return Exchange(
+        method=method,
+        url=redact(url),
+        request_headers=redactor.redact_mapping(dict(headers)),
+        request_body=redact(body) if body is not None else None,
+        status=response.status_code if response is not None else None,
+        response_headers=redactor.redact_mapping(dict(response.headers))
+        if response is not None
+        else {},
+        response_body=body_text,
+        elapsed=elapsed,
+        error=error,
+    )
+
+
+def _parse_json(content: bytes) -> tuple[Any, bool]:
+    """(body, True) for a JSON document; (None, False) otherwise."""
+    if not content.strip():
+        return None, False
+    try:
+        return json.loads(content), True
+    except (ValueError, UnicodeDecodeError):
+        return None, False
+
+
+def _is_error_body(body: Any) -> bool:
+    """A 2xx body that still carries an error envelope (meta.error_type)."""
+    if not isinstance(body, dict):
+        return False
+    meta = body.get("meta")
+    return isinstance(meta, dict) and bool(meta.get("error_type"))
+
+
+def _status_phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
+def _as_int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return None

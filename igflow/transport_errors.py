@@ -1,0 +1,112 @@
+"""Network failures, translated at the boundary into igflow's TransportError subclasses.
+
+requests, urllib3, http.client and the OS each raise their own exceptions, often wrapped in one
+another. :func:`map_transport_error` walks what an exception wraps and picks the most specific
+igflow error, so a retry policy can decide from the class alone: ConnectError (nothing was
+sent), RequestTimeout, ConnectionDropped, MalformedResponse, or TransportError.
+"""
+
+from __future__ import annotations
+
+import http.client
+
+import requests
+import urllib3.exceptions
+
+from igflow.errors import (
+    ConnectError,
+    ConnectionDropped,
+    MalformedResponse,
+    RequestTimeout,
+    TransportError,
+)
+from igflow.redact import Redactor
+
+__all__ = ["TRANSPORT_EXCEPTIONS", "map_transport_error"]
+
+# Everything a send can raise for network reasons; requests wraps most, the rest leak rarely.
+TRANSPORT_EXCEPTIONS = (
+    requests.RequestException,
+    urllib3.exceptions.HTTPError,
+    http.client.HTTPException,
+    OSError,
+)
+# Exception type names that mean the connection broke after it was established.
+_DROPPED = frozenset(
+    {
+        "ProtocolError",
+        "RemoteDisconnected",
+        "ConnectionResetError",
+        "BrokenPipeError",
+        "ConnectionAbortedError",
+        "IncompleteRead",
+        "InvalidChunkLength",
+        "ChunkedEncodingError",
+    }
+)
+
+
+def map_transport_error(
+    exc: BaseException, url: str, *, connect: float, read: float, redactor: Redactor
+) -> TransportError:
+    """The igflow error for a failed exchange.
+
+    Args:
+        exc: What the send raised (one of ``TRANSPORT_EXCEPTIONS``).
+        url: The request's URL (with secrets; the message carries it redacted).
+        connect: The connect timeout that applied, in seconds.
+        read: The read timeout that applied, in seconds.
+        redactor: Redacts the URL and the exception's text.
+
+    Returns:
+        A redacted error naming the innermost (OS- or socket-level) exception type.
+    """
+    url = redactor.redact(url)
+    causes = _exception_chain(exc)
+    names = {type(c).__name__ for c in causes}
+    innermost = _root_cause_name(causes)
+    if isinstance(exc, requests.ConnectTimeout) or "ConnectTimeoutError" in names:
+        return RequestTimeout(f"connect timed out after {connect:g}s: {url} ({innermost})")
+    if (
+        isinstance(exc, requests.Timeout)
+        or "ReadTimeoutError" in names
+        or isinstance(exc, TimeoutError)
+    ):
+        return RequestTimeout(f"read timed out after {read:g}s: {url} ({innermost})")
+    if "NameResolutionError" in names or "gaierror" in names:
+        return ConnectError(f"could not resolve host: {url} ({innermost})")
+    if "ConnectionRefusedError" in names:
+        return ConnectError(f"connection refused: {url} ({innermost})")
+    if "NewConnectionError" in names:  # unreachable network, no route: still nothing sent
+        return ConnectError(f"could not connect: {url} ({innermost})")
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError) or names & _DROPPED:
+        return ConnectionDropped(f"connection dropped mid-exchange: {url} ({innermost})")
+    if isinstance(exc, requests.exceptions.ContentDecodingError):
+        return MalformedResponse(f"response body could not be decoded: {url} ({innermost})")
+    detail = redactor.redact(str(exc))
+    return TransportError(f"request failed: {url}: {detail} ({type(exc).__name__})")
+
+
+def _nested(exc: BaseException) -> list[BaseException]:
+    """What ``exc`` wraps: urllib3's ``reason``, the cause, the context, exceptions in args."""
+    candidates = [getattr(exc, "reason", None), exc.__cause__, exc.__context__, *exc.args]
+    return [c for c in candidates if isinstance(c, BaseException)]
+
+
+def _exception_chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and everything it wraps, depth first (bounded: chains can be cyclic)."""
+    seen: set[int] = set()
+    chain: list[BaseException] = []
+    stack = [exc]
+    while stack and len(chain) < 32:
+        current = stack.pop()
+        if id(current) not in seen:
+            seen.add(id(current))
+            chain.append(current)
+            stack.extend(reversed(_nested(current)))
+    return chain
+
+
+def _root_cause_name(chain: list[BaseException]) -> str:
+    """The first exception in the chain that wraps nothing: the OS- or socket-level cause."""
+    return next((type(c).__name__ for c in chain if not _nested(c)), type(chain[-1]).__name__)
