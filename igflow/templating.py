@@ -14,14 +14,12 @@ allowed) keeps the native type of ``expr``; any other templated string renders t
 as ``"1667121369441597934_3657782666"`` into an int.
 
 Every failure while evaluating becomes a one-line :class:`~igflow.errors.TemplateRenderError`;
-syntax errors become :class:`~igflow.errors.TemplateSyntaxError` at compile time.
+syntax errors become :class:`~igflow.errors.TemplateSyntaxError` at compile time. The filters
+igflow adds live in :mod:`igflow.filters` (re-exported here).
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import functools
-import json
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, ItemsView, Iterable, Iterator, KeysView, Mapping, ValuesView
@@ -36,6 +34,19 @@ from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from igflow.errors import IgflowError, TemplateRenderError, TemplateSyntaxError
+from igflow.filters import (
+    FILTERS,
+    REMOVED_FILTERS,
+    REMOVED_GLOBALS,
+    TESTS,
+    difference,
+    epoch_to_iso,
+    from_epoch,
+    intersect,
+    regex_replace,
+    regex_search,
+    to_json,
+)
 
 __all__ = [
     "CompiledExpression",
@@ -59,199 +70,6 @@ MAX_INT_EXPONENT: Final = 10_000
 _SNIPPET_LENGTH: Final = 60
 _WHOLE_VALUE = re.compile(r"\A\s*\{\{[-+]?(.*?)[-+]?\}\}\s*\Z", re.DOTALL)
 _TEMPLATE_MARKERS: Final = ("{{", "{%", "{#")
-
-
-# --------------------------------------------------------------------------- filters
-
-
-@functools.lru_cache(maxsize=256)
-def _compile_regex(pattern: str, flags: int) -> re.Pattern[str]:
-    # Cached so that a filter used inside a loop compiles its pattern once.
-    return re.compile(pattern, flags)
-
-
-def _regex(pattern: Any, ignorecase: bool) -> re.Pattern[str]:
-    if not isinstance(pattern, str):
-        raise TemplateRenderError(
-            f"regular expression must be a string, not {type(pattern).__name__}"
-        )
-    try:
-        return _compile_regex(pattern, re.IGNORECASE if ignorecase else 0)
-    except re.error as exc:
-        raise TemplateRenderError(f"invalid regular expression {pattern!r}: {exc}") from exc
-
-
-def _text(value: Any) -> str:
-    # Instagram sends `null` for a missing caption; matching it as "" saves every playbook a guard.
-    if value is None:
-        return ""
-    return value if isinstance(value, str) else str(value)
-
-
-def regex_search(value: Any, pattern: str, ignorecase: bool = False) -> bool:
-    """Tell whether ``pattern`` occurs anywhere in ``value``.
-
-    Registered both as a filter and as a test, so ``selectattr('text', 'regex_search', 'spam')``
-    works. ``None`` is searched as the empty string.
-
-    Args:
-        value: The text to search; non-strings are converted with ``str()``.
-        pattern: A Python regular expression.
-        ignorecase: Match without regard to case.
-
-    Returns:
-        True when the pattern matches somewhere in the text.
-
-    Raises:
-        TemplateRenderError: The pattern is not a valid regular expression.
-    """
-    return _regex(pattern, ignorecase).search(_text(value)) is not None
-
-
-def regex_replace(value: Any, pattern: str, repl: str, ignorecase: bool = False) -> str:
-    """Replace every match of ``pattern`` in ``value`` with ``repl`` (backreferences allowed).
-
-    Args:
-        value: The text to rewrite; ``None`` counts as the empty string.
-        pattern: A Python regular expression.
-        repl: The replacement text, e.g. ``r"\\1"``.
-        ignorecase: Match without regard to case.
-
-    Returns:
-        The rewritten text.
-
-    Raises:
-        TemplateRenderError: The pattern or the replacement is invalid.
-    """
-    if not isinstance(repl, str):
-        # A callable replacement would let a template run arbitrary code per match.
-        raise TemplateRenderError(f"replacement must be a string, not {type(repl).__name__}")
-    compiled = _regex(pattern, ignorecase)
-    try:
-        return compiled.sub(repl, _text(value))
-    except re.error as exc:
-        raise TemplateRenderError(f"invalid replacement {repl!r}: {exc}") from exc
-
-
-def _membership(items: Iterable[Any]) -> Callable[[Any], bool]:
-    """A fast ``in`` test over ``items`` that still works when items are unhashable (dicts)."""
-    pool = list(items)
-    try:
-        hashed = set(pool)
-    except TypeError:
-        return pool.__contains__
-
-    def contains(item: Any) -> bool:
-        try:
-            return item in hashed
-        except TypeError:  # an unhashable probe cannot be in a set of hashables
-            return False
-
-    return contains
-
-
-def difference(a: Iterable[Any], b: Iterable[Any]) -> list[Any]:
-    """Items of ``a`` that are not in ``b``, in ``a``'s order (duplicates in ``a`` are kept).
-
-    Args:
-        a: The items to keep or drop.
-        b: The items to drop.
-
-    Returns:
-        A new list.
-    """
-    contains = _membership(b)
-    return [item for item in a if not contains(item)]
-
-
-def intersect(a: Iterable[Any], b: Iterable[Any]) -> list[Any]:
-    """Items of ``a`` that are also in ``b``, in ``a``'s order (duplicates in ``a`` are kept).
-
-    Args:
-        a: The items to keep or drop.
-        b: The items to keep.
-
-    Returns:
-        A new list.
-    """
-    contains = _membership(b)
-    return [item for item in a if contains(item)]
-
-
-def from_epoch(value: Any) -> dt.datetime:
-    """Turn epoch seconds (an int, a float or a digit string, as v1 sends) into a UTC datetime.
-
-    Args:
-        value: Seconds since 1970-01-01 UTC; an aware datetime is converted to UTC.
-
-    Returns:
-        A timezone-aware datetime in UTC.
-
-    Raises:
-        TemplateRenderError: The value is not an epoch timestamp.
-    """
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is None:
-            raise TemplateRenderError("from_epoch: naive datetime has no timezone")
-        return value.astimezone(dt.timezone.utc)
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise TemplateRenderError(f"from_epoch: {value!r} is not an epoch timestamp")
-    try:
-        seconds = float(value) if isinstance(value, str) else value
-        return dt.datetime.fromtimestamp(seconds, tz=dt.timezone.utc)
-    except (ValueError, OverflowError, OSError) as exc:
-        raise TemplateRenderError(f"from_epoch: {value!r} is not an epoch timestamp") from exc
-
-
-def epoch_to_iso(value: Any) -> str:
-    """Format epoch seconds as ISO 8601 in UTC, e.g. ``"2017-12-11T01:39:35Z"``.
-
-    Args:
-        value: Anything :func:`from_epoch` accepts.
-
-    Returns:
-        The timestamp to the second, with a ``Z`` suffix.
-
-    Raises:
-        TemplateRenderError: The value is not an epoch timestamp.
-    """
-    return from_epoch(value).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, dt.datetime):
-        return value.isoformat()
-    if isinstance(value, Undefined):
-        value._fail_with_undefined_error()
-    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
-
-
-def to_json(value: Any, indent: int | None = None) -> str:
-    """Serialize ``value`` as JSON, without the HTML escaping of Jinja's own ``tojson``.
-
-    Args:
-        value: JSON-like data; datetimes become ISO 8601 strings.
-        indent: Pretty-print with this many spaces per level.
-
-    Returns:
-        The JSON text.
-    """
-    return json.dumps(value, ensure_ascii=False, indent=indent, default=_json_default)
-
-
-_FILTERS: Final[Mapping[str, Callable[..., Any]]] = {
-    "regex_search": regex_search,
-    "regex_replace": regex_replace,
-    "difference": difference,
-    "intersect": intersect,
-    "from_epoch": from_epoch,
-    "epoch_to_iso": epoch_to_iso,
-    "to_json": to_json,
-}
-_TESTS: Final[Mapping[str, Callable[..., Any]]] = {"regex_search": regex_search}
-# Playbooks must run the same way every time, so nondeterministic helpers are removed.
-_REMOVED_FILTERS: Final = ("random",)
-_REMOVED_GLOBALS: Final = ("lipsum",)
 
 
 # --------------------------------------------------------------------------- environment
@@ -313,11 +131,11 @@ def _finalize(value: Any) -> Any:
 
 def _make_environment() -> _Sandbox:
     env = _Sandbox(undefined=StrictUndefined, autoescape=False, finalize=_finalize)
-    env.filters.update(_FILTERS)
-    env.tests.update(_TESTS)
-    for name in _REMOVED_FILTERS:
+    env.filters.update(FILTERS)
+    env.tests.update(TESTS)
+    for name in REMOVED_FILTERS:
         env.filters.pop(name, None)
-    for name in _REMOVED_GLOBALS:
+    for name in REMOVED_GLOBALS:
         env.globals.pop(name, None)
     return env
 

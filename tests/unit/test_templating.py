@@ -382,7 +382,7 @@ def test_bad_regex_in_a_template(engine: TemplateEngine) -> None:
 
 
 def test_regex_patterns_are_compiled_once() -> None:
-    from igflow.templating import _compile_regex
+    from igflow.filters import _compile_regex
 
     before = _compile_regex.cache_info().hits
     for _ in range(5):
