@@ -209,7 +209,9 @@ class SandboxApp:
         return response
 
     def _api_headers(self, path: str) -> dict[str, str]:
-        return self.limiter.unauthenticated().headers() if path.startswith(API_PREFIX + "/") else {}
+        # "/v1" itself too: every answer under the API prefix carries the headers (§1).
+        under_api = path == API_PREFIX or path.startswith(API_PREFIX + "/")
+        return self.limiter.unauthenticated().headers() if under_api else {}
 
     # ---- the /v1 pipeline ----------------------------------------------------------------------
     def api(
