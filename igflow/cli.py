@@ -13,10 +13,14 @@ import sys
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from igflow import __version__
 from igflow.errors import ExitCode, IgflowError, UsageError
+
+if TYPE_CHECKING:  # imported for real inside the commands, so `igflow --help` stays fast
+    from igflow.client import Timeouts
+    from igflow.playbook.model import Playbook
 
 
 @dataclass
@@ -37,7 +41,7 @@ class Environment:
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> Any:  # argparse exits 2 by itself; keep one error path
+    def error(self, message: str) -> NoReturn:  # argparse exits 2 by itself; keep one error path
         raise UsageError(f"{self.prog}: {message}")
 
 
@@ -148,7 +152,7 @@ def _external_variables(args: argparse.Namespace) -> dict[str, Any]:
     return variables
 
 
-def _compile(path: str, names: Sequence[str]) -> Any:
+def _compile(path: str, names: Sequence[str]) -> Playbook:
     from igflow.playbook import check_playbook
 
     return check_playbook(path, external_names=names)
@@ -234,7 +238,7 @@ def cmd_run(args: argparse.Namespace, env: Environment) -> int:
     return int(ExitCode.OK)
 
 
-def _timeouts(read: float | None) -> Any:
+def _timeouts(read: float | None) -> Timeouts:
     from igflow.client import Timeouts
 
     if read is None:

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from igflow.client import ApiClient, Exchange, Timeouts
     from igflow.redact import Redactor
     from igflow.registry import Registry
+    from igflow.sandbox.config import SandboxConfig
+    from igflow.sandbox.server import RunningSandbox
 
 SANDBOX = "sandbox"
 
@@ -62,7 +64,7 @@ class TargetSession(AbstractContextManager["TargetSession"]):
         redactor: Redactor,
         timeouts: Timeouts,
         on_exchange: Callable[[Exchange], None] | None = None,
-        sandbox_config: Any = None,
+        sandbox_config: SandboxConfig | None = None,
     ) -> None:
         self.target = target
         self.registry = registry
@@ -70,7 +72,7 @@ class TargetSession(AbstractContextManager["TargetSession"]):
         self.timeouts = timeouts
         self.on_exchange = on_exchange
         self._sandbox_config = sandbox_config
-        self._running: Any = None
+        self._running: RunningSandbox | None = None
         self._session: requests.Session | None = None
         self._info: SandboxInfo | None = None
         self._info_fetched = False
