@@ -26,6 +26,7 @@ from igflow.errors import (
     IgflowError,
 )
 from igflow.playbook.model import Playbook, Step
+from igflow.templating import EnvironmentVariables
 
 # Step statuses, as reports and `steps.<id>.status` show them.
 OK = "ok"
@@ -99,7 +100,10 @@ class Runner:
         self.connection = connection
         self.reporter = reporter
         self.external = dict(variables or {})
-        self.names: dict[str, Any] = {"env": dict(environ or {}), "steps": {}}
+        self.names: dict[str, Any] = {
+            "env": EnvironmentVariables(environ or {}),
+            "steps": {},
+        }
         self._redact_value = redact_value or (lambda value: None)
         self._timeouts_for = timeouts_for or (lambda seconds: None)
         self._auth: Any = None

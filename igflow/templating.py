@@ -123,6 +123,22 @@ def _check_defined(value: Any) -> None:
                     part._fail_with_undefined_error()
 
 
+class EnvironmentVariables(dict[str, str]):
+    """The ``env`` namespace. Its own type, so that a missing variable gets its own message."""
+
+
+class _Undefined(StrictUndefined):
+    """StrictUndefined, with a message that names a missing environment variable plainly."""
+
+    __slots__ = ()
+
+    @property
+    def _undefined_message(self) -> str:
+        if isinstance(self._undefined_obj, EnvironmentVariables) and not self._undefined_hint:
+            return f"environment variable {self._undefined_name} is not set"
+        return str(super()._undefined_message)
+
+
 def _finalize(value: Any) -> Any:
     # Without this, "{{ [x.__class__] }}" in a string template would quietly print "[Undefined]".
     _check_defined(value)
@@ -130,7 +146,7 @@ def _finalize(value: Any) -> Any:
 
 
 def _make_environment() -> _Sandbox:
-    env = _Sandbox(undefined=StrictUndefined, autoescape=False, finalize=_finalize)
+    env = _Sandbox(undefined=_Undefined, autoescape=False, finalize=_finalize)
     env.filters.update(FILTERS)
     env.tests.update(TESTS)
     for name in REMOVED_FILTERS:

@@ -275,6 +275,7 @@ def test_missing_env_variable_is_a_render_error() -> None:
           - log: "{{ env.NOT_SET }}"
         """, lambda e, p: {}, environ={})
     assert isinstance(result.error, TemplateRenderError)
+    assert result.error.message == "environment variable NOT_SET is not set"
     assert result.error.exit_code == 2
 
 

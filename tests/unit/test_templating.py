@@ -486,3 +486,13 @@ def test_unknown_filter_in_a_string_template_is_an_igflow_syntax_error() -> None
     engine = TemplateEngine()
     with pytest.raises(TemplateSyntaxError, match="No filter named 'nofilter'"):
         engine.compile_value("a {{ x | nofilter }}")
+
+
+def test_a_missing_environment_variable_is_named_plainly() -> None:
+    from igflow.templating import EnvironmentVariables
+
+    engine = TemplateEngine()
+    value = engine.compile_value("{{ env.IG_TOKEN }}")
+    with pytest.raises(TemplateRenderError, match="^environment variable IG_TOKEN is not set$"):
+        value.render({"env": EnvironmentVariables()})
+    assert value.render({"env": EnvironmentVariables(IG_TOKEN="t")}) == "t"
