@@ -136,7 +136,11 @@ class Runner:
         self.names.update(self.external)
         for name, value in self.playbook.vars.items():
             if name not in self.external:
-                self.names[name] = value.render(self.names)
+                try:
+                    self.names[name] = value.render(self.names)
+                except IgflowError as exc:
+                    exc.message = f"vars.{name}: {exc.message}"
+                    raise
         for name in self.playbook.secrets:
             if name in self.names:
                 self._redact_value(self.names[name])

@@ -314,3 +314,15 @@ def test_endpoints_without_auth_use_the_anonymous_client(endpoint_auth: str) -> 
         """, lambda e, p: {"title": "x"})
     assert result.ok
     assert connection.client.calls[0][2] is None and connection.authorizations == []
+
+
+def test_a_var_that_fails_to_render_names_the_var() -> None:
+    result, _, reporter = run("""\
+        vars:
+          token: "{{ env.NOPE }}"
+        steps:
+          - log: "{{ token }}"
+        """, lambda e, p: {}, environ={})
+    assert isinstance(result.error, TemplateRenderError)
+    assert result.error.message == "vars.token: environment variable NOPE is not set"
+    assert result.records == [] and reporter.events[-1] == "finish"
