@@ -344,6 +344,16 @@ def _read_lines(path: str) -> list[str] | None:
     return raw.decode("utf-8", errors="replace").splitlines()
 
 
+def _silence_stdout(env: Environment) -> None:
+    """Point stdout at /dev/null so the interpreter's final flush does not fail again."""
+    if env.stdout is sys.stdout:
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+
+
 def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> int:
     env = env or Environment()
     args_list = list(sys.argv[1:] if argv is None else argv)
@@ -362,6 +372,10 @@ def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> i
         return int(exc.exit_code)
     except KeyboardInterrupt:
         env.stderr.write("igflow: interrupted\n")
+        return int(ExitCode.INTERRUPTED)
+    except BrokenPipeError:
+        # The reader went away (`igflow sandbox users | head`): stop quietly, like other tools.
+        _silence_stdout(env)
         return int(ExitCode.INTERRUPTED)
     except SystemExit as exc:  # --help / --version
         return int(exc.code) if isinstance(exc.code, int) else 0

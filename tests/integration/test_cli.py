@@ -139,3 +139,18 @@ def test_console_script_runs_as_a_real_process() -> None:
     )
     assert completed.returncode == 0, completed.stderr
     assert "ok (" in completed.stdout
+
+
+def test_a_closed_pipe_stops_quietly() -> None:
+    import io
+
+    from igflow.cli import Environment, main
+
+    class ClosedPipe(io.StringIO):
+        def write(self, text: str) -> int:
+            raise BrokenPipeError(32, "Broken pipe")
+
+    err = io.StringIO()
+    code = main(["endpoints"], Environment(stdout=ClosedPipe(), stderr=err, environ={}))
+    assert code == 130
+    assert err.getvalue() == ""
