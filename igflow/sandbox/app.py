@@ -10,6 +10,7 @@ so any number of sandboxes can run in one process.
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import logging
 import re
@@ -477,10 +478,8 @@ def _drop_connection(environ: WSGIEnvironment) -> None:
     """Shut the client's socket so it sees the connection drop, not a stalled keep-alive."""
     sock = environ.get("werkzeug.socket")
     if isinstance(sock, socket.socket):
-        try:
+        with contextlib.suppress(OSError):
             sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
 
 
 def create_app(

@@ -37,7 +37,10 @@ class SandboxApiError(Exception):
 
 
 def permissions_message(scope: str) -> str:
-    """The OAuthPermissionsException text. Seed wording for likes: '... to be granted this permissions.'"""
+    """The OAuthPermissionsException text.
+
+    Seed wording for likes: '... to be granted this permissions.'
+    """
     return (
         f"This request requires scope={scope}, but this access token is not authorized with this "
         f"scope. The user must re-authorize your application with scope={scope} to be granted "
@@ -96,7 +99,8 @@ class HandlerResult:
     data: Any
     pagination: dict[str, Any] | None = None  # None: no pagination key; {} on the last page
     status: int = 200
-    extra: dict[str, Any] = field(default_factory=dict)  # top-level body keys (oEmbed returns a bare object)
+    # top-level body keys (oEmbed returns a bare object)
+    extra: dict[str, Any] = field(default_factory=dict)
     bare: bool = False  # True: the body is `data` itself, no envelope (oEmbed)
 
 

@@ -147,24 +147,67 @@ def _check_media(where: str, item: Any, user_ref: Any, location_ids: set[str]) -
             continue
         user_ref(comment.get("from"), f"{where}.comments[{n}].from")
     for n, tagged in enumerate(item.get("users_in_photo") or []):
-        user_ref(tagged.get("user") if isinstance(tagged, Mapping) else None,
-                 f"{where}.users_in_photo[{n}]")
+        user_ref(
+            tagged.get("user") if isinstance(tagged, Mapping) else None,
+            f"{where}.users_in_photo[{n}]",
+        )
     return problems
 
 
 # ---- generator ----------------------------------------------------------------------------
-_WORDS = ("garden", "sunset", "coffee", "hiking", "baking", "city", "travel", "plants", "surf",
-          "books", "food", "music", "art", "dogs", "cats", "rain", "summer", "winter", "beach",
-          "street", "portrait", "nature", "friends", "weekend", "morning")
-_COMMENTS = ("Love this!", "So good", "Great shot", "Wow", "Beautiful colours", "Where is this?",
-             "follow4follow", "NICE PIC FOLLOW ME", "Free followers at http://spam.example",
-             "Amazing", "Can't wait to visit", "l4l f4f #f4f #l4l #follow #like #instagood")
+_WORDS = (
+    "garden",
+    "sunset",
+    "coffee",
+    "hiking",
+    "baking",
+    "city",
+    "travel",
+    "plants",
+    "surf",
+    "books",
+    "food",
+    "music",
+    "art",
+    "dogs",
+    "cats",
+    "rain",
+    "summer",
+    "winter",
+    "beach",
+    "street",
+    "portrait",
+    "nature",
+    "friends",
+    "weekend",
+    "morning",
+)
+_COMMENTS = (
+    "Love this!",
+    "So good",
+    "Great shot",
+    "Wow",
+    "Beautiful colours",
+    "Where is this?",
+    "follow4follow",
+    "NICE PIC FOLLOW ME",
+    "Free followers at http://spam.example",
+    "Amazing",
+    "Can't wait to visit",
+    "l4l f4f #f4f #l4l #follow #like #instagood",
+)
 GENERATED_START = 1420070400  # 2015-01-01: generated media fall between this and the seed era
 
 
 def generate_dataset(
-    users: int, media: int, *, seed: int = 0, likes_per_media: int = 3,
-    comments_per_media: int = 1, grant_follows: int = 600, grant_likes: int = 500,
+    users: int,
+    media: int,
+    *,
+    seed: int = 0,
+    likes_per_media: int = 3,
+    comments_per_media: int = 1,
+    grant_follows: int = 600,
+    grant_likes: int = 500,
 ) -> dict[str, Any]:
     """A deterministic dataset of ``users`` users and ``media`` media (at least the default's).
 
@@ -181,11 +224,16 @@ def generate_dataset(
     new_users = []
     for n in range(extra_users):
         user_id = str(6_000_000_000 + n)
-        new_users.append({
-            "id": user_id, "username": f"user{n:05d}", "full_name": f"Generated User {n}",
-            "password": f"pw{n:05d}", "bio": rng.choice(_WORDS).title() + " lover",
-            "private": rng.random() < 0.05,
-        })
+        new_users.append(
+            {
+                "id": user_id,
+                "username": f"user{n:05d}",
+                "full_name": f"Generated User {n}",
+                "password": f"pw{n:05d}",
+                "bio": rng.choice(_WORDS).title() + " lover",
+                "private": rng.random() < 0.05,
+            }
+        )
     data["users"].extend(new_users)
     everyone = [u["username"] for u in data["users"]]
     owners = [u["username"] for u in new_users] or everyone
@@ -197,12 +245,15 @@ def generate_dataset(
         words = rng.sample(_WORDS, 2)
         likers = rng.sample(everyone, min(likes_per_media, len(everyone)))
         item: dict[str, Any] = {
-            "owner": owners[n % len(owners)], "created_time": created,
+            "owner": owners[n % len(owners)],
+            "created_time": created,
             "type": "video" if n % 17 == 0 else "carousel" if n % 23 == 0 else "image",
             "caption": f"{words[0].title()} and {words[1]} #{words[0]} #{words[1]}",
             "likes": likers,
-            "comments": [{"from": rng.choice(everyone), "text": rng.choice(_COMMENTS)}
-                         for _ in range(comments_per_media)],
+            "comments": [
+                {"from": rng.choice(everyone), "text": rng.choice(_COMMENTS)}
+                for _ in range(comments_per_media)
+            ],
         }
         if location_ids and n % 5 == 0:
             item["location"] = location_ids[n % len(location_ids)]

@@ -2,7 +2,8 @@
 subscriptions in SQLite, behind one facade.
 
 ``Store(db)`` is what the app and the handlers use. Queries are grouped by subject in mixins
-(``store_media``, ``store_social``); this module owns the schema, loading, users, the OAuth
+(``store_media``, ``store_social``), typed against ``store_host.StoreHost``: the helpers and
+``short_users`` this class provides them. This module owns the schema, loading, users, the OAuth
 helpers and relationships. Counts are computed from rows on every read, never stored.
 """
 
@@ -98,8 +99,13 @@ class Store(MediaQueries, SocialQueries):
     def list_users(self) -> list[dict[str, Any]]:
         """Every user with demo credentials, for ``igflow sandbox users``."""
         return [
-            {"id": u["id"], "username": u["username"], "full_name": u["full_name"],
-             "private": bool(u["is_private"]), "password": u["password"]}
+            {
+                "id": u["id"],
+                "username": u["username"],
+                "full_name": u["full_name"],
+                "private": bool(u["is_private"]),
+                "password": u["password"],
+            }
             for u in self._all(f"SELECT {USER_COLUMNS} FROM users ORDER BY rowid")
         ]
 
@@ -144,9 +150,10 @@ class Store(MediaQueries, SocialQueries):
     # ---- relationships ------------------------------------------------------------------
     def follow_status(self, follower: str, followee: str) -> str | None:
         """'follows', 'requested' or None."""
-        return self._scalar(
+        status = self._scalar(
             "SELECT status FROM follows WHERE follower = ? AND followee = ?", (follower, followee)
         )
+        return None if status is None else str(status)
 
     def follows(self, follower: str, followee: str) -> bool:
         return self.follow_status(follower, followee) == "follows"
@@ -187,7 +194,12 @@ class Store(MediaQueries, SocialQueries):
                 )
 
     def relation_page(
-        self, vis: Visibility, user_id: str, direction: str, count: int, cursor: int | None,
+        self,
+        vis: Visibility,
+        user_id: str,
+        direction: str,
+        count: int,
+        cursor: int | None,
         status: str = "follows",
     ) -> tuple[list[dict[str, Any]], int | None]:
         """A page of short users the user follows ('follows') or who follow them ('followed_by').

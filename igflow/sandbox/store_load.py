@@ -19,7 +19,14 @@ from igflow.sandbox import ids
 
 HASHTAG = re.compile(r"#(\w+)", re.UNICODE)
 CONTENT_TABLES = (
-    "subscriptions", "follows", "likes", "comments", "media_tags", "media", "locations", "users",
+    "subscriptions",
+    "follows",
+    "likes",
+    "comments",
+    "media_tags",
+    "media",
+    "locations",
+    "users",
 )
 
 
@@ -81,11 +88,18 @@ class _Builder:
         for user in self.raw.get("users") or []:
             self.add_user(user)
         for loc in self.raw.get("locations") or []:
-            self.rows.locations.append((
-                int(loc["id"]), loc["name"], float(loc["latitude"]), float(loc["longitude"]),
-                loc.get("street_address"), loc.get("foursquare_v2_id"), loc.get("foursquare_id"),
-                loc.get("facebook_places_id"),
-            ))
+            self.rows.locations.append(
+                (
+                    int(loc["id"]),
+                    loc["name"],
+                    float(loc["latitude"]),
+                    float(loc["longitude"]),
+                    loc.get("street_address"),
+                    loc.get("foursquare_v2_id"),
+                    loc.get("foursquare_id"),
+                    loc.get("facebook_places_id"),
+                )
+            )
         # Reserve ids the file gives before deriving others, so derived ids never collide.
         for item in self.raw.get("media") or []:
             if item.get("caption_id") is not None:
@@ -102,13 +116,19 @@ class _Builder:
     def add_user(self, user: Mapping[str, Any]) -> None:
         user_id = str(user["id"])
         self.user_ids[str(user["username"]).lower()] = user_id
-        self.rows.users.append((
-            user_id, user["username"], user.get("full_name") or "",
-            user.get("profile_picture") or default_profile_picture(user_id),
-            user.get("bio") or "", user.get("website") or "",
-            int(bool(user.get("is_business"))), int(bool(user.get("private"))),
-            str(user.get("password") or ""),
-        ))
+        self.rows.users.append(
+            (
+                user_id,
+                user["username"],
+                user.get("full_name") or "",
+                user.get("profile_picture") or default_profile_picture(user_id),
+                user.get("bio") or "",
+                user.get("website") or "",
+                int(bool(user.get("is_business"))),
+                int(bool(user.get("private"))),
+                str(user.get("password") or ""),
+            )
+        )
 
     def add_media(self, index: int, item: Mapping[str, Any]) -> None:
         where = f"media[{index}]"
@@ -125,25 +145,43 @@ class _Builder:
         tags = item.get("tags")
         tags = [str(t).lstrip("#").lower() for t in tags] if tags is not None else hashtags(caption)
         in_photo = [
-            {"user_id": self.user_id(tag["user"], f"{where}.users_in_photo"),
-             "x": float(tag.get("x", 0.5)), "y": float(tag.get("y", 0.5))}
+            {
+                "user_id": self.user_id(tag["user"], f"{where}.users_in_photo"),
+                "x": float(tag.get("x", 0.5)),
+                "y": float(tag.get("y", 0.5)),
+            }
             for tag in item.get("users_in_photo") or []
         ]
         location = item.get("location")
-        self.rows.media.append((
-            pk, item.get("shortcode") or ids.shortcode_from_pk(pk), owner,
-            item.get("type", "image"), created, caption_id, caption,
-            item.get("filter", "Normal"), int(location) if location is not None else None,
-            json.dumps(tags), _json_or_none(item.get("images")), _json_or_none(item.get("videos")),
-            _json_or_none(item.get("carousel")), json.dumps(in_photo),
-        ))
+        self.rows.media.append(
+            (
+                pk,
+                item.get("shortcode") or ids.shortcode_from_pk(pk),
+                owner,
+                item.get("type", "image"),
+                created,
+                caption_id,
+                caption,
+                item.get("filter", "Normal"),
+                int(location) if location is not None else None,
+                json.dumps(tags),
+                _json_or_none(item.get("images")),
+                _json_or_none(item.get("videos")),
+                _json_or_none(item.get("carousel")),
+                json.dumps(in_photo),
+            )
+        )
         self.rows.media_tags.extend((tag, pk) for tag in tags)
         for n, comment in enumerate(item.get("comments") or []):
-            self.rows.comments.append((
-                self.comment_id(comment.get("id")), pk,
-                self.user_id(comment["from"], f"{where}.comments[{n}]"), str(comment["text"]),
-                int(comment.get("created_time") or created + 60 * (n + 1)),
-            ))
+            self.rows.comments.append(
+                (
+                    self.comment_id(comment.get("id")),
+                    pk,
+                    self.user_id(comment["from"], f"{where}.comments[{n}]"),
+                    str(comment["text"]),
+                    int(comment.get("created_time") or created + 60 * (n + 1)),
+                )
+            )
         for username in item.get("likes") or []:
             self.like_seq += 1
             self.rows.likes.append((self.like_seq, pk, self.user_id(username, f"{where}.likes")))

@@ -14,14 +14,19 @@ from typing import Any
 Row = Mapping[str, Any]
 CDN = "https://scontent.cdninstagram.com"
 # 2016+ sizes (reference §3.2): images 150/320/640, videos 480/640 plus low_bandwidth 480.
-IMAGE_SIZES = (("thumbnail", 150, "s150x150/"), ("low_resolution", 320, "s320x320/"),
-               ("standard_resolution", 640, ""))
+IMAGE_SIZES = (
+    ("thumbnail", 150, "s150x150/"),
+    ("low_resolution", 320, "s320x320/"),
+    ("standard_resolution", 640, ""),
+)
 VIDEO_SIZES = (("standard_resolution", 640), ("low_bandwidth", 480), ("low_resolution", 480))
 
 
 def short_user(row: Row) -> dict[str, Any]:
     return {
-        "id": row["id"], "username": row["username"], "full_name": row["full_name"],
+        "id": row["id"],
+        "username": row["username"],
+        "full_name": row["full_name"],
         "profile_picture": row["profile_picture"],
     }
 
@@ -29,8 +34,12 @@ def short_user(row: Row) -> dict[str, Any]:
 def token_user(row: Row) -> dict[str, Any]:
     """The ``user`` object of the token exchange (2017+ form, reference §5.2)."""
     return {
-        "id": row["id"], "username": row["username"], "profile_picture": row["profile_picture"],
-        "full_name": row["full_name"], "bio": row["bio"], "website": row["website"],
+        "id": row["id"],
+        "username": row["username"],
+        "profile_picture": row["profile_picture"],
+        "full_name": row["full_name"],
+        "bio": row["bio"],
+        "website": row["website"],
         "is_business": bool(row["is_business"]),
     }
 
@@ -38,7 +47,8 @@ def token_user(row: Row) -> dict[str, Any]:
 def full_user(row: Row) -> dict[str, Any]:
     body = token_user(row)
     body["counts"] = {
-        "media": row["media_count"], "follows": row["follows_count"],
+        "media": row["media_count"],
+        "follows": row["follows_count"],
         "followed_by": row["followed_by_count"],
     }
     return body
@@ -47,8 +57,7 @@ def full_user(row: Row) -> dict[str, Any]:
 def derived_images(key: str) -> dict[str, Any]:
     """Placeholder CDN urls for media whose data gives no images (deterministic per key)."""
     return {
-        name: {"width": size, "height": size,
-               "url": f"{CDN}/t51.2885-15/{prefix}e35/{key}_n.jpg"}
+        name: {"width": size, "height": size, "url": f"{CDN}/t51.2885-15/{prefix}e35/{key}_n.jpg"}
         for name, size, prefix in IMAGE_SIZES
     }
 
@@ -63,8 +72,10 @@ def derived_videos(key: str) -> dict[str, Any]:
 def comment(row: Row, author: Row) -> dict[str, Any]:
     """A comment (or caption): created_time as a string, ``from`` as a short user."""
     return {
-        "created_time": str(row["created_time"]), "text": row["text"],
-        "from": short_user(author), "id": str(row["id"]),
+        "created_time": str(row["created_time"]),
+        "text": row["text"],
+        "from": short_user(author),
+        "id": str(row["id"]),
     }
 
 
@@ -72,14 +83,22 @@ def location_in_media(row: Row) -> dict[str, Any] | None:
     """Inside media the location id is an integer (reference §3.5)."""
     if row["location_id"] is None:
         return None
-    return {"latitude": row["loc_lat"], "longitude": row["loc_lng"], "name": row["loc_name"],
-            "id": row["location_id"]}
+    return {
+        "latitude": row["loc_lat"],
+        "longitude": row["loc_lng"],
+        "name": row["loc_name"],
+        "id": row["location_id"],
+    }
 
 
 def location(row: Row) -> dict[str, Any]:
     """On the location endpoints the id is a string."""
-    return {"id": str(row["id"]), "name": row["name"], "latitude": row["latitude"],
-            "longitude": row["longitude"]}
+    return {
+        "id": str(row["id"]),
+        "name": row["name"],
+        "latitude": row["latitude"],
+        "longitude": row["longitude"],
+    }
 
 
 def tag(name: str, media_count: int) -> dict[str, Any]:
@@ -103,8 +122,9 @@ def _carousel(row: Row) -> list[dict[str, Any]]:
     return out
 
 
-def media(row: Row, people: Mapping[str, dict[str, Any]], *, reduced: bool = False
-          ) -> dict[str, Any]:
+def media(
+    row: Row, people: Mapping[str, dict[str, Any]], *, reduced: bool = False
+) -> dict[str, Any]:
     """A media object as §3.2 and the seed show it.
 
     ``row`` comes from the store's media select (owner columns, counts, viewer_liked, location);
@@ -116,8 +136,12 @@ def media(row: Row, people: Mapping[str, dict[str, Any]], *, reduced: bool = Fal
         owner = {"id": owner["id"], "username": owner["username"]}
     caption = None
     if row["caption_id"] is not None:
-        caption = {"id": str(row["caption_id"]), "text": row["caption_text"],
-                   "created_time": str(row["created_time"]), "from": owner}
+        caption = {
+            "id": str(row["caption_id"]),
+            "text": row["caption_text"],
+            "created_time": str(row["created_time"]),
+            "from": owner,
+        }
     in_photo = []
     for tagged in json.loads(row["users_in_photo"]):
         person = people.get(tagged["user_id"])
@@ -146,10 +170,11 @@ def media(row: Row, people: Mapping[str, dict[str, Any]], *, reduced: bool = Fal
     if reduced:
         del body["comments"]
     if row["type"] == "video":
-        body["videos"] = (json.loads(row["videos"]) if row["videos"]
-                          else derived_videos(row["shortcode"]))
+        body["videos"] = (
+            json.loads(row["videos"]) if row["videos"] else derived_videos(row["shortcode"])
+        )
     elif row["type"] == "carousel":
         body["carousel_media"] = _carousel(row)
-    if "distance" in row.keys():
+    if "distance" in row:
         body["distance"] = row["distance"]
     return body

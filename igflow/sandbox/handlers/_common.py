@@ -83,8 +83,9 @@ def resolve_user(ctx: RequestContext, raw_id: str) -> dict[str, Any]:
     return user
 
 
-def resolve_media(ctx: RequestContext, *, media_id: str | None = None,
-                  shortcode: str | None = None) -> dict[str, Any]:
+def resolve_media(
+    ctx: RequestContext, *, media_id: str | None = None, shortcode: str | None = None
+) -> dict[str, Any]:
     """The addressed media row: owner rules, then existence within the caller's visible set."""
     store = store_of(ctx)
     if media_id is not None:
@@ -153,8 +154,9 @@ def int_param(ctx: RequestContext, name: str) -> int | None:
     return value
 
 
-def float_param(ctx: RequestContext, name: str, *, low: float | None = None,
-                high: float | None = None) -> float | None:
+def float_param(
+    ctx: RequestContext, name: str, *, low: float | None = None, high: float | None = None
+) -> float | None:
     raw = ctx.params.get(name)
     if raw is None or raw == "":
         return None
@@ -209,8 +211,9 @@ def decimal_param(ctx: RequestContext, name: str) -> int | None:
 
 
 # ---- paging -------------------------------------------------------------------------------
-def next_page(ctx: RequestContext, cursor_param: str, value: str | None,
-              **extra: str) -> dict[str, Any]:
+def next_page(
+    ctx: RequestContext, cursor_param: str, value: str | None, **extra: str
+) -> dict[str, Any]:
     """The pagination object: {} on the last page, else next_url plus the cursor keys."""
     if value is None:
         return {}

@@ -29,11 +29,16 @@ def media_recent(ctx: RequestContext) -> HandlerResult:
     after = media_cursor_param(ctx, "min_id")
     vis = visibility(ctx)
     near = store.media_near(vis, geo["lat"], geo["lng"], geo["radius"] or 1000, 10**6)
-    rows = [{k: v for k, v in r.items() if k != "distance"} for r in near
-            if after is None or (r["created_time"], r["pk"]) > after][:count]
+    rows = [
+        {k: v for k, v in r.items() if k != "distance"}
+        for r in near
+        if after is None or (r["created_time"], r["pk"]) > after
+    ][:count]
     newest = str(rows[0]["pk"]) if rows else None
-    return HandlerResult(data=store.media_json(rows, vis),
-                         pagination=next_page(ctx, "min_id", newest, next_min_id=newest or ""))
+    return HandlerResult(
+        data=store.media_json(rows, vis),
+        pagination=next_page(ctx, "min_id", newest, next_min_id=newest or ""),
+    )
 
 
 HANDLERS = {"geographies.media_recent": media_recent}

@@ -46,12 +46,21 @@ def media_recent(ctx: RequestContext) -> HandlerResult:
     after = media_cursor_param(ctx, "min_id")
     min_time, max_time = int_param(ctx, "min_timestamp"), int_param(ctx, "max_timestamp")
     store, vis = store_of(ctx), visibility(ctx)
-    rows, more = store.media_page(vis, "m.location_id = ?", [location["id"]], count,
-                                  before=before, after=after, min_time=min_time,
-                                  max_time=max_time)
+    rows, more = store.media_page(
+        vis,
+        "m.location_id = ?",
+        [location["id"]],
+        count,
+        before=before,
+        after=after,
+        min_time=min_time,
+        max_time=max_time,
+    )
     last = f"{rows[-1]['pk']}_{rows[-1]['owner']}" if more and rows else None
-    return HandlerResult(data=store.media_json(rows, vis, reduced=reduced_results(ctx)),
-                         pagination=next_page(ctx, "max_id", last, next_max_id=last or ""))
+    return HandlerResult(
+        data=store.media_json(rows, vis, reduced=reduced_results(ctx)),
+        pagination=next_page(ctx, "max_id", last, next_max_id=last or ""),
+    )
 
 
 def search(ctx: RequestContext) -> HandlerResult:

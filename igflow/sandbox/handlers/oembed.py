@@ -28,8 +28,11 @@ TRUE = ("1", "true", "yes")
 
 
 def _bare_error(status: int, error_type: str, message: str) -> HandlerResult:
-    return HandlerResult(data={"code": status, "error_type": error_type, "error_message": message},
-                         status=status, bare=True)
+    return HandlerResult(
+        data={"code": status, "error_type": error_type, "error_message": message},
+        status=status,
+        bare=True,
+    )
 
 
 def _width(raw: str | None) -> int:
@@ -44,8 +47,9 @@ def _html(row: dict[str, Any], width: int, *, captioned: bool, script: bool) -> 
     link = f"https://www.instagram.com/p/{row['shortcode']}/"
     when = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(row["created_time"]))
     shown = time.strftime("%b %d, %Y", time.gmtime(row["created_time"]))
-    who = html.escape(f"{row['full_name']} (@{row['username']})" if row["full_name"]
-                      else f"@{row['username']}")
+    who = html.escape(
+        f"{row['full_name']} (@{row['username']})" if row["full_name"] else f"@{row['username']}"
+    )
     caption = ""
     if captioned and row["caption_text"]:
         caption = f'<p><a href="{link}" target="_blank">{html.escape(row["caption_text"])}</a></p>'
@@ -70,25 +74,31 @@ def get(ctx: RequestContext) -> HandlerResult:
     width = _width(ctx.params.get("maxwidth"))
     images = json.loads(row["images"]) if row["images"] else derived_images(row["shortcode"])
     thumb = images["standard_resolution"]
-    return HandlerResult(bare=True, data={
-        "version": "1.0",
-        "title": row["caption_text"] or "",
-        "author_name": row["username"],
-        "author_url": f"https://www.instagram.com/{row['username']}",
-        "author_id": int(row["owner"]),
-        "media_id": f"{row['pk']}_{row['owner']}",
-        "provider_name": "Instagram",
-        "provider_url": "https://www.instagram.com",
-        "type": "rich",
-        "width": width,
-        "height": None,  # always null in the later era
-        "html": _html(row, width,
-                      captioned=ctx.params.get("hidecaption", "").lower() not in TRUE,
-                      script=ctx.params.get("omitscript", "").lower() not in TRUE),
-        "thumbnail_url": thumb["url"],
-        "thumbnail_width": thumb["width"],
-        "thumbnail_height": thumb["height"],
-    })
+    return HandlerResult(
+        bare=True,
+        data={
+            "version": "1.0",
+            "title": row["caption_text"] or "",
+            "author_name": row["username"],
+            "author_url": f"https://www.instagram.com/{row['username']}",
+            "author_id": int(row["owner"]),
+            "media_id": f"{row['pk']}_{row['owner']}",
+            "provider_name": "Instagram",
+            "provider_url": "https://www.instagram.com",
+            "type": "rich",
+            "width": width,
+            "height": None,  # always null in the later era
+            "html": _html(
+                row,
+                width,
+                captioned=ctx.params.get("hidecaption", "").lower() not in TRUE,
+                script=ctx.params.get("omitscript", "").lower() not in TRUE,
+            ),
+            "thumbnail_url": thumb["url"],
+            "thumbnail_width": thumb["width"],
+            "thumbnail_height": thumb["height"],
+        },
+    )
 
 
 HANDLERS = {"oembed.get": get}

@@ -26,8 +26,9 @@ def _relation_list(ctx: RequestContext, direction: str) -> HandlerResult:
     cursor = decimal_param(ctx, "cursor")
     users, next_cursor = store_of(ctx).relation_page(visibility(ctx), me, direction, count, cursor)
     value = str(next_cursor) if next_cursor is not None else None
-    return HandlerResult(data=users,
-                         pagination=next_page(ctx, "cursor", value, next_cursor=value or ""))
+    return HandlerResult(
+        data=users, pagination=next_page(ctx, "cursor", value, next_cursor=value or "")
+    )
 
 
 def follows(ctx: RequestContext) -> HandlerResult:

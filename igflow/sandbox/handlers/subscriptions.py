@@ -52,8 +52,12 @@ def _fields(ctx: RequestContext) -> dict[str, Any]:
     callback = ctx.params.get("callback_url", "")
     if not callback.lower().startswith(("http://", "https://")):
         raise subscription_error(CALLBACK_FORMAT)
-    fields: dict[str, Any] = {"object": obj, "aspect": "media", "callback_url": callback,
-                              "verify_token": ctx.params.get("verify_token")}
+    fields: dict[str, Any] = {
+        "object": obj,
+        "aspect": "media",
+        "callback_url": callback,
+        "verify_token": ctx.params.get("verify_token"),
+    }
     if obj in ("tag", "location"):
         object_id = ctx.params.get("object_id", "")
         if not object_id:
@@ -76,8 +80,9 @@ def verify_callback(callback_url: str, verify_token: str | None) -> None:
     if verify_token is not None:
         params["hub.verify_token"] = verify_token
     try:
-        response = requests.get(callback_url, params=params, timeout=CHALLENGE_TIMEOUT,
-                                allow_redirects=False)
+        response = requests.get(
+            callback_url, params=params, timeout=CHALLENGE_TIMEOUT, allow_redirects=False
+        )
     except requests.RequestException:
         raise subscription_error(f"Unable to reach callback URL {callback_url}") from None
     if response.status_code != 200 or response.text != challenge:
@@ -112,8 +117,9 @@ def delete(ctx: RequestContext) -> HandlerResult:
     if sub_id is not None and ids.parse_decimal(sub_id) is None:
         raise subscription_error("Invalid id.")
     with ctx.db.transaction():
-        store_of(ctx).delete_subscriptions(client_id, sub_id=sub_id, obj=obj,
-                                           object_id=ctx.params.get("object_id") or None)
+        store_of(ctx).delete_subscriptions(
+            client_id, sub_id=sub_id, obj=obj, object_id=ctx.params.get("object_id") or None
+        )
     return HandlerResult(data=None)
 
 

@@ -25,8 +25,9 @@ def _name(ctx: RequestContext) -> str:
 def get(ctx: RequestContext) -> HandlerResult:
     """Every tag name exists; one nobody used has media_count 0."""
     name = _name(ctx)
-    return HandlerResult(data={"media_count": store_of(ctx).tag_media_count(visibility(ctx), name),
-                               "name": name})
+    return HandlerResult(
+        data={"media_count": store_of(ctx).tag_media_count(visibility(ctx), name), "name": name}
+    )
 
 
 def media_recent(ctx: RequestContext) -> HandlerResult:
@@ -37,8 +38,12 @@ def media_recent(ctx: RequestContext) -> HandlerResult:
     after = media_cursor_param(ctx, "min_tag_id")
     store, vis = store_of(ctx), visibility(ctx)
     rows, more = store.media_page(
-        vis, "m.pk IN (SELECT media_pk FROM media_tags WHERE tag = ?)", [name], count,
-        before=before, after=after,
+        vis,
+        "m.pk IN (SELECT media_pk FROM media_tags WHERE tag = ?)",
+        [name],
+        count,
+        before=before,
+        after=after,
     )
     pagination: dict[str, str] = {}
     if more and rows:
@@ -51,8 +56,9 @@ def media_recent(ctx: RequestContext) -> HandlerResult:
             "min_tag_id": newest,
             "next_url": ctx.next_url({"max_tag_id": next_max}),
         }
-    return HandlerResult(data=store.media_json(rows, vis, reduced=reduced_results(ctx)),
-                         pagination=pagination)
+    return HandlerResult(
+        data=store.media_json(rows, vis, reduced=reduced_results(ctx)), pagination=pagination
+    )
 
 
 def search(ctx: RequestContext) -> HandlerResult:

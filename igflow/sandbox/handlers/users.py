@@ -40,11 +40,14 @@ def _recent_media(ctx: RequestContext, raw_id: str) -> HandlerResult:
     before = media_cursor_param(ctx, "max_id")
     after = media_cursor_param(ctx, "min_id")
     store, vis = store_of(ctx), visibility(ctx)
-    rows, more = store.media_page(vis, "m.owner = ?", [user["id"]], count, before=before,
-                                  after=after, listable=False)
+    rows, more = store.media_page(
+        vis, "m.owner = ?", [user["id"]], count, before=before, after=after, listable=False
+    )
     last = f"{rows[-1]['pk']}_{rows[-1]['owner']}" if more and rows else None
-    return HandlerResult(data=store.media_json(rows, vis),
-                         pagination=next_page(ctx, "max_id", last, next_max_id=last or ""))
+    return HandlerResult(
+        data=store.media_json(rows, vis),
+        pagination=next_page(ctx, "max_id", last, next_max_id=last or ""),
+    )
 
 
 def media_recent_self(ctx: RequestContext) -> HandlerResult:
@@ -84,12 +87,19 @@ def feed(ctx: RequestContext) -> HandlerResult:
     after = media_cursor_param(ctx, "min_id")
     store, vis = store_of(ctx), visibility(ctx)
     rows, more = store.media_page(
-        vis, "(m.owner = ? OR m.owner IN (SELECT followee FROM follows WHERE follower = ? AND "
-             "status = 'follows'))", [me, me], count, before=before, after=after,
+        vis,
+        "(m.owner = ? OR m.owner IN (SELECT followee FROM follows WHERE follower = ? AND "
+        "status = 'follows'))",
+        [me, me],
+        count,
+        before=before,
+        after=after,
     )
     last = f"{rows[-1]['pk']}_{rows[-1]['owner']}" if more and rows else None
-    return HandlerResult(data=store.media_json(rows, vis),
-                         pagination=next_page(ctx, "max_id", last, next_max_id=last or ""))
+    return HandlerResult(
+        data=store.media_json(rows, vis),
+        pagination=next_page(ctx, "max_id", last, next_max_id=last or ""),
+    )
 
 
 HANDLERS = {
