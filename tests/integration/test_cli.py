@@ -135,7 +135,11 @@ def test_console_script_runs_as_a_real_process() -> None:
     env = {**os.environ, "NO_COLOR": "1"}
     completed = subprocess.run(
         [sys.executable, "-m", "igflow", "check", str(ROOT / "playbooks" / "seed_walkthrough.yml")],
-        capture_output=True, text=True, timeout=60, env=env, check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
     )
     assert completed.returncode == 0, completed.stderr
     assert "ok (" in completed.stdout

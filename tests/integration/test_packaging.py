@@ -19,7 +19,9 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(out), str(ROOT)],
-        check=True, capture_output=True, timeout=300,
+        check=True,
+        capture_output=True,
+        timeout=300,
     )
     (built,) = out.glob("igflow-*.whl")
     return built
@@ -38,9 +40,20 @@ def test_wheel_ships_the_top_level_schemas(wheel: Path) -> None:
 def test_installed_package_finds_its_schemas(wheel: Path, tmp_path: Path) -> None:
     site = tmp_path / "site"
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--no-deps", "--quiet", "--target", str(site),
-         str(wheel)],
-        check=True, capture_output=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "--quiet",
+            "--target",
+            str(site),
+            str(wheel),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
     )
     probe = (
         "import json, igflow.resources as r;"
@@ -49,8 +62,13 @@ def test_installed_package_finds_its_schemas(wheel: Path, tmp_path: Path) -> Non
     # Run from an empty directory so the checkout cannot shadow the installed package.
     env = {**os.environ, "PYTHONPATH": str(site)}
     completed = subprocess.run(
-        [sys.executable, "-c", probe], cwd=tmp_path, env=env,
-        capture_output=True, text=True, timeout=60, check=True,
+        [sys.executable, "-c", probe],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
     where, title = json.loads(completed.stdout)
     assert Path(where) == site / "igflow" / "schemas"

@@ -60,7 +60,9 @@ def test_colour_only_when_asked_and_never_with_no_color() -> None:
 
 
 def test_assertion_failure_shows_expression_location_and_values(tmp_path: Path) -> None:
-    path = write_playbook(tmp_path, """\
+    path = write_playbook(
+        tmp_path,
+        """\
         steps:
           - authorize: {scopes: [basic], user: grantwinney}
           - call: media.shortcode
@@ -69,7 +71,8 @@ def test_assertion_failure_shows_expression_location_and_values(tmp_path: Path) 
               likes: $.data.likes.count
             assert:
               - likes == 2
-        """)
+        """,
+    )
     code, out, err = run_cli("run", path)
     assert code == 1
     assert f"{path}:9:" in err
@@ -79,13 +82,16 @@ def test_assertion_failure_shows_expression_location_and_values(tmp_path: Path) 
 
 
 def test_api_error_halts_with_its_type_and_line(tmp_path: Path) -> None:
-    path = write_playbook(tmp_path, """\
+    path = write_playbook(
+        tmp_path,
+        """\
         steps:
           - authorize: {scopes: [basic], user: grantwinney}
           - call: media.shortcode
             with: {shortcode: NoSuchCode}
           - log: never reached
-        """)
+        """,
+    )
     code, out, err = run_cli("run", path)
     assert code == 3
     assert f"{path}:4:" in err
@@ -94,22 +100,28 @@ def test_api_error_halts_with_its_type_and_line(tmp_path: Path) -> None:
 
 
 def test_expected_error_that_does_not_happen_fails(tmp_path: Path) -> None:
-    path = write_playbook(tmp_path, """\
+    path = write_playbook(
+        tmp_path,
+        """\
         steps:
           - authorize: {scopes: [basic], user: grantwinney}
           - call: users.self
             expect_error: NotFoundError
-        """)
+        """,
+    )
     code, _, err = run_cli("run", path)
     assert code == 1
     assert "expected NotFoundError, but users.self succeeded" in err
 
 
 def test_wrong_password_is_an_authentication_error(tmp_path: Path) -> None:
-    path = write_playbook(tmp_path, """\
+    path = write_playbook(
+        tmp_path,
+        """\
         steps:
           - authorize: {scopes: [basic], user: grantwinney, password: wrong-password}
-        """)
+        """,
+    )
     code, _, err = run_cli("run", path)
     assert code == 5
     assert "wrong-password" not in err
@@ -120,13 +132,19 @@ def test_unreachable_target_is_a_transport_error(tmp_path: Path) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    path = write_playbook(tmp_path, """\
+    path = write_playbook(
+        tmp_path,
+        """\
         steps:
           - authorize: {scopes: [basic], token: "{{ env.IG_TOKEN }}"}
           - call: users.self
-        """)
+        """,
+    )
     code, _, err = run_cli(
-        "run", path, "--target", f"http://127.0.0.1:{port}",
+        "run",
+        path,
+        "--target",
+        f"http://127.0.0.1:{port}",
         environ={"IG_TOKEN": "123.abcdef0.0123456789abcdef0123456789abcdef"},
     )
     assert code == 4
@@ -135,7 +153,9 @@ def test_unreachable_target_is_a_transport_error(tmp_path: Path) -> None:
 
 
 def test_set_when_log_and_steps_namespace(tmp_path: Path) -> None:
-    path = write_playbook(tmp_path, """\
+    path = write_playbook(
+        tmp_path,
+        """\
         vars:
           wanted: 1
         steps:
@@ -155,7 +175,8 @@ def test_set_when_log_and_steps_namespace(tmp_path: Path) -> None:
           - assert:
               - doubled == 2
               - steps.media.response.data.user.username == "grantwinney"
-        """)
+        """,
+    )
     code, out, err = run_cli("run", path)
     assert code == 0, out + err
     assert "likes=1 doubled=2 status=ok" in out
@@ -163,14 +184,17 @@ def test_set_when_log_and_steps_namespace(tmp_path: Path) -> None:
 
 
 def test_on_error_continue_reports_and_goes_on(tmp_path: Path) -> None:
-    path = write_playbook(tmp_path, """\
+    path = write_playbook(
+        tmp_path,
+        """\
         steps:
           - authorize: {scopes: [basic], user: grantwinney}
           - call: media.shortcode
             with: {shortcode: NoSuchCode}
             on_error: continue
           - log: still running
-        """)
+        """,
+    )
     code, out, _ = run_cli("run", path)
     assert code == 0
     assert "IGNR" in out and "APINotFoundError" in out
@@ -178,13 +202,16 @@ def test_on_error_continue_reports_and_goes_on(tmp_path: Path) -> None:
 
 
 def test_secrets_are_redacted_in_logs(tmp_path: Path) -> None:
-    path = write_playbook(tmp_path, """\
+    path = write_playbook(
+        tmp_path,
+        """\
         vars:
           api_key: s3cr3t-value-123
         secrets: [api_key]
         steps:
           - log: "the key is {{ api_key }}"
-        """)
+        """,
+    )
     code, out, _ = run_cli("run", path)
     assert code == 0
     assert "s3cr3t-value-123" not in out
@@ -192,12 +219,15 @@ def test_secrets_are_redacted_in_logs(tmp_path: Path) -> None:
 
 
 def test_var_overrides_playbook_vars(tmp_path: Path) -> None:
-    path = write_playbook(tmp_path, """\
+    path = write_playbook(
+        tmp_path,
+        """\
         vars:
           greeting: hello
         steps:
           - log: "{{ greeting }} {{ env.WHO }}"
-        """)
+        """,
+    )
     code, out, _ = run_cli("run", path, "--var", "greeting=bonjour", environ={"WHO": "world"})
     assert code == 0
     assert "bonjour world" in out
@@ -223,12 +253,15 @@ def test_run_against_a_served_sandbox_keeps_state(served_sandbox: str) -> None:
 
 
 def test_traceback_only_when_asked(tmp_path: Path) -> None:
-    path = write_playbook(tmp_path, """\
+    path = write_playbook(
+        tmp_path,
+        """\
         steps:
           - authorize: {scopes: [basic], user: grantwinney}
           - call: media.get
             with: {media_id: "0_0"}
-        """)
+        """,
+    )
     code, _, err = run_cli("run", path)
     assert code == 3 and "Traceback" not in err
     code, _, err = run_cli("run", path, "--traceback")
@@ -238,9 +271,7 @@ def test_traceback_only_when_asked(tmp_path: Path) -> None:
     assert not V1_TOKEN.search(err)
 
 
-@pytest.mark.parametrize(
-    "path", sorted((ROOT / "playbooks").glob("*.yml")), ids=lambda p: p.name
-)
+@pytest.mark.parametrize("path", sorted((ROOT / "playbooks").glob("*.yml")), ids=lambda p: p.name)
 def test_every_example_playbook_runs_green_against_the_sandbox(path: Path) -> None:
     code, out, err = run_cli("run", str(path))
     assert code == 0, out + err

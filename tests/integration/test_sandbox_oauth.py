@@ -304,7 +304,7 @@ def test_public_content_cannot_be_requested_from_2018_12_11() -> None:
         )
 
 
-# ---- the code flow ----------------------------------------------------------------------------------
+# ---- the code flow -------------------------------------------------------------------------------
 def _code(
     sandbox: RunningSandbox, client_name: str, state: str | None = "abc"
 ) -> tuple[dict[str, str], str]:

@@ -120,7 +120,7 @@ def test_oembed_needs_no_auth_and_is_a_bare_object(sandbox: RunningSandbox) -> N
         }
 
 
-# ---- signed requests ------------------------------------------------------------------------------
+# ---- signed requests -----------------------------------------------------------------------------
 def test_signed_client_requires_a_matching_sig(sandbox: RunningSandbox) -> None:
     url, secret = sandbox.url, client(sandbox.url, "signed")["client_secret"]
     token = code_flow_token(url, "signed", "likes")
@@ -174,15 +174,16 @@ def test_sig_is_ignored_when_the_client_does_not_enforce_it(sandbox: RunningSand
     )
 
 
-# ---- scope, eras ------------------------------------------------------------------------------------
+# ---- scope, eras ---------------------------------------------------------------------------------
 def test_base_scope_is_checked_before_the_handler(sandbox: RunningSandbox) -> None:
     token = implicit_token(sandbox.url)
     assert_error(
         requests.delete(sandbox.url + "/v1/media/1_2/likes", params={"access_token": token}),
         400,
         "OAuthPermissionsException",
-        "This request requires scope=likes, but this access token is not authorized with this scope. "
-        "The user must re-authorize your application with scope=likes to be granted this permissions.",
+        "This request requires scope=likes, but this access token is not authorized with this "
+        "scope. The user must re-authorize your application with scope=likes to be granted this "
+        "permissions.",
     )
 
 

@@ -38,7 +38,10 @@ def messages(text: str, **kw: object) -> list[str]:
     return compile_text(text, **kw)[1]
 
 
-SEED = HEADER + AUTH + """\
+SEED = (
+    HEADER
+    + AUTH
+    + """\
   - id: media
     call: media.shortcode
     with: {shortcode: "{{ shortcode }}"}
@@ -56,6 +59,7 @@ SEED = HEADER + AUTH + """\
   - log: "{{ steps.media.status }}"
     when: remaining >= 0
 """
+)
 
 
 def test_compiled_model() -> None:
@@ -118,23 +122,40 @@ def test_issues_are_sorted_and_all_reported() -> None:
 @pytest.mark.parametrize(
     ("steps", "expected"),
     [
-        ("  - call: users.self\n",
-         ["p.yml:3:11: no authorize step before this call (users.self "
-          "needs an access token; add an `authorize` step before it)"]),
+        (
+            "  - call: users.self\n",
+            [
+                "p.yml:3:11: no authorize step before this call (users.self "
+                "needs an access token; add an `authorize` step before it)"
+            ],
+        ),
         ("  - call: users.self\n    expect_error: OAuthParameterException\n", []),
         ("  - call: oembed.get\n    with: {url: x}\n", []),  # auth: none
         ("  - call: subscriptions.list\n", []),  # auth: client
-        (AUTH.replace("basic, likes", "basic")
-         + "  - call: likes.delete\n    with: {media_id: '1'}\n    expect_error: ApiError\n", []),
-        (AUTH.replace("basic, likes", "basic")
-         + "  - call: likes.delete\n    with: {media_id: '1'}\n    expect_error: NotFoundError\n",
-         ["p.yml:4:11: likes.delete needs scope 'likes', but the authorize step at p.yml:3:5 "
-          "did not request it (add it to scopes, or expect OAuthPermissionsException)"]),
+        (
+            AUTH.replace("basic, likes", "basic")
+            + "  - call: likes.delete\n    with: {media_id: '1'}\n    expect_error: ApiError\n",
+            [],
+        ),
+        (
+            AUTH.replace("basic, likes", "basic")
+            + "  - call: likes.delete\n    with: {media_id: '1'}\n"
+            + "    expect_error: NotFoundError\n",
+            [
+                "p.yml:4:11: likes.delete needs scope 'likes', but the authorize step at p.yml:3:5 "
+                "did not request it (add it to scopes, or expect OAuthPermissionsException)"
+            ],
+        ),
         # the most recent authorize counts
-        (AUTH + AUTH.replace("basic, likes", "basic")
-         + "  - call: likes.create\n    with: {media_id: '1'}\n",
-         ["p.yml:5:11: likes.create needs scope 'likes', but the authorize step at p.yml:4:5 "
-          "did not request it (add it to scopes, or expect OAuthPermissionsException)"]),
+        (
+            AUTH
+            + AUTH.replace("basic, likes", "basic")
+            + "  - call: likes.create\n    with: {media_id: '1'}\n",
+            [
+                "p.yml:5:11: likes.create needs scope 'likes', but the authorize step at p.yml:4:5 "
+                "did not request it (add it to scopes, or expect OAuthPermissionsException)"
+            ],
+        ),
     ],
 )
 def test_scope_checks(steps: str, expected: list[str]) -> None:
@@ -142,13 +163,17 @@ def test_scope_checks(steps: str, expected: list[str]) -> None:
 
 
 def test_names_defined_by_the_step_itself() -> None:
-    text = HEADER + AUTH + (
-        "  - call: users.self\n"
-        "    when: username is defined\n"
-        "    extract: {username: $.data.username}\n"
-        "    assert: username != ''\n"
-        "  - set: {a: 1, b: a + 1}\n"
-        "    assert: b == 2\n"
+    text = (
+        HEADER
+        + AUTH
+        + (
+            "  - call: users.self\n"
+            "    when: username is defined\n"
+            "    extract: {username: $.data.username}\n"
+            "    assert: username != ''\n"
+            "  - set: {a: 1, b: a + 1}\n"
+            "    assert: b == 2\n"
+        )
     )
     assert messages(text) == [
         "p.yml:5:11: 'username' is used before it is defined (it is extracted later, at p.yml:6:15)"
@@ -156,18 +181,26 @@ def test_names_defined_by_the_step_itself() -> None:
 
 
 def test_set_may_update_but_extract_may_not_redefine() -> None:
-    text = "vars: {likes: 0}\n" + HEADER + AUTH + (
-        "  - set: {likes: likes + 1}\n"
-        "  - call: users.self\n"
-        "    extract: {likes: $.data.counts.media}\n"
+    text = (
+        "vars: {likes: 0}\n"
+        + HEADER
+        + AUTH
+        + (
+            "  - set: {likes: likes + 1}\n"
+            "  - call: users.self\n"
+            "    extract: {likes: $.data.counts.media}\n"
+        )
     )
     assert messages(text) == [
         "p.yml:7:15: 'likes' is already defined at p.yml:1:8; use `set` to update it"
     ]
-    found = messages(HEADER + AUTH + "  - call: users.self\n    extract: {x: $.data}\n",
-                     external_names=["x"])
-    assert found == ["p.yml:5:15: 'x' is already defined outside the playbook (--var or "
-                     "--vars-file); use `set` to update it"]
+    found = messages(
+        HEADER + AUTH + "  - call: users.self\n    extract: {x: $.data}\n", external_names=["x"]
+    )
+    assert found == [
+        "p.yml:5:15: 'x' is already defined outside the playbook (--var or "
+        "--vars-file); use `set` to update it"
+    ]
 
 
 def test_vars_read_earlier_vars_only() -> None:
@@ -178,10 +211,14 @@ def test_vars_read_earlier_vars_only() -> None:
 
 
 def test_step_references() -> None:
-    text = HEADER + AUTH + (
-        "  - log: '{{ steps.later.status }}'\n"
-        "  - id: later\n    call: users.self\n"
-        "  - assert: steps['later'].status == 'ok' and steps.latr\n"
+    text = (
+        HEADER
+        + AUTH
+        + (
+            "  - log: '{{ steps.later.status }}'\n"
+            "  - id: later\n    call: users.self\n"
+            "  - assert: steps['later'].status == 'ok' and steps.latr\n"
+        )
     )
     assert messages(text) == [
         "p.yml:4:10: steps.later refers to a step that has not run yet (it is at p.yml:5:5)",
@@ -279,10 +316,51 @@ def test_schema_describes_every_property() -> None:
 # --- robustness: mangled playbooks give issues, never a crash ------------------------------
 
 GOOD_DIR = Path(__file__).resolve().parents[1] / "playbooks" / "good"
-_TOKENS = [":", "-", " ", "{", "}", "[", "]", "{{", "}}", "\n", "'", '"', "*a", "&a", "<<", "1",
-           "null", "true", "steps", "call", "with", "extract", "$", "[*]", "assert", "when", "?"]
-_VALUES: list[object] = [None, 1, 2.5, True, "", "{{ x }}", "{{", "$.a[", [], [1], {}, {"a": 1},
-                         {"path": 1}, [None]]
+_TOKENS = [
+    ":",
+    "-",
+    " ",
+    "{",
+    "}",
+    "[",
+    "]",
+    "{{",
+    "}}",
+    "\n",
+    "'",
+    '"',
+    "*a",
+    "&a",
+    "<<",
+    "1",
+    "null",
+    "true",
+    "steps",
+    "call",
+    "with",
+    "extract",
+    "$",
+    "[*]",
+    "assert",
+    "when",
+    "?",
+]
+_VALUES: list[object] = [
+    None,
+    1,
+    2.5,
+    True,
+    "",
+    "{{ x }}",
+    "{{",
+    "$.a[",
+    [],
+    [1],
+    {},
+    {"a": 1},
+    {"path": 1},
+    [None],
+]
 
 
 def _compile_never_crashes(text: str) -> None:
@@ -303,7 +381,7 @@ def test_mangled_text_never_crashes(seed: int) -> None:
         text = rng.choice(sources)
         for _ in range(rng.randint(1, 4)):
             i = rng.randrange(len(text) + 1)
-            text = text[:i] + rng.choice(_TOKENS) + text[i + rng.randint(0, 6):]
+            text = text[:i] + rng.choice(_TOKENS) + text[i + rng.randint(0, 6) :]
         _compile_never_crashes(text)
 
 
