@@ -17,6 +17,7 @@ from __future__ import annotations
 import enum
 import functools
 import re
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Final
@@ -204,6 +205,14 @@ class CompiledPath:
 
 
 def _parse(source: str) -> JSONPath:
+    # Newer jsonpath-ng releases warn that `|` (union) goes away in 2.0; the dependency is pinned
+    # below 2.0, and a warning printed at plan time would only confuse a playbook's author.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return _parse_either(source)
+
+
+def _parse_either(source: str) -> JSONPath:
     try:
         return jsonpath_ng.parse(source)
     except Exception as plain_error:
