@@ -22,8 +22,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Final
 
-import jsonpath_ng
-import jsonpath_ng.ext
 from jsonpath_ng import (
     Child,
     DatumInContext,
@@ -36,6 +34,8 @@ from jsonpath_ng import (
 )
 from jsonpath_ng.exceptions import JsonPathLexerError
 from jsonpath_ng.ext.iterable import Len
+from jsonpath_ng.ext.parser import parse as parse_extended
+from jsonpath_ng.parser import parse as parse_plain
 
 from igflow.errors import ExtractionError, JsonPathSyntaxError
 
@@ -214,10 +214,10 @@ def _parse(source: str) -> JSONPath:
 
 def _parse_either(source: str) -> JSONPath:
     try:
-        return jsonpath_ng.parse(source)
+        return parse_plain(source)
     except Exception as plain_error:
         try:
-            return jsonpath_ng.ext.parse(source)
+            return parse_extended(source)
         except Exception as ext_error:
             # Report the parser that got further: if the plain lexer met a character it does
             # not know but the extended one tokenized everything, the path is meant as
