@@ -176,7 +176,7 @@ class Runner:
     # -- step kinds ----------------------------------------------------------------------
     def _execute(self, step: Step, record: StepRecord) -> None:
         if step.kind == "authorize":
-            self._authorize(step)
+            record.message = self._authorize(step)
         elif step.kind == "call":
             self._call(step, record)
         elif step.kind == "set":
@@ -189,20 +189,24 @@ class Runner:
         if step.kind != "call":
             self._check_assertions(step)
 
-    def _authorize(self, step: Step) -> None:
+    def _authorize(self, step: Step) -> str:
+        """Run the authorize step; return who was authorized, for the console."""
         spec = step.authorize
         assert spec is not None
 
         def text(value: Any) -> str | None:
             return None if value is None else _as_text(value.render(self.names))
 
+        user = text(spec.user)
         self._auth = self.connection.authorize(
             scopes=spec.scopes,
-            user=text(spec.user),
+            user=user,
             password=text(spec.password),
             client=spec.client,
             token=text(spec.token),
         )
+        who = f"as {user}" if user is not None else "with the given token"
+        return who + (f" (client {spec.client})" if spec.client else "")
 
     def _call(self, step: Step, record: StepRecord) -> None:
         endpoint = step.endpoint

@@ -65,6 +65,8 @@ class ConsoleReporter:
             parts.append(
                 f"(expected {getattr(record.error, 'error_type', type(record.error).__name__)})"
             )
+        if step.kind == "authorize" and record.status == "ok" and record.message:
+            parts.append(record.message)
         if record.status == "skipped" and record.message:
             parts.append(self._paint(f"({record.message})", "2"))
         parts.append(self._paint(_duration(record.elapsed), "2"))
