@@ -110,14 +110,15 @@ class ConsoleReporter:
             counts[record.status] = counts.get(record.status, 0) + 1
         not_run = len(result.playbook.steps) - len(result.records)
         pieces = [f"{counts.get('ok', 0)} passed"]
-        for status, label in (
-            ("expected-error", "expected errors"),
-            ("skipped", "skipped"),
-            ("error-ignored", "errors ignored"),
-            ("failed", "failed"),
+        for status, one, many in (
+            ("expected-error", "expected error", "expected errors"),
+            ("skipped", "skipped", "skipped"),
+            ("error-ignored", "error ignored", "errors ignored"),
+            ("failed", "failed", "failed"),
         ):
-            if counts.get(status):
-                pieces.append(f"{counts[status]} {label}")
+            count = counts.get(status, 0)
+            if count:
+                pieces.append(f"{count} {one if count == 1 else many}")
         if not_run:
             pieces.append(f"{not_run} not run")
         verdict = "interrupted" if result.interrupted else ("ok" if result.ok else "FAILED")

@@ -28,7 +28,7 @@ def test_seed_walkthrough_runs_green() -> None:
     assert re.search(r"XERR\s+6/9\s+Unliking without the likes scope is refused", out)
     assert "(expected OAuthPermissionsException)" in out
     assert "Someone liked my photo! Oh. It's me. (grantwinney)" in out
-    assert out.rstrip().splitlines()[-1].startswith("ok: 8 passed, 1 expected errors")
+    assert out.rstrip().splitlines()[-1].startswith("ok: 8 passed, 1 expected error")
 
 
 def test_each_run_gets_a_fresh_sandbox() -> None:
