@@ -41,7 +41,8 @@ def read_dataset(path: str | None = None) -> dict[str, Any]:
         return copy.deepcopy(_default_dataset())
     try:
         with open(path, encoding="utf-8") as fh:
-            raw = yaml.safe_load(fh)
+            # libyaml when present: several times faster on large datasets; both are safe.
+            raw = yaml.load(fh, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except OSError as exc:
         raise ValueError(f"{path}: cannot read the dataset: {exc.strerror or exc}") from exc
     except yaml.YAMLError as exc:
