@@ -34,31 +34,13 @@ from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from igflow.errors import IgflowError, TemplateRenderError, TemplateSyntaxError
-from igflow.filters import (
-    FILTERS,
-    REMOVED_FILTERS,
-    REMOVED_GLOBALS,
-    TESTS,
-    difference,
-    epoch_to_iso,
-    from_epoch,
-    intersect,
-    regex_replace,
-    regex_search,
-    to_json,
-)
+from igflow.filters import FILTERS, REMOVED_FILTERS, REMOVED_GLOBALS, TESTS
 
 __all__ = [
     "CompiledExpression",
     "CompiledValue",
+    "EnvironmentVariables",
     "TemplateEngine",
-    "difference",
-    "epoch_to_iso",
-    "from_epoch",
-    "intersect",
-    "regex_replace",
-    "regex_search",
-    "to_json",
 ]
 
 # `"a" * 10**9` or `9 ** 9 ** 9` would exhaust memory or hang; the stock sandbox only caps

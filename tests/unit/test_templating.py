@@ -10,8 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from igflow.errors import TemplateRenderError, TemplateSyntaxError
-from igflow.templating import (
-    TemplateEngine,
+from igflow.filters import (
     difference,
     epoch_to_iso,
     from_epoch,
@@ -20,6 +19,7 @@ from igflow.templating import (
     regex_search,
     to_json,
 )
+from igflow.templating import TemplateEngine
 
 MEDIA_ID = "1667121369441597934_3657782666"
 
