@@ -10,9 +10,7 @@ import argparse
 import contextlib
 import os
 import sys
-import traceback
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from igflow import __version__
@@ -23,13 +21,18 @@ if TYPE_CHECKING:  # imported for real inside the commands, so `igflow --help` s
     from igflow.playbook.model import Playbook
 
 
-@dataclass
 class Environment:
     """What a command may touch: streams and environment variables (injected by tests)."""
 
-    stdout: TextIO = field(default_factory=lambda: sys.stdout)
-    stderr: TextIO = field(default_factory=lambda: sys.stderr)
-    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    def __init__(
+        self,
+        stdout: TextIO | None = None,
+        stderr: TextIO | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        self.stdout: TextIO = stdout if stdout is not None else sys.stdout
+        self.stderr: TextIO = stderr if stderr is not None else sys.stderr
+        self.environ: Mapping[str, str] = dict(os.environ) if environ is None else environ
 
     def color(self, stream: TextIO, choice: str = "auto") -> bool:
         if choice != "auto":
@@ -314,6 +317,8 @@ def _report_error(
             if error.values:
                 out.append("  where " + format_values(error.values))
     if traceback_wanted:
+        import traceback
+
         out.append("".join(traceback.format_exception(error)).rstrip())
     env.stderr.write(clean("\n".join(out)) + "\n")
 
@@ -387,6 +392,8 @@ def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> i
             f"igflow: internal error (this is a bug in igflow, please report it): {detail}\n"
         )
         if want_traceback:
+            import traceback
+
             env.stderr.write(Redactor().redact("".join(traceback.format_exception(exc))))
         else:
             env.stderr.write("igflow: rerun with --traceback to see where it happened\n")

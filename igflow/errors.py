@@ -46,9 +46,8 @@ leaf or a group. ``API_ERROR_TYPES`` is the one table from error_type to class;
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 
 class ExitCode(IntEnum):
@@ -65,10 +64,11 @@ class ExitCode(IntEnum):
     INTERRUPTED = 130
 
 
-@dataclass(frozen=True)
-class SourceLocation:
+class SourceLocation(NamedTuple):
     """A 1-based position in a file the user wrote."""
 
+    # A NamedTuple rather than a dataclass: `igflow --help` imports this module, and the
+    # dataclasses machinery (it pulls in inspect) is a measurable part of startup.
     file: str
     line: int
     col: int
@@ -119,9 +119,8 @@ class PlaybookSyntaxError(PlaybookError):
     pass
 
 
-@dataclass(frozen=True, order=True)
-class Issue:
-    """One problem found while checking a playbook."""
+class Issue(NamedTuple):
+    """One problem found while checking a playbook (orders by location, then message)."""
 
     location: SourceLocation
     message: str
