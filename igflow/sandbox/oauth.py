@@ -346,8 +346,30 @@ def _hidden(values: Mapping[str, str]) -> str:
     )
 
 
+# Enough style that the pages read well in a browser during a demo; no external resources, since
+# the sandbox must work offline.
+_STYLE = (
+    "body{font-family:system-ui,sans-serif;background:#fafafa;color:#262626;margin:0}"
+    "main{max-width:350px;margin:48px auto;background:#fff;border:1px solid #dbdbdb;"
+    "padding:24px 32px}"
+    "h1{font-family:Georgia,serif;font-weight:normal;text-align:center;margin:0 0 4px}"
+    ".sub{text-align:center;color:#8e8e8e;font-size:13px;margin:0 0 20px}"
+    "label{display:block;font-size:13px;color:#8e8e8e;margin:8px 0}"
+    "input[type=text],input[type=password]{display:block;width:100%;box-sizing:border-box;"
+    "padding:8px;margin-top:4px;border:1px solid #dbdbdb;border-radius:3px;background:#fafafa}"
+    "button{padding:7px 16px;margin:12px 8px 0 0;border:0;border-radius:4px;"
+    "background:#0095f6;color:#fff;font-weight:600;cursor:pointer}"
+    "button[name=deny]{background:#efefef;color:#262626}"
+    ".error{color:#ed4956;font-size:14px}li{margin:6px 0;font-size:14px}"
+)
+
+
 def _page(title: str, body: str) -> str:
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-        f"<title>{escape(title)}</title></head><body>{body}</body></html>"
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{escape(title)}</title><style>{_STYLE}</style></head><body><main>"
+        '<h1>Instagram</h1><p class="sub">igflow sandbox of API v1 · demo accounts: '
+        "<code>igflow sandbox users</code></p>"
+        f"{body}</main></body></html>"
     )
