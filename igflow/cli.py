@@ -324,29 +324,12 @@ def _report_error(
 
 
 def _source_line(error: IgflowError, lines: Sequence[str] | None) -> str | None:
+    from igflow.source import quote_source, read_source_lines
+
     location = error.location
-    if location is not None and lines is None:
-        lines = _read_lines(location.file)
-    if location is None or not lines or not 1 <= location.line <= len(lines):
+    if location is None:
         return None
-    text = lines[location.line - 1].rstrip("\r\n").replace("\t", " ")
-    if not text.strip():
-        return None
-    # The same quoting as `igflow check` (igflow.playbook.format_issue).
-    caret = " " * (max(location.col, 1) - 1) + "^"
-    return f"    {text}\n    {caret}"
-
-
-def _read_lines(path: str) -> list[str] | None:
-    """The file's lines for quoting, unless it is unreadable or binary."""
-    try:
-        with open(path, "rb") as fh:
-            raw = fh.read(1_000_000)
-    except OSError:
-        return None
-    if b"\0" in raw:
-        return None
-    return raw.decode("utf-8", errors="replace").splitlines()
+    return quote_source(location, lines if lines is not None else read_source_lines(location.file))
 
 
 def _silence_stdout(env: Environment) -> None:

@@ -29,6 +29,7 @@ from igflow.playbook.model import (
 from igflow.playbook.schema_check import playbook_schema
 from igflow.playbook.validate import check_playbook, compile_playbook, sort_issues
 from igflow.registry import Registry
+from igflow.source import quote_source, read_source_lines
 from igflow.templating import TemplateEngine
 
 __all__ = [
@@ -94,7 +95,7 @@ def diagnose_playbook(
         doc = load_playbook_file(path)
     except PlaybookSyntaxError as exc:
         location = exc.location or SourceLocation(path, 1, 1)
-        return Diagnosis(None, [Issue(location, exc.message)], _read_lines(path))
+        return Diagnosis(None, [Issue(location, exc.message)], read_source_lines(path))
     playbook, issues = compile_playbook(
         doc, registry=registry, engine=engine, external_names=external_names
     )
@@ -116,20 +117,5 @@ def format_issue(issue: Issue, lines: Sequence[str] | None) -> str:
                       ^
     """
     head = str(issue)
-    line = issue.location.line
-    if not lines or not 1 <= line <= len(lines):
-        return head
-    # Tabs would shift the caret; show each as one space so columns stay true.
-    text = lines[line - 1].rstrip("\r\n").replace("\t", " ")
-    if not text.strip():
-        return head
-    caret = " " * (max(issue.location.col, 1) - 1) + "^"
-    return f"{head}\n    {text}\n    {caret}"
-
-
-def _read_lines(path: str) -> list[str]:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            return fh.read().splitlines()
-    except (OSError, UnicodeDecodeError):
-        return []
+    quoted = quote_source(issue.location, lines)
+    return head if quoted is None else f"{head}\n{quoted}"
