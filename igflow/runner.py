@@ -36,6 +36,30 @@ FAILED = "failed"  # an assertion or expectation failed, or an error halted the 
 IGNORED = "error-ignored"  # on_error: continue
 
 
+@dataclass(frozen=True)
+class RequestView:
+    """The request behind a record, as reports show it: method and URL, already redacted."""
+
+    method: str
+    url: str
+
+
+@dataclass
+class ItemRecord:
+    """One item of a ``foreach`` step."""
+
+    index: int  # 0-based position in the list
+    item: Any  # the loop value (reporters redact it)
+    status: str = OK
+    elapsed: float = 0.0
+    http_status: int | None = None
+    error: IgflowError | None = None
+    extracted: dict[str, Any] = field(default_factory=dict)
+    message: str | None = None
+    request: RequestView | None = None  # the last request the item sent
+    pages: int | None = None  # paginated calls: pages fetched
+
+
 @dataclass
 class StepRecord:
     step: Step
@@ -45,7 +69,14 @@ class StepRecord:
     http_status: int | None = None
     error: IgflowError | None = None
     extracted: dict[str, Any] = field(default_factory=dict)
-    message: str | None = None  # a log step's text, or why it was skipped
+    message: str | None = None  # a log step's text, why it was skipped, what write wrote
+    request: RequestView | None = None  # the last request the step sent (not for foreach)
+    pages: int | None = None  # paginated calls: pages fetched
+    items: list[ItemRecord] | None = None  # foreach steps: one per item, in item order
+
+    @property
+    def failed_items(self) -> list[ItemRecord]:
+        return [i for i in self.items or () if i.status in (FAILED, IGNORED)]
 
 
 @dataclass
@@ -55,6 +86,9 @@ class RunResult:
     elapsed: float
     error: IgflowError | None = None
     interrupted: bool = False
+    # Top-level `outputs` that could be evaluated, in playbook order; the others, with why not.
+    outputs: dict[str, Any] = field(default_factory=dict)
+    output_errors: dict[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -62,8 +96,12 @@ class RunResult:
 
 
 class Reporter(Protocol):
+    """What the runner tells its observers. Every call comes from the runner's own thread."""
+
     def run_started(self, playbook: Playbook, origin: str) -> None: ...
     def step_started(self, step: Step) -> None: ...
+    def loop_started(self, step: Step, total: int) -> None: ...
+    def item_finished(self, step: Step, item: ItemRecord, done: int, total: int) -> None: ...
     def step_finished(self, record: StepRecord) -> None: ...
     def run_finished(self, result: RunResult) -> None: ...
 

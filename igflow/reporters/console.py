@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     from igflow.client import Exchange
     from igflow.playbook.model import Playbook, Step
     from igflow.redact import Redactor
-    from igflow.runner import RunResult, StepRecord
+    from igflow.runner import ItemRecord, RunResult, StepRecord
 
 _STATUS = {
     "ok": ("PASS", "32"),
@@ -49,6 +49,12 @@ class ConsoleReporter:
             self._write(self._paint(f"{title}", "1") + f"  ({playbook.path} → {origin})")
 
     def step_started(self, step: Step) -> None:
+        pass
+
+    def loop_started(self, step: Step, total: int) -> None:
+        pass
+
+    def item_finished(self, step: Step, item: ItemRecord, done: int, total: int) -> None:
         pass
 
     def step_finished(self, record: StepRecord) -> None:

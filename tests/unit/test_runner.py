@@ -22,7 +22,7 @@ from igflow.errors import (
 from igflow.playbook import compile_playbook, load_playbook_text
 from igflow.playbook.model import Playbook, Step
 from igflow.registry import Endpoint
-from igflow.runner import Runner, RunResult, StepRecord
+from igflow.runner import ItemRecord, Runner, RunResult, StepRecord
 
 Responder = Callable[[Endpoint, Mapping[str, Any]], Any]
 
@@ -88,6 +88,12 @@ class RecordingReporter:
 
     def step_started(self, step: Step) -> None:
         self.events.append(f"begin {step.index}")
+
+    def loop_started(self, step: Step, total: int) -> None:
+        self.events.append(f"loop {step.index} {total}")
+
+    def item_finished(self, step: Step, item: ItemRecord, done: int, total: int) -> None:
+        self.events.append(f"item {step.index} {item.index} {item.status} {done}/{total}")
 
     def step_finished(self, record: StepRecord) -> None:
         self.events.append(f"end {record.step.index} {record.status}")
