@@ -198,6 +198,31 @@ _COMMENTS = (
     "l4l f4f #f4f #l4l #follow #like #instagood",
 )
 GENERATED_START = 1420070400  # 2015-01-01: generated media fall between this and the seed era
+ME = "grantwinney"  # the account the housekeeping examples tidy up
+HOUSEKEEPING_TAG = "plants"  # a tag with many recent media, every third already liked by ME
+
+# Comments the housekeeping examples tell apart (docs/sandbox-data.md, "Generated datasets").
+# Each of ME's generated media gets some of them, in turn, so the prune-spam playbook has
+# spam by others to delete, ME's own spam-looking comments to keep, and near misses to keep.
+_SPAM = (
+    "follow4follow? follow me back!",
+    "Get 10k followers fast http://bit.ly/f4st-f0llow",
+    "NICE PICS!!! CHECK MY PROFILE",
+    "f4f l4l #follow4follow #like4like",
+    "Cheap likes at www.cheap-followers.example",
+)
+_SPAMMERS = ("pixel_pete", "spam_king_4f4")
+_OWN_SPAMLIKE = (  # ME's own comments that match the usual spam patterns: never deleted
+    "Planting guide on my blog: https://grantwinney.com/garden",
+    "No follow4follow here, just vegetables",
+    "Check my profile for the seed list",
+)
+_NEAR_MISS = (  # comments by others that look like spam words but are not spam
+    "Following your garden all summer",
+    "Check out the colour on those",
+    "What variety is that?",
+    "Lovely harvest!",
+)
 
 
 def generate_dataset(
@@ -209,13 +234,19 @@ def generate_dataset(
     comments_per_media: int = 1,
     grant_follows: int = 600,
     grant_likes: int = 500,
+    grant_media: int = 100,
 ) -> dict[str, Any]:
     """A deterministic dataset of ``users`` users and ``media`` media (at least the default's).
 
     It starts from the default dataset (so the seed walkthrough and the clients still work) and
-    adds generated users and media. grantwinney follows up to ``grant_follows`` generated users
-    and likes up to ``grant_likes`` generated media, so housekeeping loops page through hundreds
-    of items (visible to the live client; the sandbox-mode client sees only its ten users).
+    adds generated users and media, with what the housekeeping playbooks need at a size that
+    pages (visible to the live client; the sandbox-mode client sees only its ten users):
+
+    - grantwinney owns ``grant_media`` of the generated media, spread over the years, each with
+      spam by others, his own spam-looking comments or near misses in turn;
+    - he follows up to ``grant_follows`` generated users, a third of whom follow back;
+    - he likes the ``grant_likes`` most recent generated media, and every third generated media
+      tagged ``HOUSEKEEPING_TAG`` (newest first), so the tag mixes liked and not liked media.
     """
     rng = random.Random(seed)
     data = read_dataset(None)
@@ -240,6 +271,9 @@ def generate_dataset(
     owners = [u["username"] for u in new_users] or everyone
     location_ids = [str(loc["id"]) for loc in data.get("locations") or []]
     step = max((1_500_000_000 - GENERATED_START) // max(extra_media, 1), 1)
+    mine = min(grant_media, extra_media)
+    # ME's media: evenly spread, so both his last 50 and his older media get spam.
+    grant_slots = {(k * extra_media) // mine: k for k in range(mine)} if mine else {}
     new_media = []
     for n in range(extra_media):
         created = GENERATED_START + n * step + rng.randrange(step)
@@ -258,16 +292,39 @@ def generate_dataset(
         }
         if location_ids and n % 5 == 0:
             item["location"] = location_ids[n % len(location_ids)]
+        if n in grant_slots:
+            item["owner"] = ME
+            item["comments"] += _housekeeping_comments(grant_slots[n], everyone)
         new_media.append(item)
     # grantwinney likes the most recent generated media (newest liked last, like a real feed).
     for item in new_media[-grant_likes:] if grant_likes else []:
-        if "grantwinney" not in item["likes"]:
-            item["likes"].append("grantwinney")
+        if ME not in item["likes"]:
+            item["likes"].append(ME)
+    # ... and every third media of the housekeeping tag, newest first, liked or not before.
+    tagged = [m for m in reversed(new_media) if f"#{HOUSEKEEPING_TAG}" in m["caption"].split()]
+    for item in tagged[::3]:
+        if ME not in item["likes"]:
+            item["likes"].append(ME)
     data["media"].extend(new_media)
     follows = data.setdefault("follows", {})
-    grant = follows.setdefault("grantwinney", [])
+    grant = follows.setdefault(ME, [])
     grant.extend(u["username"] for u in new_users[:grant_follows])
     # A third of them follow back, so "unfollow who does not follow back" has work to do.
     for u in new_users[:grant_follows:3]:
-        follows.setdefault(u["username"], []).append("grantwinney")
+        follows.setdefault(u["username"], []).append(ME)
     return data
+
+
+def _housekeeping_comments(k: int, everyone: list[str]) -> list[dict[str, str]]:
+    """Comments on ME's k-th generated media: spam by others, his own, near misses (in turn)."""
+    others = [name for name in everyone if name != ME]
+    comments = []
+    if k % 2 == 0:
+        spammer = _SPAMMERS[k // 2 % len(_SPAMMERS)] if k % 4 else others[k * 7 % len(others)]
+        comments.append({"from": spammer, "text": _SPAM[k // 2 % len(_SPAM)]})
+    if k % 3 == 0:
+        friend = others[k * 13 % len(others)]
+        comments.append({"from": friend, "text": _NEAR_MISS[k // 3 % len(_NEAR_MISS)]})
+    if k % 4 == 1:
+        comments.append({"from": ME, "text": _OWN_SPAMLIKE[k // 4 % len(_OWN_SPAMLIKE)]})
+    return comments
