@@ -165,6 +165,10 @@ class StepError(IgflowError):
     exit_code = ExitCode.FAILED
 
 
+class LoopError(StepError):
+    """``foreach`` did not give a list."""
+
+
 class TemplateRenderError(StepError):
     exit_code = ExitCode.USAGE
 

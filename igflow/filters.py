@@ -1,4 +1,4 @@
-"""The filters (and the one test) igflow adds to Jinja, and the stock helpers it takes away.
+"""The filters (and the tests) igflow adds to Jinja, and the stock helpers it takes away.
 
 Every filter is a plain function, usable and tested without Jinja. Failures raise
 :class:`~igflow.errors.TemplateRenderError` with a message that reads well on its own; the
@@ -25,11 +25,15 @@ __all__ = [
     "TESTS",
     "difference",
     "epoch_to_iso",
+    "flatten",
     "from_epoch",
     "intersect",
+    "regex_match",
     "regex_replace",
     "regex_search",
+    "subelements",
     "to_json",
+    "zip_lists",
 ]
 
 
@@ -75,6 +79,23 @@ def regex_search(value: Any, pattern: str, ignorecase: bool = False) -> bool:
         TemplateRenderError: The pattern is not a valid regular expression.
     """
     return _regex(pattern, ignorecase).search(_text(value)) is not None
+
+
+def regex_match(value: Any, pattern: str, ignorecase: bool = False) -> bool:
+    """Tell whether ``pattern`` matches at the start of ``value`` (filter and test).
+
+    Args:
+        value: The text to match; ``None`` is matched as the empty string.
+        pattern: A Python regular expression.
+        ignorecase: Match without regard to case.
+
+    Returns:
+        True when the text starts with a match.
+
+    Raises:
+        TemplateRenderError: The pattern is not a valid regular expression.
+    """
+    return _regex(pattern, ignorecase).match(_text(value)) is not None
 
 
 def regex_replace(value: Any, pattern: str, repl: str, ignorecase: bool = False) -> str:
@@ -147,6 +168,101 @@ def intersect(a: Iterable[Any], b: Iterable[Any]) -> list[Any]:
     return [item for item in a if contains(item)]
 
 
+def _as_list(value: Any, what: str) -> list[Any]:
+    if isinstance(value, Undefined):
+        value._fail_with_undefined_error()
+    if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
+        raise TemplateRenderError(f"{what} needs a list, got {type(value).__name__}")
+    return list(value)
+
+
+def zip_lists(value: Any, *others: Any) -> list[list[Any]]:
+    """Pair lists up by position: ``[1, 2] | zip(['a', 'b'])`` is ``[[1, 'a'], [2, 'b']]``.
+
+    Args:
+        value: The first list.
+        *others: The other lists; the result is as long as the shortest.
+
+    Returns:
+        A list of lists, one per position.
+
+    Raises:
+        TemplateRenderError: One of the values is not a list.
+    """
+    lists = [_as_list(value, "zip"), *(_as_list(other, "zip") for other in others)]
+    return [list(group) for group in zip(*lists, strict=False)]
+
+
+def flatten(value: Any) -> list[Any]:
+    """Flatten one level: ``[[1, 2], [3], 4]`` becomes ``[1, 2, 3, 4]``; ``null`` entries go.
+
+    Lists a loop extracted per item (one list per item, ``null`` for skipped items) become one
+    list this way.
+
+    Args:
+        value: A list whose entries may be lists.
+
+    Returns:
+        The flattened list.
+
+    Raises:
+        TemplateRenderError: The value is not a list.
+    """
+    flat: list[Any] = []
+    for entry in _as_list(value, "flatten"):
+        if entry is None:
+            continue
+        if isinstance(entry, list | tuple):
+            flat.extend(entry)
+        else:
+            flat.append(entry)
+    return flat
+
+
+def _lookup(value: Any, key: str) -> Any:
+    # Dotted keys and integer positions, as Jinja's attribute lookups in selectattr/map.
+    for part in key.split("."):
+        if isinstance(value, Mapping):
+            value = value.get(part)
+        elif isinstance(value, list | tuple) and part.lstrip("-").isdigit():
+            index = int(part)
+            value = value[index] if -len(value) <= index < len(value) else None
+        else:
+            return None
+    return value
+
+
+def subelements(value: Any, key: str) -> list[list[Any]]:
+    """``[[parent, child], ...]`` for each child in each parent's ``key`` (as Ansible's filter).
+
+    ``key`` may be dotted (``extracted.comments``) or a position (``1``). Parents whose ``key``
+    is missing or null contribute nothing.
+
+    Args:
+        value: A list of parents (mappings or lists).
+        key: Where each parent keeps its children.
+
+    Returns:
+        One ``[parent, child]`` pair per child, in order.
+
+    Raises:
+        TemplateRenderError: The value is not a list, or a parent's ``key`` is not a list.
+    """
+    if not isinstance(key, str | int):
+        raise TemplateRenderError(f"subelements key must be text, not {type(key).__name__}")
+    pairs: list[list[Any]] = []
+    for parent in _as_list(value, "subelements"):
+        children = _lookup(parent, str(key))
+        if children is None:
+            continue
+        if not isinstance(children, list | tuple):
+            raise TemplateRenderError(
+                f"subelements: {key!r} of an entry is a {type(children).__name__}, not a list"
+            )
+        pairs.extend([parent, child] for child in children)
+    return pairs
+
+
 def from_epoch(value: Any) -> dt.datetime:
     """Turn epoch seconds (an int, a float or a digit string, as v1 sends) into a UTC datetime.
 
@@ -210,14 +326,21 @@ def to_json(value: Any, indent: int | None = None) -> str:
 
 FILTERS: Final[Mapping[str, Callable[..., Any]]] = {
     "regex_search": regex_search,
+    "regex_match": regex_match,
     "regex_replace": regex_replace,
+    "zip": zip_lists,
+    "flatten": flatten,
+    "subelements": subelements,
     "difference": difference,
     "intersect": intersect,
     "from_epoch": from_epoch,
     "epoch_to_iso": epoch_to_iso,
     "to_json": to_json,
 }
-TESTS: Final[Mapping[str, Callable[..., Any]]] = {"regex_search": regex_search}
+TESTS: Final[Mapping[str, Callable[..., Any]]] = {
+    "regex_search": regex_search,
+    "regex_match": regex_match,
+}
 # Playbooks must run the same way every time, so nondeterministic helpers are removed.
 REMOVED_FILTERS: Final = ("random",)
 REMOVED_GLOBALS: Final = ("lipsum",)

@@ -14,7 +14,8 @@ Rules of this module:
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -24,8 +25,10 @@ from igflow.errors import (
     AuthenticationError,
     ExpectedErrorMissing,
     IgflowError,
+    LoopError,
+    MalformedResponse,
 )
-from igflow.playbook.model import Playbook, Step
+from igflow.playbook.model import Extraction, Playbook, Step
 from igflow.templating import EnvironmentVariables
 
 # Step statuses, as reports and `steps.<id>.status` show them.
@@ -122,6 +125,10 @@ class Connection(Protocol):
     def anonymous_client(self) -> Any: ...
 
 
+# "No body given": the page to extract from is the response's own body.
+_UNSET: Any = object()
+
+
 class Runner:
     def __init__(
         self,
@@ -132,7 +139,9 @@ class Runner:
         variables: Mapping[str, Any] | None = None,
         environ: Mapping[str, str] | None = None,
         redact_value: Any = None,
+        redact_text: Callable[[str], str] | None = None,
         timeouts_for: Any = None,
+        next_url_path: str = "pagination.next_url",
     ) -> None:
         self.playbook = playbook
         self.connection = connection
@@ -143,9 +152,12 @@ class Runner:
             "steps": {},
         }
         self._redact_value = redact_value or (lambda value: None)
+        self._redact_text = redact_text or (lambda text: text)
         self._timeouts_for = timeouts_for or (lambda seconds: None)
+        self._next_url_keys = tuple(next_url_path.split("."))
         self._auth: Any = None
-        self._last_body: Any = None  # the latest call's parsed body, for steps.<id>.response
+        # The API's latest X-Ratelimit-Remaining, read by the loop scheduler (any thread writes).
+        self._rate_remaining: int | None = None
 
     # -- the run -------------------------------------------------------------------------
     def run(self, origin: str) -> RunResult:
@@ -165,6 +177,7 @@ class Runner:
             result.interrupted = True
         except IgflowError as exc:  # vars that failed to render
             result.error = exc
+        self._evaluate_outputs(result)
         result.elapsed = time.perf_counter() - started
         self.reporter.run_finished(result)
         return result
@@ -183,57 +196,201 @@ class Runner:
             if name in self.names:
                 self._redact_value(self.names[name])
 
+    def _evaluate_outputs(self, result: RunResult) -> None:
+        for name, expression in self.playbook.outputs.items():
+            try:
+                result.outputs[name] = expression.evaluate(self.names)
+            except IgflowError as exc:
+                result.output_errors[name] = exc.message
+
     def _run_step(self, step: Step) -> StepRecord:
         record = StepRecord(step, endpoint=step.endpoint.id if step.endpoint else None)
         self.reporter.step_started(step)
         started = time.perf_counter()
+        response: Any = None
         try:
-            if step.when is not None and not step.when.evaluate(self.names):
+            if step.foreach is not None:
+                self._run_loop(step, record)
+            elif step.when is not None and not step.when.evaluate(self.names):
                 record.status = SKIPPED
                 record.message = f"when: {step.when.source}"
             else:
-                self._execute(step, record)
+                # A step outside a loop reads and writes the run's namespace directly.
+                response = self._perform(step, self.names, record)
         except IgflowError as exc:
             exc.at(step.location, step.label)
             record.error = exc
-            if step.on_error == "continue":
-                record.status = IGNORED
-            else:
-                record.status = FAILED
+            record.status = IGNORED if step.on_error == "continue" else FAILED
         record.elapsed = time.perf_counter() - started
         if step.id is not None:
-            self.names["steps"][step.id] = {
-                "status": record.status,
-                "extracted": dict(record.extracted),
-                "error": _error_view(record.error),
-                "response": self._last_body if step.kind == "call" else None,
-            }
+            self.names["steps"][step.id] = self._step_view(record, response)
         self.reporter.step_finished(record)
         return record
 
+    @staticmethod
+    def _step_view(record: StepRecord, response: Any) -> dict[str, Any]:
+        view: dict[str, Any] = {
+            "status": record.status,
+            "extracted": dict(record.extracted),
+            "error": _error_view(record.error),
+            "response": response,
+            "pages": record.pages,
+        }
+        if record.items is not None:
+            view["results"] = [
+                {
+                    "item": item.item,
+                    "status": item.status,
+                    "extracted": dict(item.extracted),
+                    "error": _error_view(item.error),
+                }
+                for item in record.items
+            ]
+        return view
+
+    # -- loops ---------------------------------------------------------------------------
+    def _run_loop(self, step: Step, record: StepRecord) -> None:
+        assert step.foreach is not None
+        values = _loop_list(step.foreach.render(self.names))
+        total = len(values)
+        items: list[ItemRecord] = [ItemRecord(index, value) for index, value in enumerate(values)]
+        record.items = items
+        self.reporter.loop_started(step, total)
+        if step.concurrency > 1 and step.kind == "call" and total > 1:
+            halted_by = self._run_items_concurrently(step, items)
+        else:
+            halted_by = self._run_items_in_turn(step, items)
+        # Extracted and set names become lists in item order; null where an item gave nothing.
+        for name in step.defines:
+            record.extracted[name] = [item.extracted.get(name) for item in items]
+        self.names.update(record.extracted)
+        record.pages = sum(item.pages or 0 for item in items) if step.paginate else None
+        if halted_by is not None:
+            assert halted_by.error is not None
+            raise halted_by.error
+        failed = record.failed_items
+        if failed:
+            record.status = IGNORED
+            record.error = failed[0].error
+            record.message = f"{len(failed)} of {total} items failed"
+        elif items and all(item.status == SKIPPED for item in items):
+            record.status = SKIPPED
+            record.message = f"when: {step.when.source}" if step.when is not None else None
+
+    def _run_items_in_turn(self, step: Step, items: list[ItemRecord]) -> ItemRecord | None:
+        total = len(items)
+        for done, item in enumerate(items, start=1):
+            self._run_item(step, item, total)
+            self.reporter.item_finished(step, item, done, total)
+            if item.status == FAILED:
+                return item
+        return None
+
+    def _run_items_concurrently(self, step: Step, items: list[ItemRecord]) -> ItemRecord | None:
+        """Run items on a bounded pool; report them from this thread, as they finish.
+
+        No new item starts after the first failure (or Ctrl-C); the ones in flight finish, so
+        no write is left in an unknown state by igflow itself.
+        """
+        total = len(items)
+        pending = iter(items)
+        in_flight: set[Future[None]] = set()
+        halted_by: ItemRecord | None = None
+        interrupted = False
+        done = 0
+        with ThreadPoolExecutor(
+            max_workers=step.concurrency, thread_name_prefix="igflow-item"
+        ) as pool:
+            owner: dict[Future[None], ItemRecord] = {}
+            while True:
+                while halted_by is None and not interrupted and len(in_flight) < self._slots(step):
+                    item = next(pending, None)
+                    if item is None:
+                        break
+                    future = pool.submit(self._run_item, step, item, total)
+                    owner[future] = item
+                    in_flight.add(future)
+                if not in_flight:
+                    break
+                try:
+                    finished, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
+                except KeyboardInterrupt:
+                    interrupted = True
+                    continue
+                for future in sorted(finished, key=lambda f: owner[f].index):
+                    item = owner.pop(future)
+                    future.result()  # _run_item catches igflow errors; anything else is a bug
+                    done += 1
+                    self.reporter.item_finished(step, item, done, total)
+                    if item.status == FAILED and halted_by is None:
+                        halted_by = item
+        if interrupted:
+            raise KeyboardInterrupt
+        return halted_by
+
+    def _slots(self, step: Step) -> int:
+        # Never more requests in flight than the API says remain (at least one, so the run
+        # moves on and meets the API's own rate-limit answer).
+        remaining = self._rate_remaining
+        if remaining is None:
+            return step.concurrency
+        return max(1, min(step.concurrency, remaining))
+
+    def _run_item(self, step: Step, item: ItemRecord, total: int) -> None:
+        scope = dict(self.names)
+        scope[step.as_] = item.item
+        scope["loop"] = {
+            "index": item.index + 1,
+            "index0": item.index,
+            "first": item.index == 0,
+            "last": item.index == total - 1,
+            "length": total,
+        }
+        started = time.perf_counter()
+        try:
+            if step.when is not None and not step.when.evaluate(scope):
+                item.status = SKIPPED
+                item.message = f"when: {step.when.source}"
+            else:
+                self._perform(step, scope, item)
+        except IgflowError as exc:
+            exc.message = f"item {item.index + 1} of {total} ({_brief(item.item)}): {exc.message}"
+            exc.at(step.location, step.label)
+            item.error = exc
+            item.status = IGNORED if step.on_error == "continue" else FAILED
+        item.elapsed = time.perf_counter() - started
+
     # -- step kinds ----------------------------------------------------------------------
-    def _execute(self, step: Step, record: StepRecord) -> None:
+    def _perform(self, step: Step, scope: dict[str, Any], record: StepRecord | ItemRecord) -> Any:
+        """Run the step's action once in ``scope``; return the call's (last) body, if any.
+
+        Outside a loop ``scope`` is the run's namespace; inside, a copy per item.
+        """
+        body: Any = None
         if step.kind == "authorize":
-            record.message = self._authorize(step)
+            record.message = self._authorize(step, scope)
         elif step.kind == "call":
-            self._call(step, record)
+            body = self._call(step, scope, record)
         elif step.kind == "set":
             for name, expression in step.set_values.items():
-                self.names[name] = expression.evaluate(self.names)
-                record.extracted[name] = self.names[name]
+                scope[name] = expression.evaluate(scope)
+                record.extracted[name] = scope[name]
         elif step.kind == "log":
             assert step.log is not None
-            record.message = _as_text(step.log.render(self.names))
-        if step.kind != "call":
-            self._check_assertions(step)
+            record.message = _as_text(step.log.render(scope))
+        elif step.kind == "write":
+            record.message = self._write(step, scope)
+        if record.status != EXPECTED_ERROR:
+            self._check_assertions(step, scope)
+        return body
 
-    def _authorize(self, step: Step) -> str:
+    def _authorize(self, step: Step, scope: Mapping[str, Any]) -> str:
         """Run the authorize step; return who was authorized, for the console."""
         spec = step.authorize
         assert spec is not None
 
         def text(value: Any) -> str | None:
-            return None if value is None else _as_text(value.render(self.names))
+            return None if value is None else _as_text(value.render(scope))
 
         user = text(spec.user)
         self._auth = self.connection.authorize(
@@ -246,10 +403,21 @@ class Runner:
         who = f"as {user}" if user is not None else "with the given token"
         return who + (f" (client {spec.client})" if spec.client else "")
 
-    def _call(self, step: Step, record: StepRecord) -> None:
+    def _write(self, step: Step, scope: Mapping[str, Any]) -> str:
+        from igflow.export import atomic_write_text, serialize
+
+        spec = step.write
+        assert spec is not None
+        path = _as_text(spec.path.render(scope))
+        text, count = serialize(spec.value.render(scope), spec.format, spec.columns)
+        atomic_write_text(path, self._redact_text(text))
+        unit = "value" if spec.format == "json" else ("row" if count == 1 else "rows")
+        return f"wrote {count if spec.format != 'json' else 1} {unit} to {path}"
+
+    def _call(self, step: Step, scope: dict[str, Any], record: StepRecord | ItemRecord) -> Any:
         endpoint = step.endpoint
         assert endpoint is not None
-        params = step.params.render(self.names) if step.params is not None else {}
+        params = step.params.render(scope) if step.params is not None else {}
         if endpoint.auth == "token":
             if self._auth is None:
                 raise AuthenticationError(
@@ -259,45 +427,143 @@ class Runner:
         else:
             client, token = self.connection.anonymous_client(), None
         timeouts = self._timeouts_for(step.timeout)
-        self._last_body = None
         try:
             response = client.call(endpoint, params, token=token, timeout=timeouts)
         except ApiError as exc:
             record.http_status = exc.status
+            self._note_rate_limit(getattr(exc, "rate_limit", None))
             if step.expect_error is not None and step.expect_error.matches(exc):
                 record.status = EXPECTED_ERROR
                 record.error = exc
                 record.message = f"{exc.error_type}: {exc.message}"
-                return
+                return None
             raise
-        record.http_status = response.status
-        self._last_body = response.body
+        self._note_response(response, record)
         if step.expect_error is not None:
             raise ExpectedErrorMissing(
                 f"expected {step.expect_error.name}, but {endpoint.id} succeeded "
                 f"(HTTP {response.status})"
             )
-        for name, extraction in step.extract.items():
-            try:
-                value = (
-                    extraction.path.extract(response.body, extraction.default)
-                    if extraction.has_default
-                    else extraction.path.extract(response.body)
-                )
-            except IgflowError as exc:
-                exc.at(extraction.location, step.label)
-                raise
-            self.names[name] = value
-            record.extracted[name] = value
-        self._check_assertions(step)
+        if step.paginate is None:
+            for name, extraction in step.extract.items():
+                scope[name] = record.extracted[name] = self._extract(step, extraction, response)
+            return response.body
+        return self._paginate(step, scope, record, response, token, timeouts)
 
-    def _check_assertions(self, step: Step) -> None:
+    def _paginate(
+        self,
+        step: Step,
+        scope: dict[str, Any],
+        record: StepRecord | ItemRecord,
+        response: Any,
+        token: str | None,
+        timeouts: Any,
+    ) -> Any:
+        """Follow next-page links, extracting page by page; only the current page is held."""
+        assert step.paginate is not None and step.endpoint is not None
+        max_pages, max_items = step.paginate.max_pages, step.paginate.max_items
+        collected: dict[str, list[Any]] = {name: [] for name in step.extract}
+        seen: set[str] = set()
+        pages = taken = 0
+        client = self._auth.client if step.endpoint.auth == "token" else None
+        client = client or self.connection.anonymous_client()
+        while True:
+            pages += 1
+            body = response.body
+            if max_items is not None:
+                body, count = _cut_page(body, max_items - taken)
+                taken += count
+            for name, extraction in step.extract.items():
+                value = self._extract(step, extraction, response, body)
+                if extraction.path.singular:
+                    collected[name].append(value)
+                else:
+                    collected[name].extend(value)
+            next_url = self._next_url(response.body)
+            if (
+                next_url is None
+                or (max_pages is not None and pages >= max_pages)
+                or (max_items is not None and taken >= max_items)
+            ):
+                break
+            if next_url in seen:
+                raise MalformedResponse(
+                    f"{step.endpoint.id}: page {pages} links back to a page already fetched; "
+                    "stopped following next_url"
+                )
+            seen.add(next_url)
+            response = client.get_next(
+                next_url, endpoint=step.endpoint, token=token, timeout=timeouts
+            )
+            self._note_response(response, record)
+        record.pages = pages
+        for name, values in collected.items():
+            scope[name] = record.extracted[name] = values
+        return response.body
+
+    def _next_url(self, body: Any) -> str | None:
+        value = body
+        for key in self._next_url_keys:
+            if not isinstance(value, dict):
+                return None
+            value = value.get(key)
+        return value if isinstance(value, str) and value else None
+
+    def _extract(
+        self, step: Step, extraction: Extraction, response: Any, body: Any = _UNSET
+    ) -> Any:
+        document = response.body if body is _UNSET else body
+        try:
+            if extraction.has_default:
+                return extraction.path.extract(document, extraction.default)
+            return extraction.path.extract(document)
+        except IgflowError as exc:
+            exc.at(extraction.location, step.label)
+            raise
+
+    def _note_response(self, response: Any, record: StepRecord | ItemRecord) -> None:
+        record.http_status = response.status
+        record.request = RequestView(response.method, response.url)
+        self._note_rate_limit(response.rate_limit)
+
+    def _note_rate_limit(self, rate_limit: Any) -> None:
+        remaining = getattr(rate_limit, "remaining", None)
+        if remaining is not None:
+            self._rate_remaining = remaining
+
+    def _check_assertions(self, step: Step, scope: Mapping[str, Any]) -> None:
         for spec in step.asserts:
             try:
-                check_assertion(spec.expression, self.names)
+                check_assertion(spec.expression, scope)
             except IgflowError as exc:
                 exc.at(spec.location, step.label)
                 raise
+
+
+def _loop_list(value: Any) -> list[Any]:
+    if isinstance(value, list | tuple):
+        return list(value)
+    kind = "null" if value is None else type(value).__name__
+    if isinstance(value, dict):
+        hint = " (use `mapping | list` for its keys, or `mapping | dictsort` for its pairs)"
+    else:
+        hint = ""
+    raise LoopError(f"foreach needs a list, got {kind}{hint}")
+
+
+def _cut_page(body: Any, room: int) -> tuple[Any, int]:
+    """The page with ``data`` cut to ``room`` entries, and how many entries it keeps."""
+    data = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(data, list):
+        return body, 0
+    if len(data) <= room:
+        return body, len(data)
+    return {**body, "data": data[: max(room, 0)]}, max(room, 0)
+
+
+def _brief(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _as_text(value: Any) -> str:

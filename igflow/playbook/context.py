@@ -16,7 +16,7 @@ import jinja2
 from igflow.errors import Issue, JsonPathSyntaxError, SourceLocation, TemplateSyntaxError
 from igflow.extract import CompiledPath, compile_path
 from igflow.playbook.loader import LoadedDocument, Path
-from igflow.playbook.names import NameTable, step_references
+from igflow.playbook.names import NameTable, names_tested_for_definition, step_references
 from igflow.playbook.suggest import did_you_mean
 from igflow.registry import Registry
 from igflow.templating import CompiledExpression, CompiledValue, TemplateEngine
@@ -41,6 +41,8 @@ class CheckContext:
     # Step ids seen so far (id -> location) and all ids in the playbook (for "runs later").
     step_ids: dict[str, SourceLocation] = field(default_factory=dict)
     all_step_ids: dict[str, SourceLocation] = field(default_factory=dict)
+    # The `when` of the step being checked: reading a name defined under the same `when` is fine.
+    current_guard: str | None = None
     _parser: jinja2.Environment = field(default_factory=jinja2.Environment)
 
     # --- recording --------------------------------------------------------------------------
@@ -139,14 +141,52 @@ class CheckContext:
         *,
         source: str | None = None,
         is_expression: bool = True,
+        conditional_ok: bool = False,
     ) -> None:
-        """Report every name in ``used`` that is not defined at this point of the playbook."""
+        """Report every name in ``used`` that is not defined at this point of the playbook.
+
+        ``conditional_ok``: reading a name a skipped step may not have defined is fine here (the
+        reader copes with it, as ``outputs`` do).
+        """
         allowed = set(extra)
+        tested: set[str] | None = None
         for name in sorted(used):
-            if name not in allowed and not self.names.is_defined(name):
+            if name in allowed:
+                continue
+            if not self.names.is_defined(name):
                 self.error(path, self.names.undefined_message(name, allowed))
+                continue
+            definition = self.names.defined.get(name)
+            if (
+                conditional_ok
+                or definition is None
+                or definition.guard
+                in (
+                    None,
+                    self.current_guard,
+                )
+            ):
+                continue
+            if tested is None:
+                tested = self._tested_for_definition(source, is_expression)
+            if name not in tested:
+                self.error(
+                    path,
+                    f"'{name}' may not exist here: it is defined at {definition.location} by a "
+                    f"step that runs only when `{definition.guard}`; give this step the same "
+                    f"`when`, test `{name} is defined`, or `set` it unconditionally first",
+                )
         if source is not None and "steps" in used:
             self.check_step_references(source, path, is_expression)
+
+    def _tested_for_definition(self, source: str | None, is_expression: bool) -> set[str]:
+        if source is None:
+            return set()
+        try:
+            ast = self._parser.parse("{{ " + source + " }}" if is_expression else source)
+        except jinja2.TemplateSyntaxError:
+            return set()
+        return names_tested_for_definition(ast)
 
     def check_step_references(self, source: str, path: Path, is_expression: bool) -> None:
         text = "{{ " + source + " }}" if is_expression else source

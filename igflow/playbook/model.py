@@ -1,9 +1,8 @@
 """The compiled plan: frozen dataclasses the runner executes.
 
 Everything here is already checked: endpoints resolved, templates, expressions and JSONPaths
-compiled once, names and scopes verified. Fields for the later language features (``foreach``,
-``paginate``, ``retry``, ``write``, ``concurrency``, ``outputs``) exist with empty defaults so the
-runner and reporters can grow into them without a model rewrite; the schema rejects them today.
+compiled once, names and scopes verified. ``retry`` belongs to a later issue (safe writes); the
+schema rejects it today.
 """
 
 from __future__ import annotations
@@ -26,12 +25,20 @@ __all__ = [
     "AuthorizeSpec",
     "ExpectedError",
     "Extraction",
+    "PaginateSpec",
     "Playbook",
     "Step",
+    "WriteSpec",
 ]
 
 # The step actions, in the order messages list them. Exactly one per step.
-ACTIONS: tuple[str, ...] = ("authorize", "call", "set", "assert", "log")
+ACTIONS: tuple[str, ...] = ("authorize", "call", "set", "assert", "log", "write")
+
+# `write` formats, and the file extensions that imply them when `format` is not given.
+WRITE_FORMATS: tuple[str, ...] = ("json", "jsonl", "csv")
+FORMAT_BY_EXTENSION: Mapping[str, str] = MappingProxyType(
+    {".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
+)
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
@@ -89,6 +96,24 @@ class ExpectedError:
 
 
 @dataclass(frozen=True, slots=True)
+class PaginateSpec:
+    """``paginate``: follow next-page links, optionally capped (None: no cap)."""
+
+    max_pages: int | None = None
+    max_items: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WriteSpec:
+    """``write``: export a value to a file. ``format`` is settled at check time."""
+
+    path: CompiledValue
+    value: CompiledValue
+    format: str  # one of WRITE_FORMATS
+    columns: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Step:
     """One step of the plan.
 
@@ -114,13 +139,14 @@ class Step:
     on_error: str = "halt"  # "halt" | "continue"
     timeout: float | None = None
     defines: tuple[str, ...] = ()
-    # Later language features (a later issue); the schema rejects them for now.
+    write: WriteSpec | None = None
+    # Loops: the list to iterate, the loop variable's name, how many items may run at once.
     foreach: CompiledValue | None = None
-    as_: str | None = None
-    concurrency: int | None = None
-    paginate: Mapping[str, Any] | None = None
+    as_: str = "item"
+    concurrency: int = 1
+    paginate: PaginateSpec | None = None
+    # A later issue (safe writes); the schema rejects it for now.
     retry: Mapping[str, Any] | None = None
-    write: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)

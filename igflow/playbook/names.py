@@ -12,12 +12,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from jinja2.defaults import DEFAULT_NAMESPACE
-from jinja2.nodes import Const, Getattr, Getitem, Name, Node
+from jinja2.nodes import Const, Getattr, Getitem, Name, Node, Test
 
 from igflow.errors import SourceLocation
 from igflow.playbook.suggest import did_you_mean
 
-__all__ = ["ALWAYS_DEFINED", "Definition", "NameTable", "step_references"]
+__all__ = [
+    "ALWAYS_DEFINED",
+    "Definition",
+    "NameTable",
+    "names_tested_for_definition",
+    "step_references",
+]
 
 # Always present: `env` (allow-listed environment) and `steps` (earlier steps by id).
 ALWAYS_DEFINED = frozenset({"env", "steps"})
@@ -31,6 +37,8 @@ class Definition:
 
     how: str  # "var" | "external" | "extracted" | "set"
     location: SourceLocation | None  # None for names passed in from outside
+    # The `when` of the defining step: the name exists only if that step ran.
+    guard: str | None = None
 
     def where(self) -> str:
         if self.location is None:
@@ -44,6 +52,8 @@ class NameTable:
 
     defined: dict[str, Definition] = field(default_factory=dict)
     later: dict[str, Definition] = field(default_factory=dict)
+    # Loop variables of the steps checked so far: they exist only inside their own step.
+    loop_variables: dict[str, SourceLocation] = field(default_factory=dict)
 
     @classmethod
     def with_externals(cls, names: Iterable[str]) -> NameTable:
@@ -53,10 +63,21 @@ class NameTable:
         return name in self.defined or name in ALWAYS_DEFINED or name in _JINJA_GLOBALS
 
     def define(self, name: str, definition: Definition) -> None:
-        self.defined.setdefault(name, definition)
+        existing = self.defined.get(name)
+        # An unconditional definition settles a name an earlier guarded step might have skipped.
+        if existing is None or (existing.guard is not None and definition.guard is None):
+            self.defined[name] = definition
 
     def undefined_message(self, name: str, extra: Iterable[str] = ()) -> str:
         """Why ``name`` cannot be read here, with the most useful hint."""
+        loop_step = self.loop_variables.get(name)
+        if loop_step is not None and name == "loop":
+            return f"'loop' exists only inside a step with `foreach` (as at {loop_step})"
+        if loop_step is not None:
+            return (
+                f"'{name}' is the loop variable of the step at {loop_step}; it exists only "
+                "inside that step (extract or set what later steps need there: it becomes a list)"
+            )
         later = self.later.get(name)
         if later is not None and later.location is not None:
             verb = {"extracted": "extracted", "set": "set", "var": "defined in vars"}[later.how]
@@ -70,6 +91,15 @@ class NameTable:
             f"'{name}' is not defined (define it in `vars`, pass it with --var, or extract "
             "it in an earlier step)"
         )
+
+
+def names_tested_for_definition(ast: Node) -> set[str]:
+    """Names the template itself asks about with ``is defined`` / ``is undefined``."""
+    return {
+        node.node.name
+        for node in ast.find_all(Test)
+        if node.name in ("defined", "undefined") and isinstance(node.node, Name)
+    }
 
 
 def step_references(ast: Node) -> list[str]:

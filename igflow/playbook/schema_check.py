@@ -25,7 +25,8 @@ from igflow.resources import load_schema
 __all__ = ["FUTURE_KEYS", "schema_issues", "playbook_schema"]
 
 # Keys of the language that a later version brings; the schema rejects them with this note.
-FUTURE_KEYS = frozenset({"foreach", "as", "paginate", "write", "concurrency", "retry", "outputs"})
+FUTURE_KEYS = frozenset({"retry"})
+_ACTION_LIST = ", ".join(ACTIONS[:-1]) + " or " + ACTIONS[-1]
 
 _TYPE_WORDS = {
     "string": "a string",
@@ -214,9 +215,7 @@ class _Mapper:
         if not actions and "assert" in step:
             actions = ["assert"]
         if not actions:
-            yield self.at(
-                path, "step needs exactly one action: authorize, call, set, assert or log"
-            )
+            yield self.at(path, "step needs exactly one action: " + _ACTION_LIST)
         elif len(actions) > 1:
             names = ", ".join(actions)
             yield self.at(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import PurePath
 from types import MappingProxyType
 from typing import Any
 
@@ -23,11 +24,14 @@ from igflow.playbook.context import CheckContext
 from igflow.playbook.loader import Path
 from igflow.playbook.model import (
     ACTIONS,
+    FORMAT_BY_EXTENSION,
     AssertionSpec,
     AuthorizeSpec,
     ExpectedError,
     Extraction,
+    PaginateSpec,
     Step,
+    WriteSpec,
 )
 from igflow.playbook.names import ALWAYS_DEFINED, Definition
 from igflow.playbook.params import check_params
@@ -38,7 +42,9 @@ from igflow.templating import CompiledExpression
 __all__ = ["ScopeState", "action_of", "compile_step"]
 
 # Modifiers that only make sense on a call.
-_CALL_ONLY = ("with", "extract", "expect_error", "timeout")
+_CALL_ONLY = ("with", "extract", "expect_error", "timeout", "paginate", "concurrency")
+# Names a loop variable may not take: always-defined names and the loop object itself.
+_LOOP_OBJECT = "loop"
 
 
 @dataclass
@@ -91,11 +97,16 @@ class _StepCompiler:
         self.location = ctx.doc.location(self.path)
         self.errors_before = _error_count(ctx)
         self.kind = action_of(raw)
-        # `foreach` is rejected by the schema for now; still, its loop variable should not
-        # also be reported as undefined in every template of the step.
+        # Inside a foreach step the loop variable and `loop` are readable by every template.
         self.loop: tuple[str, ...] = ()
+        self.loop_variable = raw["as"] if isinstance(raw.get("as"), str) else "item"
         if "foreach" in raw:
-            self.loop = ("item", raw["as"]) if isinstance(raw.get("as"), str) else ("item",)
+            self.loop = (self.loop_variable, _LOOP_OBJECT)
+        # Names this step defines exist afterwards only if it ran, unless it loops (a loop's
+        # names are lists with null for skipped items, so they always exist).
+        when = raw.get("when")
+        self.guard = None if "when" not in raw else (when if isinstance(when, str) else str(when))
+        ctx.current_guard = self.guard
 
     def at(self, *parts: str | int) -> Path:
         return (*self.path, *parts)
@@ -121,6 +132,7 @@ class _StepCompiler:
                     )
         fields: dict[str, Any] = {}
         defines: list[str] = []
+        fields.update(self.loop_fields())
         if kind == "authorize":
             fields["authorize"] = self.authorize()
         elif kind == "call":
@@ -130,7 +142,11 @@ class _StepCompiler:
             fields["set_values"] = self.set_values(defines)
         elif kind == "log":
             fields["log"] = self.log()
+        elif kind == "write":
+            fields["write"] = self.write()
         asserts = self.asserts(defines)
+        for name in self.loop:
+            self.ctx.names.loop_variables.setdefault(name, self.location)
         if step_id is not None:
             ctx.step_ids.setdefault(step_id, self.location)
         # The plan is only built from a playbook without errors, so skip building (and so
@@ -150,7 +166,7 @@ class _StepCompiler:
             on_error=self.str_field("on_error") or "halt",
             timeout=float(timeout) if isinstance(timeout, int | float) else None,
             defines=tuple(defines),
-            **fields,
+            **{key: value for key, value in fields.items() if value is not None},
         )
 
     # --- modifiers --------------------------------------------------------------------------
@@ -180,6 +196,8 @@ class _StepCompiler:
             return f"assert {value[0]}"
         if kind == "assert":
             return f"assert {value}"
+        if kind == "write" and isinstance(value, dict) and isinstance(value.get("path"), str):
+            return f"write {value['path']}"
         return kind
 
     def asserts(self, defines: list[str]) -> tuple[AssertionSpec, ...]:
@@ -224,6 +242,93 @@ class _StepCompiler:
             return None
         text = message if isinstance(message, str) else None
         return ExpectedError(name, cls, text, self.ctx.doc.location(path))
+
+    def loop_fields(self) -> dict[str, Any]:
+        """``foreach``, ``as`` and ``concurrency``."""
+        ctx, raw = self.ctx, self.raw
+        if "foreach" not in raw:
+            for key in ("as", "concurrency"):
+                if key in raw:
+                    ctx.key_error(self.at(key), f"`{key}` only applies to a step with `foreach`")
+            return {}
+        fields: dict[str, Any] = {"as_": self.loop_variable}
+        value = raw["foreach"]
+        if isinstance(value, list | str):
+            # The list is computed before any item runs: it cannot read the loop variable.
+            fields["foreach"] = ctx.template(value, self.at("foreach"))
+            ctx.check_value_names(value, self.at("foreach"))
+        if "as" in raw and isinstance(raw["as"], str):
+            name = raw["as"]
+            existing = ctx.names.defined.get(name)
+            if name in ALWAYS_DEFINED or name == _LOOP_OBJECT:
+                ctx.error(self.at("as"), f"'{name}' is a reserved name; choose another")
+            elif existing is not None:
+                ctx.error(
+                    self.at("as"),
+                    f"the loop variable '{name}' would hide the name defined {existing.where()}; "
+                    "choose another name",
+                )
+        concurrency = raw.get("concurrency")
+        if isinstance(concurrency, int) and not isinstance(concurrency, bool):
+            fields["concurrency"] = concurrency
+        return fields
+
+    def paginate(self, endpoint: Endpoint | None) -> PaginateSpec | None:
+        raw = self.raw.get("paginate")
+        if raw is None or raw is False:
+            return None
+        if endpoint is not None and endpoint.pagination is None:
+            self.ctx.error(
+                self.at("paginate"),
+                f"{endpoint.id} is not paginated: it returns everything in one response "
+                "(remove `paginate`)",
+            )
+            return None
+        if isinstance(raw, dict):
+            max_pages, max_items = raw.get("max_pages"), raw.get("max_items")
+            return PaginateSpec(
+                max_pages if isinstance(max_pages, int) else None,
+                max_items if isinstance(max_items, int) else None,
+            )
+        return PaginateSpec()
+
+    def write(self) -> WriteSpec | None:
+        ctx, raw = self.ctx, self.raw["write"]
+        if not isinstance(raw, dict):
+            return None  # the schema reported it
+        base = self.at("write")
+        compiled = {}
+        for key in ("path", "value"):
+            if key in raw:
+                compiled[key] = ctx.template(raw[key], (*base, key))
+                ctx.check_value_names(raw[key], (*base, key), self.loop)
+        fmt = raw.get("format")
+        path_text = raw.get("path")
+        if fmt is None and isinstance(path_text, str):
+            extension = PurePath(path_text.strip()).suffix.lower()
+            fmt = FORMAT_BY_EXTENSION.get(extension)
+            if fmt is None:
+                known = ", ".join(FORMAT_BY_EXTENSION)
+                ctx.error(
+                    (*base, "path"),
+                    f"cannot tell the format from {path_text!r} (known extensions: {known}); "
+                    "add `format: json`, `jsonl` or `csv`",
+                )
+        columns = raw.get("columns")
+        if columns is not None and fmt != "csv":
+            ctx.key_error((*base, "columns"), "`columns` only applies to the csv format")
+        if not isinstance(fmt, str) or compiled.get("path") is None or "value" not in compiled:
+            return None
+        value = compiled["value"]
+        path = compiled["path"]
+        if value is None or path is None:
+            return None
+        return WriteSpec(
+            path=path,
+            value=value,
+            format=fmt,
+            columns=tuple(columns) if isinstance(columns, list) else None,
+        )
 
     # --- actions ----------------------------------------------------------------------------
 
@@ -285,7 +390,12 @@ class _StepCompiler:
         if endpoint is not None:
             check_params(ctx, endpoint, raw_with if isinstance(raw_with, dict) else {}, self.path)
             self.check_scope(endpoint, expected)
-        return {"endpoint": endpoint, "params": params, "expect_error": expected}
+        return {
+            "endpoint": endpoint,
+            "params": params,
+            "expect_error": expected,
+            "paginate": self.paginate(endpoint),
+        }
 
     def check_scope(self, endpoint: Endpoint, expected: ExpectedError | None) -> None:
         if endpoint.auth != "token":
@@ -377,7 +487,8 @@ class _StepCompiler:
             )
         if name not in defines:
             defines.append(name)
-        ctx.names.define(name, Definition(how, ctx.doc.key_location(path)))
+        guard = None if self.loop else self.guard
+        ctx.names.define(name, Definition(how, ctx.doc.key_location(path), guard))
 
 
 def _error_count(ctx: CheckContext) -> int:

@@ -27,7 +27,7 @@ from igflow.playbook.schema_check import schema_issues
 from igflow.playbook.steps import ScopeState, action_of, compile_step
 from igflow.playbook.suggest import kind_of
 from igflow.registry import Registry, load_registry
-from igflow.templating import CompiledValue, TemplateEngine
+from igflow.templating import CompiledExpression, CompiledValue, TemplateEngine
 
 __all__ = ["DEFAULT_API", "check_playbook", "compile_playbook", "sort_issues"]
 
@@ -89,6 +89,7 @@ def compile_playbook(
         ctx.error((), f"'{reserved}' is a reserved name and cannot be passed with --var")
     variables = _compile_vars(ctx, data.get("vars"))
     steps = _compile_steps(ctx, data.get("steps"))
+    outputs = _compile_outputs(ctx, data.get("outputs"))
     issues.extend(ctx.issues)
     issues = sort_issues(issues)
     if any(issue.severity == "error" for issue in issues) or steps is None:
@@ -105,6 +106,7 @@ def compile_playbook(
         steps=steps,
         lines=tuple(doc.lines),
         description=description if isinstance(description, str) else None,
+        outputs=MappingProxyType(outputs),
     )
     return playbook, issues
 
@@ -162,6 +164,24 @@ def _compile_vars(ctx: CheckContext, raw: Any) -> dict[str, CompiledValue]:
         if result is not None:
             compiled[name] = result
         ctx.names.define(name, Definition("var", ctx.doc.key_location(path)))
+    return compiled
+
+
+def _compile_outputs(ctx: CheckContext, raw: Any) -> dict[str, CompiledExpression]:
+    """``outputs``: expressions over every name the playbook defines, read after the run."""
+    compiled: dict[str, CompiledExpression] = {}
+    if not isinstance(raw, dict):
+        return compiled
+    ctx.current_guard = None
+    for name, source in raw.items():
+        path = ("outputs", name)
+        expression = ctx.expression(source, path, "outputs")
+        if expression is None:
+            continue
+        # Each output is evaluated on its own and one that cannot be is reported, so names a
+        # skipped step did not define are fine here.
+        ctx.check_names(expression.names, path, source=expression.source, conditional_ok=True)
+        compiled[name] = expression
     return compiled
 
 
