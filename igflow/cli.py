@@ -19,6 +19,9 @@ from igflow.errors import ExitCode, IgflowError, UsageError
 if TYPE_CHECKING:  # imported for real inside the commands, so `igflow --help` stays fast
     from igflow.client import Timeouts
     from igflow.playbook.model import Playbook
+    from igflow.redact import Redactor
+    from igflow.reporters import ReportSpec
+    from igflow.reporters.common import ReportWriter
 
 
 class Environment:
@@ -90,6 +93,15 @@ def _build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="colour output (auto: only on a terminal, never when NO_COLOR is set)",
     )
+    run.add_argument(
+        "--report",
+        action="append",
+        default=[],
+        type=_report_spec,
+        metavar="FORMAT:PATH",
+        help="also write a report: json:PATH (every step and item) or junit:PATH (for CI); "
+        "repeatable; written however the run ends",
+    )
     run.add_argument("--traceback", action="store_true", help=argparse.SUPPRESS)
 
     check = commands.add_parser("check", help="validate playbooks without sending anything")
@@ -111,6 +123,16 @@ def _build_parser() -> argparse.ArgumentParser:
 
     add_sandbox_parser(sandbox)
     return parser
+
+
+def _report_spec(text: str) -> ReportSpec:
+    """argparse ``type`` for ``--report``: a bad value is a usage error naming the formats."""
+    from igflow.reporters import parse_report_spec  # light: no writer is imported
+
+    try:
+        return parse_report_spec(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _add_variable_options(parser: argparse.ArgumentParser) -> None:
@@ -185,14 +207,62 @@ def cmd_check(args: argparse.Namespace, env: Environment) -> int:
 
 def cmd_run(args: argparse.Namespace, env: Environment) -> int:
     from igflow.redact import Redactor
+    from igflow.reporters import make_report_writer
+
+    specs: list[ReportSpec] = args.report
+    paths = [os.path.abspath(spec.path) for spec in specs]
+    for spec, path in zip(specs, paths, strict=True):
+        if paths.count(path) > 1:
+            raise UsageError(f"--report: {spec.path} is given more than once")
+        if os.path.isdir(path):
+            raise UsageError(f"--report {spec.format}:{spec.path}: that is a directory")
+    # The redactor is shared: tokens the run obtains are registered before the reports render.
+    redactor = Redactor()
+    writers = [make_report_writer(spec, redactor, args.playbook) for spec in specs]
+    try:
+        code = _run_playbook(args, env, redactor, writers)
+    except BaseException as exc:
+        # The run stopped before it finished (invalid playbook, usage error, Ctrl-C, a bug):
+        # the reports are still written, saying so, and the error goes on to `main`.
+        for writer in writers:
+            writer.close(exc)
+        _report_write_failures(writers, env)
+        raise
+    for writer in writers:
+        writer.close()
+    if _report_write_failures(writers, env) and code == ExitCode.OK:
+        return int(ExitCode.USAGE)
+    return code
+
+
+def _report_write_failures(writers: Sequence[ReportWriter], env: Environment) -> bool:
+    """Say which reports could not be written (once each); True if any."""
+    failed = False
+    for writer in writers:
+        if writer.failure is not None:
+            failed = True
+            env.stderr.write(f"igflow: {writer.format_name} report: {writer.failure.message}\n")
+            writer.failure = None
+    return failed
+
+
+def _run_playbook(
+    args: argparse.Namespace,
+    env: Environment,
+    redactor: Redactor,
+    writers: Sequence[ReportWriter],
+) -> int:
     from igflow.registry import load_registry
+    from igflow.reporters import FanOut
+    from igflow.reporters.common import SANDBOX_SUFFIX
     from igflow.reporters.console import ConsoleOptions, ConsoleReporter
     from igflow.runner import Runner
     from igflow.target import SANDBOX, TargetSession
 
     variables = _external_variables(args)
     playbook = _compile(args.playbook, list(variables))
-    redactor = Redactor()
+    for writer in writers:
+        writer.set_playbook(playbook)
     for name in playbook.secrets:
         if name in variables:
             redactor.add(str(variables[name]))
@@ -202,8 +272,10 @@ def cmd_run(args: argparse.Namespace, env: Environment) -> int:
     options = ConsoleOptions(
         verbosity=1 if args.verbose else (-1 if args.quiet else 0),
         color=env.color(env.stdout, args.color),
+        tty=_isatty(env.stdout),
     )
-    reporter = ConsoleReporter(env.stdout, redactor, options)
+    console = ConsoleReporter(env.stdout, redactor, options)
+    reporter = FanOut([console, *writers]) if writers else console
     target = args.target or playbook.target or SANDBOX
     registry = load_registry(playbook.api)
     with TargetSession(
@@ -211,7 +283,7 @@ def cmd_run(args: argparse.Namespace, env: Environment) -> int:
         registry=registry,
         redactor=redactor,
         timeouts=default_timeouts,
-        on_exchange=reporter.exchange if args.verbose else None,
+        on_exchange=console.exchange if args.verbose else None,
     ) as session:
         runner = Runner(
             playbook,
@@ -220,11 +292,13 @@ def cmd_run(args: argparse.Namespace, env: Environment) -> int:
             variables=variables,
             environ=env.environ,
             redact_value=lambda value: redactor.add(str(value)),
+            redact_text=redactor.redact,
+            next_url_path=registry.next_url_path,
             timeouts_for=lambda seconds: (
                 default_timeouts if seconds is None else _timeouts(seconds)
             ),
         )
-        origin = session.origin + (" (sandbox)" if target == SANDBOX else "")
+        origin = session.origin + (SANDBOX_SUFFIX if target == SANDBOX else "")
         result = runner.run(origin)
     if result.interrupted:
         env.stderr.write("igflow: interrupted\n")
@@ -239,6 +313,14 @@ def cmd_run(args: argparse.Namespace, env: Environment) -> int:
         )
         return int(result.error.exit_code)
     return int(ExitCode.OK)
+
+
+def _isatty(stream: TextIO) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return bool(isatty and isatty())
+    except ValueError:  # a closed stream
+        return False
 
 
 def _timeouts(read: float | None) -> Timeouts:

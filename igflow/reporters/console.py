@@ -1,10 +1,21 @@
-"""The console reporter: a line per step, a summary; colour only on a TTY, never with NO_COLOR."""
+"""The console reporter: a line per step, a summary; colour only on a TTY, never with NO_COLOR.
+
+Long loops show progress: on a terminal one line that rewrites itself (items done/total, items
+per second, ETA) and is cleared when the step ends; in a pipe or a CI log a plain line now and
+then (see ``_PlainProgress``), never one per item; nothing with ``-q``.
+"""
 
 from __future__ import annotations
 
 import json
+import shutil
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TextIO
+
+from igflow.reporters.common import item_counts, item_error_line, json_safe, total_pages
 
 if TYPE_CHECKING:
     from igflow.client import Exchange
@@ -25,15 +36,50 @@ _STATUS = {
 class ConsoleOptions:
     verbosity: int = 0  # -1 quiet, 0 normal, 1 verbose (HTTP exchanges)
     color: bool = False
+    tty: bool = False  # the output is a terminal: progress rewrites one line in place
+
+
+# Progress pacing. On a terminal: redraw at most 10 times a second. Elsewhere (CI logs): a line
+# once at least 5 s have passed and 10% more items are done, or after a minute regardless, so a
+# slow loop still shows it is alive.
+_TTY_REDRAW = 0.1
+_PLAIN_MIN_SECONDS = 5.0
+_PLAIN_MIN_FRACTION = 0.1
+_PLAIN_HEARTBEAT = 60.0
+
+_MAX_ITEMS_LISTED = 20  # failed items listed under a step; the JSON report has every one
+_MAX_OUTPUT_CHARS = 500  # an output longer than this is cut on the console (not in reports)
+
+
+@dataclass
+class _Loop:
+    step: Step
+    total: int
+    started: float
+    last_shown: float  # when progress was last drawn or printed
+    last_done: int = 0  # items done at that moment
+    drawn: bool = False  # a TTY progress line is on screen
 
 
 class ConsoleReporter:
-    def __init__(self, out: TextIO, redactor: Redactor, options: ConsoleOptions) -> None:
+    def __init__(
+        self,
+        out: TextIO,
+        redactor: Redactor,
+        options: ConsoleOptions,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.out = out
         self.redactor = redactor
         self.options = options
+        self._clock = clock
         self._total = 0
-        self._exchanges: list[Exchange] = []  # -v: shown under their step's line
+        self._loop: _Loop | None = None
+        # -v: shown under their step's line. The client reports exchanges from the loop's worker
+        # threads too, so the buffer is guarded.
+        self._exchanges: list[Exchange] = []
+        self._exchanges_lock = threading.Lock()
 
     def _paint(self, text: str, code: str) -> str:
         return f"\033[{code}m{text}\033[0m" if self.options.color else text
@@ -51,15 +97,62 @@ class ConsoleReporter:
     def step_started(self, step: Step) -> None:
         pass
 
+    # -- progress ----------------------------------------------------------------------------
     def loop_started(self, step: Step, total: int) -> None:
-        pass
+        now = self._clock()
+        self._loop = _Loop(step, total, started=now, last_shown=now)
 
     def item_finished(self, step: Step, item: ItemRecord, done: int, total: int) -> None:
-        pass
+        loop = self._loop
+        if loop is None or self.options.verbosity < 0 or total <= 0:
+            return
+        now = self._clock()
+        since = now - loop.last_shown
+        if self.options.tty:
+            if since < _TTY_REDRAW and done < total:
+                return
+            self._draw_progress(loop, done, total, now)
+        else:
+            enough = done - loop.last_done >= total * _PLAIN_MIN_FRACTION
+            if done >= total or since < _PLAIN_MIN_SECONDS:
+                return  # the step line follows at once when the loop is done
+            if not enough and since < _PLAIN_HEARTBEAT:
+                return
+            self._write(f"      {self._progress_text(loop, done, total, now)}")
+        loop.last_shown, loop.last_done = now, done
 
+    def _progress_text(self, loop: _Loop, done: int, total: int, now: float) -> str:
+        elapsed = now - loop.started
+        rate = done / elapsed if elapsed > 0 else 0.0
+        text = f"{loop.step.index + 1}/{self._total} {loop.step.label}: {done}/{total} items"
+        text += f" ({done * 100 // total}%), {rate:.1f}/s"
+        if 0 < done < total and rate > 0:
+            text += f", ETA {_clock_time((total - done) / rate)}"
+        return text
+
+    def _draw_progress(self, loop: _Loop, done: int, total: int, now: float) -> None:
+        text = self.redactor.redact(self._progress_text(loop, done, total, now))
+        # One line that rewrites itself: it must never wrap, or \r cannot take it back.
+        width = max(shutil.get_terminal_size((80, 24)).columns - 1, 20)
+        if len(text) > width:
+            text = text[: width - 3] + "..."
+        self.out.write("\r\033[K" + text)
+        self.out.flush()
+        loop.drawn = True
+
+    def _clear_progress(self) -> None:
+        loop, self._loop = self._loop, None
+        if loop is not None and loop.drawn:
+            self.out.write("\r\033[K")
+            self.out.flush()
+
+    # -- steps -------------------------------------------------------------------------------
     def step_finished(self, record: StepRecord) -> None:
+        self._clear_progress()
         failed = record.status == "failed"
         if self.options.verbosity < 0 and not failed:
+            with self._exchanges_lock:
+                self._exchanges = []
             return
         word, colour = _STATUS.get(record.status, (record.status.upper(), "0"))
         step = record.step
@@ -67,29 +160,48 @@ class ConsoleReporter:
         parts = [self._paint(word, colour), f"{step.index + 1:>{width}}/{self._total}", step.label]
         if record.http_status is not None:
             parts.append(f"→ {record.http_status}")
+        if record.items is not None:
+            parts.append(item_counts(record.items))
+        pages = total_pages(record)
+        if pages is not None:
+            parts.append(f"{pages} page{'s' if pages != 1 else ''}")
         if record.status == "expected-error" and record.error is not None:
             parts.append(
                 f"(expected {getattr(record.error, 'error_type', type(record.error).__name__)})"
             )
-        if step.kind == "authorize" and record.status == "ok" and record.message:
+        if step.kind in ("authorize", "write") and record.status == "ok" and record.message:
             parts.append(record.message)
         if record.status == "skipped" and record.message:
             parts.append(self._paint(f"({record.message})", "2"))
         parts.append(self._paint(_duration(record.elapsed), "2"))
         self._write("  ".join(parts))
-        exchanges, self._exchanges = self._exchanges, []
+        with self._exchanges_lock:
+            exchanges, self._exchanges = self._exchanges, []
         for exchange in exchanges:
             self._show_exchange(exchange)
         if step.kind == "log" and record.status == "ok" and record.message is not None:
             for line in record.message.splitlines() or [""]:
                 self._write(f"      {line}")
-        if record.status == "error-ignored" and record.error is not None:
+        if record.status == "error-ignored" and record.error is not None and not record.items:
             self._write(self._paint(f"      {record.error}", "33"))
+        self._show_failed_items(record)
+
+    def _show_failed_items(self, record: StepRecord) -> None:
+        failed = record.failed_items
+        total = len(record.items or ())
+        colour = "31" if record.status == "failed" else "33"
+        for item in failed[:_MAX_ITEMS_LISTED]:
+            line = item_error_line(item, self.redactor, total)
+            self._write(self._paint(f"      {line}", colour))
+        if len(failed) > _MAX_ITEMS_LISTED:
+            more = len(failed) - _MAX_ITEMS_LISTED
+            self._write(self._paint(f"      ... and {more} more (--report json lists all)", colour))
 
     def exchange(self, exchange: Exchange) -> None:
-        """`-v`: each HTTP exchange, already redacted by the client."""
+        """`-v`: each HTTP exchange, already redacted by the client (from any thread)."""
         if self.options.verbosity >= 1:
-            self._exchanges.append(exchange)
+            with self._exchanges_lock:
+                self._exchanges.append(exchange)
 
     def _show_exchange(self, exchange: Exchange) -> None:
         self._write(self._paint(f"      > {exchange.method} {exchange.url}", "2"))
@@ -111,6 +223,8 @@ class ConsoleReporter:
                 self._write(self._paint(f"      < ... ({more} more lines)", "2"))
 
     def run_finished(self, result: RunResult) -> None:
+        self._clear_progress()  # interrupted mid-loop: the step line never came
+        self._show_outputs(result)
         counts: dict[str, int] = {}
         for record in result.records:
             counts[record.status] = counts.get(record.status, 0) + 1
@@ -133,6 +247,22 @@ class ConsoleReporter:
             f"{self._paint(verdict, colour)}: {', '.join(pieces)} in {_duration(result.elapsed)}"
         )
 
+    def _show_outputs(self, result: RunResult) -> None:
+        """The playbook's `outputs`: shown even with -q, since they are the run's result."""
+        if not result.outputs and not result.output_errors:
+            return
+        self._write(self._paint("outputs:", "1"))
+        for name, value in result.outputs.items():
+            text = json.dumps(
+                self.redactor.redact_mapping(json_safe(value)), ensure_ascii=False, sort_keys=False
+            )
+            if len(text) > _MAX_OUTPUT_CHARS:
+                text = text[: _MAX_OUTPUT_CHARS - 3] + "..."
+                text += self._paint(" (cut; --report json has it whole)", "2")
+            self._write(f"  {name} = {text}")
+        for name, why in result.output_errors.items():
+            self._write(self._paint(f"  {name}: not available: {why}", "33"))
+
 
 _MAX_BODY_LINES = 40
 
@@ -149,6 +279,18 @@ def _duration(seconds: float) -> str:
     if seconds < 1:
         return f"{seconds * 1000:.0f} ms"
     return f"{seconds:.2f} s"
+
+
+def _clock_time(seconds: float) -> str:
+    """An ETA: ``42 s``, ``3:05``, ``1:02:03``."""
+    whole = int(seconds + 0.5)
+    if whole < 60:
+        return f"{whole} s"
+    minutes, secs = divmod(whole, 60)
+    if minutes < 60:
+        return f"{minutes}:{secs:02d}"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}"
 
 
 def describe_value(value: Any) -> str:

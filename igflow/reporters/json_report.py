@@ -1,0 +1,115 @@
+"""``--report json:PATH``: the whole run as one JSON document (docs/reports.md describes it).
+
+Every step of the playbook appears, in order (``not-run`` for those the run never reached), with
+its items for a ``foreach`` step. The document is built from plain values, made JSON-safe
+(anything unknown becomes its ``str``), then passed whole through the run's redactor, so no
+string in it (extracted values, items, URLs, messages) can carry a secret.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from igflow import __version__
+from igflow.reporters.common import (
+    ReportWriter,
+    RunSnapshot,
+    error_view,
+    json_safe,
+    seconds,
+    utc_iso,
+)
+
+if TYPE_CHECKING:
+    from igflow.playbook.model import Step
+    from igflow.runner import ItemRecord, RequestView, StepRecord
+
+FORMAT_VERSION = 1
+NOT_RUN = "not-run"
+
+
+class JsonReportWriter(ReportWriter):
+    format_name = "json"
+
+    def render(self, snapshot: RunSnapshot) -> str:
+        document = self.redactor.redact_mapping(json_safe(build_document(snapshot)))
+        return json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def build_document(snap: RunSnapshot) -> dict[str, Any]:
+    """The report as plain values, before JSON-safety and redaction."""
+    playbook = snap.playbook
+    records = {record.step.index: record for record in snap.records}
+    steps = [_step(step, records.get(step.index)) for step in snap.steps]
+    counts: dict[str, int] = {}
+    for entry in steps:
+        counts[entry["status"]] = counts.get(entry["status"], 0) + 1
+    return {
+        "format": "igflow-report",
+        "format_version": FORMAT_VERSION,
+        "igflow_version": __version__,
+        "playbook": {
+            "path": snap.path,
+            "name": playbook.name if playbook is not None else None,
+            "api": playbook.api if playbook is not None else None,
+        },
+        "target": {"origin": snap.origin, "sandbox": snap.sandbox},
+        "started_at": utc_iso(snap.started_at),
+        "elapsed": seconds(snap.elapsed),
+        "status": snap.status,
+        "exit_code": snap.exit_code,
+        "error": error_view(snap.error),
+        "summary": {"steps": len(steps), **counts},
+        "outputs": dict(snap.outputs),
+        "output_errors": dict(snap.output_errors),
+        "steps": steps,
+    }
+
+
+def _step(step: Step, record: StepRecord | None) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "index": step.index,
+        "number": step.index + 1,
+        "id": step.id,
+        "name": step.name,
+        "label": step.label,
+        "kind": step.kind,
+        "line": step.location.line,
+        "col": step.location.col,
+    }
+    if record is None:
+        entry["status"] = NOT_RUN
+        return entry
+    entry.update(
+        status=record.status,
+        elapsed=seconds(record.elapsed),
+        endpoint=record.endpoint,
+        http_status=record.http_status,
+        request=_request(record.request),
+        pages=record.pages,
+        extracted=dict(record.extracted),
+        message=record.message,
+        error=error_view(record.error),
+        items=None if record.items is None else [_item(item) for item in record.items],
+    )
+    return entry
+
+
+def _item(item: ItemRecord) -> dict[str, Any]:
+    return {
+        "index": item.index,
+        "item": item.item,
+        "status": item.status,
+        "elapsed": seconds(item.elapsed),
+        "http_status": item.http_status,
+        "request": _request(item.request),
+        "pages": item.pages,
+        "extracted": dict(item.extracted),
+        "message": item.message,
+        "error": error_view(item.error),
+    }
+
+
+def _request(request: RequestView | None) -> dict[str, str] | None:
+    return None if request is None else {"method": request.method, "url": request.url}
