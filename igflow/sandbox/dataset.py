@@ -243,7 +243,8 @@ def generate_dataset(
     pages (visible to the live client; the sandbox-mode client sees only its ten users):
 
     - grantwinney owns ``grant_media`` of the generated media, spread over the years, each with
-      spam by others, his own spam-looking comments or near misses in turn;
+      spam by others, his own spam-looking comments or near misses in turn (every tenth has no
+      caption);
     - he follows up to ``grant_follows`` generated users, a third of whom follow back;
     - he likes the ``grant_likes`` most recent generated media, and every third generated media
       tagged ``HOUSEKEEPING_TAG`` (newest first), so the tag mixes liked and not liked media.
@@ -295,13 +296,16 @@ def generate_dataset(
         if n in grant_slots:
             item["owner"] = ME
             item["comments"] += _housekeeping_comments(grant_slots[n], everyone)
+            if grant_slots[n] % 10 == 9:
+                item["caption"] = None  # exports must cope with media without a caption
         new_media.append(item)
     # grantwinney likes the most recent generated media (newest liked last, like a real feed).
     for item in new_media[-grant_likes:] if grant_likes else []:
         if ME not in item["likes"]:
             item["likes"].append(ME)
     # ... and every third media of the housekeeping tag, newest first, liked or not before.
-    tagged = [m for m in reversed(new_media) if f"#{HOUSEKEEPING_TAG}" in m["caption"].split()]
+    hashtag = f"#{HOUSEKEEPING_TAG}"
+    tagged = [m for m in reversed(new_media) if hashtag in (m["caption"] or "").split()]
     for item in tagged[::3]:
         if ME not in item["likes"]:
             item["likes"].append(ME)

@@ -272,7 +272,11 @@ def test_traceback_only_when_asked(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "playbooks").glob("*.yml")), ids=lambda p: p.name)
-def test_every_example_playbook_runs_green_against_the_sandbox(path: Path) -> None:
+def test_every_example_playbook_runs_green_against_the_sandbox(
+    path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Exports (export_media.yml) go where the playbook says, relative to the working directory.
+    monkeypatch.chdir(tmp_path)
     code, out, err = run_cli("run", str(path))
     assert code == 0, out + err
     assert out.rstrip().splitlines()[-1].startswith("ok: ")
