@@ -23,12 +23,16 @@ from igflow.assertions import check_assertion
 from igflow.errors import (
     ApiError,
     AuthenticationError,
+    ConnectError,
     ExpectedErrorMissing,
     IgflowError,
     LoopError,
     MalformedResponse,
+    SafetyError,
 )
 from igflow.playbook.model import Extraction, Playbook, Step
+from igflow.registry import Endpoint
+from igflow.safety import WriteGate
 from igflow.templating import EnvironmentVariables
 
 # Step statuses, as reports and `steps.<id>.status` show them.
@@ -37,6 +41,8 @@ SKIPPED = "skipped"
 EXPECTED_ERROR = "expected-error"
 FAILED = "failed"  # an assertion or expectation failed, or an error halted the run
 IGNORED = "error-ignored"  # on_error: continue
+DRY_RUN = "dry-run"  # --dry-run: a write printed instead of sent
+DONE_EARLIER = "done-earlier"  # --resume: a write an earlier run had done, not sent again
 
 
 @dataclass(frozen=True)
@@ -92,6 +98,11 @@ class RunResult:
     # Top-level `outputs` that could be evaluated, in playbook order; the others, with why not.
     outputs: dict[str, Any] = field(default_factory=dict)
     output_errors: dict[str, str] = field(default_factory=dict)
+    # Writes sent per endpoint (in a dry run: that would have been sent), and the resume story.
+    dry_run: bool = False
+    writes: dict[str, int] = field(default_factory=dict)
+    writes_done_earlier: int = 0
+    reconciled: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -142,6 +153,7 @@ class Runner:
         redact_text: Callable[[str], str] | None = None,
         timeouts_for: Any = None,
         next_url_path: str = "pagination.next_url",
+        gate: WriteGate | None = None,
     ) -> None:
         self.playbook = playbook
         self.connection = connection
@@ -155,6 +167,7 @@ class Runner:
         self._redact_text = redact_text or (lambda text: text)
         self._timeouts_for = timeouts_for or (lambda seconds: None)
         self._next_url_keys = tuple(next_url_path.split("."))
+        self.gate = gate or WriteGate()
         self._auth: Any = None
         # The API's latest X-Ratelimit-Remaining, read by the loop scheduler (any thread writes).
         self._rate_remaining: int | None = None
@@ -178,6 +191,10 @@ class Runner:
         except IgflowError as exc:  # vars that failed to render
             result.error = exc
         self._evaluate_outputs(result)
+        result.dry_run = self.gate.dry_run
+        result.writes = dict(self.gate.per_endpoint)
+        result.writes_done_earlier = self.gate.resumed
+        result.reconciled = list(self.gate.reconciled)
         result.elapsed = time.perf_counter() - started
         self.reporter.run_finished(result)
         return result
@@ -215,12 +232,13 @@ class Runner:
                 record.status = SKIPPED
                 record.message = f"when: {step.when.source}"
             else:
+                self._confirm(step, 1)
                 # A step outside a loop reads and writes the run's namespace directly.
                 response = self._perform(step, self.names, record)
         except IgflowError as exc:
             exc.at(step.location, step.label)
             record.error = exc
-            record.status = IGNORED if step.on_error == "continue" else FAILED
+            record.status = _failure_status(step, exc)
         record.elapsed = time.perf_counter() - started
         if step.id is not None:
             self.names["steps"][step.id] = self._step_view(record, response)
@@ -255,6 +273,7 @@ class Runner:
         total = len(values)
         items: list[ItemRecord] = [ItemRecord(index, value) for index, value in enumerate(values)]
         record.items = items
+        self._confirm(step, total)
         self.reporter.loop_started(step, total)
         if step.concurrency > 1 and step.kind == "call" and total > 1:
             halted_by = self._run_items_concurrently(step, items)
@@ -357,7 +376,7 @@ class Runner:
             exc.message = f"item {item.index + 1} of {total} ({_brief(item.item)}): {exc.message}"
             exc.at(step.location, step.label)
             item.error = exc
-            item.status = IGNORED if step.on_error == "continue" else FAILED
+            item.status = _failure_status(step, exc)
         item.elapsed = time.perf_counter() - started
 
     # -- step kinds ----------------------------------------------------------------------
@@ -427,28 +446,80 @@ class Runner:
         else:
             client, token = self.connection.anonymous_client(), None
         timeouts = self._timeouts_for(step.timeout)
+        ticket = None
+        if endpoint.mutates:
+
+            def read(reader: Endpoint, read_params: Mapping[str, Any]) -> Any:
+                reader_client = (
+                    client if reader.auth == "token" else self.connection.anonymous_client()
+                )
+                return reader_client.call(reader, read_params, token=token, timeout=timeouts).body
+
+            decision = self.gate.before(
+                step,
+                endpoint,
+                params,
+                item=record.index if isinstance(record, ItemRecord) else None,
+                read=read,
+            )
+            if decision.action in ("done-earlier", "dry-run"):
+                record.status = DONE_EARLIER if decision.action == "done-earlier" else DRY_RUN
+                record.message = decision.message or "done by an earlier run; not sent again"
+                # A dry run extracts nothing: its names are null, as for a skipped item.
+                restored = decision.extracted or {}
+                for name in step.extract:
+                    scope[name] = record.extracted[name] = restored.get(name)
+                return None
+            ticket = decision.ticket
+            if decision.action == "found":
+                assert ticket is not None
+                record.message = "applied by an earlier run (found by a read); not sent again"
+                record.status = DONE_EARLIER
+                for name, extraction in step.extract.items():
+                    found = self._extract(step, extraction, None, decision.body)
+                    scope[name] = record.extracted[name] = found
+                self.gate.sent(ticket, None, record.extracted)
+                return decision.body
         try:
             response = client.call(endpoint, params, token=token, timeout=timeouts)
         except ApiError as exc:
             record.http_status = exc.status
             self._note_rate_limit(getattr(exc, "rate_limit", None))
+            if ticket is not None:
+                self.gate.refused(ticket, exc.status, f"{exc.error_type}: {exc.message}")
             if step.expect_error is not None and step.expect_error.matches(exc):
                 record.status = EXPECTED_ERROR
                 record.error = exc
                 record.message = f"{exc.error_type}: {exc.message}"
                 return None
             raise
+        except ConnectError:
+            if ticket is not None:
+                self.gate.not_sent(ticket)
+            raise
+        # Any other transport error leaves the write in doubt: its intent has no outcome.
         self._note_response(response, record)
         if step.expect_error is not None:
+            if ticket is not None:
+                self.gate.sent(ticket, response.status, {})
             raise ExpectedErrorMissing(
                 f"expected {step.expect_error.name}, but {endpoint.id} succeeded "
                 f"(HTTP {response.status})"
             )
         if step.paginate is None:
-            for name, extraction in step.extract.items():
-                scope[name] = record.extracted[name] = self._extract(step, extraction, response)
+            try:
+                for name, extraction in step.extract.items():
+                    value = self._extract(step, extraction, response)
+                    scope[name] = record.extracted[name] = value
+            finally:
+                if ticket is not None:  # applied, whatever the extraction made of the answer
+                    self.gate.sent(ticket, response.status, record.extracted)
             return response.body
         return self._paginate(step, scope, record, response, token, timeouts)
+
+    def _confirm(self, step: Step, writes: int) -> None:
+        if step.confirm and step.endpoint is not None and step.endpoint.mutates:
+            self.gate.confirm_step(step, writes)
 
     def _paginate(
         self,
@@ -538,6 +609,13 @@ class Runner:
             except IgflowError as exc:
                 exc.at(spec.location, step.label)
                 raise
+
+
+def _failure_status(step: Step, error: IgflowError) -> str:
+    # A safety refusal stops the run even under on_error: continue: that is its point.
+    if step.on_error == "continue" and not isinstance(error, SafetyError):
+        return IGNORED
+    return FAILED
 
 
 def _loop_list(value: Any) -> list[Any]:

@@ -51,6 +51,10 @@ class CheckContext:
         location = where if isinstance(where, SourceLocation) else self.doc.location(where)
         self.issues.append(Issue(location, message))
 
+    def warning(self, where: Path, message: str) -> None:
+        """Something that runs but is probably not what the author wants."""
+        self.issues.append(Issue(self.doc.location(where), message, "warning"))
+
     def key_error(self, path: Path, message: str) -> None:
         """An error about a key itself (unknown, reserved...), located at the key."""
         self.issues.append(Issue(self.doc.key_location(path), message))

@@ -1,8 +1,7 @@
 """The compiled plan: frozen dataclasses the runner executes.
 
 Everything here is already checked: endpoints resolved, templates, expressions and JSONPaths
-compiled once, names and scopes verified. ``retry`` belongs to a later issue (safe writes); the
-schema rejects it today.
+compiled once, names and scopes verified.
 """
 
 from __future__ import annotations
@@ -27,6 +26,7 @@ __all__ = [
     "Extraction",
     "PaginateSpec",
     "Playbook",
+    "RetrySpec",
     "Step",
     "WriteSpec",
 ]
@@ -104,6 +104,16 @@ class PaginateSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class RetrySpec:
+    """``retry``: how often and how patiently a step's requests are retried (when it is safe)."""
+
+    attempts: int = 3
+    backoff: float = 0.5
+    max_delay: float = 30.0
+    jitter: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class WriteSpec:
     """``write``: export a value to a file. ``format`` is settled at check time."""
 
@@ -145,8 +155,10 @@ class Step:
     as_: str = "item"
     concurrency: int = 1
     paginate: PaginateSpec | None = None
-    # A later issue (safe writes); the schema rejects it for now.
-    retry: Mapping[str, Any] | None = None
+    # Safety: retries, a cap on the writes sent, a question before the first write.
+    retry: RetrySpec | None = None
+    max_writes: int | None = None
+    confirm: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,3 +175,4 @@ class Playbook:
     lines: tuple[str, ...]
     description: str | None = None
     outputs: Mapping[str, CompiledExpression] = field(default_factory=lambda: _EMPTY)
+    on_rate_limit: str | None = None  # "halt" | "wait"; None: the command line decides

@@ -22,10 +22,9 @@ from igflow.playbook.model import ACTIONS
 from igflow.playbook.suggest import did_you_mean, kind_of
 from igflow.resources import load_schema
 
-__all__ = ["FUTURE_KEYS", "schema_issues", "playbook_schema"]
+__all__ = ["schema_issues", "playbook_schema"]
 
 # Keys of the language that a later version brings; the schema rejects them with this note.
-FUTURE_KEYS = frozenset({"retry"})
 _ACTION_LIST = ", ".join(ACTIONS[:-1]) + " or " + ACTIONS[-1]
 
 _TYPE_WORDS = {
@@ -113,13 +112,6 @@ class _Mapper:
             if key in known:
                 continue
             location = self.doc.key_location((*path, key))
-            if key in FUTURE_KEYS and where in ("step", "playbook"):
-                yield Issue(
-                    location,
-                    f"'{key}' is not supported yet: it comes with a later "
-                    "version of the playbook language",
-                )
-                continue
             hint = did_you_mean(key, known)
             where_text = "" if where == "playbook" else f" in {where}"
             label = "top-level key" if where == "playbook" else "key"

@@ -30,6 +30,7 @@ from igflow.playbook.model import (
     ExpectedError,
     Extraction,
     PaginateSpec,
+    RetrySpec,
     Step,
     WriteSpec,
 )
@@ -133,6 +134,8 @@ class _StepCompiler:
         fields: dict[str, Any] = {}
         defines: list[str] = []
         fields.update(self.loop_fields())
+        if kind != "call":
+            self.check_safety(None)
         if kind == "authorize":
             fields["authorize"] = self.authorize()
         elif kind == "call":
@@ -154,6 +157,7 @@ class _StepCompiler:
         if kind is None or ctx.shape_errors or _error_count(ctx) > self.errors_before:
             return None
         timeout = raw.get("timeout")
+        fields.update(self.safety_fields(fields.get("endpoint")))
         return Step(
             index=self.index,
             id=step_id,
@@ -273,6 +277,45 @@ class _StepCompiler:
             fields["concurrency"] = concurrency
         return fields
 
+    def safety_fields(self, endpoint: Endpoint | None) -> dict[str, Any]:
+        """``retry``, ``max_writes`` and ``confirm`` (checked before the plan is built)."""
+        raw = self.raw
+        fields: dict[str, Any] = {}
+        retry = raw.get("retry")
+        if isinstance(retry, dict):
+            defaults = RetrySpec()
+            fields["retry"] = RetrySpec(
+                attempts=int(retry.get("attempts", defaults.attempts)),
+                backoff=float(retry.get("backoff", defaults.backoff)),
+                max_delay=float(retry.get("max_delay", defaults.max_delay)),
+                jitter=bool(retry.get("jitter", defaults.jitter)),
+            )
+        if isinstance(raw.get("max_writes"), int):
+            fields["max_writes"] = raw["max_writes"]
+        fields["confirm"] = raw.get("confirm") is True
+        return fields
+
+    def check_safety(self, endpoint: Endpoint | None) -> None:
+        """Where ``max_writes``/``confirm`` cannot apply, and loops of writes with no cap."""
+        raw, ctx = self.raw, self.ctx
+        writes = endpoint is not None and endpoint.mutates
+        for key in ("max_writes", "confirm"):
+            if key in raw and self.kind == "call" and endpoint is not None and not writes:
+                ctx.key_error(
+                    self.at(key),
+                    f"`{key}` only applies to a step that writes; {endpoint.id} only reads",
+                )
+            elif key in raw and self.kind is not None and self.kind != "call":
+                ctx.key_error(self.at(key), f"`{key}` only applies to a `call` step that writes")
+        if "retry" in raw and self.kind not in (None, "call"):
+            ctx.key_error(self.at("retry"), "`retry` only applies to a `call` step")
+        if writes and "foreach" in raw and "max_writes" not in raw and endpoint is not None:
+            ctx.warning(
+                self.at("foreach"),
+                f"this loop sends one {endpoint.id} per item with no cap: add `max_writes: N` "
+                "(or run with --max-writes N) so a wrong list cannot write without limit",
+            )
+
     def paginate(self, endpoint: Endpoint | None) -> PaginateSpec | None:
         raw = self.raw.get("paginate")
         if raw is None or raw is False:
@@ -390,6 +433,7 @@ class _StepCompiler:
         if endpoint is not None:
             check_params(ctx, endpoint, raw_with if isinstance(raw_with, dict) else {}, self.path)
             self.check_scope(endpoint, expected)
+        self.check_safety(endpoint)
         return {
             "endpoint": endpoint,
             "params": params,

@@ -107,6 +107,9 @@ def compile_playbook(
         lines=tuple(doc.lines),
         description=description if isinstance(description, str) else None,
         outputs=MappingProxyType(outputs),
+        on_rate_limit=data.get("on_rate_limit")
+        if data.get("on_rate_limit") in ("halt", "wait")
+        else None,
     )
     return playbook, issues
 

@@ -38,6 +38,21 @@ class Pagination:
 
 
 @dataclass(frozen=True)
+class Reconcile:
+    """How to tell, with a read, whether an in-doubt non-idempotent write was applied.
+
+    ``call`` is read with parameters taken from the write's (``with``: read param -> write
+    param); an entry found by ``find`` whose fields equal the write's params (``match``: dotted
+    field -> write param) is the write, already applied.
+    """
+
+    call: str
+    with_params: Mapping[str, str]
+    find: str
+    match: Mapping[str, str]
+
+
+@dataclass(frozen=True)
 class Endpoint:
     id: str
     method: str
@@ -59,6 +74,7 @@ class Endpoint:
         None  # era from which it is retired except on the caller's own data
     )
     legacy_only: bool = False  # unavailable to apps created after 2015-11-17 (the sandbox's apps)
+    reconcile: Reconcile | None = None  # non-idempotent writes: how a resume checks them
 
     @property
     def required_params(self) -> list[str]:
@@ -119,6 +135,12 @@ def _endpoint(endpoint_id: str, raw: Mapping[str, Any], defaults: Mapping[str, A
     }
     paging = raw.get("pagination")
     mutates = bool(raw.get("mutates", False))
+    check = raw.get("reconcile")
+    reconcile = (
+        Reconcile(check["call"], dict(check.get("with") or {}), check["find"], dict(check["match"]))
+        if check
+        else None
+    )
     return Endpoint(
         id=endpoint_id,
         method=raw["method"],
@@ -136,6 +158,7 @@ def _endpoint(endpoint_id: str, raw: Mapping[str, Any], defaults: Mapping[str, A
         retired=raw.get("retired"),
         retired_for_others=raw.get("retired_for_others"),
         legacy_only=bool(raw.get("legacy_only", False)),
+        reconcile=reconcile,
     )
 
 
