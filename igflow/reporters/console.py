@@ -136,7 +136,7 @@ class ConsoleReporter:
         width = max(shutil.get_terminal_size((80, 24)).columns - 1, 20)
         if len(text) > width:
             text = text[: width - 3] + "..."
-        self.out.write("\r\033[K" + text)
+        self.out.write("\r\033[K" + self._paint(text, "2"))
         self.out.flush()
         loop.drawn = True
 
@@ -182,6 +182,11 @@ class ConsoleReporter:
         if step.kind == "log" and record.status == "ok" and record.message is not None:
             for line in record.message.splitlines() or [""]:
                 self._write(f"      {line}")
+        if step.kind == "log" and record.items:  # a log in a loop: each item's line, in order
+            for item in record.items:
+                if item.status == "ok" and item.message is not None:
+                    for line in item.message.splitlines() or [""]:
+                        self._write(f"      {line}")
         if record.status == "error-ignored" and record.error is not None and not record.items:
             self._write(self._paint(f"      {record.error}", "33"))
         self._show_failed_items(record)
@@ -282,8 +287,10 @@ def _duration(seconds: float) -> str:
 
 
 def _clock_time(seconds: float) -> str:
-    """An ETA: ``42 s``, ``3:05``, ``1:02:03``."""
+    """An ETA: ``<1 s``, ``42 s``, ``3:05``, ``1:02:03``."""
     whole = int(seconds + 0.5)
+    if whole < 1:
+        return "<1 s"
     if whole < 60:
         return f"{whole} s"
     minutes, secs = divmod(whole, 60)

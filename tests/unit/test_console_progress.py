@@ -132,7 +132,7 @@ def test_quiet_shows_no_progress() -> None:
 
 
 def test_eta_formats() -> None:
-    assert [_clock_time(s) for s in (0.2, 42, 185, 3723)] == ["0 s", "42 s", "3:05", "1:02:03"]
+    assert [_clock_time(s) for s in (0.2, 42, 185, 3723)] == ["<1 s", "42 s", "3:05", "1:02:03"]
 
 
 # -- step lines for loops, pages and writes -------------------------------------------------------
@@ -192,6 +192,19 @@ def test_pages_and_write_messages() -> None:
     assert lines[1].startswith("PASS  1/3  Liked media  → 200  4 pages  ")
     assert lines[2].startswith("PASS  2/3  Export  wrote 12 rows to exports/liked.csv  ")
     assert lines[3].startswith("PASS  3/3  Each  2 items  5 pages  ")
+
+
+def test_a_log_in_a_loop_prints_each_item_line_in_order() -> None:
+    reporter, out, _ = console(redactor=Redactor([SECRET]))
+    step = make_step(0, "log", "log")
+    loop = [
+        ItemRecord(0, "a", message="unliked a"),
+        ItemRecord(1, "b", status="skipped", message="when: false"),
+        ItemRecord(2, "c", message=f"unliked c with {SECRET}"),
+    ]
+    replay(reporter, make_result(make_playbook([step]), [StepRecord(step, items=loop)]))
+    lines = out.getvalue().splitlines()
+    assert lines[2:4] == ["      unliked a", "      unliked c with ***"]
 
 
 # -- outputs --------------------------------------------------------------------------------------
