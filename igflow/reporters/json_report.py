@@ -9,6 +9,7 @@ string in it (extracted values, items, URLs, messages) can carry a secret.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from igflow import __version__
@@ -34,7 +35,37 @@ class JsonReportWriter(ReportWriter):
 
     def render(self, snapshot: RunSnapshot) -> str:
         document = self.redactor.redact_mapping(json_safe(build_document(snapshot)))
-        return json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+        return dump(document)
+
+
+def dump(document: dict[str, Any]) -> str:
+    """The document as text: one top-level field a line, one step a line, one item a line.
+
+    A loop of thousands of items stays readable in a CI artifact view and greppable (an item is
+    one line), where ``indent=2`` would spread each over a screen. Still one JSON document.
+    """
+
+    def one(value: Any) -> str:
+        return json.dumps(value, ensure_ascii=False, allow_nan=False)
+
+    fields = []
+    for key, value in document.items():
+        if key == "steps" and value:
+            steps = ",\n".join(f"    {_step_text(step, one)}" for step in value)
+            fields.append(f"  {one(key)}: [\n{steps}\n  ]")
+        else:
+            fields.append(f"  {one(key)}: {one(value)}")
+    return "{\n" + ",\n".join(fields) + "\n}\n"
+
+
+def _step_text(step: dict[str, Any], one: Callable[[Any], str]) -> str:
+    items = step.get("items")
+    if not items:
+        return one(step)
+    head = one({key: value for key, value in step.items() if key != "items"})
+    lines = ",\n".join(f"      {one(item)}" for item in items)
+    # `items` is the step's last field: reopen the object to put it there, one item a line.
+    return f'{head[:-1]}, "items": [\n{lines}\n    ]}}'
 
 
 def build_document(snap: RunSnapshot) -> dict[str, Any]:

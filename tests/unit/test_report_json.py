@@ -118,6 +118,20 @@ def test_loop_items_in_order_with_their_errors(tmp_path: Path) -> None:
     }
 
 
+def test_one_line_per_step_and_per_item(tmp_path: Path) -> None:
+    steps = [make_step(0, "Each"), make_step(1, "After"), make_step(2, "Never")]
+    records = [StepRecord(steps[0], items=items(3)), StepRecord(steps[1], items=[])]
+    write(tmp_path, make_result(make_playbook(steps), records))
+    lines = (tmp_path / "report.json").read_text(encoding="utf-8").splitlines()
+    steps_at = lines.index('  "steps": [')
+    loop, *item_lines, closing, after, never, end, brace = lines[steps_at + 1 :]
+    assert loop.startswith('    {"index": 0, ') and loop.endswith(', "items": [')
+    assert [line[:18] for line in item_lines] == [f'      {{"index": {n},' for n in range(3)]
+    assert closing == "    ]},"
+    assert after.endswith('"items": []},') and never.endswith('"status": "not-run"}')
+    assert (end, brace) == ("  ]", "}")
+
+
 def test_secrets_are_redacted_everywhere(tmp_path: Path) -> None:
     redactor = Redactor([SECRET])
     step = make_step(0, "Leaky")
