@@ -50,6 +50,10 @@ class RunSnapshot:
     elapsed: float = 0.0
     records: list[StepRecord] = field(default_factory=list)
     current: Step | None = None  # started, not finished: the step in flight when the run stopped
+    # The in-flight loop's items finished so far and its size: an interrupted loop still says
+    # which items were done.
+    current_items: list[ItemRecord] = field(default_factory=list)
+    current_total: int | None = None
     result: RunResult | None = None
     error: BaseException | None = None  # what ended the run (None when it passed)
     interrupted: bool = False
@@ -120,16 +124,20 @@ class ReportWriter:
 
     def step_started(self, step: Step) -> None:
         self.snapshot.current = step
+        self.snapshot.current_items = []
+        self.snapshot.current_total = None
 
     def loop_started(self, step: Step, total: int) -> None:
-        pass
+        self.snapshot.current_total = total
 
     def item_finished(self, step: Step, item: ItemRecord, done: int, total: int) -> None:
-        pass
+        self.snapshot.current_items.append(item)
 
     def step_finished(self, record: StepRecord) -> None:
         self.snapshot.records.append(record)
         self.snapshot.current = None
+        self.snapshot.current_items = []
+        self.snapshot.current_total = None
 
     def run_finished(self, result: RunResult) -> None:
         snap = self.snapshot

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
 FORMAT_VERSION = 1
 NOT_RUN = "not-run"
+IN_FLIGHT_INTERRUPTED = "interrupted"  # the step running at Ctrl-C
+IN_FLIGHT_STOPPED = "stopped"  # the step running when something outside it ended the run
 
 
 class JsonReportWriter(ReportWriter):
@@ -72,7 +74,16 @@ def build_document(snap: RunSnapshot) -> dict[str, Any]:
     """The report as plain values, before JSON-safety and redaction."""
     playbook = snap.playbook
     records = {record.step.index: record for record in snap.records}
-    steps = [_step(step, records.get(step.index)) for step in snap.steps]
+    steps = []
+    for step in snap.steps:
+        if (
+            step.index not in records
+            and snap.current is not None
+            and snap.current.index == step.index
+        ):
+            steps.append(_step_in_flight(step, snap))
+        else:
+            steps.append(_step(step, records.get(step.index)))
     counts: dict[str, int] = {}
     for entry in steps:
         counts[entry["status"]] = counts.get(entry["status"], 0) + 1
@@ -96,6 +107,18 @@ def build_document(snap: RunSnapshot) -> dict[str, Any]:
         "output_errors": dict(snap.output_errors),
         "steps": steps,
     }
+
+
+def _step_in_flight(step: Step, snap: RunSnapshot) -> dict[str, Any]:
+    """The step the run stopped in (Ctrl-C, a bug): what it had done, items in item order."""
+    entry = _step(step, None)
+    done = sorted(snap.current_items, key=lambda item: item.index)
+    entry.update(
+        status=IN_FLIGHT_INTERRUPTED if snap.interrupted else IN_FLIGHT_STOPPED,
+        items=[_item(item) for item in done] if snap.current_total is not None else None,
+        items_total=snap.current_total,
+    )
+    return entry
 
 
 def _step(step: Step, record: StepRecord | None) -> dict[str, Any]:

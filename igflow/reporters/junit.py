@@ -176,6 +176,8 @@ class _Builder:
                 what = "interrupted" if snap.interrupted else "the run stopped during this step"
                 error = snap.error
                 text = error_text(error, self.lines) if error is not None else what
+                if snap.current_total is not None:
+                    text += f"\n{len(snap.current_items)} of {snap.current_total} items were done"
                 self._add_problem(
                     case, "error", what, _type(error) if error else "Interrupted", text
                 )

@@ -292,13 +292,46 @@ def test_an_interrupted_run_writes_its_reports(
     assert code == 130 and "interrupted" in err
     document = read_json(json_path)
     assert (document["status"], document["exit_code"]) == ("interrupted", 130)
-    assert [s["status"] for s in document["steps"]] == ["ok", "not-run", "not-run"]
+    assert [s["status"] for s in document["steps"]] == ["ok", "interrupted", "not-run"]
     suite = read_junit(junit_path)
     by_name = {case.name: case for case in suite}
     assert by_name["02 log"].result[0].message == "interrupted"
     assert by_name["03 call users.self"].result[0].message == (
         "not run: the run was interrupted at step 2"
     )
+
+
+def test_an_interrupted_loop_says_which_items_were_done(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from igflow.runner import ItemRecord, Runner
+
+    real = Runner._perform
+
+    def interrupt_at_the_third_item(self: Runner, step: Any, scope: Any, record: Any) -> Any:
+        if isinstance(record, ItemRecord) and record.index == 2:
+            raise KeyboardInterrupt
+        return real(self, step, scope, record)
+
+    monkeypatch.setattr(Runner, "_perform", interrupt_at_the_third_item)
+    path = write_playbook(
+        tmp_path,
+        """\
+        steps:
+          - authorize: {scopes: [basic], user: grantwinney}
+          - name: Me, five times
+            foreach: [1, 2, 3, 4, 5]
+            call: users.self
+        """,
+    )
+    args, json_path, junit_path = reports(tmp_path)
+    code, _, _ = run_cli("run", path, *args)
+    assert code == 130
+    loop = read_json(json_path)["steps"][1]
+    assert loop["status"] == "interrupted" and loop["items_total"] == 5
+    assert [(item["item"], item["status"]) for item in loop["items"]] == [(1, "ok"), (2, "ok")]
+    (stopped,) = list(read_junit(junit_path))[1].result
+    assert stopped.message == "interrupted" and "2 of 5 items were done" in stopped.text
 
 
 def test_a_bug_still_writes_the_reports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

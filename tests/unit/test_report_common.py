@@ -268,7 +268,7 @@ def test_close_writes_what_is_known_when_the_run_never_finished(tmp_path: Path) 
     writer.close(RuntimeError("bug"))
     document = json.loads(path.read_text(encoding="utf-8"))
     assert document["status"] == "failed" and document["exit_code"] == 70
-    assert [s["status"] for s in document["steps"]] == ["not-run", "not-run"]
+    assert [s["status"] for s in document["steps"]] == ["stopped", "not-run"]
     writer.close(None)  # once written, close does nothing more
 
 

@@ -171,6 +171,25 @@ def test_an_interrupted_run(tmp_path: Path) -> None:
     assert [s["status"] for s in doc["steps"]] == ["ok", "not-run"]
 
 
+def test_interrupted_in_a_loop_says_which_items_were_done(tmp_path: Path) -> None:
+    steps = [make_step(0, "Each"), make_step(1, "After")]
+    loop = items(10, failed=(1,))
+    path = tmp_path / "report.json"
+    writer = JsonReportWriter(str(path), Redactor(), PATH)
+    writer.run_started(make_playbook(steps), "http://x")
+    writer.step_started(steps[0])
+    writer.loop_started(steps[0], 10)
+    for done, item in enumerate([loop[2], loop[0], loop[1]], 1):  # finished out of order
+        writer.item_finished(steps[0], item, done, 10)
+    writer.run_finished(make_result(make_playbook(steps), [], interrupted=True))
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    each, after = doc["steps"]
+    assert each["status"] == "interrupted" and each["items_total"] == 10
+    assert [item["index"] for item in each["items"]] == [0, 1, 2]
+    assert each["items"][1]["status"] == "error-ignored"
+    assert after["status"] == "not-run"
+
+
 def test_an_api_error_halts(tmp_path: Path) -> None:
     step = make_step(0, "Get")
     error = api_error(step)
