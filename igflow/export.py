@@ -72,6 +72,8 @@ def atomic_write_text(path: str, text: str) -> None:
     except OSError as exc:
         raise WriteFailed(f"cannot write {path}: {exc.strerror or exc}") from None
     try:
+        # mkstemp creates 0600 files; an export gets the target's mode, else the umask's.
+        os.fchmod(fd, _mode_for(target))
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
             handle.flush()
@@ -84,6 +86,15 @@ def atomic_write_text(path: str, text: str) -> None:
             raise WriteFailed(f"cannot write {path}: {exc.strerror or exc}") from None
         raise
     _fsync_directory(directory)
+
+
+def _mode_for(target: str) -> int:
+    try:
+        return os.stat(target).st_mode & 0o7777
+    except OSError:
+        umask = os.umask(0o022)  # reading the umask means setting it; put it straight back
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def _fsync_directory(directory: str) -> None:

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from pathlib import PurePath
 from typing import Any, Protocol
 
 from igflow.assertions import check_assertion
@@ -29,8 +30,15 @@ from igflow.errors import (
     LoopError,
     MalformedResponse,
     SafetyError,
+    StepError,
 )
-from igflow.playbook.model import Extraction, Playbook, Step
+from igflow.playbook.model import (
+    FORMAT_BY_EXTENSION,
+    WRITE_FORMATS,
+    Extraction,
+    Playbook,
+    Step,
+)
 from igflow.registry import Endpoint
 from igflow.safety import WriteGate
 from igflow.templating import EnvironmentVariables
@@ -275,8 +283,9 @@ class Runner:
         record.items = items
         self._confirm(step, total)
         self.reporter.loop_started(step, total)
-        if step.concurrency > 1 and step.kind == "call" and total > 1:
-            halted_by = self._run_items_concurrently(step, items)
+        concurrency = self._int_setting(step.concurrency, self.names, "concurrency", 1)
+        if concurrency > 1 and step.kind == "call" and total > 1:
+            halted_by = self._run_items_concurrently(step, items, min(concurrency, 64))
         else:
             halted_by = self._run_items_in_turn(step, items)
         # Extracted and set names become lists in item order; null where an item gave nothing.
@@ -305,7 +314,9 @@ class Runner:
                 return item
         return None
 
-    def _run_items_concurrently(self, step: Step, items: list[ItemRecord]) -> ItemRecord | None:
+    def _run_items_concurrently(
+        self, step: Step, items: list[ItemRecord], concurrency: int
+    ) -> ItemRecord | None:
         """Run items on a bounded pool; report them from this thread, as they finish.
 
         No new item starts after the first failure (or Ctrl-C); the ones in flight finish, so
@@ -317,12 +328,14 @@ class Runner:
         halted_by: ItemRecord | None = None
         interrupted = False
         done = 0
-        with ThreadPoolExecutor(
-            max_workers=step.concurrency, thread_name_prefix="igflow-item"
-        ) as pool:
+        with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="igflow-item") as pool:
             owner: dict[Future[None], ItemRecord] = {}
             while True:
-                while halted_by is None and not interrupted and len(in_flight) < self._slots(step):
+                while (
+                    halted_by is None
+                    and not interrupted
+                    and len(in_flight) < self._slots(concurrency)
+                ):
                     item = next(pending, None)
                     if item is None:
                         break
@@ -347,13 +360,27 @@ class Runner:
             raise KeyboardInterrupt
         return halted_by
 
-    def _slots(self, step: Step) -> int:
+    def _slots(self, concurrency: int) -> int:
         # Never more requests in flight than the API says remain (at least one, so the run
         # moves on and meets the API's own rate-limit answer).
         remaining = self._rate_remaining
         if remaining is None:
-            return step.concurrency
-        return max(1, min(step.concurrency, remaining))
+            return concurrency
+        return max(1, min(concurrency, remaining))
+
+    @staticmethod
+    def _int_setting(value: Any, scope: Mapping[str, Any], what: str, minimum: int) -> int:
+        """A step setting: a literal, or a whole-value template rendered now."""
+        if isinstance(value, int):
+            return value
+        rendered = value.render(scope)
+        if isinstance(rendered, str) and rendered.strip().isdigit():
+            rendered = int(rendered)  # --var values are text
+        if isinstance(rendered, bool) or not isinstance(rendered, int) or rendered < minimum:
+            raise StepError(
+                f"{what} must be a whole number of at least {minimum}, got {rendered!r}"
+            )
+        return rendered
 
     def _run_item(self, step: Step, item: ItemRecord, total: int) -> None:
         scope = dict(self.names)
@@ -428,10 +455,11 @@ class Runner:
         spec = step.write
         assert spec is not None
         path = _as_text(spec.path.render(scope))
-        text, count = serialize(spec.value.render(scope), spec.format, spec.columns)
+        fmt = _write_format(spec.format, path, scope)
+        text, count = serialize(spec.value.render(scope), fmt, spec.columns)
         atomic_write_text(path, self._redact_text(text))
-        unit = "value" if spec.format == "json" else ("row" if count == 1 else "rows")
-        return f"wrote {count if spec.format != 'json' else 1} {unit} to {path}"
+        unit = "value" if fmt == "json" else ("row" if count == 1 else "rows")
+        return f"wrote {count if fmt != 'json' else 1} {unit} to {path}"
 
     def _call(self, step: Step, scope: dict[str, Any], record: StepRecord | ItemRecord) -> Any:
         endpoint = step.endpoint
@@ -461,6 +489,7 @@ class Runner:
                 params,
                 item=record.index if isinstance(record, ItemRecord) else None,
                 read=read,
+                cap=self._optional_cap(step),
             )
             if decision.action in ("done-earlier", "dry-run"):
                 record.status = DONE_EARLIER if decision.action == "done-earlier" else DRY_RUN
@@ -517,6 +546,12 @@ class Runner:
             return response.body
         return self._paginate(step, scope, record, response, token, timeouts)
 
+    def _optional_cap(self, step: Step) -> int | None:
+        if step.max_writes is None:
+            return None
+        # Rendered from the run's names (not an item's), so every item sees the same cap.
+        return self._int_setting(step.max_writes, self.names, "max_writes", 0)
+
     def _confirm(self, step: Step, writes: int) -> None:
         if step.confirm and step.endpoint is not None and step.endpoint.mutates:
             self.gate.confirm_step(step, writes)
@@ -532,7 +567,8 @@ class Runner:
     ) -> Any:
         """Follow next-page links, extracting page by page; only the current page is held."""
         assert step.paginate is not None and step.endpoint is not None
-        max_pages, max_items = step.paginate.max_pages, step.paginate.max_items
+        max_pages = self._optional_int(step.paginate.max_pages, scope, "max_pages")
+        max_items = self._optional_int(step.paginate.max_items, scope, "max_items")
         collected: dict[str, list[Any]] = {name: [] for name in step.extract}
         seen: set[str] = set()
         pages = taken = 0
@@ -572,6 +608,9 @@ class Runner:
             scope[name] = record.extracted[name] = values
         return response.body
 
+    def _optional_int(self, value: Any, scope: Mapping[str, Any], what: str) -> int | None:
+        return None if value is None else self._int_setting(value, scope, what, 1)
+
     def _next_url(self, body: Any) -> str | None:
         value = body
         for key in self._next_url_keys:
@@ -609,6 +648,22 @@ class Runner:
             except IgflowError as exc:
                 exc.at(spec.location, step.label)
                 raise
+
+
+def _write_format(fmt: Any, path: str, scope: Mapping[str, Any]) -> str:
+    if fmt is None:
+        extension = PurePath(path).suffix.lower()
+        found = FORMAT_BY_EXTENSION.get(extension)
+        if found is None:
+            raise StepError(
+                f"cannot tell the format of {path!r} from its extension "
+                f"({', '.join(FORMAT_BY_EXTENSION)}); add `format` to the write step"
+            )
+        return found
+    value = fmt if isinstance(fmt, str) else fmt.render(scope)
+    if value not in WRITE_FORMATS:
+        raise StepError(f"format must be one of {', '.join(WRITE_FORMATS)}, got {value!r}")
+    return str(value)
 
 
 def _failure_status(step: Step, error: IgflowError) -> str:

@@ -97,6 +97,7 @@ class WriteGate:
         *,
         item: int | None,
         read: Callable[[Endpoint, Mapping[str, Any]], Any],
+        cap: int | None = None,
     ) -> WriteDecision:
         """Decide about one write; ``read`` performs a reconciling read (returns the body)."""
         key = WriteKey(_step_key(step), request_fingerprint(endpoint.method, endpoint.id, params))
@@ -112,7 +113,7 @@ class WriteGate:
                 found = self._settle(key, doubt, endpoint, params, read)
                 if found is not None:
                     return found
-        self._reserve(step, endpoint)
+        self._reserve(step, endpoint, cap)
         if self.dry_run:
             shown = ", ".join(f"{k}={_show(v)}" for k, v in params.items() if v is not None)
             message = self._redact(f"would send {endpoint.method} {endpoint.id} {shown}".rstrip())
@@ -148,16 +149,16 @@ class WriteGate:
             self.total -= 1
 
     # -- internals -------------------------------------------------------------------------
-    def _reserve(self, step: Step, endpoint: Endpoint) -> None:
+    def _reserve(self, step: Step, endpoint: Endpoint, cap: int | None) -> None:
         with self._lock:
             if self.max_writes is not None and self.total >= self.max_writes:
                 raise SafetyError(
                     f"write cap reached: --max-writes {self.max_writes} writes already "
                     f"{'planned' if self.dry_run else 'sent'}; {endpoint.id} was not sent"
                 )
-            if step.max_writes is not None and self.per_step[step.index] >= step.max_writes:
+            if cap is not None and self.per_step[step.index] >= cap:
                 raise SafetyError(
-                    f"write cap reached: this step's max_writes ({step.max_writes}) writes "
+                    f"write cap reached: this step's max_writes ({cap}) writes "
                     f"already {'planned' if self.dry_run else 'sent'}; {endpoint.id} was not sent"
                 )
             self.total += 1

@@ -99,8 +99,8 @@ class ExpectedError:
 class PaginateSpec:
     """``paginate``: follow next-page links, optionally capped (None: no cap)."""
 
-    max_pages: int | None = None
-    max_items: int | None = None
+    max_pages: int | CompiledValue | None = None
+    max_items: int | CompiledValue | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,11 +115,12 @@ class RetrySpec:
 
 @dataclass(frozen=True, slots=True)
 class WriteSpec:
-    """``write``: export a value to a file. ``format`` is settled at check time."""
+    """``write``: export a value to a file."""
 
     path: CompiledValue
     value: CompiledValue
-    format: str  # one of WRITE_FORMATS
+    # One of WRITE_FORMATS; a template rendered at run time; None: from the rendered path.
+    format: str | CompiledValue | None
     columns: tuple[str, ...] | None = None
 
 
@@ -153,11 +154,11 @@ class Step:
     # Loops: the list to iterate, the loop variable's name, how many items may run at once.
     foreach: CompiledValue | None = None
     as_: str = "item"
-    concurrency: int = 1
+    concurrency: int | CompiledValue = 1
     paginate: PaginateSpec | None = None
     # Safety: retries, a cap on the writes sent, a question before the first write.
     retry: RetrySpec | None = None
-    max_writes: int | None = None
+    max_writes: int | CompiledValue | None = None
     confirm: bool = False
 
 

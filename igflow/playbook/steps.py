@@ -25,6 +25,7 @@ from igflow.playbook.loader import Path
 from igflow.playbook.model import (
     ACTIONS,
     FORMAT_BY_EXTENSION,
+    WRITE_FORMATS,
     AssertionSpec,
     AuthorizeSpec,
     ExpectedError,
@@ -38,7 +39,7 @@ from igflow.playbook.names import ALWAYS_DEFINED, Definition
 from igflow.playbook.params import check_params
 from igflow.playbook.suggest import did_you_mean
 from igflow.registry import Endpoint
-from igflow.templating import CompiledExpression
+from igflow.templating import CompiledExpression, CompiledValue
 
 __all__ = ["ScopeState", "action_of", "compile_step"]
 
@@ -272,10 +273,19 @@ class _StepCompiler:
                     f"the loop variable '{name}' would hide the name defined {existing.where()}; "
                     "choose another name",
                 )
-        concurrency = raw.get("concurrency")
-        if isinstance(concurrency, int) and not isinstance(concurrency, bool):
-            fields["concurrency"] = concurrency
+        if "concurrency" in raw:
+            fields["concurrency"] = self.int_setting(raw["concurrency"], self.at("concurrency"))
         return fields
+
+    def int_setting(self, value: Any, path: Path) -> int | CompiledValue | None:
+        """A whole number, or a whole-value template rendered when the step starts."""
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, str):
+            # Rendered before any item runs, so the loop variable is not readable here.
+            self.ctx.check_value_names(value, path)
+            return self.ctx.template(value, path)
+        return None  # the schema reported it
 
     def safety_fields(self, endpoint: Endpoint | None) -> dict[str, Any]:
         """``retry``, ``max_writes`` and ``confirm`` (checked before the plan is built)."""
@@ -290,8 +300,8 @@ class _StepCompiler:
                 max_delay=float(retry.get("max_delay", defaults.max_delay)),
                 jitter=bool(retry.get("jitter", defaults.jitter)),
             )
-        if isinstance(raw.get("max_writes"), int):
-            fields["max_writes"] = raw["max_writes"]
+        if "max_writes" in raw:
+            fields["max_writes"] = self.int_setting(raw["max_writes"], self.at("max_writes"))
         fields["confirm"] = raw.get("confirm") is True
         return fields
 
@@ -328,10 +338,10 @@ class _StepCompiler:
             )
             return None
         if isinstance(raw, dict):
-            max_pages, max_items = raw.get("max_pages"), raw.get("max_items")
+            base = self.at("paginate")
             return PaginateSpec(
-                max_pages if isinstance(max_pages, int) else None,
-                max_items if isinstance(max_items, int) else None,
+                self.int_setting(raw.get("max_pages"), (*base, "max_pages")),
+                self.int_setting(raw.get("max_items"), (*base, "max_items")),
             )
         return PaginateSpec()
 
@@ -345,12 +355,21 @@ class _StepCompiler:
             if key in raw:
                 compiled[key] = ctx.template(raw[key], (*base, key))
                 ctx.check_value_names(raw[key], (*base, key), self.loop)
-        fmt = raw.get("format")
+        fmt: str | CompiledValue | None = None
+        raw_format = raw.get("format")
+        if isinstance(raw_format, str) and raw_format in WRITE_FORMATS:
+            fmt = raw_format
+        elif isinstance(raw_format, str):  # a whole-value template (the schema saw to that)
+            fmt = ctx.template(raw_format, (*base, "format"))
+            ctx.check_value_names(raw_format, (*base, "format"), self.loop)
         path_text = raw.get("path")
-        if fmt is None and isinstance(path_text, str):
-            extension = PurePath(path_text.strip()).suffix.lower()
+        if raw_format is None and isinstance(path_text, str):
+            # The literal text after the last template decides; a path whose extension comes
+            # from a template ("out.{{ fmt }}") is decided by the runner once rendered.
+            tail = path_text.strip().rsplit("}}", 1)[-1]
+            extension = PurePath(tail).suffix.lower() if "/" not in tail[-1:] else ""
             fmt = FORMAT_BY_EXTENSION.get(extension)
-            if fmt is None:
+            if fmt is None and (extension or "{{" not in path_text):
                 known = ", ".join(FORMAT_BY_EXTENSION)
                 ctx.error(
                     (*base, "path"),
@@ -358,12 +377,9 @@ class _StepCompiler:
                     "add `format: json`, `jsonl` or `csv`",
                 )
         columns = raw.get("columns")
-        if columns is not None and fmt != "csv":
+        if columns is not None and isinstance(fmt, str) and fmt != "csv":
             ctx.key_error((*base, "columns"), "`columns` only applies to the csv format")
-        if not isinstance(fmt, str) or compiled.get("path") is None or "value" not in compiled:
-            return None
-        value = compiled["value"]
-        path = compiled["path"]
+        value, path = compiled.get("value"), compiled.get("path")
         if value is None or path is None:
             return None
         return WriteSpec(

@@ -1,0 +1,265 @@
+"""The write gate and the resume journal, driven through the runner with a fake API."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+from runner_fakes import AUTH, FakeClient, run
+
+from igflow.errors import ConnectError, ConnectionDropped, SafetyError, UsageError
+from igflow.journal import Journal, WriteKey, playbook_digest, read_state, request_fingerprint
+from igflow.registry import Endpoint, load_registry
+from igflow.safety import WriteGate
+
+IDS = json.dumps([f"m{n}" for n in range(6)])
+UNLIKE = (
+    "vars:\n  ids: "
+    + IDS
+    + "\nsteps:\n"
+    + AUTH
+    + """\
+  - id: unlike
+    foreach: "{{ ids }}"
+    max_writes: 10
+    call: likes.delete
+    with: {media_id: "{{ item }}"}
+"""
+)
+COMMENT = (
+    "vars:\n  ids: "
+    + IDS
+    + "\nsteps:\n"
+    + AUTH
+    + """\
+  - id: post
+    foreach: "{{ ids }}"
+    max_writes: 10
+    call: comments.create
+    with: {media_id: "{{ item }}", text: "nice one"}
+    extract: {comment_id: $.data.id}
+"""
+)
+
+
+class Api:
+    """A tiny stateful API: likes and comments, with failures on chosen media."""
+
+    def __init__(self) -> None:
+        self.unliked: list[str] = []
+        self.comments: dict[str, list[dict[str, Any]]] = {}
+        self.drop_after_applying: set[str] = set()
+        self.refuse_connection: set[str] = set()
+
+    def __call__(self, endpoint: Endpoint, params: Mapping[str, Any]) -> Any:
+        media_id = str(params.get("media_id"))
+        if media_id in self.refuse_connection:
+            return ConnectError("connection refused")
+        if endpoint.id == "likes.delete":
+            self.unliked.append(media_id)
+        elif endpoint.id == "comments.create":
+            entry = {
+                "id": f"c-{media_id}-{len(self.comments.get(media_id, []))}",
+                "text": params["text"],
+                "from": {"username": "grantwinney"},
+            }
+            self.comments.setdefault(media_id, []).append(entry)
+        elif endpoint.id == "comments.list":
+            return {"data": self.comments.get(media_id, [])}
+        if media_id in self.drop_after_applying:
+            return ConnectionDropped("the connection dropped after the request was sent")
+        return {"meta": {"code": 200}, "data": None if endpoint.id == "likes.delete" else entry}
+
+
+def journal_for(tmp_path: Path, body: str, *, resume: bool = False, force: bool = False) -> Journal:
+    return Journal.start(
+        str(tmp_path / "journal.jsonl"),
+        playbook="play.yml",
+        digest=playbook_digest(body, {}),
+        resume=resume,
+        force=force,
+    )
+
+
+def gate(journal: Journal | None = None, **options: Any) -> WriteGate:
+    return WriteGate(journal=journal, registry=load_registry(), **options)
+
+
+def test_dry_run_sends_no_write_but_counts_and_shows_each() -> None:
+    api = Api()
+    result, _ = run(UNLIKE, FakeClient(api), gate=gate(dry_run=True))
+    assert result.ok, result.error
+    assert api.unliked == []
+    assert result.dry_run and result.writes == {"likes.delete": 6}
+    items = result.records[1].items or []
+    assert [item.status for item in items] == ["dry-run"] * 6
+    assert items[0].message == "would send DELETE likes.delete media_id=m0"
+
+
+def test_the_run_wide_cap_stops_before_the_write_that_would_exceed_it() -> None:
+    api = Api()
+    result, _ = run(
+        UNLIKE.replace("max_writes: 10", "on_error: continue\n    max_writes: 10"),
+        FakeClient(api),
+        gate=gate(max_writes=4),
+    )
+    assert isinstance(result.error, SafetyError)  # on_error: continue does not swallow it
+    assert api.unliked == ["m0", "m1", "m2", "m3"]
+    assert "--max-writes 4" in result.error.message
+
+
+def test_a_step_cap_can_come_from_a_variable() -> None:
+    api = Api()
+    body = UNLIKE.replace("max_writes: 10", 'max_writes: "{{ cap }}"').replace(
+        "vars:\n", "vars:\n  cap: '2'\n"
+    )
+    result, _ = run(body, FakeClient(api), gate=gate())
+    assert isinstance(result.error, SafetyError)
+    assert api.unliked == ["m0", "m1"]
+    assert "max_writes (2)" in result.error.message
+
+
+def test_a_dry_run_reports_the_cap_it_would_hit() -> None:
+    result, _ = run(
+        UNLIKE.replace("max_writes: 10", "max_writes: 3"),
+        FakeClient(Api()),
+        gate=gate(dry_run=True),
+    )
+    assert isinstance(result.error, SafetyError) and "already planned" in result.error.message
+
+
+@pytest.mark.parametrize("answer", [True, False])
+def test_confirm_asks_once_per_step_with_the_item_count(answer: bool) -> None:
+    asked: list[tuple[str, int]] = []
+
+    def confirm(step: Any, writes: int) -> bool:
+        asked.append((step.label, writes))
+        return answer
+
+    api = Api()
+    body = UNLIKE.replace("max_writes: 10", "max_writes: 10\n    confirm: true")
+    result, _ = run(body, FakeClient(api), gate=gate(confirm=confirm))
+    assert asked == [("call likes.delete", 6)]
+    if answer:
+        assert result.ok and len(api.unliked) == 6
+    else:
+        assert isinstance(result.error, SafetyError) and api.unliked == []
+
+
+def test_the_journal_records_intent_before_and_outcome_after(tmp_path: Path) -> None:
+    api = Api()
+    journal = journal_for(tmp_path, COMMENT)
+    result, _ = run(COMMENT, FakeClient(api), gate=gate(journal))
+    journal.finish("ok")
+    journal.close()
+    assert result.ok, result.error
+    records = [json.loads(line) for line in (tmp_path / "journal.jsonl").read_text().splitlines()]
+    kinds = [r["type"] for r in records]
+    assert kinds == ["run"] + ["intent", "done"] * 6 + ["end"]
+    assert records[1]["params"] == {"media_id": "m0", "text": "nice one"}
+    assert records[2]["extracted"] == {"comment_id": "c-m0-0"}
+    state = read_state(str(tmp_path / "journal.jsonl"))
+    assert state.finished and state.done_count == 6 and state.in_doubt_count == 0
+
+
+def test_resume_skips_done_writes_restores_extractions_and_resends_idempotent_doubts(
+    tmp_path: Path,
+) -> None:
+    api = Api()
+    api.drop_after_applying = {"m3"}  # applied, but the answer was lost: in doubt
+    journal = journal_for(tmp_path, UNLIKE)
+    first, _ = run(UNLIKE, FakeClient(api), gate=gate(journal))
+    journal.close()
+    assert isinstance(first.error, ConnectionDropped)
+    assert api.unliked == ["m0", "m1", "m2", "m3"]
+    state = read_state(str(tmp_path / "journal.jsonl"))
+    assert state.done_count == 3 and state.in_doubt_count == 1 and not state.finished
+
+    api.drop_after_applying = set()
+    journal = journal_for(tmp_path, UNLIKE, resume=True)
+    resumed, _ = run(UNLIKE, FakeClient(api), gate=gate(journal))
+    journal.close()
+    assert resumed.ok, resumed.error
+    # m0-m2 not sent again; m3 resent because unliking is idempotent; m4, m5 new.
+    assert api.unliked == ["m0", "m1", "m2", "m3", "m3", "m4", "m5"]
+    statuses = [item.status for item in resumed.records[1].items or []]
+    assert statuses == ["done-earlier"] * 3 + ["ok"] * 3
+    assert resumed.writes_done_earlier == 3
+    assert resumed.reconciled == ["resent: likes.delete is idempotent"]
+
+
+def test_an_in_doubt_comment_found_by_a_read_is_not_posted_twice(tmp_path: Path) -> None:
+    api = Api()
+    api.drop_after_applying = {"m2"}
+    journal = journal_for(tmp_path, COMMENT)
+    run(COMMENT, FakeClient(api), gate=gate(journal))
+    journal.close()
+    assert len(api.comments["m2"]) == 1
+
+    api.drop_after_applying = set()
+    journal = journal_for(tmp_path, COMMENT, resume=True)
+    resumed, _ = run(COMMENT, FakeClient(api), gate=gate(journal))
+    journal.close()
+    assert resumed.ok, resumed.error
+    assert {media: len(c) for media, c in api.comments.items()} == {f"m{n}": 1 for n in range(6)}
+    assert resumed.records[1].extracted["comment_id"][2] == "c-m2-0"
+    assert resumed.reconciled == ["found by comments.list: comments.create had been applied"]
+
+
+def test_an_in_doubt_comment_missing_from_the_read_is_posted_once(tmp_path: Path) -> None:
+    api = Api()
+    journal = journal_for(tmp_path, COMMENT)
+    # Simulate a crash between the intent and the request: the journal has an intent only.
+    params = {"media_id": "m0", "text": "nice one"}
+    journal.intent(
+        WriteKey("post", request_fingerprint("POST", "comments.create", params)),
+        endpoint="comments.create",
+        method="POST",
+        params=params,
+        item=0,
+    )
+    journal.close()
+    journal = journal_for(tmp_path, COMMENT, resume=True)
+    resumed, _ = run(COMMENT, FakeClient(api), gate=gate(journal))
+    journal.close()
+    assert resumed.ok, resumed.error
+    assert len(api.comments["m0"]) == 1
+    assert resumed.reconciled == ["absent from comments.list: comments.create sent again"]
+
+
+def test_a_refused_connection_is_recorded_as_not_sent(tmp_path: Path) -> None:
+    api = Api()
+    api.refuse_connection = {"m1"}
+    journal = journal_for(tmp_path, UNLIKE)
+    result, _ = run(UNLIKE, FakeClient(api), gate=gate(journal))
+    journal.close()
+    assert isinstance(result.error, ConnectError)
+    state = read_state(str(tmp_path / "journal.jsonl"))
+    assert state.in_doubt_count == 0 and state.done_count == 1
+
+
+def test_resume_refuses_a_changed_playbook_unless_forced(tmp_path: Path) -> None:
+    journal_for(tmp_path, UNLIKE).close()
+    with pytest.raises(SafetyError, match="changed since the journal"):
+        journal_for(tmp_path, UNLIKE + "  - log: more\n", resume=True)
+    journal_for(tmp_path, UNLIKE + "  - log: more\n", resume=True, force=True).close()
+
+
+def test_resume_without_a_journal_or_with_garbage_is_a_usage_error(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="nothing to resume"):
+        journal_for(tmp_path, UNLIKE, resume=True)
+    (tmp_path / "journal.jsonl").write_text("hello\nworld\n")
+    with pytest.raises(UsageError, match="not an igflow journal"):
+        journal_for(tmp_path, UNLIKE, resume=True)
+
+
+def test_a_torn_last_line_is_ignored(tmp_path: Path) -> None:
+    journal = journal_for(tmp_path, UNLIKE)
+    journal.close()
+    with open(tmp_path / "journal.jsonl", "a") as handle:
+        handle.write('{"type": "intent", "key": ["a", "b"], "ser')
+    state = read_state(str(tmp_path / "journal.jsonl"))
+    assert state.runs == 1 and state.in_doubt_count == 0
