@@ -1,4 +1,4 @@
-"""What report writers share: the run as they saw it, error views, JSON-safe values, atomic files.
+"""What report writers share: the run as they saw it, error views, JSON-safe values, item lines.
 
 A report must be written however the run ends: passed, failed, interrupted, or stopped before its
 first step (an invalid playbook, a usage error, a bug). So a ``ReportWriter`` collects what the
