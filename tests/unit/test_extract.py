@@ -316,3 +316,25 @@ def test_absent_key_is_a_miss_or_the_default(document: dict[str, Any], key: str)
     assert path.extract(document, default="d") == "d"
     with pytest.raises(ExtractionError):
         path.extract(document)
+
+
+def test_the_reused_parsers_recover_from_errors_and_threads() -> None:
+    # One parser of each kind serves every path (building one per path was most of the cost):
+    # a syntax error must not leave state behind, and threads must not mix their paths up.
+    from concurrent.futures import ThreadPoolExecutor
+
+    from igflow.extract import _compile_cached
+
+    for bad in ("$.data[", "$..[?(@.a >", "$.data.`nope"):
+        with pytest.raises(JsonPathSyntaxError):
+            compile_path(bad)
+        assert compile_path("$.data.id").extract({"data": {"id": "7"}}) == "7"
+    _compile_cached.cache_clear()
+    sources = [f"$.data[{i}].f{i}" for i in range(200)] + [
+        f"$.d[?(@.n > {i})].n" for i in range(50)
+    ]
+    with ThreadPoolExecutor(8) as pool:
+        paths = list(pool.map(compile_path, sources))
+    assert [path.source for path in paths] == sources
+    assert paths[3].extract({"data": [{}, {}, {}, {"f3": "x"}]}) == "x"
+    assert paths[201].extract({"d": [{"n": 0}, {"n": 1}, {"n": 2}]}) == [2]
