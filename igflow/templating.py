@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, ItemsView, Iterable, Iterator, KeysView, Mapping, ValuesView
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -32,6 +33,7 @@ from jinja2.environment import Template, TemplateExpression
 from jinja2.parser import Parser
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.visitor import NodeTransformer
 
 from igflow.errors import IgflowError, TemplateRenderError, TemplateSyntaxError
 from igflow.filters import FILTERS, REMOVED_FILTERS, REMOVED_GLOBALS, TESTS
@@ -188,7 +190,8 @@ class CompiledExpression:
 
     source: str
     names: frozenset[str]
-    _expression: TemplateExpression
+    # Jinja's compiled expression, or a plain lookup for an expression that is one bare name.
+    _expression: Callable[[Mapping[str, Any]], Any]
 
     def evaluate(self, context: Mapping[str, Any]) -> Any:
         """Evaluate against ``context`` and return the native result.
@@ -346,15 +349,46 @@ class TemplateEngine:
         if not source.strip():
             raise TemplateSyntaxError("empty expression")
         try:
-            expression = self._env.compile_expression(source, undefined_to_none=False)
-            ast = Parser(self._env, source, state="variable").parse_expression()
+            ast = self._parse_expression(source)
+            names = _expression_names(ast, self._env.globals)
+            evaluate: Callable[[Mapping[str, Any]], Any]
+            if isinstance(ast, nodes.Name) and ast.ctx == "load":
+                evaluate = _NameLookup(ast.name, self._env)
+            elif _interpretable(ast, self._env):
+                evaluate = _Interpreted(
+                    ast,
+                    self._env,
+                    lambda: self._generate_expression(self._parse_expression(source)),
+                )
+            else:
+                evaluate = self._generate_expression(ast)
         except jinja_errors.TemplateSyntaxError as exc:
             raise TemplateSyntaxError(
                 self._expression_error(source, exc), lineno=exc.lineno or 1
             ) from exc
-        compiled = CompiledExpression(source, self._names(nodes.Output([ast])), expression)
+        compiled = CompiledExpression(source, names, evaluate)
         self._expressions[source] = compiled
         return compiled
+
+    def _parse_expression(self, source: str) -> nodes.Expr:
+        """Parse an expression once, as ``Environment.compile_expression`` does."""
+        parser = Parser(self._env, source, state="variable")
+        ast = parser.parse_expression()
+        if not parser.stream.eos:
+            raise jinja_errors.TemplateSyntaxError(
+                "chunk after expression", parser.stream.current.lineno, None, None
+            )
+        ast.set_environment(self._env)
+        return ast
+
+    def _generate_expression(self, ast: nodes.Expr) -> TemplateExpression:
+        """Jinja's ``compile_expression`` from an already parsed tree (it would parse again).
+
+        Code generation also raises TemplateSyntaxError subclasses (an unknown filter or test).
+        """
+        body = [nodes.Assign(nodes.Name("result", "store"), ast, lineno=1)]
+        template = self._env.from_string(nodes.Template(body, lineno=1))
+        return TemplateExpression(template, undefined_to_none=False)
 
     def compile_value(self, value: Any) -> CompiledValue:
         """Compile a YAML value: dicts and lists recursively, strings as templates.
@@ -415,6 +449,180 @@ class TemplateEngine:
         if source.lstrip().startswith("{{"):
             message += " (expressions are written without {{ }})"
         return message
+
+
+class _NameLookup:
+    """Evaluates an expression that is one bare name (``media_id``) without generated code.
+
+    The most common expression by far (every ``"{{ name }}"`` value is one), and Jinja's code
+    generation costs far more than the lookup. The result is what Jinja's would be: the context's
+    value, else a global's (``range``, ``dict``, ...), else an undefined that fails when checked.
+    """
+
+    __slots__ = ("_globals", "_name", "_undefined")
+
+    def __init__(self, name: str, env: _Sandbox) -> None:
+        self._name = name
+        self._globals = env.globals
+        self._undefined = env.undefined
+
+    def __call__(self, context: Mapping[str, Any]) -> Any:
+        name = self._name
+        if name in context:
+            return context[name]
+        if name in self._globals:
+            return self._globals[name]
+        return self._undefined(name=name)
+
+
+# ---- interpreted expressions
+#
+# Jinja turns every expression into Python source and compiles it: about half a millisecond each,
+# which a playbook of a few hundred steps pays a few hundred times before its first request. Most
+# expressions (`likes == 1`, `likers | length == likes`, `steps.media.status == "ok"`) are made
+# of nodes that Jinja can also evaluate directly, with the `as_const` methods its optimizer uses
+# to fold constants. Those go through the same sandboxed `environment.getattr`/`getitem`, apply
+# the same operators and call the same filters and tests as the generated code, and give up
+# (`nodes.Impossible`) on anything they cannot do exactly so, any exception included. So an
+# interpreted expression evaluates its tree with the run's names in place of its variables and,
+# when that gives up (an undefined name, a failing filter, a value an operator rejects), falls
+# back to Jinja's compiled code, generated then, which gives the real result or the real error.
+# Expressions with calls, `*` or `**` (checked by the sandbox's call_binop), context filters
+# (`select`, `map`, ...), an inline `if` without `else`, or an unknown filter or test (an error
+# `check` must report) are compiled up front, as before.
+
+_INTERPRETED_NODES: Final = frozenset(
+    {
+        nodes.Const,
+        nodes.List,
+        nodes.Tuple,
+        nodes.Dict,
+        nodes.Pair,
+        nodes.Keyword,
+        nodes.Name,
+        nodes.Getattr,
+        nodes.Getitem,
+        nodes.Slice,
+        nodes.Compare,
+        nodes.Operand,
+        nodes.And,
+        nodes.Or,
+        nodes.Not,
+        nodes.Neg,
+        nodes.Pos,
+        nodes.Add,
+        nodes.Sub,
+        nodes.Div,
+        nodes.FloorDiv,
+        nodes.Mod,
+        nodes.Concat,
+        nodes.CondExpr,
+        nodes.Filter,
+        nodes.Test,
+    }
+)
+
+
+def _passes_context(func: Any) -> bool:
+    """True for a filter or test marked ``@pass_context`` (as_const cannot call those)."""
+    return getattr(getattr(func, "jinja_pass_arg", None), "name", None) == "context"
+
+
+def _interpretable(ast: nodes.Expr, env: _Sandbox) -> bool:
+    """True when ``as_const`` can evaluate every node of the tree as Jinja's code would."""
+    for node in (ast, *ast.find_all(nodes.Node)):
+        if type(node) not in _INTERPRETED_NODES:
+            return False
+        if isinstance(node, nodes.Name | nodes.Getattr | nodes.Getitem) and node.ctx != "load":
+            return False
+        if isinstance(node, nodes.BinExpr) and node.operator in env.intercepted_binops:
+            return False
+        if isinstance(node, nodes.CondExpr) and node.expr2 is None:
+            return False
+        if isinstance(node, nodes.Filter | nodes.Test):
+            table = env.filters if isinstance(node, nodes.Filter) else env.tests
+            func = table.get(node.name)
+            if func is None or _passes_context(func):
+                return False
+    return True
+
+
+# The interpreted tree reads each variable as `_VARIABLES[name]`: a constant stand-in whose lookups
+# go to the names of the evaluation under way (a context variable, so threads do not mix them up).
+# A name that is not there gives up, and the compiled code then resolves it (a global such as
+# `range`, or an undefined with Jinja's own message).
+_NAMES: ContextVar[Mapping[str, Any]] = ContextVar("igflow_template_names")
+
+
+class _Variables:
+    __slots__ = ()
+
+    def __getitem__(self, name: str) -> Any:
+        names = _NAMES.get()
+        if name in names:
+            return names[name]
+        raise nodes.Impossible()  # not a LookupError: the sandbox's getitem must not catch it
+
+    def __repr__(self) -> str:
+        return "<variables>"
+
+
+_VARIABLES: Final = _Variables()
+
+
+class _ReadNames(NodeTransformer):
+    """Replaces every loaded ``Name`` of a tree with a lookup in ``_VARIABLES``."""
+
+    def visit_Name(self, node: nodes.Name) -> nodes.Node:
+        if node.ctx != "load":
+            return node
+        return nodes.Getitem(
+            nodes.Const(_VARIABLES), nodes.Const(node.name), "load", lineno=node.lineno
+        )
+
+
+class _Interpreted:
+    """Evaluates an interpretable tree, or Jinja's compiled code (made on first need) instead."""
+
+    __slots__ = ("_compiled", "_env", "_generate", "_tree")
+
+    def __init__(
+        self,
+        ast: nodes.Expr,
+        env: _Sandbox,
+        generate: Callable[[], Callable[[Mapping[str, Any]], Any]],
+    ) -> None:
+        self._tree: nodes.Expr = _ReadNames().visit(ast)
+        self._env = env
+        self._generate = generate
+        self._compiled: Callable[[Mapping[str, Any]], Any] | None = None
+
+    def __call__(self, context: Mapping[str, Any]) -> Any:
+        token = _NAMES.set(context)
+        try:
+            return self._tree.as_const(nodes.EvalContext(self._env))
+        except nodes.Impossible:
+            pass
+        finally:
+            _NAMES.reset(token)
+        compiled = self._compiled
+        if compiled is None:  # two threads may both make it: the same code, no harm done
+            compiled = self._compiled = self._generate()
+        return compiled(context)
+
+
+def _expression_names(ast: nodes.Expr, env_globals: Mapping[str, Any]) -> frozenset[str]:
+    """The variable names an expression reads, globals (``range``, ...) left out.
+
+    An expression cannot bind names (no assignments, loops or macros), so every loaded name is
+    read from the context: the same set ``meta.find_undeclared_variables`` gives, without its
+    code-generation pass.
+    """
+    found = [ast] if isinstance(ast, nodes.Name) else []  # find_all looks below the node only
+    found.extend(ast.find_all(nodes.Name))
+    return frozenset(
+        node.name for node in found if node.ctx == "load" and node.name not in env_globals
+    )
 
 
 def _whole_expression(text: str, ast: nodes.Template) -> str | None:
