@@ -43,6 +43,30 @@ def normalize_origin(target: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
+def _session_for(origin: str) -> requests.Session:
+    """A Session for one origin, with the environment's settings for it read once.
+
+    A Session reads the environment on every request (``trust_env``): proxies and ``no_proxy``,
+    ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE``, and ``~/.netrc``. That walks ``os.environ`` twice
+    and reads a file per request, about a quarter of a small request's time on loopback (bench:
+    670 -> 490 microseconds). A run talks to one origin and its environment does not change, so
+    the same settings are taken once, for that origin, and the per-request lookups turned off.
+    """
+    import requests
+    from requests.utils import get_netrc_auth
+
+    session = requests.Session()
+    settings = session.merge_environment_settings(origin, {}, None, None, None)
+    netrc_auth = get_netrc_auth(origin)
+    session.trust_env = False
+    session.proxies.update(settings["proxies"])
+    session.verify = settings["verify"]
+    session.cert = settings["cert"]
+    if netrc_auth is not None:
+        session.auth = netrc_auth
+    return session
+
+
 @dataclass
 class Authorized:
     """The result of an `authorize` step: a client bound to a token."""
@@ -81,8 +105,6 @@ class TargetSession(AbstractContextManager["TargetSession"]):
 
     # -- lifecycle -----------------------------------------------------------------------
     def __enter__(self) -> TargetSession:
-        import requests
-
         if self.target == SANDBOX:
             from igflow.sandbox.config import SandboxConfig
             from igflow.sandbox.server import start_sandbox
@@ -91,7 +113,7 @@ class TargetSession(AbstractContextManager["TargetSession"]):
             self.origin = self._running.url
         else:
             self.origin = normalize_origin(self.target)
-        self._session = requests.Session()
+        self._session = _session_for(self.origin)
         return self
 
     def __exit__(
