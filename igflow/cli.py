@@ -14,14 +14,17 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from igflow import __version__
-from igflow.errors import ExitCode, IgflowError, UsageError
+from igflow.errors import ExitCode, IgflowError, SafetyError, UsageError
 
 if TYPE_CHECKING:  # imported for real inside the commands, so `igflow --help` stays fast
     from igflow.client import Timeouts
-    from igflow.playbook.model import Playbook
+    from igflow.journal import Journal
+    from igflow.playbook.model import Playbook, Step
     from igflow.redact import Redactor
     from igflow.reporters import ReportSpec
     from igflow.reporters.common import ReportWriter
+    from igflow.runner import RunResult
+    from igflow.safety import WriteGate
 
 
 class Environment:
@@ -32,9 +35,11 @@ class Environment:
         stdout: TextIO | None = None,
         stderr: TextIO | None = None,
         environ: Mapping[str, str] | None = None,
+        stdin: TextIO | None = None,
     ) -> None:
         self.stdout: TextIO = stdout if stdout is not None else sys.stdout
         self.stderr: TextIO = stderr if stderr is not None else sys.stderr
+        self.stdin: TextIO = stdin if stdin is not None else sys.stdin
         self.environ: Mapping[str, str] = dict(os.environ) if environ is None else environ
 
     def color(self, stream: TextIO, choice: str = "auto") -> bool:
@@ -102,7 +107,50 @@ def _build_parser() -> argparse.ArgumentParser:
         help="also write a report: json:PATH (every step and item) or junit:PATH (for CI); "
         "repeatable; written however the run ends",
     )
+    safety = run.add_argument_group("safe writes")
+    safety.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="perform the reads, print every write with its parameters instead of sending it",
+    )
+    safety.add_argument(
+        "--max-writes",
+        type=_count,
+        metavar="N",
+        help="refuse (exit 6) to send more than N writes in this run",
+    )
+    safety.add_argument(
+        "--yes", action="store_true", help="answer yes to `confirm: true` steps (for scripts, CI)"
+    )
+    safety.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted run: skip writes its journal says were done",
+    )
+    safety.add_argument(
+        "--force",
+        action="store_true",
+        help="with --resume: resume even though the playbook or its variables changed",
+    )
+    safety.add_argument(
+        "--journal",
+        metavar="PATH",
+        help="the resume journal (default .igflow/journals/<playbook>-<hash>.jsonl here)",
+    )
+    safety.add_argument(
+        "--on-rate-limit",
+        choices=("halt", "wait"),
+        help="when the API's rate limit is spent: halt (default) or wait and go on",
+    )
     run.add_argument("--traceback", action="store_true", help=argparse.SUPPRESS)
+
+    plan = commands.add_parser(
+        "plan", help="show what a playbook will do: steps, scopes, writes, request estimates"
+    )
+    plan.add_argument("playbook", help="the playbook file (YAML)")
+    _add_variable_options(plan)
+    plan.add_argument("--json", action="store_true", help="print the plan as JSON")
+    plan.add_argument("--traceback", action="store_true", help=argparse.SUPPRESS)
 
     check = commands.add_parser("check", help="validate playbooks without sending anything")
     check.add_argument("playbooks", nargs="+", metavar="PLAYBOOK")
@@ -123,6 +171,13 @@ def _build_parser() -> argparse.ArgumentParser:
 
     add_sandbox_parser(sandbox)
     return parser
+
+
+def _count(text: str) -> int:
+    """argparse ``type`` for counts: a whole number, 0 or more."""
+    if not text.strip().isdigit():
+        raise UsageError(f"expected a whole number, got {text!r}")
+    return int(text)
 
 
 def _report_spec(text: str) -> ReportSpec:
@@ -254,10 +309,8 @@ def _run_playbook(
 ) -> int:
     from igflow.registry import load_registry
     from igflow.reporters import FanOut
-    from igflow.reporters.common import SANDBOX_SUFFIX
     from igflow.reporters.console import ConsoleOptions, ConsoleReporter
-    from igflow.runner import Runner
-    from igflow.target import SANDBOX, TargetSession
+    from igflow.safety import WriteGate
 
     variables = _external_variables(args)
     playbook = _compile(args.playbook, list(variables))
@@ -268,7 +321,6 @@ def _run_playbook(
             redactor.add(str(variables[name]))
     if args.timeout is not None and args.timeout <= 0:
         raise UsageError("--timeout must be a positive number of seconds")
-    default_timeouts = _timeouts(args.timeout)
     options = ConsoleOptions(
         verbosity=1 if args.verbose else (-1 if args.quiet else 0),
         color=env.color(env.stdout, args.color),
@@ -276,6 +328,55 @@ def _run_playbook(
     )
     console = ConsoleReporter(env.stdout, redactor, options)
     reporter = FanOut([console, *writers]) if writers else console
+    registry = load_registry(playbook.api)
+    journal = _open_journal(args, env, playbook, variables, redactor)
+    gate = WriteGate(
+        dry_run=args.dry_run,
+        max_writes=args.max_writes,
+        journal=journal,
+        confirm=_confirmer(args, env),
+        registry=registry,
+        redact=redactor.redact,
+    )
+    try:
+        result = _execute(args, env, playbook, variables, redactor, reporter, console, gate)
+    except BaseException:
+        if journal is not None:
+            journal.close()
+        raise
+    if journal is not None:
+        _finish_journal(journal, result, args, env)
+    if result.interrupted:
+        env.stderr.write("igflow: interrupted\n")
+        return int(ExitCode.INTERRUPTED)
+    if result.error is not None:
+        _report_error(
+            result.error,
+            env,
+            traceback_wanted=args.traceback,
+            lines=playbook.lines,
+            redact=redactor.redact,
+        )
+        return int(result.error.exit_code)
+    return int(ExitCode.OK)
+
+
+def _execute(
+    args: argparse.Namespace,
+    env: Environment,
+    playbook: Playbook,
+    variables: dict[str, Any],
+    redactor: Redactor,
+    reporter: Any,
+    console: Any,
+    gate: WriteGate,
+) -> RunResult:
+    from igflow.registry import load_registry
+    from igflow.reporters.common import SANDBOX_SUFFIX
+    from igflow.runner import Runner
+    from igflow.target import SANDBOX, TargetSession
+
+    default_timeouts = _timeouts(args.timeout)
     target = args.target or playbook.target or SANDBOX
     registry = load_registry(playbook.api)
     with TargetSession(
@@ -297,22 +398,83 @@ def _run_playbook(
             timeouts_for=lambda seconds: (
                 default_timeouts if seconds is None else _timeouts(seconds)
             ),
+            gate=gate,
         )
         origin = session.origin + (SANDBOX_SUFFIX if target == SANDBOX else "")
-        result = runner.run(origin)
-    if result.interrupted:
-        env.stderr.write("igflow: interrupted\n")
-        return int(ExitCode.INTERRUPTED)
-    if result.error is not None:
-        _report_error(
-            result.error,
-            env,
-            traceback_wanted=args.traceback,
-            lines=playbook.lines,
-            redact=redactor.redact,
+        return runner.run(origin)
+
+
+def _open_journal(
+    args: argparse.Namespace,
+    env: Environment,
+    playbook: Playbook,
+    variables: dict[str, Any],
+    redactor: Redactor,
+) -> Journal | None:
+    """The resume journal, for a run that may write (none for a dry run or a read-only one)."""
+    from igflow.journal import Journal, default_journal_path, playbook_digest, read_state
+
+    if args.force and not args.resume:
+        raise UsageError("--force only applies with --resume")
+    if args.dry_run and args.resume:
+        raise UsageError("--dry-run and --resume cannot be combined (a dry run sends no write)")
+    writes = any(step.endpoint is not None and step.endpoint.mutates for step in playbook.steps)
+    if args.dry_run or not writes:
+        return None
+    path = args.journal or default_journal_path(args.playbook)
+    if not args.resume and os.path.exists(path):
+        try:
+            earlier = read_state(path)
+        except UsageError:
+            earlier = None  # not a journal we can read: it is replaced
+        if earlier is not None and earlier.in_doubt_count:
+            raise SafetyError(
+                f"the last run of this playbook stopped with {earlier.in_doubt_count} write(s) "
+                f"in doubt (journal {path}); continue it with --resume, which settles them, or "
+                "delete the journal to start over"
+            )
+    digest = playbook_digest("\n".join(playbook.lines), variables)
+    return Journal.start(
+        path,
+        playbook=args.playbook,
+        digest=digest,
+        resume=args.resume,
+        force=args.force,
+        redact=redactor.redact,
+    )
+
+
+def _finish_journal(
+    journal: Journal, result: RunResult, args: argparse.Namespace, env: Environment
+) -> None:
+    status = "interrupted" if result.interrupted else ("ok" if result.ok else "failed")
+    journal.finish(status)
+    journal.close()
+    if status != "ok" and any(result.writes.values()):
+        env.stderr.write(
+            f"igflow: the writes done so far are journaled in {journal.path}; "
+            f"to continue: igflow run --resume {args.playbook}\n"
         )
-        return int(result.error.exit_code)
-    return int(ExitCode.OK)
+
+
+def _confirmer(args: argparse.Namespace, env: Environment) -> Callable[[Step, int], bool]:
+    """Asks on a terminal; otherwise `--yes` decides."""
+
+    def confirm(step: Step, writes: int) -> bool:
+        if args.yes:
+            return True
+        if not (_isatty(env.stdin) and _isatty(env.stderr)):
+            return False
+        endpoint = step.endpoint.id if step.endpoint is not None else "writes"
+        many = f"up to {writes} {endpoint} writes" if writes != 1 else f"a {endpoint} write"
+        env.stderr.write(
+            f"{step.label} (line {step.location.line}) will send {many}. Go on? [y/N] "
+        )
+        env.stderr.flush()
+        answer = env.stdin.readline()
+        return answer.strip().lower() in ("y", "yes")
+
+    return confirm
 
 
 def _isatty(stream: TextIO) -> bool:
@@ -329,6 +491,20 @@ def _timeouts(read: float | None) -> Timeouts:
     if read is None:
         return Timeouts()
     return Timeouts(connect=min(5.0, read), read=read)
+
+
+def cmd_plan(args: argparse.Namespace, env: Environment) -> int:
+    import json
+
+    from igflow.plan import build_plan, render_plan
+
+    playbook = _compile(args.playbook, list(_external_variables(args)))
+    plan = build_plan(playbook)
+    if args.json:
+        env.stdout.write(json.dumps(plan.as_dict(), indent=2, ensure_ascii=False) + "\n")
+    else:
+        env.stdout.write(render_plan(plan))
+    return int(ExitCode.OK)
 
 
 def cmd_endpoints(args: argparse.Namespace, env: Environment) -> int:
@@ -360,6 +536,7 @@ def cmd_sandbox(args: argparse.Namespace, env: Environment) -> int:
 COMMANDS: dict[str, Callable[[argparse.Namespace, Environment], int]] = {
     "run": cmd_run,
     "check": cmd_check,
+    "plan": cmd_plan,
     "endpoints": cmd_endpoints,
     "schema": cmd_schema,
     "sandbox": cmd_sandbox,

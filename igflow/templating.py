@@ -209,6 +209,18 @@ class CompiledExpression:
         return _evaluate(lambda: self._expression(context))
 
 
+class _Dynamic:
+    """Stands for a part of a value only rendering can tell (see ``CompiledValue.static``)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "DYNAMIC"
+
+
+DYNAMIC: Any = _Dynamic()
+
+
 class CompiledValue(ABC):
     """A YAML value whose strings may be templates, compiled once.
 
@@ -227,6 +239,14 @@ class CompiledValue(ABC):
     def is_constant(self) -> bool:
         """True when rendering cannot depend on the context."""
         return False
+
+    def static(self) -> Any:
+        """The value as far as it is known without rendering: templates become ``DYNAMIC``.
+
+        For static analysis (``igflow plan``): the length of a literal list, a literal
+        parameter among templated ones.
+        """
+        return DYNAMIC
 
     @abstractmethod
     def render(self, context: Mapping[str, Any]) -> Any:
@@ -257,6 +277,9 @@ class _Constant(CompiledValue):
     @property
     def is_constant(self) -> bool:
         return True
+
+    def static(self) -> Any:
+        return self._value
 
     def render(self, context: Mapping[str, Any]) -> Any:
         return self._value
@@ -295,6 +318,9 @@ class _Mapping(CompiledValue):
         super().__init__(source, _union_names(value for _, value in items))
         self._items = items
 
+    def static(self) -> Any:
+        return {key: value.static() for key, value in self._items}
+
     def render(self, context: Mapping[str, Any]) -> Any:
         return {key: value.render(context) for key, value in self._items}
 
@@ -306,6 +332,9 @@ class _Sequence(CompiledValue):
         super().__init__(source, _union_names(items))
         self._items = items
         self._kind = kind
+
+    def static(self) -> Any:
+        return self._kind(item.static() for item in self._items)
 
     def render(self, context: Mapping[str, Any]) -> Any:
         return self._kind(item.render(context) for item in self._items)

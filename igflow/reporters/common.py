@@ -339,6 +339,10 @@ def item_counts(items: Sequence[ItemRecord]) -> str:
         parts.append(f"{skipped} skipped")
     if expected:
         parts.append(f"{expected} expected error{'s' if expected != 1 else ''}")
+    for status, label in (("dry-run", "dry run"), ("done-earlier", "done earlier")):
+        count = sum(1 for i in items if i.status == status)
+        if count:
+            parts.append(f"{count} {label}")
     return ", ".join(parts)
 
 

@@ -29,6 +29,8 @@ _STATUS = {
     "expected-error": ("XERR", "36"),
     "error-ignored": ("IGNR", "33"),
     "failed": ("FAIL", "31;1"),
+    "dry-run": ("DRY ", "35"),
+    "done-earlier": ("DONE", "36"),
 }
 
 
@@ -189,7 +191,23 @@ class ConsoleReporter:
                         self._write(f"      {line}")
         if record.status == "error-ignored" and record.error is not None and not record.items:
             self._write(self._paint(f"      {record.error}", "33"))
+        self._show_write_notes(record)
         self._show_failed_items(record)
+
+    def _show_write_notes(self, record: StepRecord) -> None:
+        """A dry run shows every write it would send; a resume, which writes it did not resend."""
+        notes = [(record.status, record.message)]
+        notes += [(item.status, item.message) for item in record.items or ()]
+        resumed = 0
+        for status, message in notes:
+            if status == "dry-run" and message:
+                self._write(self._paint(f"      {message}", "35"))
+            elif status == "done-earlier":
+                resumed += 1
+        if resumed:
+            self._write(
+                self._paint(f"      {resumed} done by an earlier run, not sent again", "36")
+            )
 
     def _show_failed_items(self, record: StepRecord) -> None:
         failed = record.failed_items
@@ -230,6 +248,7 @@ class ConsoleReporter:
     def run_finished(self, result: RunResult) -> None:
         self._clear_progress()  # interrupted mid-loop: the step line never came
         self._show_outputs(result)
+        self._show_write_summary(result)
         counts: dict[str, int] = {}
         for record in result.records:
             counts[record.status] = counts.get(record.status, 0) + 1
@@ -240,6 +259,8 @@ class ConsoleReporter:
             ("skipped", "skipped", "skipped"),
             ("error-ignored", "error ignored", "errors ignored"),
             ("failed", "failed", "failed"),
+            ("dry-run", "dry run", "dry run"),
+            ("done-earlier", "done earlier", "done earlier"),
         ):
             count = counts.get(status, 0)
             if count:
@@ -251,6 +272,23 @@ class ConsoleReporter:
         self._write(
             f"{self._paint(verdict, colour)}: {', '.join(pieces)} in {_duration(result.elapsed)}"
         )
+
+    def _show_write_summary(self, result: RunResult) -> None:
+        writes = ", ".join(f"{endpoint} ×{count}" for endpoint, count in result.writes.items())
+        if result.dry_run:
+            self._write(
+                self._paint("dry run: ", "35;1")
+                + (f"would send {writes}" if writes else "no writes would be sent")
+                + "; nothing was written"
+            )
+        elif result.writes_done_earlier or result.reconciled:
+            self._write(
+                self._paint("resumed: ", "36;1")
+                + f"{result.writes_done_earlier} writes done earlier were not resent"
+                + (f"; sent now: {writes}" if writes else "")
+            )
+            for how in result.reconciled:
+                self._write(self._paint(f"  in doubt: {how}", "36"))
 
     def _show_outputs(self, result: RunResult) -> None:
         """The playbook's `outputs`: shown even with -q, since they are the run's result."""
