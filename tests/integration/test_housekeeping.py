@@ -43,11 +43,13 @@ SPAM_PATTERNS = [
     r"bit\.ly",
 ]
 TAG = "plants"
-TAG_SCAN = 200  # like_tag_media.yml looks at this many of the tag's media at most
+TAG_SCAN = 200  # how many of the tag's most recent media like_tag_media.yml looks at
 
 
 @pytest.fixture
-def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
+def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
+    # Whatever a run leaves in its working directory (a resume journal) stays in this test's.
+    monkeypatch.chdir(tmp_path)
     with generated_sandbox(tmp_path) as running:
         yield running
 
@@ -84,9 +86,11 @@ def test_unlike_all_removes_every_like_of_mine_and_nothing_else(sandbox: Sandbox
 
 
 def test_unlike_all_goes_on_past_a_failed_unlike(sandbox: Sandbox) -> None:
-    """on_error: continue: one unlike answered 500 (before its write) is reported, the rest go.
+    """One unlike answered 500 does not stop the others, and the outputs account for it.
 
-    The fault strikes the Nth /v1 request: the liked pages come first, then the unlikes.
+    The fault strikes the Nth /v1 request (the liked pages come first). Whether igflow resends
+    it (unlikes are idempotent, so a retry policy may) or reports it as failed and goes on
+    (`on_error: continue`), the state must match the outputs exactly: every other like is gone.
     """
     mine = sandbox.liked_by_me()
     fifth_unlike = pages(len(mine)) + 5
@@ -95,16 +99,31 @@ def test_unlike_all_goes_on_past_a_failed_unlike(sandbox: Sandbox) -> None:
     code, out, err = sandbox.run("unlike_all.yml")
 
     assert code == 0, out + err
-    (failed,) = [r for r in sandbox.requests("likes.delete") if r["fault"] == "error"]
-    assert sandbox.liked_by_me() == {path_media_pk(failed["path"])}
-    assert len(sandbox.requests("likes.delete")) == len(mine)  # no item skipped, none sent twice
-    assert "APIError" in out
-    assert outputs(out) == {
+    unlikes = sandbox.requests("likes.delete")
+    (struck,) = [r for r in unlikes if r["fault"] == "error"]
+    left = sandbox.liked_by_me()
+    result = outputs(out)
+    assert left <= {path_media_pk(struck["path"])}
+    assert result == {
         "liked": len(mine),
         "pages": pages(len(mine)),
-        "unliked": len(mine) - 1,
-        "failed": 1,
+        "unliked": len(mine) - len(left),
+        "failed": len(left),
     }
+    # Every item was sent once, apart from the struck request (resent or not).
+    resent_or_rest = [path_media_pk(r["path"]) for r in unlikes if r is not struck]
+    assert sorted(resent_or_rest) == sorted(mine - left)
+
+
+def test_unlike_all_stops_at_its_write_cap(sandbox: Sandbox) -> None:
+    """max_writes: past the cap the run is refused (exit 6); the cap's worth of unlikes went."""
+    mine = sandbox.liked_by_me()
+    code, out, err = sandbox.run("unlike_all.yml", "--var", "max_writes=100")
+    assert code == 6, out + err
+    assert "max_writes" in err
+    assert len(sandbox.requests("likes.delete")) == 100
+    assert len(mine - sandbox.liked_by_me()) == 100
+    assert sandbox.liked_by_me() < mine
 
 
 def test_prune_spam_deletes_only_others_spam_on_my_last_50_media(
@@ -207,9 +226,7 @@ def test_export_media_writes_one_row_per_media(sandbox: Sandbox, tmp_path: Path,
     ]
     path = tmp_path / "exports" / f"media.{fmt}"
 
-    code, out, err = sandbox.run(
-        "export_media.yml", "--var", f"format={fmt}", "--var", f"path={path}"
-    )
+    code, out, err = sandbox.run("export_media.yml", "--var", f"path={path}")  # format: from .ext
 
     assert code == 0, out + err
     text = path.read_text(encoding="utf-8")
@@ -251,7 +268,9 @@ def test_like_tag_media_likes_at_most_n_new_ones(sandbox: Sandbox) -> None:
     skipped = [pk for pk, _ in tagged[:last] if pk in liked]
     assert len(expected) == n and last >= PAGE and len(skipped) >= 10  # pages, and skips
 
-    code, out, err = sandbox.run("like_tag_media.yml", "--var", f"tag={TAG}", "--var", f"n={n}")
+    code, out, err = sandbox.run(
+        "like_tag_media.yml", "--var", f"tag={TAG}", "--var", f"n={n}", "--var", f"scan={TAG_SCAN}"
+    )
 
     assert code == 0, out + err
     assert sandbox.likes() == before | {(pk, GRANT) for pk in expected}
