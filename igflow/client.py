@@ -9,24 +9,53 @@ One call goes through three stages, kept apart so each can be tested and wrapped
 The last stage lives in :mod:`igflow.responses` (with ApiResponse, RateLimitInfo and Exchange,
 re-exported here), and the translation of network exceptions in :mod:`igflow.transport_errors`.
 
-A later retry policy wraps ``_send``: a prepared call is immutable and can be sent again, and
-``_send`` raises only igflow errors whose class says whether the attempt may be retried.
+:meth:`ApiClient._send_with_policy` wraps ``_send``: a prepared call is immutable (already
+signed) and is sent again as it is. ``_send`` raises only igflow errors, whose class tells the
+retry policy (:mod:`igflow.retry`) whether the attempt may be retried; every attempt first asks
+the pacer (:mod:`igflow.pacing`) whether to hold back, and tells it the rate-limit headers after.
+A spent rate limit (429) halts or waits, as ``rate_limit_policy`` says.
+
+Hooks for the console (called from whichever thread sent the request, loops' workers included):
+``on_retry(attempt, delay, message)`` before each retry, ``on_rate_limit_wait(seconds_left,
+message)`` during each rate-limit wait (see :func:`igflow.pacing.countdown`). Messages are
+redacted.
 
 Secrets: every URL, body and exception text leaving this module goes through the Redactor.
 """
 
 from __future__ import annotations
 
+import hashlib
+import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit
 
 import requests
 
 from igflow import __version__
-from igflow.errors import AuthenticationError, SafetyError, TransportError, UsageError
+from igflow.errors import (
+    ApiError,
+    AuthenticationError,
+    ConnectError,
+    IgflowError,
+    RateLimitError,
+    SafetyError,
+    TransportError,
+    UsageError,
+)
+from igflow.pacing import (
+    GLOBAL_BUCKET,
+    RATE_LIMIT_MAX_WAIT,
+    RATE_LIMIT_POLICIES,
+    RATE_LIMIT_WAIT,
+    Pacer,
+    WaitReporter,
+    check_rate_limit_settings,
+    countdown,
+)
 from igflow.redact import Redactor
 from igflow.registry import Endpoint, Registry
 from igflow.responses import (
@@ -38,8 +67,12 @@ from igflow.responses import (
     build_exchange,
     read_response,
 )
+from igflow.retry import RetryDecision, RetrySettings, decide, retry_after
 from igflow.signing import sign
 from igflow.transport_errors import TRANSPORT_EXCEPTIONS, map_transport_error
+
+if TYPE_CHECKING:
+    from igflow.playbook.model import RetrySpec
 
 __all__ = [
     "CLIENT_ID_PARAM",
@@ -47,9 +80,11 @@ __all__ = [
     "EXCHANGE_BODY_CHARS",
     "SNIPPET_CHARS",
     "ApiClient",
+    "RATE_LIMIT_POLICIES",
     "ApiResponse",
     "Exchange",
     "RateLimitInfo",
+    "RetryReporter",
     "Timeouts",
     "render_value",
 ]
@@ -59,6 +94,25 @@ CLIENT_SECRET_PARAM = "client_secret"
 _FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+class RetryReporter(Protocol):
+    """``on_retry(attempt, delay, message)``: attempt ``attempt`` failed; next in ``delay`` s."""
+
+    def __call__(self, attempt: int, delay: float, message: str) -> None: ...
+
+
+def _sleep(seconds: float) -> None:
+    """The clients' default sleep, looked up when a client is built (tests can replace it)."""
+    time.sleep(seconds)
+
+
+def _default_retry() -> RetrySpec:
+    # Imported here: igflow.playbook pulls in the YAML, Jinja and JSON Schema stack, which the
+    # client itself does not need (and `igflow --help` must not load).
+    from igflow.playbook.model import RetrySpec
+
+    return RetrySpec()
 
 
 @dataclass(frozen=True)
@@ -82,6 +136,8 @@ class _PreparedCall:
     url: str
     body: str | None
     headers: Mapping[str, str] = field(default_factory=dict)
+    # Which rate-limit budget the request draws on (see igflow.pacing); never shown anywhere.
+    budget: str = GLOBAL_BUCKET
 
 
 def render_value(value: Any) -> str:
@@ -124,10 +180,10 @@ def _origin_key(url: str) -> tuple[str, str, int] | None:
 class ApiClient:
     """Sends registry endpoints to one target origin over a reused requests.Session.
 
-    No retries happen here: a retry policy (a later issue) wraps :meth:`_send`, which takes an
-    immutable :class:`_PreparedCall` and raises only typed igflow errors, so it can decide from
-    the error class alone (ConnectError: nothing was sent; RequestTimeout/ConnectionDropped/
-    TransientApiError: only for idempotent calls) without this class changing.
+    Every call goes through the retry policy (:func:`igflow.retry.decide`: a refused connection
+    always; timeouts, dropped connections and 5xx only for reads and idempotent writes; never
+    anything else), the pacer, and the rate-limit policy. :meth:`_send` itself is one exchange.
+    A client may be used from several threads at once (a loop's concurrent items).
     """
 
     def __init__(
@@ -143,6 +199,15 @@ class ApiClient:
         session: requests.Session | None = None,
         user_agent: str = f"igflow/{__version__}",
         on_exchange: Callable[[Exchange], None] | None = None,
+        retry: RetrySettings | None = None,
+        rate_limit_policy: str = "halt",
+        rate_limit_wait: float = RATE_LIMIT_WAIT,
+        rate_limit_max_wait: float = RATE_LIMIT_MAX_WAIT,
+        on_retry: RetryReporter | None = None,
+        on_rate_limit_wait: WaitReporter | None = None,
+        sleep: Callable[[float], None] | None = None,
+        random_source: Callable[[], float] | None = None,
+        pacer: Pacer | None = None,
     ) -> None:
         """Create a client.
 
@@ -157,14 +222,30 @@ class ApiClient:
             session: A Session to reuse (tests inject one); a new one otherwise.
             user_agent: The User-Agent header.
             on_exchange: Called with a redacted :class:`Exchange` after each exchange.
+            retry: The retry settings of calls that give none (a step without ``retry``);
+                RetrySpec() (3 attempts, 0.5 s backoff, 30 s cap, jitter) when None.
+            rate_limit_policy: On a spent rate limit (429): ``halt`` (raise) or ``wait``.
+            rate_limit_wait: With ``wait``: seconds between tries while the limit recovers
+                (a ``Retry-After`` header wins).
+            rate_limit_max_wait: With ``wait``: the most seconds one call waits in total before
+                it gives up and raises.
+            on_retry: Told ``(attempt, delay, message)`` before each retry.
+            on_rate_limit_wait: Told ``(seconds_left, message)`` during rate-limit waits and
+                long pacing waits, once a second, and with 0 when a wait ends.
+            sleep: Sleeps (tests inject one that never really sleeps); ``time.sleep`` by default.
+            random_source: Floats in [0, 1) for the retry jitter; ``random.random`` by default.
+            pacer: The pacer to share (one per run: TargetSession passes its own); a new one
+                using ``sleep`` and ``on_rate_limit_wait`` when None.
 
         Raises:
-            UsageError: The origin is not an http(s) origin, or signing lacks a client secret.
+            UsageError: The origin is not an http(s) origin, signing lacks a client secret, or
+                a rate-limit setting is not valid.
         """
         if sign_requests and not client_secret:
             raise UsageError(
                 "signed requests need the client secret (sign_requests without client_secret)"
             )
+        check_rate_limit_settings(rate_limit_policy, rate_limit_wait, rate_limit_max_wait)
         self.registry = registry
         self.origin = _normalize_origin(origin)
         self._origin_key = _origin_key(self.origin)
@@ -178,6 +259,18 @@ class ApiClient:
         self._headers = {"User-Agent": user_agent, "Accept": "application/json"}
         self._form_headers = {**self._headers, "Content-Type": _FORM_CONTENT_TYPE}
         self._known_token: str | None = None
+        self._known_budget = GLOBAL_BUCKET
+        self.retry: RetrySettings = retry if retry is not None else _default_retry()
+        self.rate_limit_policy = rate_limit_policy
+        self.rate_limit_wait = rate_limit_wait
+        self.rate_limit_max_wait = rate_limit_max_wait
+        self.on_retry = on_retry
+        self.on_rate_limit_wait = on_rate_limit_wait
+        self._sleep = sleep if sleep is not None else _sleep
+        self._random = random_source if random_source is not None else random.random
+        self.pacer = (
+            pacer if pacer is not None else Pacer(sleep=self._sleep, on_wait=on_rate_limit_wait)
+        )
         redactor.add_all((client_secret,))
 
     def close(self) -> None:
@@ -199,14 +292,16 @@ class ApiClient:
         *,
         token: str | None,
         timeout: Timeouts | None = None,
+        retry: RetrySettings | None = None,
     ) -> ApiResponse:
-        """Send one endpoint call and return its parsed response.
+        """Send one endpoint call and return its parsed response, retrying when that is safe.
 
         Args:
             endpoint: The registry endpoint.
             params: Parameter values by name; None values are omitted.
             token: The access token (required for ``auth: token`` endpoints).
             timeout: Per-call timeouts; the client default when None.
+            retry: The step's retry settings; the client's default when None.
 
         Returns:
             The successful response.
@@ -215,9 +310,10 @@ class ApiClient:
             AuthenticationError: No token (or no client credentials); nothing was sent.
             ApiError: The API answered with an error (a subclass named after its error_type).
             OAuthError: An OAuth-style error body with error_type OAuthException.
-            TransportError: The exchange failed (ConnectError, RequestTimeout, ...).
+            TransportError: The exchange failed (ConnectError, RequestTimeout, ...), after the
+                retries the policy allowed; the message says how many attempts were made.
         """
-        return self._send(self._prepare(endpoint, params, token), timeout)
+        return self._send_with_policy(self._prepare(endpoint, params, token), timeout, retry)
 
     def get_next(
         self,
@@ -226,8 +322,9 @@ class ApiClient:
         endpoint: Endpoint,
         token: str | None,
         timeout: Timeouts | None = None,
+        retry: RetrySettings | None = None,
     ) -> ApiResponse:
-        """Follow a pagination ``next_url`` of ``endpoint``.
+        """Follow a pagination ``next_url`` of ``endpoint``, retrying when that is safe.
 
         The link is followed only on the client's own origin, since it carries (or would be given)
         the access token. A stale ``sig`` is replaced when signing is on, and the current token is
@@ -238,6 +335,7 @@ class ApiClient:
             endpoint: The endpoint the pages belong to.
             token: The current access token.
             timeout: Per-call timeouts; the client default when None.
+            retry: The step's retry settings; the client's default when None.
 
         Returns:
             The next page.
@@ -270,8 +368,15 @@ class ApiClient:
             query.append(sig)
         # Rebuilt on the client's own spelling of the origin: same origin, canonical form.
         target = self.origin + parts.path + ("?" + urlencode(query) if query else "")
-        prepared = _PreparedCall(endpoint, endpoint.method.upper(), target, None, self._headers)
-        return self._send(prepared, timeout)
+        prepared = _PreparedCall(
+            endpoint,
+            endpoint.method.upper(),
+            target,
+            None,
+            self._headers,
+            self._budget(endpoint, token),
+        )
+        return self._send_with_policy(prepared, timeout, retry)
 
     # -- preparing ---------------------------------------------------------------------------
 
@@ -292,9 +397,10 @@ class ApiClient:
         url = self.origin + endpoint.prefix + path
         if query:
             url += "?" + urlencode(query)
+        budget = self._budget(endpoint, token)
         if method in _BODY_METHODS:
-            return _PreparedCall(endpoint, method, url, urlencode(form), self._form_headers)
-        return _PreparedCall(endpoint, method, url, None, self._headers)
+            return _PreparedCall(endpoint, method, url, urlencode(form), self._form_headers, budget)
+        return _PreparedCall(endpoint, method, url, None, self._headers, budget)
 
     @staticmethod
     def _build_path(endpoint: Endpoint, params: Mapping[str, Any]) -> str:
@@ -349,7 +455,23 @@ class ApiClient:
         # Skip the redactor's set arithmetic on the hot path: the token rarely changes.
         if token != self._known_token:
             self.redactor.add(token)
+            self._known_budget = _caller_key("token", token)
             self._known_token = token
+
+    def _budget(self, endpoint: Endpoint, token: str | None) -> str:
+        """The rate-limit budget a request draws on: v1 counts per token (per client id for
+        client-credential calls), with a bucket of its own for like, comment and relationship
+        writes (the registry's ``rate_bucket``)."""
+        if endpoint.auth == "token" and token:
+            if token == self._known_token:
+                caller = self._known_budget
+            else:
+                caller = _caller_key("token", token)
+        elif endpoint.auth == "client" and self.client_id:
+            caller = _caller_key("client", self.client_id)
+        else:
+            caller = "anonymous"
+        return f"{caller}/{endpoint.rate_bucket or GLOBAL_BUCKET}"
 
     def _signs(self, endpoint: Endpoint) -> bool:
         return self.sign_requests and endpoint.auth != "none"
@@ -370,6 +492,112 @@ class ApiClient:
         return path
 
     # -- sending -----------------------------------------------------------------------------
+
+    def _send_with_policy(
+        self, prepared: _PreparedCall, timeout: Timeouts | None, retry: RetrySettings | None
+    ) -> ApiResponse:
+        """Send ``prepared`` through the pacer, retrying and waiting as the policies allow.
+
+        A retry resends the very same request (URL, body and ``sig`` included): nothing in it
+        depends on the time, so it needs no new signature.
+        """
+        spec = retry if retry is not None else self.retry
+        endpoint = prepared.endpoint
+        attempt = 0
+        waited = 0.0
+        in_doubt: IgflowError | None = None  # an earlier attempt that may have been applied
+        while True:
+            attempt += 1
+            self.pacer.before_send(prepared.budget)
+            try:
+                response = self._send(prepared, timeout)
+            except IgflowError as exc:
+                self.pacer.after_response(prepared.budget, getattr(exc, "rate_limit", None))
+                if isinstance(exc, RateLimitError):
+                    pause = self._rate_limit_pause(exc, endpoint.id, waited)
+                    # A 429 means the API refused the request before doing anything, so sending
+                    # it again cannot apply a write twice, and it does not use up an attempt.
+                    attempt -= 1
+                    waited += pause
+                    continue
+                decision = decide(spec, endpoint, attempt, exc, random=self._random)
+                if not decision.retry:
+                    raise self._final_error(exc, attempt, decision, in_doubt) from None
+                if decision.in_doubt:
+                    in_doubt = exc
+                if self.on_retry is not None:
+                    self.on_retry(
+                        attempt,
+                        decision.delay,
+                        self.redactor.redact(
+                            f"{endpoint.id}: attempt {attempt} of {spec.attempts} failed "
+                            f"({_describe(exc)}); retrying in {decision.delay:.1f} s "
+                            f"({decision.reason})"
+                        ),
+                    )
+                self._sleep(decision.delay)
+                continue
+            except BaseException:  # a bug or Ctrl-C: the request no longer counts as in flight
+                self.pacer.after_response(prepared.budget, None)
+                raise
+            self.pacer.after_response(prepared.budget, response.rate_limit)
+            return response
+
+    def _rate_limit_pause(self, error: RateLimitError, endpoint_id: str, waited: float) -> float:
+        """Wait out a spent rate limit (policy ``wait``) and return the seconds waited.
+
+        Raises:
+            RateLimitError: ``error`` itself under ``halt``, or once ``rate_limit_max_wait``
+                seconds have been waited for this call.
+        """
+        if self.rate_limit_policy != "wait":
+            raise error
+        left = self.rate_limit_max_wait - waited
+        if left < 0.001:  # not `<= 0`: float sums may leave a sliver that would loop forever
+            error.message = (
+                f"{error.message} (still rate limited after waiting {_seconds(waited)}, the "
+                "most one call waits)"
+            )
+            raise error
+        asked = retry_after(error)
+        # At least a second even when Retry-After says 0: resending a 429 at once, in a loop,
+        # would only hammer the API.
+        pause = min(max(asked, 1.0) if asked is not None else self.rate_limit_wait, left)
+        message = self.redactor.redact(
+            f"{endpoint_id}: the API's rate limit is spent ({_describe(error)}); trying again "
+            f"in {_seconds(pause)} (waited {_seconds(waited)} of at most "
+            f"{_seconds(self.rate_limit_max_wait)})"
+        )
+        countdown(pause, message, sleep=self._sleep, report=self.on_rate_limit_wait)
+        return pause
+
+    def _final_error(
+        self,
+        error: IgflowError,
+        attempt: int,
+        decision: RetryDecision,
+        in_doubt: IgflowError | None,
+    ) -> IgflowError:
+        """The error a call raises once it stops: says how many attempts were made, and never
+        lets a refused connection hide that an earlier attempt may have been applied."""
+        if isinstance(error, ConnectError) and in_doubt is not None:
+            # The runner reads a ConnectError as "not sent"; after an attempt that may have been
+            # applied, that would be wrong, so the earlier (in-doubt) error is the one raised.
+            in_doubt.message = (
+                f"{in_doubt.message} (attempt {attempt}: {error.message}; gave up after "
+                f"{attempt} attempts)"
+            )
+            return in_doubt
+        if decision.exhausted:
+            if attempt > 1:  # with `attempts: 1` nothing was retried: nothing to say
+                error.message = f"{error.message} ({decision.reason})"
+        elif attempt > 1:
+            error.message = (
+                f"{error.message} (not retried: {decision.reason}; after {attempt} attempts)"
+            )
+        elif decision.in_doubt:  # a write that is not idempotent: say why it was not resent
+            error.message = f"{error.message} (not retried: {decision.reason})"
+        return error
 
     def _send(self, prepared: _PreparedCall, timeout: Timeouts | None = None) -> ApiResponse:
         """One HTTP exchange, no retries: the seam a retry policy wraps.
@@ -444,3 +672,21 @@ class ApiClient:
             redactor=self.redactor,
             error=error,
         )
+
+
+def _caller_key(kind: str, secret: str) -> str:
+    """A budget key for a caller: a digest, so no token or client id sits in it in clear."""
+    return kind + ":" + hashlib.sha256(secret.encode("utf-8")).hexdigest()[:16]
+
+
+def _describe(error: IgflowError) -> str:
+    if isinstance(error, ApiError):
+        status = f" [{error.status}]" if error.status is not None else ""
+        return f"{error.error_type}: {error.message}{status}"
+    return f"{type(error).__name__}: {error.message}"
+
+
+def _seconds(value: float) -> str:
+    if value >= 120:
+        return f"{value / 60:.0f} min"
+    return f"{value:.0f} s" if value >= 10 else f"{value:.1f} s"

@@ -7,7 +7,10 @@ call for. It does no I/O, and every text it produces has gone through the Redact
 
 from __future__ import annotations
 
+import datetime
+import email.utils
 import json
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -41,10 +44,15 @@ EXCHANGE_BODY_CHARS = 4096  # how much of a response body an Exchange (`-v`) car
 
 @dataclass
 class RateLimitInfo:
-    """The API's ``X-Ratelimit-*`` headers; None when absent or not an integer."""
+    """The API's ``X-Ratelimit-*`` headers; None when absent or not an integer.
+
+    ``retry_after`` is the ``Retry-After`` header in seconds (v1 never documented one, but an
+    edge or a proxy in front of it may send it); None when absent or unreadable.
+    """
 
     limit: int | None
     remaining: int | None
+    retry_after: float | None = None
 
     @classmethod
     def from_headers(cls, headers: Mapping[str, str]) -> RateLimitInfo:
@@ -54,24 +62,58 @@ class RateLimitInfo:
             headers: Response headers; a case-insensitive mapping or a plain dict.
 
         Returns:
-            The parsed limit and remaining counts.
+            The parsed limit and remaining counts, and Retry-After.
         """
         return cls(
             limit=_header_int(headers, "X-Ratelimit-Limit"),
             remaining=_header_int(headers, "X-Ratelimit-Remaining"),
+            retry_after=_retry_after(headers),
         )
 
 
-def _header_int(headers: Mapping[str, str], name: str) -> int | None:
+def _header(headers: Mapping[str, str], name: str) -> str | None:
     value = headers.get(name)
     if value is None and not isinstance(headers, requests.structures.CaseInsensitiveDict):
         lowered = name.lower()
         value = next((v for k, v in headers.items() if k.lower() == lowered), None)
-    if value is None:
+    return None if value is None else str(value).strip()
+
+
+def _header_int(headers: Mapping[str, str], name: str) -> int | None:
+    text = _header(headers, name)
+    if text is None:
         return None
-    text = str(value).strip()
     # isdigit() rejects signs, decimals and empty strings; a count is a non-negative integer.
     return int(text) if text.isascii() and text.isdigit() else None
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    """``Retry-After`` as seconds: delta-seconds, or an HTTP date (RFC 9110 §10.2.3).
+
+    A date is measured from the response's own ``Date`` header when there is one, so a skewed
+    local clock does not stretch or shrink the wait; from the local clock otherwise.
+    """
+    text = _header(headers, "Retry-After")
+    if not text:
+        return None
+    if text.isascii() and text.isdigit():
+        return float(int(text))
+    when = _http_date(text)
+    if when is None:
+        return None
+    sent = _http_date(_header(headers, "Date") or "")
+    now = sent if sent is not None else time.time()
+    return max(0.0, when - now)
+
+
+def _http_date(text: str) -> float | None:
+    try:
+        parsed = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if parsed.tzinfo is None:  # RFC 9110 dates are GMT; a zoneless one is taken as such
+        parsed = parsed.replace(tzinfo=datetime.timezone.utc)
+    return parsed.timestamp()
 
 
 @dataclass
@@ -205,13 +247,26 @@ def _malformed(
 ) -> MalformedResponse:
     content_type = response.headers.get("Content-Type", "(none)")
     snippet = _snippet(response, redactor) or "(empty body)"
+    truncated = _looks_truncated(response.content)
     error = MalformedResponse(
         f"{endpoint_id}: HTTP {response.status_code} response is not the API's JSON "
-        f"(content-type {content_type}): {snippet}"
+        f"(content-type {content_type}){' and looks cut short' if truncated else ''}: {snippet}"
     )
-    # Not a declared attribute: a transport error has no status unless a response came back.
+    # Not declared attributes: a transport error has no status unless a response came back, and
+    # only a malformed body says whether it was cut short (igflow.retry reads `truncated`).
     error.status = response.status_code  # type: ignore[attr-defined]
+    error.truncated = truncated  # type: ignore[attr-defined]
     return error
+
+
+def _looks_truncated(content: bytes) -> bool:
+    """An empty body, or one that starts as JSON but does not parse: the response was cut short.
+
+    Either way the request may have been applied and its answer lost, which the retry policy
+    treats like a dropped connection. A complete non-JSON body (an HTML page) is not truncated.
+    """
+    text = content.lstrip()
+    return not text or text[:1] in (b"{", b"[")
 
 
 def _snippet(response: requests.Response, redactor: Redactor) -> str:

@@ -19,9 +19,11 @@ if TYPE_CHECKING:
     import requests
 
     from igflow.auth import SandboxInfo
-    from igflow.client import ApiClient, Exchange, Timeouts
+    from igflow.client import ApiClient, Exchange, RetryReporter, Timeouts
+    from igflow.pacing import Pacer, WaitReporter
     from igflow.redact import Redactor
     from igflow.registry import Registry
+    from igflow.retry import RetrySettings
     from igflow.sandbox.config import SandboxConfig
     from igflow.sandbox.server import RunningSandbox
 
@@ -89,7 +91,43 @@ class TargetSession(AbstractContextManager["TargetSession"]):
         timeouts: Timeouts,
         on_exchange: Callable[[Exchange], None] | None = None,
         sandbox_config: SandboxConfig | None = None,
+        retry: RetrySettings | None = None,
+        rate_limit_policy: str = "halt",
+        rate_limit_wait: float | None = None,
+        rate_limit_max_wait: float | None = None,
+        on_retry: RetryReporter | None = None,
+        on_rate_limit_wait: WaitReporter | None = None,
+        sleep: Callable[[float], None] | None = None,
     ) -> None:
+        """Set up the run's connection (nothing is started before ``with``).
+
+        The retry and rate-limit settings go to every client the session builds (see
+        :class:`igflow.client.ApiClient`), and all of them share one pacer, since v1 counts
+        requests per token whichever client object sends them.
+
+        Args:
+            retry: Retry settings (a ``RetrySpec``) for calls that give none; RetrySpec() if None.
+            rate_limit_policy: ``halt`` or ``wait`` on a spent rate limit (HTTP 429).
+            rate_limit_wait: With ``wait``: seconds between tries (60 when None).
+            rate_limit_max_wait: With ``wait``: the most one call waits (3600 when None).
+            on_retry: ``(attempt, delay, message)`` before each retry; from any thread.
+            on_rate_limit_wait: ``(seconds_left, message)`` during rate-limit waits and long
+                pacing waits, each second and once with 0 at the end; from any thread.
+            sleep: Replaces ``time.sleep`` for retries and waits (tests).
+        """
+        from igflow.pacing import RATE_LIMIT_MAX_WAIT, RATE_LIMIT_WAIT, check_rate_limit_settings
+
+        self.rate_limit_wait = RATE_LIMIT_WAIT if rate_limit_wait is None else rate_limit_wait
+        self.rate_limit_max_wait = (
+            RATE_LIMIT_MAX_WAIT if rate_limit_max_wait is None else rate_limit_max_wait
+        )
+        check_rate_limit_settings(rate_limit_policy, self.rate_limit_wait, self.rate_limit_max_wait)
+        self.retry = retry
+        self.rate_limit_policy = rate_limit_policy
+        self.on_retry = on_retry
+        self.on_rate_limit_wait = on_rate_limit_wait
+        self._sleep = sleep
+        self._pacer: Pacer | None = None
         self.target = target
         self.registry = registry
         self.redactor = redactor
@@ -149,15 +187,27 @@ class TargetSession(AbstractContextManager["TargetSession"]):
         if key not in self._clients:
             from igflow.client import ApiClient
 
-            self._clients[key] = ApiClient(
+            client = ApiClient(
                 self.registry,
                 self.origin,
                 redactor=self.redactor,
                 timeouts=self.timeouts,
                 session=self.session,
                 on_exchange=self.on_exchange,
+                retry=self.retry,
+                rate_limit_policy=self.rate_limit_policy,
+                rate_limit_wait=self.rate_limit_wait,
+                rate_limit_max_wait=self.rate_limit_max_wait,
+                on_retry=self.on_retry,
+                on_rate_limit_wait=self.on_rate_limit_wait,
+                sleep=self._sleep,
+                pacer=self._pacer,
                 **kwargs,
             )
+            # One pacer for the whole run: the first client's (it uses the session's sleep
+            # and on_rate_limit_wait, or the client's defaults for them).
+            self._pacer = client.pacer
+            self._clients[key] = client
         return self._clients[key]
 
     def anonymous_client(self) -> ApiClient:

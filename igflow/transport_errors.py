@@ -2,8 +2,9 @@
 
 requests, urllib3, http.client and the OS each raise their own exceptions, often wrapped in one
 another. :func:`map_transport_error` walks what an exception wraps and picks the most specific
-igflow error, so a retry policy can decide from the class alone: ConnectError (nothing was
-sent), RequestTimeout, ConnectionDropped, MalformedResponse, or TransportError.
+igflow error, so the retry policy (:mod:`igflow.retry`) can decide from the class alone:
+ConnectError (nothing was sent), RequestTimeout, ConnectionDropped, MalformedResponse (with
+``truncated`` set when the body was cut short), or TransportError.
 """
 
 from __future__ import annotations
@@ -82,7 +83,11 @@ def map_transport_error(
     if isinstance(exc, requests.exceptions.ChunkedEncodingError) or names & _DROPPED:
         return ConnectionDropped(f"connection dropped mid-exchange: {url} ({innermost})")
     if isinstance(exc, requests.exceptions.ContentDecodingError):
-        return MalformedResponse(f"response body could not be decoded: {url} ({innermost})")
+        error = MalformedResponse(f"response body could not be decoded: {url} ({innermost})")
+        # A compressed body that fails to decode was most often cut short in transit: the
+        # request may have been applied, its answer lost (igflow.retry reads `truncated`).
+        error.truncated = True  # type: ignore[attr-defined]
+        return error
     detail = redactor.redact(str(exc))
     return TransportError(f"request failed: {url}: {detail} ({type(exc).__name__})")
 

@@ -16,6 +16,8 @@ import requests
 
 from igflow import errors
 from igflow.client import ApiClient, ApiResponse, Exchange, RateLimitInfo, Timeouts, render_value
+from igflow.pacing import Pacer
+from igflow.playbook.model import RetrySpec
 from igflow.redact import Redactor
 from igflow.registry import Registry, load_registry
 from igflow.signing import sign, signature_matches
@@ -33,8 +35,16 @@ def registry() -> Registry:
     return load_registry("instagram.v1")
 
 
+def no_sleep(seconds: float) -> None:
+    raise AssertionError(f"these tests send one request per call; slept {seconds}")
+
+
 def make_client(registry: Registry, origin: str = ORIGIN, **kwargs: Any) -> ApiClient:
+    """A client that makes a single attempt and never paces: the wire-level behaviour of one
+    exchange (retries, pacing and rate-limit waits: test_client_retry.py, test_pacing.py)."""
     kwargs.setdefault("redactor", Redactor())
+    kwargs.setdefault("retry", RetrySpec(attempts=1))
+    kwargs.setdefault("pacer", Pacer(sleep=no_sleep))
     return ApiClient(registry, origin, **kwargs)
 
 
