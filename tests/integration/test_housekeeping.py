@@ -22,6 +22,7 @@ from housekeeping_support import (
     GRANT,
     ME,
     PAGE,
+    PLAYBOOKS,
     Comment,
     Sandbox,
     generated_sandbox,
@@ -126,27 +127,31 @@ def test_unlike_all_stops_at_its_write_cap(sandbox: Sandbox) -> None:
     assert sandbox.liked_by_me() < mine
 
 
+SPAM = re.compile("|".join(SPAM_PATTERNS), re.IGNORECASE)
+
+
+def is_spam(comment: Comment) -> bool:
+    return bool(SPAM.search(comment.text))
+
+
+def spam_to_delete(sandbox: Sandbox) -> tuple[set[int], list[Comment]]:
+    """The ids of others' spam comments on my 50 most recent media, and all comments on those."""
+    recent = {m["pk"] for m in sandbox.my_media()[:50]}
+    on_recent = [c for c in sandbox.comments().values() if c.media_pk in recent]
+    return {c.id for c in on_recent if c.author != GRANT and is_spam(c)}, on_recent
+
+
 def test_prune_spam_deletes_only_others_spam_on_my_last_50_media(
     sandbox: Sandbox, tmp_path: Path
 ) -> None:
-    recent = {m["pk"] for m in sandbox.my_media()[:50]}
     before = sandbox.comments()
-    spam = re.compile("|".join(SPAM_PATTERNS), re.IGNORECASE)
-
-    def is_spam(comment: Comment) -> bool:
-        return bool(spam.search(comment.text))
-
-    expected = {
-        c.id for c in before.values() if c.media_pk in recent and c.author != GRANT and is_spam(c)
-    }
+    expected, on_recent = spam_to_delete(sandbox)
     # The dataset has every case the playbook must tell apart.
-    on_recent = [c for c in before.values() if c.media_pk in recent]
     assert len(expected) >= 20
     assert any(c.author == GRANT and is_spam(c) for c in on_recent)  # my own, kept
     assert any(c.author != GRANT and not is_spam(c) for c in on_recent)  # not spam, kept
-    assert any(
-        c.media_pk not in recent and is_spam(c) and c.author != GRANT for c in before.values()
-    )
+    older = [c for c in before.values() if c not in on_recent]
+    assert any(c.author != GRANT and is_spam(c) for c in older)  # spam on older media, kept
 
     code, out, err = sandbox.run(
         "prune_spam_comments.yml", "--vars-file", vars_file(tmp_path, spam_patterns=SPAM_PATTERNS)
@@ -165,6 +170,21 @@ def test_prune_spam_deletes_only_others_spam_on_my_last_50_media(
         "spam": len(expected),
         "deleted": len(expected),
     }
+
+
+def test_prune_spam_dry_run_shows_exactly_what_it_would_delete(sandbox: Sandbox) -> None:
+    before = sandbox.comments()
+    playbook = yaml.safe_load((PLAYBOOKS / "prune_spam_comments.yml").read_text(encoding="utf-8"))
+    assert playbook["vars"]["spam_patterns"] == SPAM_PATTERNS  # run with its defaults
+    expected, _ = spam_to_delete(sandbox)
+
+    code, out, err = sandbox.run("prune_spam_comments.yml", "--dry-run")
+
+    assert code == 0, out + err
+    assert sandbox.comments() == before
+    assert sandbox.requests("comments.delete") == []
+    shown = re.findall(r"would send DELETE comments\.delete .*comment_id=(\d+)", out)
+    assert sorted(map(int, shown)) == sorted(expected)
 
 
 def test_unfollow_non_followers_spares_followers_and_the_allow_list(
