@@ -221,6 +221,7 @@ def test_unfollow_non_followers_spares_followers_and_the_allow_list(
         "following": len(following),
         "followers": len(followers),
         "unfollowed": len(expected),
+        "not_following_back": len(non_followers),
     }
 
 
