@@ -418,8 +418,17 @@ def _open_journal(
         raise UsageError("--force only applies with --resume")
     if args.dry_run and args.resume:
         raise UsageError("--dry-run and --resume cannot be combined (a dry run sends no write)")
+    from igflow.target import SANDBOX
+
+    embedded = (args.target or playbook.target or SANDBOX) == SANDBOX
+    if embedded and args.resume:
+        raise UsageError(
+            "nothing to resume: the built-in sandbox starts afresh on every run (to try "
+            "resuming, serve one that keeps its state: igflow sandbox serve --db FILE)"
+        )
     writes = any(step.endpoint is not None and step.endpoint.mutates for step in playbook.steps)
-    if args.dry_run or not writes:
+    # The built-in sandbox's state ends with the run: a journal of it could never be resumed.
+    if args.dry_run or not writes or (embedded and not args.journal):
         return None
     path = args.journal or default_journal_path(args.playbook)
     if not args.resume and os.path.exists(path):

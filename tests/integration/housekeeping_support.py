@@ -101,8 +101,14 @@ class Sandbox:
         return [json.loads(line)["endpoint"] for line in lines]
 
     def run(self, playbook: str, *args: str) -> tuple[int, str, str]:
-        """``igflow run playbooks/<playbook> --target <this sandbox> ARGS``, in-process."""
-        return run_cli("run", str(PLAYBOOKS / playbook), "--target", self.url, *args)
+        """``igflow run playbooks/<playbook> --target <this sandbox> ARGS``, in-process.
+
+        The resume journal goes next to the state file, so runs never share one.
+        """
+        journal = ["--journal", str(self.db.parent / "journal.jsonl")]
+        if "--journal" in args:
+            journal = []
+        return run_cli("run", str(PLAYBOOKS / playbook), "--target", self.url, *journal, *args)
 
 
 def pages(items: int) -> int:

@@ -144,3 +144,10 @@ def test_check_warns_about_a_loop_of_writes_without_a_cap(tmp_path: Path) -> Non
     code, out, err = run_cli("check", str(playbook))
     assert code == 0
     assert "warning: this loop sends one likes.delete per item with no cap" in err
+
+
+def test_the_built_in_sandbox_keeps_no_journal_and_cannot_resume(tmp_path: Path) -> None:
+    """Its state ends with the run: a journal of it could never be resumed."""
+    walkthrough = str(PLAYBOOKS / "seed_walkthrough.yml")
+    code, _, err = run_cli("run", walkthrough, "--resume")
+    assert code == 2 and "nothing to resume: the built-in sandbox starts afresh" in err
