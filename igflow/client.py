@@ -259,7 +259,8 @@ class ApiClient:
         self._headers = {"User-Agent": user_agent, "Accept": "application/json"}
         self._form_headers = {**self._headers, "Content-Type": _FORM_CONTENT_TYPE}
         self._known_token: str | None = None
-        self._known_budget = GLOBAL_BUCKET
+        # (token, its budget key), replaced as one value: loop workers read it concurrently.
+        self._known_caller: tuple[str, str] | None = None
         self.retry: RetrySettings = retry if retry is not None else _default_retry()
         self.rate_limit_policy = rate_limit_policy
         self.rate_limit_wait = rate_limit_wait
@@ -455,7 +456,7 @@ class ApiClient:
         # Skip the redactor's set arithmetic on the hot path: the token rarely changes.
         if token != self._known_token:
             self.redactor.add(token)
-            self._known_budget = _caller_key("token", token)
+            self._known_caller = (token, _caller_key("token", token))
             self._known_token = token
 
     def _budget(self, endpoint: Endpoint, token: str | None) -> str:
@@ -463,9 +464,9 @@ class ApiClient:
         client-credential calls), with a bucket of its own for like, comment and relationship
         writes (the registry's ``rate_bucket``)."""
         if endpoint.auth == "token" and token:
-            if token == self._known_token:
-                caller = self._known_budget
-            else:
+            known = self._known_caller
+            caller = known[1] if known is not None and known[0] == token else None
+            if caller is None:
                 caller = _caller_key("token", token)
         elif endpoint.auth == "client" and self.client_id:
             caller = _caller_key("client", self.client_id)
