@@ -138,6 +138,12 @@ def _build_parser() -> argparse.ArgumentParser:
         help="the resume journal (default .igflow/journals/<playbook>-<hash>.jsonl here)",
     )
     safety.add_argument(
+        "--retries",
+        type=_count,
+        metavar="N",
+        help="tries per request where a retry is safe (default 3; a step's `retry` wins)",
+    )
+    safety.add_argument(
         "--on-rate-limit",
         choices=("halt", "wait"),
         help="when the API's rate limit is spent: halt (default) or wait and go on",
@@ -371,6 +377,7 @@ def _execute(
     console: Any,
     gate: WriteGate,
 ) -> RunResult:
+    from igflow.playbook.model import RetrySpec
     from igflow.registry import load_registry
     from igflow.reporters.common import SANDBOX_SUFFIX
     from igflow.runner import Runner
@@ -385,6 +392,10 @@ def _execute(
         redactor=redactor,
         timeouts=default_timeouts,
         on_exchange=console.exchange if args.verbose else None,
+        retry=RetrySpec(attempts=max(args.retries, 1)) if args.retries is not None else None,
+        rate_limit_policy=args.on_rate_limit or playbook.on_rate_limit or "halt",
+        on_retry=console.retry_notice,
+        on_rate_limit_wait=console.rate_limit_wait,
     ) as session:
         runner = Runner(
             playbook,

@@ -481,7 +481,9 @@ class Runner:
                 reader_client = (
                     client if reader.auth == "token" else self.connection.anonymous_client()
                 )
-                return reader_client.call(reader, read_params, token=token, timeout=timeouts).body
+                return reader_client.call(
+                    reader, read_params, token=token, timeout=timeouts, retry=step.retry
+                ).body
 
             decision = self.gate.before(
                 step,
@@ -510,7 +512,9 @@ class Runner:
                 self.gate.sent(ticket, None, record.extracted)
                 return decision.body
         try:
-            response = client.call(endpoint, params, token=token, timeout=timeouts)
+            response = client.call(
+                endpoint, params, token=token, timeout=timeouts, retry=step.retry
+            )
         except ApiError as exc:
             record.http_status = exc.status
             self._note_rate_limit(getattr(exc, "rate_limit", None))
@@ -600,7 +604,7 @@ class Runner:
                 )
             seen.add(next_url)
             response = client.get_next(
-                next_url, endpoint=step.endpoint, token=token, timeout=timeouts
+                next_url, endpoint=step.endpoint, token=token, timeout=timeouts, retry=step.retry
             )
             self._note_response(response, record)
         record.pages = pages

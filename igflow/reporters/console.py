@@ -82,6 +82,9 @@ class ConsoleReporter:
         # threads too, so the buffer is guarded.
         self._exchanges: list[Exchange] = []
         self._exchanges_lock = threading.Lock()
+        self._retries: list[str] = []  # shown under their step's line, like exchanges
+        self._waiting = False  # a rate-limit countdown is on the (TTY) line
+        self._wait_minute: int | None = None  # piped: the minute of the last wait line
 
     def _paint(self, text: str, code: str) -> str:
         return f"\033[{code}m{text}\033[0m" if self.options.color else text
@@ -179,6 +182,13 @@ class ConsoleReporter:
         self._write("  ".join(parts))
         with self._exchanges_lock:
             exchanges, self._exchanges = self._exchanges, []
+            retries, self._retries = self._retries, []
+        for note in retries[:_MAX_ITEMS_LISTED]:
+            self._write(self._paint(f"      {note}", "33"))
+        if len(retries) > _MAX_ITEMS_LISTED:
+            self._write(
+                self._paint(f"      ... and {len(retries) - _MAX_ITEMS_LISTED} more retries", "33")
+            )
         for exchange in exchanges:
             self._show_exchange(exchange)
         if step.kind == "log" and record.status == "ok" and record.message is not None:
@@ -219,6 +229,36 @@ class ConsoleReporter:
         if len(failed) > _MAX_ITEMS_LISTED:
             more = len(failed) - _MAX_ITEMS_LISTED
             self._write(self._paint(f"      ... and {more} more (--report json lists all)", colour))
+
+    def retry_notice(self, attempt: int, delay: float, message: str) -> None:
+        """A request is about to be retried (from any thread); shown under its step."""
+        if self.options.verbosity >= 0:
+            with self._exchanges_lock:
+                self._retries.append(f"retry {attempt} in {delay:.1f} s: {message}")
+
+    def rate_limit_wait(self, seconds_left: float, message: str) -> None:
+        """The API's limit is spent (or nearly): a countdown on a TTY, plain lines otherwise."""
+        with self._exchanges_lock:
+            if self.options.tty:
+                if seconds_left <= 0:
+                    if self._waiting:
+                        self.out.write("\r\033[K")
+                        self._waiting = False
+                else:
+                    text = self.redactor.redact(f"{message}: {_clock_time(seconds_left)} left")
+                    self.out.write("\r\033[K" + self._paint(text, "33"))
+                    self._waiting = True
+                self.out.flush()
+            elif seconds_left > 0 and (self._last_wait_note(seconds_left)):
+                self._write(self._paint(f"      {message}: {_clock_time(seconds_left)} left", "33"))
+
+    def _last_wait_note(self, seconds_left: float) -> bool:
+        # Piped: one line when a wait starts, then about once a minute, not once a second.
+        note = int(seconds_left) // 60
+        if note != self._wait_minute:
+            self._wait_minute = note
+            return True
+        return False
 
     def exchange(self, exchange: Exchange) -> None:
         """`-v`: each HTTP exchange, already redacted by the client (from any thread)."""

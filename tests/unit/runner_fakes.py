@@ -40,7 +40,13 @@ class FakeClient:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def call(
-        self, endpoint: Endpoint, params: Mapping[str, Any], *, token: str | None, timeout: Any
+        self,
+        endpoint: Endpoint,
+        params: Mapping[str, Any],
+        *,
+        token: str | None,
+        timeout: Any,
+        retry: Any = None,
     ) -> ApiResponse:
         with self.lock:
             self.calls.append((endpoint.id, dict(params)))
@@ -50,7 +56,13 @@ class FakeClient:
         return response(result, self.remaining())
 
     def get_next(
-        self, url: str, *, endpoint: Endpoint, token: str | None, timeout: Any
+        self,
+        url: str,
+        *,
+        endpoint: Endpoint,
+        token: str | None,
+        timeout: Any,
+        retry: Any = None,
     ) -> ApiResponse:
         self.followed.append(url)
         return response(self.pages[url], self.remaining(), url=url)

@@ -52,6 +52,7 @@ class FakeClient:
         *,
         token: str | None,
         timeout: Any = None,
+        retry: Any = None,
     ) -> ApiResponse:
         self.calls.append((endpoint.id, dict(params), token))
         result = self.respond(endpoint, params)
