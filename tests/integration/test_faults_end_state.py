@@ -11,10 +11,9 @@ sandbox (housekeeping_support) and runs the real CLI in-process:
 * A loop posting comments (``comments.create``, not idempotent) runs under the same faults: each
   comment is sent once and applied at most once, exactly when its request reached the handler.
 
-How the tests configure the client: the CLI does not pass retry settings to ``TargetSession``
-yet, so ``TargetSession.__init__`` is wrapped to add them, as the CLI's wiring will (``retry``,
-``sleep``, ``on_retry`` are its documented parameters). ``sleep`` records instead of sleeping,
-so the backoff costs no time. The retry settings allow 12 attempts: each attempt fails with
+How the tests configure the client: every run passes ``--retries 12``; ``TargetSession.__init__``
+is wrapped only so that ``sleep`` records instead of sleeping (the backoff costs no time) and the
+retry reports are recorded as well as shown. 12 attempts: each attempt fails with
 probability 0.05 + 0.95 * 0.2 = 0.24, so the default 3 attempts would leave 1.4 % of requests
 failed (several per playbook, by design of the default), while 12 leave about 4e-8 each, which
 makes the end state certain in practice. Random faults use a fixed seed; loops run items
@@ -84,11 +83,16 @@ def client_settings() -> Iterator[Recorded]:
     original = TargetSession.__init__
 
     def init(self: TargetSession, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("retry", RETRY)
+        assert kwargs.get("retry") == RetrySpec(attempts=RETRY.attempts), "--retries not passed"
         kwargs.setdefault("sleep", recorded.sleeps.append)
-        kwargs.setdefault(
-            "on_retry", lambda attempt, delay, message: recorded.retries.append(message)
-        )
+        shown = kwargs.get("on_retry")
+
+        def on_retry(attempt: int, delay: float, message: str) -> None:
+            recorded.retries.append(message)
+            if shown is not None:
+                shown(attempt, delay, message)
+
+        kwargs["on_retry"] = on_retry
         original(self, *args, **kwargs)
 
     with pytest.MonkeyPatch.context() as patch:
@@ -115,7 +119,7 @@ def run_sequence(sandbox: Sandbox, tmp: Path, phase: str | None) -> EndState:
     for playbook, args in SEQUENCE:
         if phase is not None:
             set_faults(sandbox, faults(phase))  # the count and the random sequence start over
-        code, out, err = sandbox.run(playbook, *args(tmp))
+        code, out, err = sandbox.run(playbook, *args(tmp), "--retries", str(RETRY.attempts))
         assert code == 0, f"{playbook} ({phase}):\n{out}{err}"
         result = outputs(out)
         result.pop("path", None)  # the export's path is the test's own directory
@@ -249,7 +253,9 @@ def test_comments_are_posted_once_and_never_resent_under_faults(
         # The loop runs item by item, so /v1 request N is comment N: with the seed, the same
         # comments meet the same faults on every run.
         set_faults(sandbox, faults(phase))
-        code, out, err = run_cli("run", str(playbook), "--target", sandbox.url)
+        code, out, err = run_cli(
+            "run", str(playbook), "--target", sandbox.url, "--retries", str(RETRY.attempts)
+        )
         sent = [e for e in log_entries(sandbox) if e["endpoint"] == "comments.create"]
         after = sandbox.comments()
 
