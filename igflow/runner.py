@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from igflow.assertions import check_assertion
 from igflow.errors import (
     ApiError,
+    AssertionFailed,
     AuthenticationError,
     ConnectError,
     ExpectedErrorMissing,
@@ -246,7 +247,7 @@ class Runner:
         except IgflowError as exc:
             exc.at(step.location, step.label)
             record.error = exc
-            record.status = _failure_status(step, exc)
+            record.status = self._failure_status(step, exc)
         record.elapsed = time.perf_counter() - started
         if step.id is not None:
             self.names["steps"][step.id] = self._step_view(record, response)
@@ -403,7 +404,7 @@ class Runner:
             exc.message = f"item {item.index + 1} of {total} ({_brief(item.item)}): {exc.message}"
             exc.at(step.location, step.label)
             item.error = exc
-            item.status = _failure_status(step, exc)
+            item.status = self._failure_status(step, exc)
         item.elapsed = time.perf_counter() - started
 
     # -- step kinds ----------------------------------------------------------------------
@@ -426,7 +427,7 @@ class Runner:
             record.message = _as_text(step.log.render(scope))
         elif step.kind == "write":
             record.message = self._write(step, scope)
-        if record.status != EXPECTED_ERROR:
+        if record.status not in (EXPECTED_ERROR, DRY_RUN):  # no response to check
             self._check_assertions(step, scope)
         return body
 
@@ -550,6 +551,17 @@ class Runner:
             return response.body
         return self._paginate(step, scope, record, response, token, timeouts)
 
+    def _failure_status(self, step: Step, error: IgflowError) -> str:
+        # A safety refusal stops the run even under on_error: continue: that is its point.
+        if isinstance(error, SafetyError):
+            return FAILED
+        if self.gate.dry_run and isinstance(error, AssertionFailed | ExpectedErrorMissing):
+            # What a dry run reads does not show the writes it did not send: a check of their
+            # effect may fail only because of that. Reported, not fatal.
+            error.message += " (dry run: the writes not sent may explain this)"
+            return IGNORED
+        return IGNORED if step.on_error == "continue" else FAILED
+
     def _optional_cap(self, step: Step) -> int | None:
         if step.max_writes is None:
             return None
@@ -668,13 +680,6 @@ def _write_format(fmt: Any, path: str, scope: Mapping[str, Any]) -> str:
     if value not in WRITE_FORMATS:
         raise StepError(f"format must be one of {', '.join(WRITE_FORMATS)}, got {value!r}")
     return str(value)
-
-
-def _failure_status(step: Step, error: IgflowError) -> str:
-    # A safety refusal stops the run even under on_error: continue: that is its point.
-    if step.on_error == "continue" and not isinstance(error, SafetyError):
-        return IGNORED
-    return FAILED
 
 
 def _loop_list(value: Any) -> list[Any]:

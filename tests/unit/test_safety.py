@@ -263,3 +263,15 @@ def test_a_torn_last_line_is_ignored(tmp_path: Path) -> None:
         handle.write('{"type": "intent", "key": ["a", "b"], "ser')
     state = read_state(str(tmp_path / "journal.jsonl"))
     assert state.runs == 1 and state.in_doubt_count == 0
+
+
+def test_a_dry_run_reports_but_survives_checks_of_writes_it_did_not_send() -> None:
+    body = UNLIKE + "  - assert: ids | length == 0  # true only if the unlikes had been sent\n"
+    result, _ = run(body, FakeClient(Api()), gate=gate(dry_run=True))
+    assert result.ok, result.error
+    last = result.records[-1]
+    assert last.status == "error-ignored"
+    assert last.error is not None and "dry run: the writes not sent" in last.error.message
+    # Without --dry-run the same failure halts the run.
+    result, _ = run(body, FakeClient(Api()), gate=gate())
+    assert result.error is not None and "assertion failed" in result.error.message
