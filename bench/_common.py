@@ -15,6 +15,7 @@ import shlex
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -144,6 +145,37 @@ def hyperfine(
     return [
         {key: float(result[key]) for key in ("median", "mean", "min", "stddev")}
         for result in results
+    ]
+
+
+def alternate(
+    commands: Sequence[Sequence[str]], *, runs: int, warmup: int
+) -> list[dict[str, float]]:
+    """Time whole commands by turns: each round runs every command once, in a rotating order.
+
+    On a shared machine the load comes and goes; hyperfine runs all of one command's runs before
+    the next command's, so a busy minute lands on one side of a comparison. Taking turns spreads
+    it over all of them. Wall time by ``time.perf_counter`` around ``subprocess.run``, output
+    discarded (as hyperfine does). Returns, per command, ``median``, ``mean``, ``min`` and
+    ``stddev`` in seconds.
+    """
+    walls: list[list[float]] = [[] for _ in commands]
+    for round_ in range(warmup + runs):
+        order = list(range(len(commands)))
+        shift = round_ % len(order)
+        for index in order[shift:] + order[:shift]:
+            started = time.perf_counter()
+            subprocess.run(list(commands[index]), stdout=subprocess.DEVNULL, check=True)
+            if round_ >= warmup:
+                walls[index].append(time.perf_counter() - started)
+    return [
+        {
+            "median": statistics.median(w),
+            "mean": statistics.fmean(w),
+            "min": min(w),
+            "stddev": statistics.stdev(w) if len(w) > 1 else 0.0,
+        }
+        for w in walls
     ]
 
 

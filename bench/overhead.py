@@ -10,9 +10,11 @@ assertions, error handling and the console report.
 The chain is written two ways: as 400 steps (two per media, each with its own names: what a
 long hand-written playbook costs, its checking included) and as two ``foreach`` steps of 200
 items (the same requests and checks: what igflow adds per item). The plain loop does the same
-requests in the same order for each. Both sides run as whole processes under hyperfine (the
-user's view: ``igflow run`` against ``python plain_loop.py``). Budget: igflow at most 1.3x the
-plain loop.
+requests in the same order for each. Both sides run as whole processes (the user's view:
+``igflow run`` against ``python plain_loop.py``), timed by turns (``_common.alternate``: on a
+shared machine a busy minute then lands on every command alike), medians of 10 runs. Both loops
+also run over twice the media, so that what one more request costs each side is measured apart
+from the fixed costs of starting and checking. Budget: igflow at most 1.3x the plain loop.
 
     python bench/overhead.py [--pairs 200] [--runs 10] [--json FILE]
 """
@@ -28,10 +30,10 @@ from typing import Any
 
 from _common import (
     BENCH_DIR,
+    alternate,
     arguments,
     finish,
     free_port,
-    hyperfine,
     igflow_exe,
     ms,
     need,
@@ -232,9 +234,7 @@ def main() -> int:
             # Every side must succeed (every check passes) before any is timed.
             for command in commands.values():
                 run_checked(command)
-            measured = hyperfine(
-                list(commands.values()), runs=args.runs, warmup=2, names=list(commands)
-            )
+            measured = alternate(list(commands.values()), runs=args.runs, warmup=1)
             timings = dict(zip(commands, measured, strict=True))
 
     sent = 2 * args.pairs
