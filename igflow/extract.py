@@ -40,7 +40,7 @@ from jsonpath_ng.parser import JsonPathParser
 
 from igflow.errors import ExtractionError, JsonPathSyntaxError
 
-__all__ = ["MISSING", "CompiledPath", "compile_path"]
+__all__ = ["MAX_PATH_DEPTH", "MISSING", "CompiledPath", "compile_path"]
 
 
 class _Missing(enum.Enum):
@@ -57,6 +57,8 @@ MISSING: Final = _Missing.MISSING
 # the extended parser's sorting and string operators subclass it.
 _SINGULAR_LEAVES: Final = frozenset({Root, This, Parent, Len})
 _HINT_KEYS: Final = 8
+# Real paths have a handful of steps; jsonpath-ng recurses once per level (see _depth).
+MAX_PATH_DEPTH: Final = 100
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
@@ -252,10 +254,38 @@ def _parse_locked(source: str) -> JSONPath:
             raise JsonPathSyntaxError(f"invalid JSONPath {source!r}: {best}") from best
 
 
+def _depth(path: JSONPath) -> int:
+    """How deeply the parsed tree nests (iteratively: the point is not to hit recursion limits).
+
+    Every jsonpath-ng node keeps its sub-paths as attributes (``left``/``right``, a filter's
+    ``expressions``), so any attribute holding a JSONPath, or a list of them, is a child.
+    """
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(path, 1)]
+    while stack and deepest <= MAX_PATH_DEPTH:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        for value in getattr(node, "__dict__", {}).values():
+            for child in value if isinstance(value, list | tuple) else (value,):
+                if isinstance(child, JSONPath):
+                    stack.append((child, depth + 1))
+    return deepest
+
+
 @functools.lru_cache(maxsize=1024)
 def _compile_cached(source: str) -> CompiledPath:
     path = _parse(source)
+    # jsonpath-ng walks its trees recursively (find, str, our _is_singular): a path nested a few
+    # hundred levels deep would raise RecursionError at plan time or, worse, at run time.
+    if _depth(path) > MAX_PATH_DEPTH:
+        raise JsonPathSyntaxError(
+            f"invalid JSONPath {_shorten(source)}: nested more than {MAX_PATH_DEPTH} levels deep"
+        )
     return CompiledPath(source, _is_singular(path), path)
+
+
+def _shorten(source: str, limit: int = 60) -> str:
+    return repr(source if len(source) <= limit else source[: limit - 3] + "...")
 
 
 def compile_path(source: str) -> CompiledPath:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import email.utils
 import json
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -214,12 +215,13 @@ def _api_error(
     envelope = meta if isinstance(meta, dict) and "error_type" in meta else body
     error_type = envelope.get("error_type")
     code = _as_int(envelope.get("code"))
-    message = redactor.redact(str(envelope.get("error_message") or f"HTTP {status}"))
+    message = _printable(redactor.redact(str(envelope.get("error_message") or f"HTTP {status}")))
     if isinstance(error_type, str) and error_type:
         if error_type == "OAuthException":
             return OAuthError(message, error_type=error_type, status=status)
         cls = api_error_class(error_type, message, status)
-        return cls(message, error_type=error_type, status=status, code=code, endpoint=endpoint_id)
+        shown = _printable(redactor.redact(error_type))
+        return cls(message, error_type=shown, status=status, code=code, endpoint=endpoint_id)
     if code in (420, 429):
         # The edge's throttling body ([PY] bind.py: "Instagram's Nginx"): no meta, no type.
         text = (
@@ -234,7 +236,7 @@ def _api_error(
 def _status_error(endpoint_id: str, response: requests.Response, redactor: Redactor) -> ApiError:
     """An error from the HTTP status alone (no API error body)."""
     status = response.status_code
-    reason = f"HTTP {status} {response.reason or _status_phrase(status)}".rstrip()
+    reason = _printable(f"HTTP {status} {response.reason or _status_phrase(status)}".rstrip())
     snippet = _snippet(response, redactor)
     message = f"{reason}: {snippet}" if snippet else f"{reason} with no body"
     # By status: bare 429 -> RateLimitError, 5xx (503 included) -> TransientApiError, ...
@@ -245,8 +247,10 @@ def _status_error(endpoint_id: str, response: requests.Response, redactor: Redac
 def _malformed(
     endpoint_id: str, response: requests.Response, redactor: Redactor
 ) -> MalformedResponse:
-    content_type = response.headers.get("Content-Type", "(none)")
-    snippet = _snippet(response, redactor) or "(empty body)"
+    content_type = _printable(response.headers.get("Content-Type", "(none)"))
+    snippet = _snippet(response, redactor) or (
+        "..." if response.content.strip() else "(empty body)"
+    )
     truncated = _looks_truncated(response.content)
     error = MalformedResponse(
         f"{endpoint_id}: HTTP {response.status_code} response is not the API's JSON "
@@ -270,10 +274,39 @@ def _looks_truncated(content: bytes) -> bool:
 
 
 def _snippet(response: requests.Response, redactor: Redactor) -> str:
-    text = response.content[: SNIPPET_CHARS * 4].decode("utf-8", "replace")
     # Redact before cutting, so a secret straddling the cut cannot survive half-visible.
-    text = " ".join(redactor.redact(text).split())
+    text = _printable(" ".join(_shown_text(response.content, SNIPPET_CHARS * 4, redactor).split()))
     return text[:SNIPPET_CHARS] + ("..." if len(text) > SNIPPET_CHARS else "")
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _printable(text: str) -> str:
+    """``text`` with control characters escaped (``\\n``, ``\\x1b``).
+
+    Whatever the server sends ends up on a terminal: an escape sequence in an error message must
+    not clear the screen or retitle the window, and a newline must not fake another line.
+    """
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
+# The last run of characters a secret can be made of (up to JSON, HTML or URL punctuation), when
+# it is long enough to give part of one away: shorter runs are kept, for the message's sake.
+_TRAILING_WORD = re.compile(r"[^\s\"'<>{}\[\](),;:&?#]{8,}\Z")
+
+
+def _shown_text(content: bytes, limit: int, redactor: Redactor) -> str:
+    """The first ``limit`` bytes of a body as redacted text.
+
+    The redactor recognizes a secret only whole. A body that goes on past ``limit``, or that was
+    cut short in transit, may end in the first part of one (a token echoed in an error body, cut
+    mid-way), so its last word is left out.
+    """
+    text = content[:limit].decode("utf-8", "replace")
+    if len(content) > limit or (_looks_truncated(content) and not _parse_json(content)[1]):
+        text = _TRAILING_WORD.sub("", text)
+    return redactor.redact(text)
 
 
 def build_exchange(
@@ -305,8 +338,8 @@ def build_exchange(
     redact = redactor.redact
     body_text: str | None = None
     if response is not None:
-        raw = response.content[: EXCHANGE_BODY_CHARS * 2].decode("utf-8", "replace")
-        body_text = redact(raw)[:EXCHANGE_BODY_CHARS]
+        body_text = _shown_text(response.content, EXCHANGE_BODY_CHARS * 2, redactor)
+        body_text = body_text[:EXCHANGE_BODY_CHARS]
     return Exchange(
         method=method,
         url=redact(url),
@@ -328,7 +361,9 @@ def _parse_json(content: bytes) -> tuple[Any, bool]:
         return None, False
     try:
         return json.loads(content), True
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        # ValueError also covers integers of more than 4300 digits; RecursionError, arrays or
+        # objects nested deeper than the interpreter's recursion limit.
         return None, False
 
 

@@ -50,6 +50,10 @@ __all__ = [
 # compile time, which would otherwise hang `igflow check`.
 MAX_REPEAT_LENGTH: Final = 1_000_000
 MAX_INT_EXPONENT: Final = 10_000
+# Jinja parses, generates code and evaluates recursively, and Python refuses to compile code
+# nested about 200 deep: a deeper template would fail with RecursionError or SyntaxError, not
+# with a message. Real expressions nest a few levels.
+MAX_NESTING: Final = 50
 
 _SNIPPET_LENGTH: Final = 60
 _WHOLE_VALUE = re.compile(r"\A\s*\{\{[-+]?(.*?)[-+]?\}\}\s*\Z", re.DOTALL)
@@ -379,6 +383,7 @@ class TemplateEngine:
             raise TemplateSyntaxError("empty expression")
         try:
             ast = self._parse_expression(source)
+            _check_nesting(ast)
             names = _expression_names(ast, self._env.globals)
             evaluate: Callable[[Mapping[str, Any]], Any]
             if isinstance(ast, nodes.Name) and ast.ctx == "load":
@@ -395,6 +400,10 @@ class TemplateEngine:
             raise TemplateSyntaxError(
                 self._expression_error(source, exc), lineno=exc.lineno or 1
             ) from exc
+        except (RecursionError, SyntaxError):
+            raise TemplateSyntaxError(
+                f"invalid expression {_snippet(source)}: {_TOO_DEEP}"
+            ) from None
         compiled = CompiledExpression(source, names, evaluate)
         self._expressions[source] = compiled
         return compiled
@@ -454,6 +463,7 @@ class TemplateEngine:
         else:
             try:
                 ast = self._env.parse(text)
+                _check_nesting(ast)
                 inner = _whole_expression(text, ast)
                 if inner is not None:
                     compiled = _WholeExpression(text, self.compile_expression(inner))
@@ -464,6 +474,10 @@ class TemplateEngine:
             except jinja_errors.TemplateSyntaxError as exc:
                 message = f"invalid template {_snippet(text)}: {_one_line(exc.message or '')}"
                 raise TemplateSyntaxError(message, lineno=exc.lineno or 1) from exc
+            except (RecursionError, SyntaxError):
+                raise TemplateSyntaxError(
+                    f"invalid template {_snippet(text)}: {_TOO_DEEP}"
+                ) from None
         self._strings[text] = compiled
         return compiled
 
@@ -514,8 +528,9 @@ class _NameLookup:
 # the same operators and call the same filters and tests as the generated code, and give up
 # (`nodes.Impossible`) on anything they cannot do exactly so, any exception included. So an
 # interpreted expression evaluates its tree with the run's names in place of its variables and,
-# when that gives up (an undefined name, a failing filter, a value an operator rejects), falls
-# back to Jinja's compiled code, generated then, which gives the real result or the real error.
+# when that gives up or fails (an undefined name, a failing filter, a value an operator rejects),
+# falls back to Jinja's compiled code, generated then, which gives the real result or the real
+# error.
 # Expressions with calls, `*` or `**` (checked by the sandbox's call_binop), context filters
 # (`select`, `map`, ...), an inline `if` without `else`, or an unknown filter or test (an error
 # `check` must report) are compiled up front, as before.
@@ -630,7 +645,10 @@ class _Interpreted:
         token = _NAMES.set(context)
         try:
             return self._tree.as_const(nodes.EvalContext(self._env))
-        except nodes.Impossible:
+        except Exception:  # Impossible, or an error that the compiled code words its own way
+            # A few as_const methods let an error through instead of giving up (`~` stringifies
+            # each part as it goes, an inline if tests an undefined): the compiled code then
+            # evaluates in Jinja's own order and raises Jinja's own error.
             pass
         finally:
             _NAMES.reset(token)
@@ -652,6 +670,20 @@ def _expression_names(ast: nodes.Expr, env_globals: Mapping[str, Any]) -> frozen
     return frozenset(
         node.name for node in found if node.ctx == "load" and node.name not in env_globals
     )
+
+
+_TOO_DEEP: Final = f"nested more than {MAX_NESTING} levels deep"
+
+
+def _check_nesting(ast: nodes.Node) -> None:
+    """Refuse a tree nested deeper than MAX_NESTING (walked iteratively, not recursively)."""
+    stack = [(ast, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_NESTING:
+            # A Jinja error, so the callers' handlers turn it into igflow's with the source.
+            raise jinja_errors.TemplateSyntaxError(_TOO_DEEP, node.lineno or 1)
+        stack.extend((child, depth + 1) for child in node.iter_child_nodes())
 
 
 def _whole_expression(text: str, ast: nodes.Template) -> str | None:

@@ -31,6 +31,9 @@ TRANSPORT_EXCEPTIONS = (
     urllib3.exceptions.HTTPError,
     http.client.HTTPException,
     OSError,
+    # requests decodes a redirect's Location header as UTF-8 even when it is not asked to follow
+    # redirects, so a server sending a Location that is not UTF-8 makes the send itself raise.
+    UnicodeError,
 )
 # Exception type names that mean the connection broke after it was established.
 _DROPPED = frozenset(
@@ -88,6 +91,8 @@ def map_transport_error(
         # request may have been applied, its answer lost (igflow.retry reads `truncated`).
         error.truncated = True  # type: ignore[attr-defined]
         return error
+    if isinstance(exc, UnicodeDecodeError):
+        return MalformedResponse(f"response headers could not be decoded: {url} ({innermost})")
     detail = redactor.redact(str(exc))
     return TransportError(f"request failed: {url}: {detail} ({type(exc).__name__})")
 

@@ -29,6 +29,7 @@ from igflow.errors import Issue, PlaybookSyntaxError, SourceLocation, UsageError
 __all__ = [
     "MAX_DEPTH",
     "MAX_NODES",
+    "MAX_NUMBER_LENGTH",
     "LoadedDocument",
     "Path",
     "load_playbook_file",
@@ -43,7 +44,11 @@ MAX_NODES = 100_000
 # Composing, building and schema validation all recurse; a real playbook nests < 10 deep.
 MAX_DEPTH = 100
 
+# Numbers are short; Python will not even convert an int of more than 4300 digits to text.
+MAX_NUMBER_LENGTH = 1000
+
 _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+_NUMBER_TAGS = frozenset({"tag:yaml.org,2002:int", "tag:yaml.org,2002:float"})
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
@@ -332,10 +337,25 @@ class _Builder:
             self.doc.block_scalars.add(path)
         if node.tag == _TIMESTAMP_TAG:
             return node.value
+        if node.tag in _NUMBER_TAGS and len(node.value) > MAX_NUMBER_LENGTH:
+            # Python refuses to convert an int of more than 4300 digits to or from text.
+            raise PlaybookSyntaxError(
+                f"this number is {len(node.value)} characters long; "
+                f"a number in a playbook has at most {MAX_NUMBER_LENGTH}",
+                location=self.loc(node),
+            )
         try:
             return self.scalars.construct_object(node, deep=True)
         except yaml.constructor.ConstructorError as exc:
             raise self.unsafe(node, exc) from None
+        except (ValueError, KeyError, TypeError, OverflowError):
+            # PyYAML's constructors trust the tag: `!!int abc` or `!!bool maybe` fail with a
+            # plain Python error instead of a ConstructorError.
+            tag = str(node.tag).replace("tag:yaml.org,2002:", "!!")
+            value = node.value if len(node.value) <= 40 else node.value[:37] + "..."
+            raise PlaybookSyntaxError(
+                f"{value!r} is not a valid {tag} value", location=self.loc(node)
+            ) from None
 
     def check_tag(self, node: Node, expected: str) -> None:
         if node.tag != expected:

@@ -9,6 +9,7 @@ matches the value's type.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from functools import lru_cache
 from typing import Any
@@ -75,8 +76,20 @@ def schema_issues(doc: LoadedDocument) -> list[Issue]:
     for error in errors:
         if error.validator != "type" and tuple(error.absolute_path) in mistyped:
             continue
-        issues.extend(mapper.issues(error))
+        # Messages quote the user's keys and values; a newline in one must not break the
+        # one-line `file:line:col: message` form.
+        issues.extend(
+            issue._replace(message=_printable(issue.message)) for issue in mapper.issues(error)
+        )
     return issues
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _printable(text: str) -> str:
+    """``text`` with control characters and line separators escaped (``\\n``, ``\\x85``)."""
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 class _Mapper:
