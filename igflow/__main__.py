@@ -1,5 +1,5 @@
 import sys
 
-from igflow.cli import main
+from igflow.launch import main
 
 sys.exit(main())

@@ -51,7 +51,20 @@ class Environment:
         return bool(isatty and isatty())
 
 
+# Help is wrapped at a fixed width, so the top-level help igflow.launch serves without argparse
+# (igflow/help.txt) is exactly what argparse would print, on any terminal.
+HELP_WIDTH = 80
+
+
+def _formatter(prog: str) -> argparse.HelpFormatter:
+    return argparse.HelpFormatter(prog, width=HELP_WIDTH)
+
+
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _formatter)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str) -> NoReturn:  # argparse exits 2 by itself; keep one error path
         raise UsageError(f"{self.prog}: {message}")
 

@@ -1,0 +1,71 @@
+"""`igflow --help` is served from igflow/help.txt without argparse: the text must be the CLI's own.
+
+Regenerate the file after changing the top-level parser with
+``IGFLOW_UPDATE_GOLDEN=1 pytest tests/unit/test_launch.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from igflow import __version__
+from igflow.cli import _build_parser
+from igflow.launch import help_text
+
+HELP_FILE = Path(__file__).resolve().parents[2] / "igflow" / "help.txt"
+
+_PROBE = """
+import json, sys
+sys.argv = ["igflow", *json.loads(sys.argv[1])]
+import igflow.launch
+code = igflow.launch.main()
+loaded = [m for m in ("argparse", "igflow.cli", "igflow.errors") if m in sys.modules]
+sys.stderr.write(json.dumps({"code": code, "loaded": loaded}))
+"""
+
+
+def test_the_shipped_help_is_what_the_parser_prints() -> None:
+    expected = _build_parser().format_help()
+    if os.environ.get("IGFLOW_UPDATE_GOLDEN"):
+        HELP_FILE.write_text(expected, encoding="utf-8")
+    assert help_text() == expected, "run IGFLOW_UPDATE_GOLDEN=1 pytest tests/unit/test_launch.py"
+
+
+@pytest.mark.parametrize(
+    ("argv", "code", "output"),
+    [
+        (["--help"], 0, "help"),
+        (["-h"], 0, "help"),
+        ([], 2, "help"),
+        (["--version"], 0, f"igflow {__version__}\n"),
+    ],
+)
+def test_the_fast_path_answers_without_argparse(argv: list[str], code: int, output: str) -> None:
+    completed = subprocess.run(
+        [sys.executable, "-c", _PROBE, json.dumps(argv)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    result = json.loads(completed.stderr)
+    assert result == {"code": code, "loaded": []}
+    assert completed.stdout == (help_text() if output == "help" else output)
+
+
+def test_anything_else_goes_to_the_cli() -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "igflow", "check", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert completed.returncode == 0
+    assert completed.stdout.startswith("usage: igflow check")
