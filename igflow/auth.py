@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 import requests
 
 from igflow.errors import AuthenticationError, ConnectError, OAuthError, TransportError
+from igflow.transport_errors import TRANSPORT_EXCEPTIONS
 
 _MAX_HOPS = 8  # authorize → login → authorize → consent → redirect, with room to spare
 
@@ -55,34 +56,73 @@ def fetch_sandbox_info(
     session: requests.Session, origin: str, timeout: float
 ) -> SandboxInfo | None:
     """Ask a target whether it is an igflow sandbox; None when it is not."""
-    try:
-        response = session.get(origin + "/_sandbox/info", timeout=timeout, allow_redirects=False)
-    except requests.ConnectionError as exc:
-        raise ConnectError(f"cannot reach {origin}: connection refused or failed") from exc
-    except requests.RequestException as exc:
-        raise TransportError(f"cannot reach {origin}: {type(exc).__name__}") from exc
+    response = _send(
+        session, "GET", origin + "/_sandbox/info", timeout=timeout, where=f"cannot reach {origin}"
+    )
     if response.status_code != 200:
         return None
     try:
         body = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     if not isinstance(body, dict) or body.get("sandbox") is not True:
         return None
-    clients = {
-        c["name"]: SandboxClient(
-            name=c["name"],
-            client_id=c["client_id"],
-            client_secret=c["client_secret"],
-            redirect_uri=(c.get("redirect_uris") or ["http://localhost"])[0],
-            implicit=bool(c.get("implicit", True)),
-            signed=bool(c.get("signed", False)),
-            mode=c.get("mode", "sandbox"),
-        )
-        for c in body.get("clients", [])
-    }
-    passwords = {u["username"]: u.get("password", "") for u in body.get("users", [])}
+    # Any origin can answer this URL: take only what has the shape an igflow sandbox gives.
+    clients = {}
+    for entry in _list_of_mappings(body.get("clients")):
+        client = _sandbox_client(entry)
+        if client is not None:
+            clients[client.name] = client
+    passwords: dict[str, str] = {}
+    for user in _list_of_mappings(body.get("users")):
+        name, password = user.get("username"), user.get("password")
+        if isinstance(name, str):
+            passwords[name] = password if isinstance(password, str) else ""
     return SandboxInfo(era=str(body.get("era", "2016")), clients=clients, passwords=passwords)
+
+
+def _list_of_mappings(value: Any) -> list[dict[str, Any]]:
+    return [entry for entry in value if isinstance(entry, dict)] if isinstance(value, list) else []
+
+
+def _sandbox_client(entry: dict[str, Any]) -> SandboxClient | None:
+    texts = [entry.get(key) for key in ("name", "client_id", "client_secret")]
+    if not all(isinstance(text, str) and text for text in texts):
+        return None
+    uris = entry.get("redirect_uris")
+    first = uris[0] if isinstance(uris, list) and uris else "http://localhost"
+    return SandboxClient(
+        name=entry["name"],
+        client_id=entry["client_id"],
+        client_secret=entry["client_secret"],
+        redirect_uri=first if isinstance(first, str) else "http://localhost",
+        implicit=bool(entry.get("implicit", True)),
+        signed=bool(entry.get("signed", False)),
+        mode=str(entry.get("mode", "sandbox")),
+    )
+
+
+def _send(
+    session: requests.Session,
+    method: str,
+    url: str,
+    *,
+    timeout: float,
+    where: str,
+    data: Any = None,
+) -> requests.Response:
+    """One OAuth-flow request; every way it can fail becomes a transport error.
+
+    Raised ``from None``: requests' exception texts carry URLs (the last redirect holds the
+    token), and what leaks from below requests (a reset connection, an undecodable Location
+    header) must not end as an internal error.
+    """
+    try:
+        return session.request(method, url, data=data, timeout=timeout, allow_redirects=False)
+    except requests.ConnectionError:
+        raise ConnectError(f"{where}: connection refused or failed") from None
+    except TRANSPORT_EXCEPTIONS as exc:
+        raise TransportError(f"{where}: {type(exc).__name__}") from None
 
 
 class _FormParser(HTMLParser):
@@ -173,17 +213,17 @@ def _exchange_code(
         "redirect_uri": redirect_uri,
         "code": code,
     }
-    try:
-        response = session.post(
-            f"{origin}/oauth/access_token", data=form, timeout=timeout, allow_redirects=False
-        )
-    except requests.ConnectionError as exc:
-        raise ConnectError(f"cannot reach the sandbox at {origin}") from exc
-    except requests.RequestException as exc:
-        raise TransportError(f"the sandbox at {origin} failed: {type(exc).__name__}") from exc
+    response = _send(
+        session,
+        "POST",
+        f"{origin}/oauth/access_token",
+        data=form,
+        timeout=timeout,
+        where=f"the sandbox at {origin}",
+    )
     try:
         body: Any = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         body = None
     if response.status_code == 200 and isinstance(body, dict) and "access_token" in body:
         return str(body["access_token"])
@@ -224,14 +264,9 @@ def authorize_sandbox(
     method, data = "GET", None
     logged_in = False
     for _ in range(_MAX_HOPS):
-        try:
-            response = session.request(
-                method, url, data=data, timeout=timeout, allow_redirects=False
-            )
-        except requests.ConnectionError as exc:
-            raise ConnectError(f"cannot reach the sandbox at {origin}") from exc
-        except requests.RequestException as exc:
-            raise TransportError(f"the sandbox at {origin} failed: {type(exc).__name__}") from exc
+        response = _send(
+            session, method, url, data=data, timeout=timeout, where=f"the sandbox at {origin}"
+        )
 
         if response.is_redirect:
             location = response.headers["Location"]

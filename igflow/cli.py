@@ -226,15 +226,23 @@ def _add_variable_options(parser: argparse.ArgumentParser) -> None:
 def _external_variables(args: argparse.Namespace) -> dict[str, Any]:
     variables: dict[str, Any] = {}
     if args.vars_file:
-        import yaml
+        # The playbook loader: safe, bounded (size, depth, number length) and located messages.
+        from igflow.errors import PlaybookSyntaxError
+        from igflow.playbook.loader import load_playbook_text
 
         try:
             with open(args.vars_file, encoding="utf-8") as fh:
-                loaded = yaml.safe_load(fh)
+                text = fh.read()
         except OSError as exc:
             raise UsageError(f"cannot read --vars-file {args.vars_file}: {exc.strerror}") from None
-        except yaml.YAMLError as exc:
-            raise UsageError(f"--vars-file {args.vars_file} is not valid YAML: {exc}") from None
+        except UnicodeDecodeError:
+            raise UsageError(f"--vars-file {args.vars_file} is not UTF-8 text") from None
+        try:
+            loaded = load_playbook_text(text, args.vars_file).data
+        except PlaybookSyntaxError as exc:
+            if exc.message != "playbook is empty":
+                raise
+            loaded = None  # only comments, or nothing: no variables
         if loaded is None:
             loaded = {}
         if not isinstance(loaded, dict) or not all(isinstance(k, str) for k in loaded):

@@ -45,6 +45,7 @@ leaf or a group. ``API_ERROR_TYPES`` is the one table from error_type to class;
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from enum import IntEnum
 from typing import Any, NamedTuple
@@ -119,6 +120,18 @@ class PlaybookSyntaxError(PlaybookError):
     pass
 
 
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters and line separators escaped (``\\n``, ``\\x1b``).
+
+    Messages quote what users (and APIs) wrote; raw, a newline would break the one-line
+    ``file:line:col: message`` form and an escape sequence would reach the terminal.
+    """
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
 class Issue(NamedTuple):
     """One problem found while checking a playbook (orders by location, then message)."""
 
@@ -128,7 +141,7 @@ class Issue(NamedTuple):
 
     def __str__(self) -> str:
         tag = "warning: " if self.severity == "warning" else ""
-        return f"{self.location}: {tag}{self.message}"
+        return f"{self.location}: {tag}{printable(self.message)}"
 
 
 class PlaybookValidationError(PlaybookError):

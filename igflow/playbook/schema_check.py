@@ -9,7 +9,6 @@ matches the value's type.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 from functools import lru_cache
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 from jsonschema import Draft7Validator
 from jsonschema.exceptions import ValidationError
 
-from igflow.errors import Issue
+from igflow.errors import Issue, printable
 from igflow.playbook.loader import LoadedDocument, Path
 from igflow.playbook.model import ACTIONS
 from igflow.playbook.suggest import did_you_mean, kind_of
@@ -79,17 +78,9 @@ def schema_issues(doc: LoadedDocument) -> list[Issue]:
         # Messages quote the user's keys and values; a newline in one must not break the
         # one-line `file:line:col: message` form.
         issues.extend(
-            issue._replace(message=_printable(issue.message)) for issue in mapper.issues(error)
+            issue._replace(message=printable(issue.message)) for issue in mapper.issues(error)
         )
     return issues
-
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-
-
-def _printable(text: str) -> str:
-    """``text`` with control characters and line separators escaped (``\\n``, ``\\x85``)."""
-    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 class _Mapper:

@@ -354,7 +354,7 @@ def _pretty(text: str) -> str:
     """Indent a JSON body for reading; anything else is shown as it came."""
     try:
         return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than json can go
         return text
 
 

@@ -108,27 +108,8 @@ class KnownCrash:
     regression: str
 
 
-KNOWN_CRASHES: tuple[KnownCrash, ...] = (
-    KnownCrash(
-        "igflow/auth.py",
-        frozenset(
-            {
-                "TypeError",
-                "KeyError",
-                "AttributeError",
-                "IndexError",
-                "ValueError",
-                "UnicodeDecodeError",
-            }
-        ),
-        "test_sandbox_info_that_is_not_what_igflow_expects",
-    ),
-    KnownCrash(
-        "igflow/reporters/console.py",
-        frozenset({"RecursionError"}),
-        "test_verbose_run_shows_a_deeply_nested_body",
-    ),
-)
+# Empty: every crash the fuzz suite found so far is fixed (see test_fuzz_regressions.py).
+KNOWN_CRASHES: tuple[KnownCrash, ...] = ()
 
 _FRAME = re.compile(r'File "[^"]*?[/\\](igflow[/\\][^"]+\.py)", line \d+, in ')
 _CRASH = re.compile(r"internal error \(this is a bug in igflow, please report it\): (\w+)")

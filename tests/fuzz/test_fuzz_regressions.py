@@ -1,9 +1,9 @@
 """What the fuzz suite found, pinned down as small deterministic tests.
 
 Each test is the minimal reproduction of one finding (an internal error, a traceback, a leaked
-secret, a malformed message), run through the real CLI in-process. Findings in modules the fuzz
-work does not own are strict xfails: they pass, and so fail as XPASS, once the fix lands (then
-drop the marker, and the matching entry of ``fuzz_support.KNOWN_CRASHES`` if there is one).
+secret, a malformed message), run through the real CLI in-process. A finding that cannot be
+fixed at once is a strict xfail here, with a matching ``fuzz_support.KNOWN_CRASHES`` entry, until
+its fix lands.
 """
 
 from __future__ import annotations
@@ -153,11 +153,6 @@ def test_a_newline_in_a_key_is_escaped_in_the_message(tmp_path: Path) -> None:
     assert "3:5: 'a\\nb' is not a valid name" in err
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="registry.unknown_message (and other messages outside schema_check) quote the "
-    "user's text raw; see .notes-for-runner.md (fuzz)",
-)
 def test_a_newline_in_an_endpoint_id_is_escaped_in_the_message(tmp_path: Path) -> None:
     text = 'igflow: 1\nsteps:\n  - authorize: {scopes: [basic], token: x}\n  - call: "a\\nb"\n'
     code, err = check_text(tmp_path, text)  # the one-line form is asserted in there
@@ -228,11 +223,6 @@ def test_escape_sequences_from_the_api_are_shown_escaped(tmp_path: Path) -> None
     assert "HTTP 404 Bad\\x1b[5m: <p>\\x1b[2Jgone" in err
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="reporters/console.py _pretty catches ValueError only, and json.loads raises "
-    "RecursionError; see .notes-for-runner.md (fuzz)",
-)
 def test_verbose_run_shows_a_deeply_nested_body(tmp_path: Path) -> None:
     # Within the 8192 bytes -v takes, so the console gets the nested text to pretty-print.
     with origin({"status_code": 200, "content": b"[" * 4000 + b"]" * 4000}):
@@ -245,11 +235,6 @@ def test_verbose_run_shows_a_deeply_nested_body(tmp_path: Path) -> None:
 LOGIN = "  - authorize: {scopes: [basic], user: grantwinney}\n"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="auth.fetch_sandbox_info indexes /_sandbox/info's JSON without checking its shape; "
-    "see .notes-for-runner.md (fuzz)",
-)
 @pytest.mark.parametrize(
     "info",
     [
@@ -267,11 +252,6 @@ def test_sandbox_info_that_is_not_what_igflow_expects(tmp_path: Path, info: byte
     assert code in (4, 5), err
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="auth.py catches requests' exceptions only (client.py also catches what leaks from "
-    "below requests, via transport_errors); see .notes-for-runner.md (fuzz)",
-)
 @pytest.mark.parametrize(
     "response",
     [
@@ -291,11 +271,6 @@ def test_sandbox_discovery_failures_are_transport_errors(
 # --- --vars-file -------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli._external_variables reads --vars-file with yaml.safe_load and catches "
-    "YAMLError only; see .notes-for-runner.md (fuzz)",
-)
 @pytest.mark.parametrize(
     "content",
     ["n: " + "9" * 5000, "n: !!bool maybe", "n: " + "[" * 5000 + "]" * 5000],
