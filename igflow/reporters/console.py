@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TextIO
 
+from igflow.errors import printable
 from igflow.reporters.common import item_counts, item_error_line, json_safe, total_pages
 
 if TYPE_CHECKING:
@@ -193,12 +194,12 @@ class ConsoleReporter:
             self._show_exchange(exchange)
         if step.kind == "log" and record.status == "ok" and record.message is not None:
             for line in record.message.splitlines() or [""]:
-                self._write(f"      {line}")
+                self._write(f"      {printable(line)}")
         if step.kind == "log" and record.items:  # a log in a loop: each item's line, in order
             for item in record.items:
                 if item.status == "ok" and item.message is not None:
                     for line in item.message.splitlines() or [""]:
-                        self._write(f"      {line}")
+                        self._write(f"      {printable(line)}")
         if record.status == "error-ignored" and record.error is not None and not record.items:
             self._write(self._paint(f"      {record.error}", "33"))
         self._show_write_notes(record)
@@ -270,7 +271,7 @@ class ConsoleReporter:
         self._write(self._paint(f"      > {exchange.method} {exchange.url}", "2"))
         body = getattr(exchange, "request_body", None)
         if body:
-            self._write(self._paint(f"      > {body}", "2"))
+            self._write(self._paint(f"      > {printable(body)}", "2"))
         if exchange.status is None:
             failure = getattr(exchange, "error", None) or "no response"
             self._write(self._paint(f"      < {failure} ({_duration(exchange.elapsed)})", "2"))
@@ -280,7 +281,7 @@ class ConsoleReporter:
         if text:
             lines = _pretty(str(text)).splitlines()
             for line in lines[:_MAX_BODY_LINES]:
-                self._write(self._paint(f"      < {line}", "2"))
+                self._write(self._paint(f"      < {printable(line)}", "2"))
             if len(lines) > _MAX_BODY_LINES:
                 more = len(lines) - _MAX_BODY_LINES
                 self._write(self._paint(f"      < ... ({more} more lines)", "2"))
