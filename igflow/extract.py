@@ -38,7 +38,7 @@ from jsonpath_ng.ext.iterable import Len
 from jsonpath_ng.ext.parser import ExtendedJsonPathParser
 from jsonpath_ng.parser import JsonPathParser
 
-from igflow.errors import ExtractionError, JsonPathSyntaxError
+from igflow.errors import ExtractionError, JsonPathSyntaxError, printable
 
 __all__ = ["MAX_PATH_DEPTH", "MISSING", "CompiledPath", "compile_path"]
 
@@ -98,7 +98,8 @@ def _describe(value: Any) -> str:
     if isinstance(value, dict):
         if not value:
             return "is an empty object"
-        keys = [str(key) for key in value]
+        # The response's own keys: a control character in one must not reach the terminal.
+        keys = [printable(str(key)) for key in value]
         shown = ", ".join(keys[:_HINT_KEYS])
         more = f", ... ({len(keys) - _HINT_KEYS} more)" if len(keys) > _HINT_KEYS else ""
         return f"has keys: {shown}{more}"

@@ -674,6 +674,11 @@ def playbooks(draw: st.DrawFn) -> dict[str, Any]:
         doc.update(draw(st.dictionaries(st.one_of(TEXT, WEIRD_TEXT), ANY, max_size=2)))
     if draw(st.integers(0, 14)) == 0:
         doc["vars"] = {"bomb": _alias_bomb(draw(st.integers(2, 9)), draw(st.integers(2, 12)))}
+    if draw(st.integers(0, 14)) == 0:  # around the loader's nesting limit (MAX_DEPTH = 100)
+        deep: Any = draw(SCALARS)
+        for _ in range(draw(st.integers(90, 110))):
+            deep = [deep] if draw(st.booleans()) else {"k": deep}
+        doc[draw(st.sampled_from(["vars", "outputs", "steps"]))] = deep
     return doc
 
 

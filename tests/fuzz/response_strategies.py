@@ -349,7 +349,22 @@ def replies(draw: st.DrawFn) -> Reply:
     status = draw(STATUSES)
     if 300 <= status < 400 and draw(st.booleans()):
         headers["Location"] = draw(NEXT_URLS)
-    return Reply(status, headers, draw(BODIES))
+    return Reply(status, as_received(headers), draw(BODIES))
+
+
+def as_received(headers: dict[str, str]) -> dict[str, str]:
+    """Header values as http.client hands them over: each byte as one latin-1 character.
+
+    Characters up to U+00FF stand for the bytes themselves (``"\\x80"`` is a lone 0x80, not
+    UTF-8); others are sent as their UTF-8 bytes.
+    """
+    return {k: "".join(map(_as_bytes, v)) for k, v in headers.items()}
+
+
+def _as_bytes(char: str) -> str:
+    if ord(char) < 256:
+        return char
+    return char.encode("utf-8", "surrogatepass").decode("latin-1")
 
 
 def _failures() -> list[Failure]:
@@ -481,7 +496,7 @@ def oauth_replies(draw: st.DrawFn) -> Reply:
         return Reply(200, {"Content-Type": "text/html; charset=utf-8"}, draw(FORMS))
     if kind == 1:
         headers = {"Location": draw(OAUTH_LOCATIONS)} if draw(st.integers(0, 5)) else {}
-        return Reply(draw(st.sampled_from([301, 302, 303, 307])), headers)
+        return Reply(draw(st.sampled_from([301, 302, 303, 307])), as_received(headers))
     if kind == 2:
         token_body = st.fixed_dictionaries(
             {}, optional={"access_token": _maybe(st.just(TOKEN)), "user": JSON_VALUES}

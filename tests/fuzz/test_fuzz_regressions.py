@@ -223,6 +223,17 @@ def test_escape_sequences_from_the_api_are_shown_escaped(tmp_path: Path) -> None
     assert "HTTP 404 Bad\\x1b[5m: <p>\\x1b[2Jgone" in err
 
 
+def test_response_keys_in_an_extraction_message_are_escaped(tmp_path: Path) -> None:
+    # "matched nothing in the response (the response has keys: ...)" quoted the keys raw.
+    body = b'{"\\u001b[2J": 1, "a\\nb": 2}'
+    steps = "  - call: users.self\n    extract:\n      n: $.data.id\n"
+    with origin({"status_code": 200, "content": body}):
+        code, _, err = run_steps(tmp_path, steps)
+    assert code == 1
+    assert "(the response has keys: \\x1b[2J, a\\nb)" in err
+    assert "\x1b" not in err
+
+
 def test_verbose_run_shows_a_deeply_nested_body(tmp_path: Path) -> None:
     # Within the 8192 bytes -v takes, so the console gets the nested text to pretty-print.
     with origin({"status_code": 200, "content": b"[" * 4000 + b"]" * 4000}):
