@@ -21,7 +21,7 @@ import threading
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from jsonpath_ng import (
     Child,
@@ -239,10 +239,10 @@ def _parse_either(source: str) -> JSONPath:
 
 def _parse_locked(source: str) -> JSONPath:
     try:
-        return _parser(False).parse(source)
+        return cast(JSONPath, _parser(False).parse(source))
     except Exception as plain_error:
         try:
-            return _parser(True).parse(source)
+            return cast(JSONPath, _parser(True).parse(source))
         except Exception as ext_error:
             # Report the parser that got further: if the plain lexer met a character it does
             # not know but the extended one tokenized everything, the path is meant as

@@ -478,12 +478,6 @@ print(sorted(m for m in sys.modules if m == "jsonschema" or m.startswith("jsonsc
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="igflow/playbook/__init__.py imports playbook_schema from schema_check, whose "
-    "module-level `from jsonschema import Draft7Validator` then loads jsonschema on import; "
-    "remove this marker once that re-export no longer imports schema_check",
-)
 @pytest.mark.parametrize("name", ["seed_walkthrough.yml", "export_media.yml"])
 def test_compiling_a_valid_playbook_does_not_import_jsonschema(name: str) -> None:
     completed = subprocess.run(
