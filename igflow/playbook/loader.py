@@ -284,6 +284,12 @@ def _compose_with_libyaml(text: str) -> Node | None | Any:
         return _SLOW
     if node is None:
         return None
+    # Without an anchor there is no alias, so nothing expands and nothing refers to itself; a
+    # node takes about a character at least (an empty one shares its ":" or "-"), so a short text
+    # holds few nodes (at most about twice its length); and _shallow bounded the depth. Only
+    # documents with anchors (or very long ones) need the walk.
+    if "&" not in text and 2 * len(text) <= MAX_NODES:
+        return node
     return node if _within_bounds(node) else _SLOW
 
 
@@ -295,26 +301,29 @@ def _within_bounds(root: Node) -> bool:
     """
     size: dict[int, int] = {}
     depth: dict[int, int] = {}
-    open_nodes: set[int] = set()
-    stack: list[tuple[Node, bool]] = [(root, False)]
+    # Each entry: a node, its children, and how many of them are done.
+    stack: list[list[Any]] = [[root, _children(root), 0]]
+    open_nodes = {id(root)}
     while stack:
-        node, children_done = stack.pop()
+        entry = stack[-1]
+        node, children, done = entry
+        if done < len(children):
+            entry[2] += 1
+            child = children[done]
+            if id(child) in size:
+                continue  # an alias of a node already counted
+            if id(child) in open_nodes:
+                return False  # a node that contains itself
+            open_nodes.add(id(child))
+            stack.append([child, _children(child), 0])
+            continue
+        stack.pop()
         key = id(node)
-        children = _children(node)
-        if children_done:
-            open_nodes.discard(key)
-            size[key] = 1 + sum(size[id(c)] for c in children)
-            depth[key] = 1 + max((depth[id(c)] for c in children), default=0)
-            if size[key] > MAX_NODES or depth[key] > MAX_DEPTH:
-                return False
-            continue
-        if key in size:
-            continue
-        if key in open_nodes:
-            return False  # a node that contains itself
-        open_nodes.add(key)
-        stack.append((node, True))
-        stack.extend((child, False) for child in children if id(child) not in size)
+        open_nodes.discard(key)
+        size[key] = 1 + sum(size[id(c)] for c in children)
+        depth[key] = 1 + max((depth[id(c)] for c in children), default=0)
+        if size[key] > MAX_NODES or depth[key] > MAX_DEPTH:
+            return False
     return True
 
 
