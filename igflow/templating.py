@@ -59,6 +59,45 @@ _SNIPPET_LENGTH: Final = 60
 _WHOLE_VALUE = re.compile(r"\A\s*\{\{[-+]?(.*?)[-+]?\}\}\s*\Z", re.DOTALL)
 _TEMPLATE_MARKERS: Final = ("{{", "{%", "{#")
 
+# The commonest shapes by far, `{{ name }}` and `name == 3`, are built as Jinja's parser would
+# build them, without running it: Jinja's lexer and parser cost about 0.1 ms an expression, which
+# a playbook of hundreds of steps pays hundreds of times before its first request.
+# tests/unit/test_templating_quick_parse.py checks the trees are the parser's own.
+_IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
+_QUICK_NAME = re.compile(rf"\A[ \t]*({_IDENT})[ \t]*\Z")
+_QUICK_WHOLE_NAME = re.compile(rf"\A\{{\{{[ \t]*({_IDENT})[ \t]*\}}\}}\Z")
+_QUICK_COMPARE = re.compile(
+    rf"\A[ \t]*({_IDENT})[ \t]*(==|!=|<=|>=|<|>)[ \t]*({_IDENT}|0|[1-9][0-9]{{0,14}})[ \t]*\Z"
+)
+_COMPARE_OPS: Final = {"==": "eq", "!=": "ne", "<": "lt", "<=": "lteq", ">": "gt", ">=": "gteq"}
+# Words the lexer reads as literals or operators, never as names.
+_NOT_NAMES: Final = frozenset(
+    {"true", "false", "none", "True", "False", "None", "and", "or", "not", "in", "is", "if", "else"}
+)
+
+
+def _quick_parse(source: str) -> nodes.Expr | None:
+    """The tree of a bare name or of ``name <op> name|int``; None for anything else."""
+    match = _QUICK_NAME.match(source)
+    if match is not None:
+        return _name(match.group(1))
+    match = _QUICK_COMPARE.match(source)
+    if match is None:
+        return None
+    left, op, right = match.groups()
+    left_node = _name(left)
+    right_node = nodes.Const(int(right), lineno=1) if right[0].isdigit() else _name(right)
+    if left_node is None or right_node is None:
+        return None
+    operand = nodes.Operand(_COMPARE_OPS[op], right_node, lineno=1)
+    return nodes.Compare(left_node, [operand], lineno=1)
+
+
+def _name(identifier: str) -> nodes.Name | None:
+    if identifier in _NOT_NAMES:
+        return None
+    return nodes.Name(identifier, "load", lineno=1)
+
 
 # --------------------------------------------------------------------------- environment
 
@@ -382,7 +421,10 @@ class TemplateEngine:
         if not source.strip():
             raise TemplateSyntaxError("empty expression")
         try:
-            ast = self._parse_expression(source)
+            quick = _quick_parse(source)
+            if quick is not None:
+                quick.set_environment(self._env)
+            ast = quick if quick is not None else self._parse_expression(source)
             _check_nesting(ast)
             names = _expression_names(ast, self._env.globals)
             evaluate: Callable[[Mapping[str, Any]], Any]
@@ -460,6 +502,9 @@ class TemplateEngine:
         compiled: CompiledValue
         if not self.is_template(text):
             compiled = _Constant(text)
+        elif (whole := _QUICK_WHOLE_NAME.match(text)) is not None and _name(whole.group(1)):
+            inner = _WHOLE_VALUE.match(text).group(1)  # type: ignore[union-attr]  # it matches
+            compiled = _WholeExpression(text, self.compile_expression(inner))
         else:
             try:
                 ast = self._env.parse(text)
