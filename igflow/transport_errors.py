@@ -31,9 +31,10 @@ TRANSPORT_EXCEPTIONS = (
     urllib3.exceptions.HTTPError,
     http.client.HTTPException,
     OSError,
-    # requests decodes a redirect's Location header as UTF-8 even when it is not asked to follow
-    # redirects, so a server sending a Location that is not UTF-8 makes the send itself raise.
-    UnicodeError,
+    # requests reads a redirect's Location header even when it is not asked to follow redirects:
+    # one that is not UTF-8 (UnicodeDecodeError) or not a URL (`http://[::1`: "Invalid IPv6
+    # URL") makes the send itself raise a ValueError.
+    ValueError,
 )
 # Exception type names that mean the connection broke after it was established.
 _DROPPED = frozenset(
@@ -93,6 +94,9 @@ def map_transport_error(
         return error
     if isinstance(exc, UnicodeDecodeError):
         return MalformedResponse(f"response headers could not be decoded: {url} ({innermost})")
+    if type(exc) is ValueError:  # not one of requests' (InvalidURL, ...): a bad Location
+        detail = redactor.redact(str(exc))
+        return MalformedResponse(f"could not read the response: {url}: {detail}")
     detail = redactor.redact(str(exc))
     return TransportError(f"request failed: {url}: {detail} ({type(exc).__name__})")
 

@@ -20,6 +20,7 @@ from fuzz_support import assert_check_report, assert_no_crash, run_cli, simulate
 from response_strategies import ORIGIN, TOKEN
 
 SCOPES = "[basic, public_content, follower_list, comments, relationships, likes]"
+LOGIN = "  - authorize: {scopes: [basic], user: grantwinney}\n"
 
 
 def check_text(tmp_path: Path, text: str) -> tuple[int, str]:
@@ -179,6 +180,21 @@ def test_a_location_header_that_is_not_utf8_is_a_malformed_response(tmp_path: Pa
     assert "response headers could not be decoded" in err
 
 
+@pytest.mark.parametrize("location", ["http://[::1", "//[bad"])
+def test_a_location_header_that_is_not_a_url_is_a_malformed_response(
+    tmp_path: Path, location: str
+) -> None:
+    # requests parses Location even with allow_redirects=False: its ValueError ("Invalid IPv6
+    # URL") escaped the client (exit 70).
+    with origin({"status_code": 301, "headers": {"Location": location}}):
+        code, _, err = run_steps(tmp_path, "  - call: users.self\n")
+    assert code == 4
+    assert "could not read the response" in err
+    with origin({"status_code": 302, "headers": {"Location": location}}):
+        code, _, err = run_steps(tmp_path, LOGIN, authorize=False)
+    assert code == 4, err
+
+
 @pytest.mark.parametrize("cut", [20, 30, len(TOKEN) - 1])
 def test_a_body_cut_short_inside_a_token_shows_no_part_of_it(tmp_path: Path, cut: int) -> None:
     # The redactor knows the whole token; a body cut in transit mid-token showed its first part.
@@ -242,9 +258,6 @@ def test_verbose_run_shows_a_deeply_nested_body(tmp_path: Path) -> None:
 
 
 # --- run: a target that claims to be a sandbox ---------------------------------------------------
-
-LOGIN = "  - authorize: {scopes: [basic], user: grantwinney}\n"
-
 
 @pytest.mark.parametrize(
     "info",
