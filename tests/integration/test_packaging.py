@@ -33,8 +33,10 @@ def test_wheel_ships_the_top_level_schemas(wheel: Path) -> None:
         for schema in ("playbook.schema.json", "registry.schema.json"):
             packaged = archive.read(f"igflow/schemas/{schema}")
             assert packaged == (ROOT / "schemas" / schema).read_bytes()
-        entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
-        assert "igflow = igflow.launch:main" in archive.read(entry_points).decode()
+        # The command is a plain script (no console-scripts launcher importing `re` first).
+        (script_name,) = [n for n in names if n.endswith(".data/scripts/igflow")]
+        script = archive.read(script_name).decode()
+        assert script.startswith("#!python\n") and "from igflow.launch import main" in script
     assert "igflow/help.txt" in names  # what `igflow --help` prints without argparse
     assert "igflow/registry/instagram_v1.yaml" in names
     assert "igflow/sandbox/data/default.yaml" in names
