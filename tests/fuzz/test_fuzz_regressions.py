@@ -259,6 +259,7 @@ def test_verbose_run_shows_a_deeply_nested_body(tmp_path: Path) -> None:
 
 # --- run: a target that claims to be a sandbox ---------------------------------------------------
 
+
 @pytest.mark.parametrize(
     "info",
     [
