@@ -6,6 +6,7 @@ can print ``assertion failed: likes == 1`` followed by ``likes = 2``.
 
 from __future__ import annotations
 
+import re
 import reprlib
 from collections.abc import Mapping
 from typing import Any, Final
@@ -53,16 +54,40 @@ def check_assertion(expr: CompiledExpression, context: Mapping[str, Any]) -> Non
 
 
 def _short_repr(value: Any, width: int) -> str:
-    # reprlib bounds the work on a huge response; the final cut bounds the width.
+    # reprlib bounds the work on a huge response; the final cut bounds the width. A long string
+    # keeps its head only: reprlib's own cut also keeps a tail, which may start inside a secret.
     shortener = reprlib.Repr()
-    shortener.maxstring = width
+    shortener.maxstring = 4 * width
     shortener.maxother = width
     shortener.maxlist = shortener.maxtuple = shortener.maxdict = 10
     shortener.maxlevel = 3
     text = shortener.repr(value)
     if len(text) > width:
-        text = text[: width - 3] + "..."
+        text = _cut(text, width - 3) + "..."
     return text
+
+
+# A run of the characters tokens and secrets are made of.
+_WORD_END = re.compile(r"[\w.~+/=-]+\Z")
+_WORD_START = re.compile(r"[\w.~+/=-]")
+
+
+def _cut(text: str, limit: int) -> str:
+    """``text[:limit]``, without the token-like word the cut may go through.
+
+    The values are redacted after they are cut, and the redactor recognizes a secret only whole:
+    half of one left at the end would be shown. A word of letters and digits is left out.
+    """
+    head = text[:limit]
+    if _WORD_START.match(text, limit):
+        word = _WORD_END.search(head)
+        if word is not None and _token_like(word.group()):
+            head = head[: word.start()]
+    return head
+
+
+def _token_like(word: str) -> bool:
+    return any(c.isdigit() for c in word) and any(c.isalpha() for c in word)
 
 
 def format_values(values: Mapping[str, Any], width: int = VALUE_WIDTH) -> str:

@@ -250,6 +250,33 @@ def test_response_keys_in_an_extraction_message_are_escaped(tmp_path: Path) -> N
     assert "\x1b" not in err
 
 
+def test_a_token_in_a_string_an_extraction_quotes_is_not_cut_in_half(tmp_path: Path) -> None:
+    # "(the response is a string ('tokFUZZ-4021937711-c0ffee5eed-SECRET-...'))": cut at 37
+    # characters before the CLI redacted the message, so the redactor never saw the token whole.
+    steps = "  - call: users.self\n    extract:\n      n: $.data.id\n"
+    with origin({"status_code": 200, "content": json.dumps(TOKEN).encode()}):
+        code, _, err = run_steps(tmp_path, steps)
+    assert code == 1
+    assert "matched nothing in the response (the response is a string (" in err
+    assert not [piece for piece in pieces(TOKEN) if piece in err]
+
+
+def test_a_token_in_an_assertions_values_is_not_cut_in_half(tmp_path: Path) -> None:
+    # "where name = 'xxx... tokFUZZ-4021937711...'": the value is cut to 80 characters, then
+    # redacted; a token straddling the cut showed its first half.
+    name = "x" * 60 + " " + TOKEN
+    body = json.dumps({"meta": {"code": 200}, "data": {"username": name}}).encode()
+    steps = (
+        "  - call: users.self\n    extract:\n      name: $.data.username\n"
+        "  - assert: name == 'nobody'\n"
+    )
+    with origin({"status_code": 200, "content": body}):
+        code, _, err = run_steps(tmp_path, steps)
+    assert code == 1
+    assert "where name = 'xxxxxxxx" in err
+    assert not [piece for piece in pieces(TOKEN) if piece in err]
+
+
 def test_verbose_run_shows_a_deeply_nested_body(tmp_path: Path) -> None:
     # Within the 8192 bytes -v takes, so the console gets the nested text to pretty-print.
     with origin({"status_code": 200, "content": b"[" * 4000 + b"]" * 4000}):
