@@ -204,6 +204,8 @@ def read_response(
         error = _status_error(endpoint_id, response, redactor)
     # Not a declared attribute: any error read from a response carries its rate-limit headers.
     error.rate_limit = rate_limit  # type: ignore[attr-defined]
+    # ... and the request it answered (redacted), so reports can say which request failed.
+    error.request = (method, redactor.redact(url))  # type: ignore[attr-defined]
     raise error
 
 

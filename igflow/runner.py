@@ -518,6 +518,9 @@ class Runner:
             )
         except ApiError as exc:
             record.http_status = exc.status
+            request = getattr(exc, "request", None)
+            if request is not None:
+                record.request = RequestView(*request)
             self._note_rate_limit(getattr(exc, "rate_limit", None))
             if ticket is not None:
                 self.gate.refused(ticket, exc.status, f"{exc.error_type}: {exc.message}")

@@ -397,3 +397,24 @@ def test_run_help_documents_report() -> None:
     code, out, _ = run_cli("run", "--help")
     assert code == 0
     assert "--report FORMAT:PATH" in out and "junit:PATH" in out
+
+
+def test_a_failed_call_keeps_its_redacted_request_in_the_json_report(tmp_path: Path) -> None:
+    playbook = tmp_path / "missing.yml"
+    playbook.write_text(
+        "igflow: 1\nsteps:\n"
+        "  - authorize: {scopes: [basic], user: grantwinney}\n"
+        "  - foreach: [nope1, nope2]\n"
+        "    call: media.get\n"
+        '    with: {media_id: "{{ item }}"}\n'
+        "    on_error: continue\n"
+    )
+    report = tmp_path / "report.json"
+    code, _, err = run_cli("run", str(playbook), "--report", f"json:{report}")
+    assert code == 0, err
+    document = json.loads(report.read_text())
+    items = document["steps"][1]["items"]
+    assert [item["status"] for item in items] == ["error-ignored", "error-ignored"]
+    request = items[0]["request"]
+    assert request["method"] == "GET" and "/v1/media/nope1" in request["url"]
+    assert request["url"].endswith("access_token=***")  # the token itself never shows
