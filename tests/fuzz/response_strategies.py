@@ -57,6 +57,10 @@ SECRETIVE_TEXT = st.sampled_from(
         f"Bearer {TOKEN}",
         f"the token {TOKEN} is invalid",
         f"{ORIGIN}/v1/users/self?access_token={TOKEN}&x=1",
+        # Where a message that quotes the value cuts it (at 37, 60 or 80 characters).
+        "x" * 30 + " " + TOKEN,
+        "padding " * 6 + TOKEN,
+        "x" * 70 + " " + TOKEN,
     ]
 )
 ODD_TEXT = st.sampled_from(
@@ -111,6 +115,7 @@ IDS = st.one_of(
     st.sampled_from(["1667121369441597934_3657782666", "1_2", "3657782666", "0", ""]),
     st.integers().map(str),
     TEXT,
+    SECRETIVE_TEXT,
 )
 MEDIA = st.fixed_dictionaries(
     {},
