@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from igflow import __version__
-from igflow.errors import ExitCode, IgflowError, SafetyError, UsageError
+from igflow.errors import ExitCode, IgflowError, SafetyError, UsageError, printable
 
 if TYPE_CHECKING:  # imported for real inside the commands, so `igflow --help` stays fast
     from igflow.client import Timeouts
@@ -620,7 +620,9 @@ def _report_error(
         import traceback
 
         out.append("".join(traceback.format_exception(error)).rstrip())
-    env.stderr.write(clean("\n".join(out)) + "\n")
+    # Run-time messages quote API text: escape control characters, but keep the lines.
+    text = "\n".join(printable(line) for line in "\n".join(out).split("\n"))
+    env.stderr.write(clean(text) + "\n")
 
 
 def _source_line(error: IgflowError, lines: Sequence[str] | None) -> str | None:

@@ -41,10 +41,12 @@ from igflow.errors import (
     AuthenticationError,
     ConnectError,
     IgflowError,
+    MalformedResponse,
     RateLimitError,
     SafetyError,
     TransportError,
     UsageError,
+    printable,
 )
 from igflow.pacing import (
     GLOBAL_BUCKET,
@@ -346,11 +348,18 @@ class ApiClient:
             AuthenticationError: No token for a token endpoint; nothing was sent.
             ApiError, TransportError: As for :meth:`call`.
         """
-        absolute = urljoin(self.origin + "/", url)
+        try:
+            absolute = urljoin(self.origin + "/", url)
+        except ValueError:  # e.g. "http://[::1": not a URL at all
+            raise MalformedResponse(
+                f"{endpoint.id}: the next page link is not a URL: "
+                f"{printable(self.redactor.redact(url))[:200]}"
+            ) from None
         if _origin_key(absolute) != self._origin_key:
             raise SafetyError(
                 f"{endpoint.id}: the next_url points at another origin "
-                f"({self.redactor.redact(absolute)}, expected {self.origin}) and was not followed: "
+                f"({printable(self.redactor.redact(absolute))}, expected {self.origin}) and was "
+                "not followed: "
                 "the access token would leak to it"
             )
         parts = urlsplit(absolute)

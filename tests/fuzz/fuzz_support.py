@@ -108,13 +108,7 @@ class KnownCrash:
     regression: str
 
 
-KNOWN_CRASHES: tuple[KnownCrash, ...] = (
-    KnownCrash(
-        "igflow/client.py",
-        frozenset({"ValueError"}),
-        "test_a_next_url_that_is_not_a_url_is_not_a_crash",
-    ),
-)
+KNOWN_CRASHES: tuple[KnownCrash, ...] = ()
 
 _FRAME = re.compile(r'File "[^"]*?[/\\](igflow[/\\][^"]+\.py)", line \d+, in ')
 _CRASH = re.compile(r"internal error \(this is a bug in igflow, please report it\): (\w+)")

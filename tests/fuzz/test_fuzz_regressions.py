@@ -203,22 +203,12 @@ def paging(next_url: str) -> dict[str, Any]:
 PAGINATE = "  - call: users.media_liked\n    paginate: true\n"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="client.get_next calls urljoin, which raises ValueError on `http://[::1`; see "
-    ".notes-for-runner.md (fuzz)",
-)
 def test_a_next_url_that_is_not_a_url_is_not_a_crash(tmp_path: Path) -> None:
     with origin(paging("http://[::1")):
         code, _, err = run_steps(tmp_path, PAGINATE)
     assert code in (4, 6), err
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="run-time error messages quote the API's text raw (here client.get_next's refusal "
-    "quotes the next_url); see .notes-for-runner.md (fuzz)",
-)
 def test_control_characters_in_a_run_time_error_are_escaped(tmp_path: Path) -> None:
     with origin(paging("http://elsewhere.invalid/v1/x?c=\x1b[2J\x1f")):
         code, _, err = run_steps(tmp_path, PAGINATE)
