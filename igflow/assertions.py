@@ -6,12 +6,12 @@ can print ``assertion failed: likes == 1`` followed by ``likes = 2``.
 
 from __future__ import annotations
 
-import re
 import reprlib
 from collections.abc import Mapping
 from typing import Any, Final
 
 from igflow.errors import AssertionFailed
+from igflow.redact import cut_before_redacting
 from igflow.templating import CompiledExpression
 
 __all__ = ["UNDEFINED", "check_assertion", "format_values"]
@@ -63,31 +63,8 @@ def _short_repr(value: Any, width: int) -> str:
     shortener.maxlevel = 3
     text = shortener.repr(value)
     if len(text) > width:
-        text = _cut(text, width - 3) + "..."
+        text = cut_before_redacting(text, width - 3) + "..."
     return text
-
-
-# A run of the characters tokens and secrets are made of.
-_WORD_END = re.compile(r"[\w.~+/=-]+\Z")
-_WORD_START = re.compile(r"[\w.~+/=-]")
-
-
-def _cut(text: str, limit: int) -> str:
-    """``text[:limit]``, without the token-like word the cut may go through.
-
-    The values are redacted after they are cut, and the redactor recognizes a secret only whole:
-    half of one left at the end would be shown. A word of letters and digits is left out.
-    """
-    head = text[:limit]
-    if _WORD_START.match(text, limit):
-        word = _WORD_END.search(head)
-        if word is not None and _token_like(word.group()):
-            head = head[: word.start()]
-    return head
-
-
-def _token_like(word: str) -> bool:
-    return any(c.isdigit() for c in word) and any(c.isalpha() for c in word)
 
 
 def format_values(values: Mapping[str, Any], width: int = VALUE_WIDTH) -> str:

@@ -39,6 +39,7 @@ from jsonpath_ng.ext.parser import ExtendedJsonPathParser
 from jsonpath_ng.parser import JsonPathParser
 
 from igflow.errors import ExtractionError, JsonPathSyntaxError, printable
+from igflow.redact import cut_before_redacting
 
 __all__ = ["MAX_PATH_DEPTH", "MISSING", "CompiledPath", "compile_path"]
 
@@ -60,27 +61,6 @@ _HINT_KEYS: Final = 8
 # Real paths have a handful of steps; jsonpath-ng recurses once per level (see _depth).
 MAX_PATH_DEPTH: Final = 100
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-# A run of the characters tokens and secrets are made of.
-_WORD_END = re.compile(r"[\w.~+/=-]+\Z")
-_WORD_START = re.compile(r"[\w.~+/=-]")
-
-
-def _cut(text: str, limit: int) -> str:
-    """``text[:limit]``, without the token-like word the cut may go through.
-
-    Messages are redacted after they are cut, and the redactor recognizes a secret only whole:
-    half of one left at the end would be shown. A word of letters and digits is left out.
-    """
-    head = text[:limit]
-    if _WORD_START.match(text, limit):
-        word = _WORD_END.search(head)
-        if word is not None and _token_like(word.group()):
-            head = head[: word.start()]
-    return head
-
-
-def _token_like(word: str) -> bool:
-    return any(c.isdigit() for c in word) and any(c.isalpha() for c in word)
 
 
 def _is_singular(node: Any) -> bool:
@@ -131,7 +111,7 @@ def _describe(value: Any) -> str:
     if isinstance(value, bool):
         return f"is {'true' if value else 'false'}"
     if isinstance(value, str):
-        text = value if len(value) <= 40 else _cut(value, 37) + "..."
+        text = value if len(value) <= 40 else cut_before_redacting(value, 37) + "..."
         return f"is a string ({text!r})"
     if isinstance(value, int | float):
         return f"is a number ({value})"

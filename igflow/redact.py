@@ -202,3 +202,27 @@ class Redactor:
         if key.lower() == "code" and isinstance(value, str):
             return MASK
         return self.redact_mapping(value)
+
+
+# A run of the characters tokens and secrets are made of.
+_WORD_END = re.compile(r"[\w.~+/=-]+\Z")
+_WORD_START = re.compile(r"[\w.~+/=-]")
+
+
+def cut_before_redacting(text: str, limit: int) -> str:
+    """``text[:limit]``, without the token-like word the cut may go through.
+
+    Messages that shorten a value are redacted after they are cut, and a redactor recognizes a
+    secret only whole: half of one left at the end would be shown. So a word of letters and
+    digits that the cut goes through is left out entirely.
+    """
+    head = text[:limit]
+    if _WORD_START.match(text, limit):
+        word = _WORD_END.search(head)
+        if word is not None and _token_like(word.group()):
+            head = head[: word.start()]
+    return head
+
+
+def _token_like(word: str) -> bool:
+    return any(c.isdigit() for c in word) and any(c.isalpha() for c in word)

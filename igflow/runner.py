@@ -40,6 +40,7 @@ from igflow.playbook.model import (
     Playbook,
     Step,
 )
+from igflow.redact import cut_before_redacting
 from igflow.registry import Endpoint
 from igflow.safety import WriteGate
 from igflow.templating import EnvironmentVariables
@@ -708,7 +709,7 @@ def _cut_page(body: Any, room: int) -> tuple[Any, int]:
 
 def _brief(value: Any, limit: int = 60) -> str:
     text = repr(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return text if len(text) <= limit else cut_before_redacting(text, limit - 1) + "…"
 
 
 def _as_text(value: Any) -> str:

@@ -490,3 +490,12 @@ outputs:
     assert result.ok
     assert result.outputs == {"count": 2, "doubled": 4}
     assert list(result.output_errors) == ["broken"]
+
+
+def test_an_item_label_never_shows_half_a_token() -> None:
+    from igflow.runner import _brief
+
+    token = "3657782666.4c56a5e.46b64f8eca0fffccb70a33b4adbdb272"
+    label = _brief(["a long enough list to be cut, then", token])
+    assert label.endswith("…") and len(label) <= 60
+    assert not any(piece in label for piece in ("3657782666", "4c56a5e", token[:20]))
