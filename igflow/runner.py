@@ -181,6 +181,7 @@ class Runner:
         self._auth: Any = None
         # The API's latest X-Ratelimit-Remaining, read by the loop scheduler (any thread writes).
         self._rate_remaining: int | None = None
+        self._caps: dict[int, int] = {}  # step index -> its max_writes, once rendered
 
     # -- the run -------------------------------------------------------------------------
     def run(self, origin: str) -> RunResult:
@@ -237,11 +238,13 @@ class Runner:
         response: Any = None
         try:
             if step.foreach is not None:
+                self._resolve_cap(step)
                 self._run_loop(step, record)
             elif step.when is not None and not step.when.evaluate(self.names):
                 record.status = SKIPPED
                 record.message = f"when: {step.when.source}"
             else:
+                self._resolve_cap(step)
                 self._confirm(step, 1)
                 # A step outside a loop reads and writes the run's namespace directly.
                 response = self._perform(step, self.names, record)
@@ -493,7 +496,7 @@ class Runner:
                 params,
                 item=record.index if isinstance(record, ItemRecord) else None,
                 read=read,
-                cap=self._optional_cap(step),
+                cap=self._caps.get(step.index),
             )
             if decision.action in ("done-earlier", "dry-run"):
                 record.status = DONE_EARLIER if decision.action == "done-earlier" else DRY_RUN
@@ -553,7 +556,7 @@ class Runner:
                 if ticket is not None:  # applied, whatever the extraction made of the answer
                     self.gate.sent(ticket, response.status, record.extracted)
             return response.body
-        return self._paginate(step, scope, record, response, token, timeouts)
+        return self._paginate(step, scope, record, response, client, token, timeouts)
 
     def _failure_status(self, step: Step, error: IgflowError) -> str:
         # A safety refusal stops the run even under on_error: continue: that is its point.
@@ -566,11 +569,10 @@ class Runner:
             return IGNORED
         return IGNORED if step.on_error == "continue" else FAILED
 
-    def _optional_cap(self, step: Step) -> int | None:
-        if step.max_writes is None:
-            return None
-        # Rendered from the run's names (not an item's), so every item sees the same cap.
-        return self._int_setting(step.max_writes, self.names, "max_writes", 0)
+    def _resolve_cap(self, step: Step) -> None:
+        """A step's max_writes, rendered once from the run's names: every item sees the same."""
+        if step.max_writes is not None:
+            self._caps[step.index] = self._int_setting(step.max_writes, self.names, "max_writes", 0)
 
     def _confirm(self, step: Step, writes: int) -> None:
         if step.confirm and step.endpoint is not None and step.endpoint.mutates:
@@ -582,6 +584,7 @@ class Runner:
         scope: dict[str, Any],
         record: StepRecord | ItemRecord,
         response: Any,
+        client: Any,
         token: str | None,
         timeouts: Any,
     ) -> Any:
@@ -592,8 +595,6 @@ class Runner:
         collected: dict[str, list[Any]] = {name: [] for name in step.extract}
         seen: set[str] = set()
         pages = taken = 0
-        client = self._auth.client if step.endpoint.auth == "token" else None
-        client = client or self.connection.anonymous_client()
         while True:
             pages += 1
             body = response.body
