@@ -25,7 +25,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, ItemsView, Iterable, Iterator, KeysView, Mapping, ValuesView
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from jinja2 import StrictUndefined, Undefined, meta, nodes
 from jinja2 import exceptions as jinja_errors
@@ -33,7 +33,6 @@ from jinja2.environment import Template, TemplateExpression
 from jinja2.parser import Parser
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
-from jinja2.visitor import NodeTransformer
 
 from igflow.errors import IgflowError, TemplateRenderError, TemplateSyntaxError
 from igflow.filters import FILTERS, REMOVED_FILTERS, REMOVED_GLOBALS, TESTS
@@ -59,44 +58,97 @@ _SNIPPET_LENGTH: Final = 60
 _WHOLE_VALUE = re.compile(r"\A\s*\{\{[-+]?(.*?)[-+]?\}\}\s*\Z", re.DOTALL)
 _TEMPLATE_MARKERS: Final = ("{{", "{%", "{#")
 
-# The commonest shapes by far, `{{ name }}` and `name == 3`, are built as Jinja's parser would
-# build them, without running it: Jinja's lexer and parser cost about 0.1 ms an expression, which
-# a playbook of hundreds of steps pays hundreds of times before its first request.
+# The commonest shapes by far (`{{ name }}`, `likes == 3`, `likers | length == likes`,
+# `media.id`, `pair[0]`) are built as Jinja's parser would build them, without running it:
+# Jinja's lexer and parser cost about 0.1 ms an expression, which a playbook of hundreds of steps
+# pays hundreds of times before its first request. The grammar taken here is
+#     expression := operand [compare-op (operand | integer)]
+#     operand    := name ("." name | "[" integer "]")* ("|" name)*
+# with ASCII names and plain decimal integers; anything else gets Jinja's parser.
 # tests/unit/test_templating_quick_parse.py checks the trees are the parser's own.
-_IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
-_QUICK_NAME = re.compile(rf"\A[ \t]*({_IDENT})[ \t]*\Z")
-_QUICK_WHOLE_NAME = re.compile(rf"\A\{{\{{[ \t]*({_IDENT})[ \t]*\}}\}}\Z")
-_QUICK_COMPARE = re.compile(
-    rf"\A[ \t]*({_IDENT})[ \t]*(==|!=|<=|>=|<|>)[ \t]*({_IDENT}|0|[1-9][0-9]{{0,14}})[ \t]*\Z"
+_QUICK_TOKEN = re.compile(
+    r"[ \t]*(?:([A-Za-z_][A-Za-z0-9_]*)|(0|[1-9][0-9]{0,14})(?![0-9A-Za-z_.])"
+    r"|(==|!=|<=|>=|<|>)|([.|\[\]]))"
 )
+_NAME_TOKEN, _INT_TOKEN, _COMPARE_TOKEN, _PUNCT_TOKEN = 1, 2, 3, 4
 _COMPARE_OPS: Final = {"==": "eq", "!=": "ne", "<": "lt", "<=": "lteq", ">": "gt", ">=": "gteq"}
-# Words the lexer reads as literals or operators, never as names.
+# Words the parser reads as literals or operators, never as names.
 _NOT_NAMES: Final = frozenset(
     {"true", "false", "none", "True", "False", "None", "and", "or", "not", "in", "is", "if", "else"}
 )
 
 
 def _quick_parse(source: str) -> nodes.Expr | None:
-    """The tree of a bare name or of ``name <op> name|int``; None for anything else."""
-    match = _QUICK_NAME.match(source)
-    if match is not None:
-        return _name(match.group(1))
-    match = _QUICK_COMPARE.match(source)
-    if match is None:
+    """The tree of an expression in the quick grammar above; None for anything else."""
+    tokens: list[tuple[int, str]] = []
+    position = 0
+    while (match := _QUICK_TOKEN.match(source, position)) is not None:
+        kind = match.lastindex or 0
+        tokens.append((kind, match.group(kind)))
+        position = match.end()
+    if source[position:].strip(" \t") or not tokens:
         return None
-    left, op, right = match.groups()
-    left_node = _name(left)
-    right_node = nodes.Const(int(right), lineno=1) if right[0].isdigit() else _name(right)
-    if left_node is None or right_node is None:
+    parsed = _quick_operand(tokens, 0)
+    if parsed is None:
         return None
-    operand = nodes.Operand(_COMPARE_OPS[op], right_node, lineno=1)
-    return nodes.Compare(left_node, [operand], lineno=1)
+    left, index = parsed
+    if index == len(tokens):
+        return left
+    kind, op = tokens[index]
+    if kind != _COMPARE_TOKEN or index + 1 == len(tokens):
+        return None
+    right: nodes.Expr
+    kind, text = tokens[index + 1]
+    if kind == _INT_TOKEN:
+        right, index = nodes.Const(int(text), lineno=1), index + 2
+    else:
+        parsed = _quick_operand(tokens, index + 1)
+        if parsed is None:
+            return None
+        right, index = parsed
+    if index != len(tokens):
+        return None  # `a < b < c`, trailing tokens: the parser's business
+    return nodes.Compare(left, [nodes.Operand(_COMPARE_OPS[op], right, lineno=1)], lineno=1)
 
 
-def _name(identifier: str) -> nodes.Name | None:
-    if identifier in _NOT_NAMES:
+def _is_quick_whole_expression(text: str) -> bool:
+    """Whether ``text`` is exactly ``{{ expr }}`` with ``expr`` in the quick grammar (which has
+    no braces, so the delimiters cannot be anywhere else)."""
+    return text.startswith("{{") and text.endswith("}}") and _quick_parse(text[2:-2]) is not None
+
+
+def _quick_operand(tokens: list[tuple[int, str]], index: int) -> tuple[nodes.Expr, int] | None:
+    """``name ("." name | "[" integer "]")* ("|" name)*`` from ``tokens[index]`` on."""
+    kind, text = tokens[index]
+    if kind != _NAME_TOKEN or text in _NOT_NAMES:
         return None
-    return nodes.Name(identifier, "load", lineno=1)
+    node: nodes.Expr = nodes.Name(text, "load", lineno=1)
+    index += 1
+    count = len(tokens)
+    while index < count and tokens[index][1] in (".", "["):
+        if tokens[index][1] == ".":
+            if index + 1 == count or tokens[index + 1][0] != _NAME_TOKEN:
+                return None
+            node = nodes.Getattr(node, tokens[index + 1][1], "load", lineno=1)
+            index += 2
+        else:
+            if (
+                index + 2 >= count
+                or tokens[index + 1][0] != _INT_TOKEN
+                or tokens[index + 2][1] != "]"
+            ):
+                return None
+            arg = nodes.Const(int(tokens[index + 1][1]), lineno=1)
+            node = nodes.Getitem(node, arg, "load", lineno=1)
+            index += 3
+    while index < count and tokens[index][1] == "|":
+        if index + 1 == count or tokens[index + 1][0] != _NAME_TOKEN:
+            return None
+        node = nodes.Filter(node, tokens[index + 1][1], [], [], None, None, lineno=1)
+        index += 2
+    if index < count and tokens[index][0] != _COMPARE_TOKEN:
+        return None  # a filter argument, a test, a call, a second subscript after a filter...
+    return node, index
 
 
 # --------------------------------------------------------------------------- environment
@@ -425,12 +477,11 @@ class TemplateEngine:
             if quick is not None:
                 quick.set_environment(self._env)
             ast = quick if quick is not None else self._parse_expression(source)
-            _check_nesting(ast)
-            names = _expression_names(ast, self._env.globals)
+            names, interpretable = _survey(ast, self._env)
             evaluate: Callable[[Mapping[str, Any]], Any]
             if isinstance(ast, nodes.Name) and ast.ctx == "load":
                 evaluate = _NameLookup(ast.name, self._env)
-            elif _interpretable(ast, self._env):
+            elif interpretable:
                 evaluate = _Interpreted(
                     ast,
                     self._env,
@@ -502,9 +553,8 @@ class TemplateEngine:
         compiled: CompiledValue
         if not self.is_template(text):
             compiled = _Constant(text)
-        elif (whole := _QUICK_WHOLE_NAME.match(text)) is not None and _name(whole.group(1)):
-            inner = _WHOLE_VALUE.match(text).group(1)  # type: ignore[union-attr]  # it matches
-            compiled = _WholeExpression(text, self.compile_expression(inner))
+        elif _is_quick_whole_expression(text):
+            compiled = _WholeExpression(text, self.compile_expression(text[2:-2]))
         else:
             try:
                 ast = self._env.parse(text)
@@ -617,29 +667,60 @@ def _passes_context(func: Any) -> bool:
     return getattr(getattr(func, "jinja_pass_arg", None), "name", None) == "context"
 
 
-def _interpretable(ast: nodes.Expr, env: _Sandbox) -> bool:
-    """True when ``as_const`` can evaluate every node of the tree as Jinja's code would."""
-    for node in (ast, *ast.find_all(nodes.Node)):
-        if type(node) not in _INTERPRETED_NODES:
+def _interpretable_node(node: nodes.Node, env: _Sandbox) -> bool:
+    """True when ``as_const`` can evaluate this node as Jinja's code would."""
+    if type(node) not in _INTERPRETED_NODES:
+        return False
+    if isinstance(node, nodes.Name | nodes.Getattr | nodes.Getitem) and node.ctx != "load":
+        return False
+    if isinstance(node, nodes.BinExpr) and node.operator in env.intercepted_binops:
+        return False
+    if isinstance(node, nodes.CondExpr) and node.expr2 is None:
+        return False
+    if isinstance(node, nodes.Filter | nodes.Test):
+        table = env.filters if isinstance(node, nodes.Filter) else env.tests
+        func = table.get(node.name)
+        if func is None or _passes_context(func):
             return False
-        if isinstance(node, nodes.Name | nodes.Getattr | nodes.Getitem) and node.ctx != "load":
-            return False
-        if isinstance(node, nodes.BinExpr) and node.operator in env.intercepted_binops:
-            return False
-        if isinstance(node, nodes.CondExpr) and node.expr2 is None:
-            return False
-        if isinstance(node, nodes.Filter | nodes.Test):
-            table = env.filters if isinstance(node, nodes.Filter) else env.tests
-            func = table.get(node.name)
-            if func is None or _passes_context(func):
-                return False
     return True
+
+
+def _survey(ast: nodes.Expr, env: _Sandbox) -> tuple[frozenset[str], bool]:
+    """One walk of an expression's tree: the variable names it reads (globals such as ``range``
+    left out) and whether ``as_const`` can evaluate all of it; a tree nested deeper than
+    MAX_NESTING is refused.
+
+    An expression cannot bind names (no assignments, loops or macros), so every loaded name is
+    read from the context: the same set ``meta.find_undeclared_variables`` gives, without its
+    code-generation pass. The walk is iterative, and reads children as Jinja's
+    ``iter_child_nodes`` does, in one pass instead of one per question.
+    """
+    env_globals = env.globals
+    names: set[str] = set()
+    interpretable = True
+    stack: list[tuple[nodes.Node, int]] = [(ast, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_NESTING:
+            # A Jinja error, so the caller's handler turns it into igflow's with the source.
+            raise jinja_errors.TemplateSyntaxError(_TOO_DEEP, node.lineno or 1)
+        if isinstance(node, nodes.Name) and node.ctx == "load" and node.name not in env_globals:
+            names.add(node.name)
+        if interpretable and not _interpretable_node(node, env):
+            interpretable = False
+        for field in node.fields:
+            value = getattr(node, field, None)
+            if isinstance(value, nodes.Node):
+                stack.append((value, depth + 1))
+            elif isinstance(value, list):
+                stack.extend((item, depth + 1) for item in value if isinstance(item, nodes.Node))
+    return frozenset(names), interpretable
 
 
 # The interpreted tree reads each variable as `_VARIABLES[name]`: a constant stand-in whose lookups
 # go to the names of the evaluation under way (a context variable, so threads do not mix them up).
 # A name that is not there gives up, and the compiled code then resolves it (a global such as
-# `range`, or an undefined with Jinja's own message).
+# `range`, or an undefined with Jinja's own message). (Jinja allows no node types of one's own.)
 _NAMES: ContextVar[Mapping[str, Any]] = ContextVar("igflow_template_names")
 
 
@@ -659,15 +740,23 @@ class _Variables:
 _VARIABLES: Final = _Variables()
 
 
-class _ReadNames(NodeTransformer):
-    """Replaces every loaded ``Name`` of a tree with a lookup in ``_VARIABLES``."""
-
-    def visit_Name(self, node: nodes.Name) -> nodes.Node:
+def _read_names(node: nodes.Node) -> nodes.Node:
+    """Replace every loaded ``Name`` of a tree with a lookup in ``_VARIABLES`` (in place: the
+    tree is the caller's own; nesting is bounded, so recursion is fine)."""
+    if isinstance(node, nodes.Name):
         if node.ctx != "load":
             return node
-        return nodes.Getitem(
-            nodes.Const(_VARIABLES), nodes.Const(node.name), "load", lineno=node.lineno
-        )
+        variables = nodes.Const(_VARIABLES, lineno=node.lineno)
+        return nodes.Getitem(variables, nodes.Const(node.name), "load", lineno=node.lineno)
+    for field in node.fields:
+        value = getattr(node, field, None)
+        if isinstance(value, nodes.Node):
+            setattr(node, field, _read_names(value))
+        elif isinstance(value, list):
+            value[:] = [
+                _read_names(item) if isinstance(item, nodes.Node) else item for item in value
+            ]
+    return node
 
 
 class _Interpreted:
@@ -681,7 +770,7 @@ class _Interpreted:
         env: _Sandbox,
         generate: Callable[[], Callable[[Mapping[str, Any]], Any]],
     ) -> None:
-        self._tree: nodes.Expr = _ReadNames().visit(ast)
+        self._tree = cast(nodes.Expr, _read_names(ast))
         self._env = env
         self._generate = generate
         self._compiled: Callable[[Mapping[str, Any]], Any] | None = None
@@ -701,20 +790,6 @@ class _Interpreted:
         if compiled is None:  # two threads may both make it: the same code, no harm done
             compiled = self._compiled = self._generate()
         return compiled(context)
-
-
-def _expression_names(ast: nodes.Expr, env_globals: Mapping[str, Any]) -> frozenset[str]:
-    """The variable names an expression reads, globals (``range``, ...) left out.
-
-    An expression cannot bind names (no assignments, loops or macros), so every loaded name is
-    read from the context: the same set ``meta.find_undeclared_variables`` gives, without its
-    code-generation pass.
-    """
-    found = [ast] if isinstance(ast, nodes.Name) else []  # find_all looks below the node only
-    found.extend(ast.find_all(nodes.Name))
-    return frozenset(
-        node.name for node in found if node.ctx == "load" and node.name not in env_globals
-    )
 
 
 _TOO_DEEP: Final = f"nested more than {MAX_NESTING} levels deep"

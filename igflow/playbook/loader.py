@@ -47,6 +47,7 @@ MAX_DEPTH = 100
 # Numbers are short; Python will not even convert an int of more than 4300 digits to text.
 MAX_NUMBER_LENGTH = 1000
 
+_STR_TAG = "tag:yaml.org,2002:str"
 _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 _NUMBER_TAGS = frozenset({"tag:yaml.org,2002:int", "tag:yaml.org,2002:float"})
 _MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -284,13 +285,30 @@ def _compose_with_libyaml(text: str) -> Node | None | Any:
         return _SLOW
     if node is None:
         return None
-    # Without an anchor there is no alias, so nothing expands and nothing refers to itself; a
-    # node takes about a character at least (an empty one shares its ":" or "-"), so a short text
-    # holds few nodes (at most about twice its length); and _shallow bounded the depth. Only
-    # documents with anchors (or very long ones) need the walk.
-    if "&" not in text and 2 * len(text) <= MAX_NODES:
-        return node
+    # Without an anchor there is no alias, so nothing expands and nothing refers to itself, and
+    # _shallow bounded the depth: only the number of nodes is left to check. A node takes about a
+    # character at least (an empty one shares its ":" or "-"), so a short text holds few nodes (at
+    # most about twice its length); a longer one is counted. Documents with anchors need the walk.
+    if "&" not in text:
+        return node if 2 * len(text) <= MAX_NODES or _few_nodes(node) else _SLOW
     return node if _within_bounds(node) else _SLOW
+
+
+def _few_nodes(root: Node) -> bool:
+    """Whether a tree without aliases has at most MAX_NODES nodes."""
+    count = 0
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        count += 1
+        if count > MAX_NODES:
+            return False
+        if isinstance(node, MappingNode):
+            for pair in node.value:
+                stack.extend(pair)
+        elif isinstance(node, SequenceNode):
+            stack.extend(node.value)
+    return True
 
 
 def _within_bounds(root: Node) -> bool:
@@ -428,6 +446,8 @@ class _Builder:
     def scalar(self, node: ScalarNode, path: Path) -> Any:
         if node.style in ("|", ">"):
             self.doc.block_scalars.add(path)
+        if node.tag == _STR_TAG:
+            return node.value  # what PyYAML's str constructor returns, without its dispatch
         if node.tag == _TIMESTAMP_TAG:
             return node.value
         if node.tag in _NUMBER_TAGS and len(node.value) > MAX_NUMBER_LENGTH:
