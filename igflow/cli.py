@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
-from igflow import __version__
+from igflow import __version__, gcpolicy
 from igflow.errors import ExitCode, IgflowError, SafetyError, UsageError, printable
 
 if TYPE_CHECKING:  # imported for real inside the commands, so `igflow --help` stays fast
@@ -433,6 +433,7 @@ def _execute(
             gate=gate,
         )
         origin = session.origin + (SANDBOX_SUFFIX if target == SANDBOX else "")
+        gcpolicy.settled()
         return runner.run(origin)
 
 

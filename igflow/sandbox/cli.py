@@ -12,6 +12,7 @@ import os
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
+from igflow import gcpolicy
 from igflow.errors import ExitCode
 
 DEFAULT_URL = "http://127.0.0.1:8765"
@@ -183,6 +184,7 @@ def _serve(args: argparse.Namespace, out: TextIO) -> int:
 
     config = config_from_args(args)
     try:
+        gcpolicy.settled()
         return serve_forever(config, args.host, args.port, out=out)
     except OSError as exc:
         raise CommandError(
