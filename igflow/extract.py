@@ -10,6 +10,12 @@ fails. The extended lexer is not a superset for plain paths: it reads a field wh
 with ``true``/``false`` as a boolean (``$.true_count`` fails) and rejects non-ASCII names that
 the plain lexer accepts. Parsing is not free (PLY), so each parser is built once per process,
 :func:`compile_path` is cached, and it is meant to run at plan time only.
+
+Most paths are a few field names, indices and ``[*]`` (``$.data.id``, ``$.data[*].username``).
+Those are read and applied here, without jsonpath-ng, which is then imported (about 6 ms),
+built and run only for other paths, or for a document where such a step meets a value that
+jsonpath-ng versions treat differently (an index into an object, ``[*]`` on a string): the
+quirks stay jsonpath-ng's own. tests/unit/test_extract_quick.py checks both agree.
 """
 
 from __future__ import annotations
@@ -21,22 +27,8 @@ import threading
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Final, cast
-
-from jsonpath_ng import (
-    Child,
-    DatumInContext,
-    Fields,
-    Index,
-    JSONPath,
-    Parent,
-    Root,
-    This,
-)
-from jsonpath_ng.exceptions import JsonPathLexerError
-from jsonpath_ng.ext.iterable import Len
-from jsonpath_ng.ext.parser import ExtendedJsonPathParser
-from jsonpath_ng.parser import JsonPathParser
+from functools import cached_property
+from typing import Any, Final
 
 from igflow.errors import ExtractionError, JsonPathSyntaxError, printable
 from igflow.redact import cut_before_redacting
@@ -54,9 +46,6 @@ class _Missing(enum.Enum):
 MISSING: Final = _Missing.MISSING
 """Default for ``default``: no default was given (``None`` is a legitimate default)."""
 
-# Nodes that select at most one datum from one datum. `This` is compared by exact type because
-# the extended parser's sorting and string operators subclass it.
-_SINGULAR_LEAVES: Final = frozenset({Root, This, Parent, Len})
 _HINT_KEYS: Final = 8
 # Real paths have a handful of steps; jsonpath-ng recurses once per level (see _depth).
 MAX_PATH_DEPTH: Final = 100
@@ -64,23 +53,32 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
 def _is_singular(node: Any) -> bool:
+    from jsonpath_ng import Child, Fields, Index, Parent, Root, This
+    from jsonpath_ng.ext.iterable import Len
+
+    # Nodes that select at most one datum from one datum. `This` is compared by exact type
+    # because the extended parser's sorting and string operators subclass it.
     if isinstance(node, Child):
         return _is_singular(node.left) and _is_singular(node.right)
     if isinstance(node, Fields):
         return len(node.fields) == 1 and node.fields[0] != "*"
     if isinstance(node, Index):
         return len(node.indices) == 1
-    return type(node) in _SINGULAR_LEAVES
+    return type(node) in (Root, This, Parent, Len)
 
 
 def _steps(node: Any) -> list[Any]:
     """Flatten a chain of Child nodes into its steps, left to right."""
+    from jsonpath_ng import Child
+
     if isinstance(node, Child):
         return _steps(node.left) + _steps(node.right)
     return [node]
 
 
 def _render_step(step: Any, first: bool) -> str:
+    from jsonpath_ng import Fields, Index, Root, This
+
     if isinstance(step, Root):
         return "$"
     if type(step) is This:
@@ -130,7 +128,12 @@ class CompiledPath:
 
     source: str
     singular: bool
-    _path: JSONPath
+    _quick: tuple[tuple[int, Any], ...] | None  # the steps of a quick path, else None
+
+    @cached_property
+    def _path(self) -> Any:
+        """jsonpath-ng's tree, parsed on first need (at once for a path that is not quick)."""
+        return _parse(self.source)
 
     def __repr__(self) -> str:
         return f"CompiledPath({self.source!r}, singular={self.singular})"
@@ -180,6 +183,10 @@ class CompiledPath:
         return matches
 
     def _find(self, document: Any) -> list[Any]:
+        if self._quick is not None:
+            found = _quick_find(self._quick, document)
+            if found is not None:
+                return found
         try:
             return [match.value for match in self._path.find(document)]
         except Exception as exc:
@@ -193,6 +200,8 @@ class CompiledPath:
 
     def _nothing_matched(self, document: Any) -> str:
         """Say how far the path got, since that is usually where the typo is."""
+        from jsonpath_ng import DatumInContext
+
         datum = DatumInContext.wrap(document)
         reached = ""
         for step in _steps(self._path):
@@ -209,7 +218,57 @@ class CompiledPath:
         return f"{self.source} matched nothing in the response ({hint})"
 
 
-def _parse(source: str) -> JSONPath:
+# The quick paths: `$`, then field names (`.id`), indices (`[0]`) and `[*]`. Names are those of
+# the plain lexer's identifiers without its `-` and `@`, and not its keywords.
+_QUICK_PATH = re.compile(r"\$(?:\.[A-Za-z_][A-Za-z0-9_]*|\[(?:0|[1-9][0-9]{0,8}|\*)\])*\Z")
+_QUICK_STEP = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[([0-9]+)\]|\[\*\]")
+_QUICK_KEYWORDS: Final = frozenset({"where", "wherenot"})
+_QUICK_MAX_STEPS: Final = 32
+_FIELD, _INDEX, _EVERY = 0, 1, 2
+
+
+def _quick_steps(source: str) -> tuple[tuple[int, Any], ...] | None:
+    """The steps of a path in the quick grammar; None for any other path."""
+    if _QUICK_PATH.match(source) is None:
+        return None
+    steps: list[tuple[int, Any]] = []
+    for match in _QUICK_STEP.finditer(source, 1):
+        name, index = match.group(1), match.group(2)
+        if name is not None:
+            if name in _QUICK_KEYWORDS:
+                return None
+            steps.append((_FIELD, name))
+        elif index is not None:
+            steps.append((_INDEX, int(index)))
+        else:
+            steps.append((_EVERY, None))
+    return tuple(steps) if len(steps) <= _QUICK_MAX_STEPS else None
+
+
+def _quick_find(steps: tuple[tuple[int, Any], ...], document: Any) -> list[Any] | None:
+    """The values a quick path selects, as jsonpath-ng selects them; None when a step meets a
+    value that jsonpath-ng's versions treat each their own way (jsonpath-ng then decides)."""
+    values = [document]
+    for kind, key in steps:
+        found: list[Any] = []
+        for value in values:
+            if kind == _FIELD:
+                if isinstance(value, dict) and key in value:
+                    found.append(value[key])
+                # a field of anything else selects nothing (it has no `.get`)
+            elif isinstance(value, list):
+                if kind == _INDEX:
+                    if key < len(value):
+                        found.append(value[key])
+                else:
+                    found.extend(value)
+            elif not (kind == _EVERY and value is None):
+                return None
+        values = found
+    return values
+
+
+def _parse(source: str) -> Any:
     # Newer jsonpath-ng releases warn that `|` (union) goes away in 2.0; the dependency is pinned
     # below 2.0, and a warning printed at plan time would only confuse a playbook's author.
     with warnings.catch_warnings():
@@ -227,23 +286,31 @@ def _parser(extended: bool) -> Any:
     0.1 ms). Every ``parse`` starts from fresh stacks and a fresh lexer, so a parser can be reused;
     ``_PARSE_LOCK`` keeps two threads from sharing one at the same moment.
     """
-    return ExtendedJsonPathParser() if extended else JsonPathParser()
+    if extended:
+        from jsonpath_ng.ext.parser import ExtendedJsonPathParser
+
+        return ExtendedJsonPathParser()
+    from jsonpath_ng.parser import JsonPathParser
+
+    return JsonPathParser()
 
 
 _PARSE_LOCK = threading.Lock()
 
 
-def _parse_either(source: str) -> JSONPath:
+def _parse_either(source: str) -> Any:
     with _PARSE_LOCK:
         return _parse_locked(source)
 
 
-def _parse_locked(source: str) -> JSONPath:
+def _parse_locked(source: str) -> Any:
+    from jsonpath_ng.exceptions import JsonPathLexerError
+
     try:
-        return cast(JSONPath, _parser(False).parse(source))
+        return _parser(False).parse(source)
     except Exception as plain_error:
         try:
-            return cast(JSONPath, _parser(True).parse(source))
+            return _parser(True).parse(source)
         except Exception as ext_error:
             # Report the parser that got further: if the plain lexer met a character it does
             # not know but the extended one tokenized everything, the path is meant as
@@ -256,12 +323,14 @@ def _parse_locked(source: str) -> JSONPath:
             raise JsonPathSyntaxError(f"invalid JSONPath {source!r}: {best}") from best
 
 
-def _depth(path: JSONPath) -> int:
+def _depth(path: Any) -> int:
     """How deeply the parsed tree nests (iteratively: the point is not to hit recursion limits).
 
     Every jsonpath-ng node keeps its sub-paths as attributes (``left``/``right``, a filter's
     ``expressions``), so any attribute holding a JSONPath, or a list of them, is a child.
     """
+    from jsonpath_ng import JSONPath
+
     deepest = 0
     stack: list[tuple[Any, int]] = [(path, 1)]
     while stack and deepest <= MAX_PATH_DEPTH:
@@ -276,6 +345,9 @@ def _depth(path: JSONPath) -> int:
 
 @functools.lru_cache(maxsize=1024)
 def _compile_cached(source: str) -> CompiledPath:
+    quick = _quick_steps(source)
+    if quick is not None:
+        return CompiledPath(source, all(kind != _EVERY for kind, _ in quick), quick)
     path = _parse(source)
     # jsonpath-ng walks its trees recursively (find, str, our _is_singular): a path nested a few
     # hundred levels deep would raise RecursionError at plan time or, worse, at run time.
@@ -283,7 +355,9 @@ def _compile_cached(source: str) -> CompiledPath:
         raise JsonPathSyntaxError(
             f"invalid JSONPath {_shorten(source)}: nested more than {MAX_PATH_DEPTH} levels deep"
         )
-    return CompiledPath(source, _is_singular(path), path)
+    compiled = CompiledPath(source, _is_singular(path), None)
+    compiled.__dict__["_path"] = path  # already parsed: the cached property's own slot
+    return compiled
 
 
 def _shorten(source: str, limit: int = 60) -> str:
