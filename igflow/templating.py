@@ -29,7 +29,7 @@ from typing import Any, Final, cast
 
 from jinja2 import StrictUndefined, Undefined, meta, nodes
 from jinja2 import exceptions as jinja_errors
-from jinja2.environment import Template, TemplateExpression
+from jinja2.environment import Environment, Template, TemplateExpression
 from jinja2.parser import Parser
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -78,8 +78,12 @@ _NOT_NAMES: Final = frozenset(
 )
 
 
-def _quick_parse(source: str) -> nodes.Expr | None:
-    """The tree of an expression in the quick grammar above; None for anything else."""
+def _quick_parse(source: str, environment: Environment | None = None) -> nodes.Expr | None:
+    """The tree of an expression in the quick grammar above; None for anything else.
+
+    Its nodes carry ``environment`` from the start (as ``set_environment`` would give them).
+    """
+    at = {"lineno": 1, "environment": environment}
     tokens: list[tuple[int, str]] = []
     position = 0
     while (match := _QUICK_TOKEN.match(source, position)) is not None:
@@ -88,7 +92,7 @@ def _quick_parse(source: str) -> nodes.Expr | None:
         position = match.end()
     if source[position:].strip(" \t") or not tokens:
         return None
-    parsed = _quick_operand(tokens, 0)
+    parsed = _quick_operand(tokens, 0, at)
     if parsed is None:
         return None
     left, index = parsed
@@ -100,15 +104,15 @@ def _quick_parse(source: str) -> nodes.Expr | None:
     right: nodes.Expr
     kind, text = tokens[index + 1]
     if kind == _INT_TOKEN:
-        right, index = nodes.Const(int(text), lineno=1), index + 2
+        right, index = nodes.Const(int(text), **at), index + 2
     else:
-        parsed = _quick_operand(tokens, index + 1)
+        parsed = _quick_operand(tokens, index + 1, at)
         if parsed is None:
             return None
         right, index = parsed
     if index != len(tokens):
         return None  # `a < b < c`, trailing tokens: the parser's business
-    return nodes.Compare(left, [nodes.Operand(_COMPARE_OPS[op], right, lineno=1)], lineno=1)
+    return nodes.Compare(left, [nodes.Operand(_COMPARE_OPS[op], right, **at)], **at)
 
 
 def _is_quick_whole_expression(text: str) -> bool:
@@ -117,19 +121,21 @@ def _is_quick_whole_expression(text: str) -> bool:
     return text.startswith("{{") and text.endswith("}}") and _quick_parse(text[2:-2]) is not None
 
 
-def _quick_operand(tokens: list[tuple[int, str]], index: int) -> tuple[nodes.Expr, int] | None:
+def _quick_operand(
+    tokens: list[tuple[int, str]], index: int, at: dict[str, Any]
+) -> tuple[nodes.Expr, int] | None:
     """``name ("." name | "[" integer "]")* ("|" name)*`` from ``tokens[index]`` on."""
     kind, text = tokens[index]
     if kind != _NAME_TOKEN or text in _NOT_NAMES:
         return None
-    node: nodes.Expr = nodes.Name(text, "load", lineno=1)
+    node: nodes.Expr = nodes.Name(text, "load", **at)
     index += 1
     count = len(tokens)
     while index < count and tokens[index][1] in (".", "["):
         if tokens[index][1] == ".":
             if index + 1 == count or tokens[index + 1][0] != _NAME_TOKEN:
                 return None
-            node = nodes.Getattr(node, tokens[index + 1][1], "load", lineno=1)
+            node = nodes.Getattr(node, tokens[index + 1][1], "load", **at)
             index += 2
         else:
             if (
@@ -138,13 +144,13 @@ def _quick_operand(tokens: list[tuple[int, str]], index: int) -> tuple[nodes.Exp
                 or tokens[index + 2][1] != "]"
             ):
                 return None
-            arg = nodes.Const(int(tokens[index + 1][1]), lineno=1)
-            node = nodes.Getitem(node, arg, "load", lineno=1)
+            arg = nodes.Const(int(tokens[index + 1][1]), **at)
+            node = nodes.Getitem(node, arg, "load", **at)
             index += 3
     while index < count and tokens[index][1] == "|":
         if index + 1 == count or tokens[index + 1][0] != _NAME_TOKEN:
             return None
-        node = nodes.Filter(node, tokens[index + 1][1], [], [], None, None, lineno=1)
+        node = nodes.Filter(node, tokens[index + 1][1], [], [], None, None, **at)
         index += 2
     if index < count and tokens[index][0] != _COMPARE_TOKEN:
         return None  # a filter argument, a test, a call, a second subscript after a filter...
@@ -473,9 +479,7 @@ class TemplateEngine:
         if not source.strip():
             raise TemplateSyntaxError("empty expression")
         try:
-            quick = _quick_parse(source)
-            if quick is not None:
-                quick.set_environment(self._env)
+            quick = _quick_parse(source, self._env)
             ast = quick if quick is not None else self._parse_expression(source)
             names, interpretable = _survey(ast, self._env)
             evaluate: Callable[[Mapping[str, Any]], Any]

@@ -3,10 +3,12 @@ comparison) builds the very tree Jinja's parser does, and refuses what it does n
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from jinja2.parser import Parser
 
+from igflow.errors import TemplateSyntaxError
 from igflow.templating import TemplateEngine, _quick_parse
 
 ENGINE = TemplateEngine()
@@ -132,3 +134,12 @@ def test_quick_and_slow_compile_evaluate_alike() -> None:
     value = ENGINE.compile_value("{{ media_id_0 }}")
     assert value.render({"media_id_0": "1_2"}) == "1_2"
     assert value.names == frozenset({"media_id_0"})
+
+
+def test_a_quick_tree_that_needs_jinjas_compiled_code_gets_it() -> None:
+    # `select` is a context filter, which the interpreter leaves to the compiled code: the quick
+    # tree goes to Jinja's code generator, as a parsed one would.
+    expression = ENGINE.compile_expression("x | select | list")
+    assert expression.evaluate({"x": [0, 1, 2]}) == [1, 2]
+    with pytest.raises(TemplateSyntaxError, match="nosuch"):
+        ENGINE.compile_expression("names | nosuch == 1")
