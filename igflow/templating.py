@@ -78,83 +78,114 @@ _NOT_NAMES: Final = frozenset(
 )
 
 
-def _quick_parse(source: str, environment: Environment | None = None) -> nodes.Expr | None:
-    """The tree of an expression in the quick grammar above; None for anything else.
+# An operand's attributes, indices and filters together stay well inside MAX_NESTING.
+_QUICK_MAX_CHAIN: Final = 40
 
-    Its nodes carry ``environment`` from the start (as ``set_environment`` would give them).
+
+def _quick_parse(source: str, environment: Environment | None = None) -> nodes.Expr | None:
+    """The tree of an expression in the quick grammar above (Jinja's parser's own); None for
+    anything else. Its nodes carry ``environment`` (as ``set_environment`` would give them)."""
+    return _QuickParse(environment, read_variables=False).parse(source)
+
+
+class _QuickParse:
+    """One parse in the quick grammar, noting the variables read and the filters called.
+
+    With ``read_variables``, each variable is built as the interpreter reads it (a lookup in
+    ``_VARIABLES``, see ``_read_names``) instead of as a ``Name``, so the tree needs no second
+    pass before it is evaluated.
     """
-    at = {"lineno": 1, "environment": environment}
-    tokens: list[tuple[int, str]] = []
-    position = 0
-    while (match := _QUICK_TOKEN.match(source, position)) is not None:
-        kind = match.lastindex or 0
-        tokens.append((kind, match.group(kind)))
-        position = match.end()
-    if source[position:].strip(" \t") or not tokens:
-        return None
-    parsed = _quick_operand(tokens, 0, at)
-    if parsed is None:
-        return None
-    left, index = parsed
-    if index == len(tokens):
-        return left
-    kind, op = tokens[index]
-    if kind != _COMPARE_TOKEN or index + 1 == len(tokens):
-        return None
-    right: nodes.Expr
-    kind, text = tokens[index + 1]
-    if kind == _INT_TOKEN:
-        right, index = nodes.Const(int(text), **at), index + 2
-    else:
-        parsed = _quick_operand(tokens, index + 1, at)
+
+    __slots__ = ("at", "bare", "filters", "names", "read_variables")
+
+    def __init__(self, environment: Environment | None, *, read_variables: bool) -> None:
+        self.at: dict[str, Any] = {"lineno": 1, "environment": environment}
+        self.read_variables = read_variables
+        self.names: list[str] = []
+        self.filters: list[str] = []
+        self.bare = False  # the expression is one name and nothing else
+
+    def parse(self, source: str) -> nodes.Expr | None:
+        at = self.at
+        tokens: list[tuple[int, str]] = []
+        position = 0
+        while (match := _QUICK_TOKEN.match(source, position)) is not None:
+            kind = match.lastindex or 0
+            tokens.append((kind, match.group(kind)))
+            position = match.end()
+        if source[position:].strip(" \t") or not tokens:
+            return None
+        parsed = self.operand(tokens, 0)
         if parsed is None:
             return None
-        right, index = parsed
-    if index != len(tokens):
-        return None  # `a < b < c`, trailing tokens: the parser's business
-    return nodes.Compare(left, [nodes.Operand(_COMPARE_OPS[op], right, **at)], **at)
+        left, index = parsed
+        if index == len(tokens):
+            self.bare = index == 1
+            return left
+        kind, op = tokens[index]
+        if kind != _COMPARE_TOKEN or index + 1 == len(tokens):
+            return None
+        right: nodes.Expr
+        kind, text = tokens[index + 1]
+        if kind == _INT_TOKEN:
+            right, index = nodes.Const(int(text), **at), index + 2
+        else:
+            parsed = self.operand(tokens, index + 1)
+            if parsed is None:
+                return None
+            right, index = parsed
+        if index != len(tokens):
+            return None  # `a < b < c`, trailing tokens: the parser's business
+        return nodes.Compare(left, [nodes.Operand(_COMPARE_OPS[op], right, **at)], **at)
+
+    def operand(self, tokens: list[tuple[int, str]], index: int) -> tuple[nodes.Expr, int] | None:
+        """``name ("." name | "[" integer "]")* ("|" name)*`` from ``tokens[index]`` on."""
+        at = self.at
+        kind, text = tokens[index]
+        if kind != _NAME_TOKEN or text in _NOT_NAMES:
+            return None
+        node = self.variable(text)
+        start = index = index + 1
+        count = len(tokens)
+        while index < count and tokens[index][1] in (".", "["):
+            if tokens[index][1] == ".":
+                if index + 1 == count or tokens[index + 1][0] != _NAME_TOKEN:
+                    return None
+                node = nodes.Getattr(node, tokens[index + 1][1], "load", **at)
+                index += 2
+            else:
+                if (
+                    index + 2 >= count
+                    or tokens[index + 1][0] != _INT_TOKEN
+                    or tokens[index + 2][1] != "]"
+                ):
+                    return None
+                arg = nodes.Const(int(tokens[index + 1][1]), **at)
+                node = nodes.Getitem(node, arg, "load", **at)
+                index += 3
+        while index < count and tokens[index][1] == "|":
+            if index + 1 == count or tokens[index + 1][0] != _NAME_TOKEN:
+                return None
+            self.filters.append(tokens[index + 1][1])
+            node = nodes.Filter(node, tokens[index + 1][1], [], [], None, None, **at)
+            index += 2
+        if index < count and tokens[index][0] != _COMPARE_TOKEN:
+            return None  # a filter argument, a test, a call, a second subscript after a filter...
+        if index - start > 2 * _QUICK_MAX_CHAIN:
+            return None  # Jinja's parser, then the nesting check, have their say
+        return node, index
+
+    def variable(self, name: str) -> nodes.Expr:
+        self.names.append(name)
+        if not self.read_variables:
+            return nodes.Name(name, "load", **self.at)
+        return _variable_lookup(name, self.at["lineno"])
 
 
 def _is_quick_whole_expression(text: str) -> bool:
     """Whether ``text`` is exactly ``{{ expr }}`` with ``expr`` in the quick grammar (which has
     no braces, so the delimiters cannot be anywhere else)."""
     return text.startswith("{{") and text.endswith("}}") and _quick_parse(text[2:-2]) is not None
-
-
-def _quick_operand(
-    tokens: list[tuple[int, str]], index: int, at: dict[str, Any]
-) -> tuple[nodes.Expr, int] | None:
-    """``name ("." name | "[" integer "]")* ("|" name)*`` from ``tokens[index]`` on."""
-    kind, text = tokens[index]
-    if kind != _NAME_TOKEN or text in _NOT_NAMES:
-        return None
-    node: nodes.Expr = nodes.Name(text, "load", **at)
-    index += 1
-    count = len(tokens)
-    while index < count and tokens[index][1] in (".", "["):
-        if tokens[index][1] == ".":
-            if index + 1 == count or tokens[index + 1][0] != _NAME_TOKEN:
-                return None
-            node = nodes.Getattr(node, tokens[index + 1][1], "load", **at)
-            index += 2
-        else:
-            if (
-                index + 2 >= count
-                or tokens[index + 1][0] != _INT_TOKEN
-                or tokens[index + 2][1] != "]"
-            ):
-                return None
-            arg = nodes.Const(int(tokens[index + 1][1]), **at)
-            node = nodes.Getitem(node, arg, "load", **at)
-            index += 3
-    while index < count and tokens[index][1] == "|":
-        if index + 1 == count or tokens[index + 1][0] != _NAME_TOKEN:
-            return None
-        node = nodes.Filter(node, tokens[index + 1][1], [], [], None, None, **at)
-        index += 2
-    if index < count and tokens[index][0] != _COMPARE_TOKEN:
-        return None  # a filter argument, a test, a call, a second subscript after a filter...
-    return node, index
 
 
 # --------------------------------------------------------------------------- environment
@@ -478,21 +509,33 @@ class TemplateEngine:
             return cached
         if not source.strip():
             raise TemplateSyntaxError("empty expression")
+
+        def generate() -> TemplateExpression:  # the interpreter's fallback, made on first need
+            return self._generate_expression(self._parse_expression(source))
+
+        evaluate: Callable[[Mapping[str, Any]], Any]
         try:
-            quick = _quick_parse(source, self._env)
-            ast = quick if quick is not None else self._parse_expression(source)
-            names, interpretable = _survey(ast, self._env)
-            evaluate: Callable[[Mapping[str, Any]], Any]
-            if isinstance(ast, nodes.Name) and ast.ctx == "load":
-                evaluate = _NameLookup(ast.name, self._env)
-            elif interpretable:
-                evaluate = _Interpreted(
-                    ast,
-                    self._env,
-                    lambda: self._generate_expression(self._parse_expression(source)),
-                )
+            quick = _QuickParse(self._env, read_variables=True)
+            tree = quick.parse(source)
+            if tree is not None:
+                # The quick parse already knows what a walk of the tree would find.
+                names = frozenset(name for name in quick.names if name not in self._env.globals)
+                if quick.bare:
+                    evaluate = _NameLookup(quick.names[0], self._env)
+                elif all(self._plain_filter(name) for name in quick.filters):
+                    evaluate = _Interpreted(tree, self._env, generate)
+                else:  # a context filter, or an unknown one (an error, from Jinja's compiler)
+                    named = cast(nodes.Expr, _quick_parse(source, self._env))  # parsed above
+                    evaluate = self._generate_expression(named)
             else:
-                evaluate = self._generate_expression(ast)
+                ast = self._parse_expression(source)
+                names, interpretable = _survey(ast, self._env)
+                if isinstance(ast, nodes.Name) and ast.ctx == "load":
+                    evaluate = _NameLookup(ast.name, self._env)
+                elif interpretable:
+                    evaluate = _Interpreted(cast(nodes.Expr, _read_names(ast)), self._env, generate)
+                else:
+                    evaluate = self._generate_expression(ast)
         except jinja_errors.TemplateSyntaxError as exc:
             raise TemplateSyntaxError(
                 self._expression_error(source, exc), lineno=exc.lineno or 1
@@ -504,6 +547,11 @@ class TemplateEngine:
         compiled = CompiledExpression(source, names, evaluate)
         self._expressions[source] = compiled
         return compiled
+
+    def _plain_filter(self, name: str) -> bool:
+        """Whether ``as_const`` can call this filter (it exists and needs no context)."""
+        func = self._env.filters.get(name)
+        return func is not None and not _passes_context(func)
 
     def _parse_expression(self, source: str) -> nodes.Expr:
         """Parse an expression once, as ``Environment.compile_expression`` does."""
@@ -744,14 +792,17 @@ class _Variables:
 _VARIABLES: Final = _Variables()
 
 
+def _variable_lookup(name: str, lineno: int) -> nodes.Expr:
+    """``_VARIABLES[name]``, as a tree the interpreter evaluates."""
+    variables = nodes.Const(_VARIABLES, lineno=lineno)
+    return nodes.Getitem(variables, nodes.Const(name, lineno=lineno), "load", lineno=lineno)
+
+
 def _read_names(node: nodes.Node) -> nodes.Node:
     """Replace every loaded ``Name`` of a tree with a lookup in ``_VARIABLES`` (in place: the
     tree is the caller's own; nesting is bounded, so recursion is fine)."""
     if isinstance(node, nodes.Name):
-        if node.ctx != "load":
-            return node
-        variables = nodes.Const(_VARIABLES, lineno=node.lineno)
-        return nodes.Getitem(variables, nodes.Const(node.name), "load", lineno=node.lineno)
+        return _variable_lookup(node.name, node.lineno) if node.ctx == "load" else node
     for field in node.fields:
         value = getattr(node, field, None)
         if isinstance(value, nodes.Node):
@@ -770,11 +821,11 @@ class _Interpreted:
 
     def __init__(
         self,
-        ast: nodes.Expr,
+        tree: nodes.Expr,
         env: _Sandbox,
         generate: Callable[[], Callable[[Mapping[str, Any]], Any]],
     ) -> None:
-        self._tree = cast(nodes.Expr, _read_names(ast))
+        self._tree = tree  # its variables already read from _VARIABLES (see _read_names)
         self._env = env
         self._generate = generate
         self._compiled: Callable[[Mapping[str, Any]], Any] | None = None

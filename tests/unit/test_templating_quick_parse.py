@@ -3,13 +3,16 @@ comparison) builds the very tree Jinja's parser does, and refuses what it does n
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from jinja2 import exceptions as jinja_errors
 from jinja2.parser import Parser
 
-from igflow.errors import TemplateSyntaxError
-from igflow.templating import TemplateEngine, _quick_parse
+from igflow.errors import TemplateRenderError, TemplateSyntaxError
+from igflow.templating import _COMPARE_OPS, TemplateEngine, _quick_parse
 
 ENGINE = TemplateEngine()
 ENV = ENGINE._env
@@ -143,3 +146,73 @@ def test_a_quick_tree_that_needs_jinjas_compiled_code_gets_it() -> None:
     assert expression.evaluate({"x": [0, 1, 2]}) == [1, 2]
     with pytest.raises(TemplateSyntaxError, match="nosuch"):
         ENGINE.compile_expression("names | nosuch == 1")
+
+
+# ---- what a quick expression evaluates to ---------------------------------------------------
+
+QUICK_CONTEXT: dict[str, object] = {
+    "likes": 3,
+    "zero": 0,
+    "name": "Grant",
+    "likers": ["a", "b", "c"],
+    "empty": [],
+    "media": {"id": "1_2", "likes": {"count": 3}, "tags": ["x", "y"]},
+    "pair": ["Bb1", 3],
+    "none_value": None,
+}
+value_names = st.sampled_from([*QUICK_CONTEXT, "missing", "range", "loop"])
+plain_filters = st.sampled_from(
+    ["length", "first", "last", "lower", "upper", "int", "string", "list", "abs", "sort",
+     "unique", "count", "select", "reject", "nofilter"]
+)  # fmt: skip
+
+
+@st.composite
+def quick_operands(draw: st.DrawFn) -> str:
+    text = draw(value_names)
+    for _ in range(draw(st.sampled_from([0, 0, 0, 1, 2]))):  # most values have no such member
+        text += draw(st.sampled_from([".id", ".likes", ".count", ".tags", "[0]", "[1]", "[5]"]))
+    for _ in range(draw(st.sampled_from([0, 0, 1, 1, 2]))):
+        text += " | " + draw(plain_filters)
+    return text
+
+
+@st.composite
+def quick_expressions(draw: st.DrawFn) -> str:
+    left = draw(quick_operands())
+    if draw(st.booleans()):
+        return left
+    right = draw(quick_operands() | st.sampled_from(["0", "1", "3", "12"]))
+    return f"{left} {draw(st.sampled_from(list(_COMPARE_OPS)))} {right}"
+
+
+def _outcome(evaluate: Callable[[], object]) -> tuple[str, object]:
+    try:
+        value = evaluate()
+    except TemplateRenderError as exc:
+        return "error", exc.message
+    except TemplateSyntaxError as exc:
+        return "syntax", exc.message
+    return type(value).__name__, value
+
+
+@settings(max_examples=800, deadline=None)
+@given(quick_expressions())
+def test_a_quick_expression_evaluates_as_jinjas_compiled_code(source: str) -> None:
+    from igflow import templating
+
+    assert _quick_parse(source) is not None, source
+    engine = TemplateEngine()  # a fresh cache: this compile must take the quick path
+    ours = _outcome(lambda: engine.compile_expression(source).evaluate(dict(QUICK_CONTEXT)))
+
+    def jinja() -> object:
+        try:
+            code = engine._generate_expression(engine._parse_expression(source))
+        except jinja_errors.TemplateSyntaxError as exc:
+            raise TemplateSyntaxError(engine._expression_error(source, exc)) from exc
+        return templating._evaluate(lambda: code(dict(QUICK_CONTEXT)))
+
+    assert ours == _outcome(jinja), source
+    if ours[0] != "syntax":
+        names, _ = templating._survey(jinja_tree(source), ENV)  # type: ignore[arg-type]
+        assert engine.compile_expression(source).names == names, source
