@@ -6,6 +6,9 @@ Regenerate the file after changing the top-level parser with
 
 from __future__ import annotations
 
+import argparse
+import contextlib
+import io
 import json
 import os
 import subprocess
@@ -15,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from igflow import __version__
-from igflow.cli import _build_parser
+from igflow.cli import _build_parser, _command_named
 from igflow.launch import help_text
 
 HELP_FILE = Path(__file__).resolve().parents[2] / "igflow" / "help.txt"
@@ -69,3 +72,31 @@ def test_anything_else_goes_to_the_cli() -> None:
     )
     assert completed.returncode == 0
     assert completed.stdout.startswith("usage: igflow check")
+
+
+@pytest.mark.parametrize("command", ["run", "plan", "check", "endpoints", "schema", "sandbox"])
+def test_a_parser_built_for_one_command_reads_it_as_the_whole_parser_does(command: str) -> None:
+    whole, one = _build_parser(), _build_parser(command)
+    assert one.format_help() == whole.format_help()  # every command is still listed
+
+    def subcommand_help(parser: argparse.ArgumentParser) -> str:
+        with pytest.raises(SystemExit), contextlib.redirect_stdout(io.StringIO()) as out:
+            parser.parse_args([command, "--help"])
+        return out.getvalue()
+
+    assert subcommand_help(one) == subcommand_help(whole)
+
+
+@pytest.mark.parametrize(
+    ("argv", "command"),
+    [
+        (["run", "x.yml"], "run"),
+        (["--traceback", "check", "a.yml"], "check"),
+        (["sandbox", "serve"], "sandbox"),
+        (["-h"], None),
+        (["nope", "run"], None),
+        (["--", "run"], None),
+    ],
+)
+def test_the_command_is_read_off_the_first_word(argv: list[str], command: str | None) -> None:
+    assert _command_named(argv) == command
