@@ -263,9 +263,12 @@ def _shallow(text: str) -> bool:
     """Whether the text cannot nest deeper than MAX_DEPTH (libyaml's composer recurses in C).
 
     A conservative bound: a line adds at most its indentation plus one level per bracket,
-    dash, colon or question mark on it, and no more.
+    dash, colon or question mark on it, and no more; so at most its length, and a shorter line
+    than MAX_DEPTH needs no counting.
     """
     for line in text.splitlines():
+        if len(line) < MAX_DEPTH:
+            continue
         stripped = line.lstrip(" ")
         if len(line) - len(stripped) + sum(stripped.count(c) for c in "[{-:?") >= MAX_DEPTH:
             return False
