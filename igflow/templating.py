@@ -549,9 +549,7 @@ class TemplateEngine:
         return compiled
 
     def _plain_filter(self, name: str) -> bool:
-        """Whether ``as_const`` can call this filter (it exists and needs no context)."""
-        func = self._env.filters.get(name)
-        return func is not None and not _passes_context(func)
+        return _interpreter_can_call(self._env.filters.get(name))
 
     def _parse_expression(self, source: str) -> nodes.Expr:
         """Parse an expression once, as ``Environment.compile_expression`` does."""
@@ -714,9 +712,13 @@ _INTERPRETED_NODES: Final = frozenset(
 )
 
 
-def _passes_context(func: Any) -> bool:
-    """True for a filter or test marked ``@pass_context`` (as_const cannot call those)."""
-    return getattr(getattr(func, "jinja_pass_arg", None), "name", None) == "context"
+def _interpreter_can_call(func: Any) -> bool:
+    """Whether ``as_const`` can call this filter or test: it exists and is not marked
+    ``@pass_context`` (as_const cannot call those)."""
+    if func is None:
+        return False
+    pass_arg = getattr(func, "jinja_pass_arg", None)  # set by @pass_context and its kin
+    return getattr(pass_arg, "name", None) != "context"
 
 
 def _interpretable_node(node: nodes.Node, env: _Sandbox) -> bool:
@@ -731,9 +733,7 @@ def _interpretable_node(node: nodes.Node, env: _Sandbox) -> bool:
         return False
     if isinstance(node, nodes.Filter | nodes.Test):
         table = env.filters if isinstance(node, nodes.Filter) else env.tests
-        func = table.get(node.name)
-        if func is None or _passes_context(func):
-            return False
+        return _interpreter_can_call(table.get(node.name))
     return True
 
 
