@@ -253,9 +253,12 @@ def _quick_find(steps: tuple[tuple[int, Any], ...], document: Any) -> list[Any] 
         found: list[Any] = []
         for value in values:
             if kind == _FIELD:
-                if isinstance(value, dict) and key in value:
-                    found.append(value[key])
-                # a field of anything else selects nothing (it has no `.get`)
+                if isinstance(value, dict):
+                    if key in value:
+                        found.append(value[key])
+                elif hasattr(value, "get"):
+                    return None  # a mapping of another kind: jsonpath-ng reads it its own way
+                # a field of anything else (no `.get`) selects nothing
             elif isinstance(value, list):
                 if kind == _INDEX:
                     if key < len(value):

@@ -13,6 +13,7 @@ import json
 import subprocess
 import sys
 import warnings
+from types import MappingProxyType
 from typing import Any
 
 import pytest
@@ -88,6 +89,8 @@ def test_other_paths_are_left_to_jsonpath_ng(source: str) -> None:
 def test_a_document_the_quick_steps_do_not_cover_goes_to_jsonpath_ng() -> None:
     assert _quick_find(_quick_steps("$.a[0]") or (), {"a": {"0": 1}}) is None
     assert _quick_find(_quick_steps("$.a[*]") or (), {"a": "text"}) is None
+    assert _quick_find(_quick_steps("$.a.b") or (), {"a": MappingProxyType({"b": 1})}) is None
+    assert compile_path("$.a.b").extract({"a": MappingProxyType({"b": 1})}) == 1
     path = compile_path("$.a[*]")
     assert path.extract({"a": [1, 2]}) == [1, 2]
     assert path.extract({"a": None}) == []
