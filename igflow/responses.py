@@ -26,6 +26,7 @@ from igflow.errors import (
     OAuthError,
     RateLimitError,
     api_error_class,
+    printable,
 )
 from igflow.redact import Redactor
 
@@ -217,12 +218,12 @@ def _api_error(
     envelope = meta if isinstance(meta, dict) and "error_type" in meta else body
     error_type = envelope.get("error_type")
     code = _as_int(envelope.get("code"))
-    message = _printable(redactor.redact(str(envelope.get("error_message") or f"HTTP {status}")))
+    message = printable(redactor.redact(str(envelope.get("error_message") or f"HTTP {status}")))
     if isinstance(error_type, str) and error_type:
         if error_type == "OAuthException":
             return OAuthError(message, error_type=error_type, status=status)
         cls = api_error_class(error_type, message, status)
-        shown = _printable(redactor.redact(error_type))
+        shown = printable(redactor.redact(error_type))
         return cls(message, error_type=shown, status=status, code=code, endpoint=endpoint_id)
     if code in (420, 429):
         # The edge's throttling body ([PY] bind.py: "Instagram's Nginx"): no meta, no type.
@@ -238,7 +239,7 @@ def _api_error(
 def _status_error(endpoint_id: str, response: requests.Response, redactor: Redactor) -> ApiError:
     """An error from the HTTP status alone (no API error body)."""
     status = response.status_code
-    reason = _printable(f"HTTP {status} {response.reason or _status_phrase(status)}".rstrip())
+    reason = printable(f"HTTP {status} {response.reason or _status_phrase(status)}".rstrip())
     snippet = _snippet(response, redactor)
     message = f"{reason}: {snippet}" if snippet else f"{reason} with no body"
     # By status: bare 429 -> RateLimitError, 5xx (503 included) -> TransientApiError, ...
@@ -249,7 +250,7 @@ def _status_error(endpoint_id: str, response: requests.Response, redactor: Redac
 def _malformed(
     endpoint_id: str, response: requests.Response, redactor: Redactor
 ) -> MalformedResponse:
-    content_type = _printable(response.headers.get("Content-Type", "(none)"))
+    content_type = printable(response.headers.get("Content-Type", "(none)"))
     snippet = _snippet(response, redactor) or (
         "..." if response.content.strip() else "(empty body)"
     )
@@ -277,20 +278,8 @@ def _looks_truncated(content: bytes) -> bool:
 
 def _snippet(response: requests.Response, redactor: Redactor) -> str:
     # Redact before cutting, so a secret straddling the cut cannot survive half-visible.
-    text = _printable(" ".join(_shown_text(response.content, SNIPPET_CHARS * 4, redactor).split()))
+    text = printable(" ".join(_shown_text(response.content, SNIPPET_CHARS * 4, redactor).split()))
     return text[:SNIPPET_CHARS] + ("..." if len(text) > SNIPPET_CHARS else "")
-
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-
-
-def _printable(text: str) -> str:
-    """``text`` with control characters escaped (``\\n``, ``\\x1b``).
-
-    Whatever the server sends ends up on a terminal: an escape sequence in an error message must
-    not clear the screen or retitle the window, and a newline must not fake another line.
-    """
-    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 # The last run of characters a secret can be made of (up to JSON, HTML or URL punctuation), when
