@@ -346,9 +346,14 @@ def item_counts(items: Sequence[ItemRecord]) -> str:
     return ", ".join(parts)
 
 
-def total_pages(record: StepRecord) -> int | None:
-    """Pages fetched by a step; for a paginated loop, the items' pages added up."""
+def pages_fetched(record: StepRecord) -> str | None:
+    """``3 pages``: what a paginated step fetched (a loop's items added up); None if it did not
+    paginate."""
     if record.pages is not None:
-        return record.pages
-    pages = [i.pages for i in record.items or () if i.pages is not None]
-    return sum(pages) if pages else None
+        pages = record.pages
+    else:
+        counts = [i.pages for i in record.items or () if i.pages is not None]
+        if not counts:
+            return None
+        pages = sum(counts)
+    return f"{pages} page{'s' if pages != 1 else ''}"

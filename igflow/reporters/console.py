@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TextIO
 
 from igflow.errors import printable
-from igflow.reporters.common import item_counts, item_error_line, json_safe, total_pages
+from igflow.reporters.common import item_counts, item_error_line, json_safe, pages_fetched
 
 if TYPE_CHECKING:
     from igflow.client import Exchange
@@ -168,9 +168,9 @@ class ConsoleReporter:
             parts.append(f"→ {record.http_status}")
         if record.items is not None:
             parts.append(item_counts(record.items))
-        pages = total_pages(record)
+        pages = pages_fetched(record)
         if pages is not None:
-            parts.append(f"{pages} page{'s' if pages != 1 else ''}")
+            parts.append(pages)
         if record.status == "expected-error" and record.error is not None:
             parts.append(
                 f"(expected {getattr(record.error, 'error_type', type(record.error).__name__)})"

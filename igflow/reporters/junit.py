@@ -28,7 +28,7 @@ from igflow.reporters.common import (
     item_counts,
     item_error_line,
     json_safe,
-    total_pages,
+    pages_fetched,
     utc_iso,
 )
 
@@ -212,9 +212,9 @@ class _Builder:
         out: list[str] = []
         if record.items is not None:
             out.append(item_counts(record.items))
-        pages = total_pages(record)
+        pages = pages_fetched(record)
         if pages is not None:
-            out.append(f"{pages} page{'s' if pages != 1 else ''}")
+            out.append(pages)
         if record.status == "expected-error" and record.error is not None:
             out.append(f"expected error: {record.error}")
         elif record.status == "error-ignored":
