@@ -50,6 +50,10 @@ class Reconcile:
     with_params: Mapping[str, str]
     find: str
     match: Mapping[str, str]
+    # Dotted entry field that must equal the id of the account the write was sent as (the
+    # comment's author): without it, someone else's comment with the same text would pass for
+    # ours. None: the entries carry no author (a subscription belongs to the client).
+    author: str | None = None
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,14 @@ class Endpoint:
 
 
 @dataclass(frozen=True)
+class AccountLookup:
+    """How to learn which account a token acts for: a read and the dotted path to its id."""
+
+    call: str
+    id_field: str
+
+
+@dataclass(frozen=True)
 class Registry:
     profile: str
     title: str
@@ -103,6 +115,7 @@ class Registry:
     next_url_path: str  # dotted path to the next-page link in a response body
     scopes: Mapping[str, str]
     endpoints: Mapping[str, Endpoint]
+    account: AccountLookup | None = None
 
     def get(self, endpoint_id: str) -> Endpoint:
         try:
@@ -137,7 +150,13 @@ def _endpoint(endpoint_id: str, raw: Mapping[str, Any], defaults: Mapping[str, A
     mutates = bool(raw.get("mutates", False))
     check = raw.get("reconcile")
     reconcile = (
-        Reconcile(check["call"], dict(check.get("with") or {}), check["find"], dict(check["match"]))
+        Reconcile(
+            check["call"],
+            dict(check.get("with") or {}),
+            check["find"],
+            dict(check["match"]),
+            check.get("author"),
+        )
         if check
         else None
     )
@@ -175,6 +194,11 @@ def parse_registry(raw: Mapping[str, Any]) -> Registry:
         next_url_path=raw["pagination"]["next_url"],
         scopes=dict(raw.get("scopes", {})),
         endpoints=endpoints,
+        account=(
+            AccountLookup(raw["account"]["call"], raw["account"]["id"])
+            if raw.get("account")
+            else None
+        ),
     )
 
 
