@@ -16,6 +16,7 @@
     ├── AuthenticationError              no usable token or client, OAuth refused exit 5
     │   └── OAuthError                   an OAuth endpoint's error body (OAuthException, ...)
     ├── SafetyError                      refused by a safety rule                 exit 6
+    ├── WriteInDoubt                     a write may have been applied (.cause)   exit 7
     ├── TransportError                   network failure (after retries)          exit 4
     │   ├── ConnectError                 refused: nothing was sent
     │   ├── RequestTimeout               connect or read timeout
@@ -61,6 +62,7 @@ class ExitCode(IntEnum):
     TRANSPORT = 4  # transport failure (after retries)
     AUTH = 5  # no usable token or client, invalid token, OAuth refused
     SAFETY = 6  # refused by a safety rule
+    IN_DOUBT = 7  # writes may or may not have been applied: `--resume` settles them
     INTERNAL = 70  # a bug in igflow
     INTERRUPTED = 130
 
@@ -219,7 +221,30 @@ class OAuthError(AuthenticationError):
 
 
 class SafetyError(IgflowError):
+    """Refused by a safety rule. ``cap_reached``: a write cap refused the write."""
+
     exit_code = ExitCode.SAFETY
+
+    def __init__(self, message: str, *, cap_reached: bool = False, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.cap_reached = cap_reached
+
+
+class WriteInDoubt(IgflowError):
+    """A write may or may not have been applied, and nothing could tell which yet.
+
+    ``cause`` is what went wrong after the request left (a 5xx, a timeout, a dropped
+    connection); ``count`` how many writes the run leaves in doubt (1 for one write's error).
+    """
+
+    exit_code = ExitCode.IN_DOUBT
+
+    def __init__(
+        self, message: str, *, cause: IgflowError | None = None, count: int = 1, **kwargs: Any
+    ) -> None:
+        super().__init__(message, **kwargs)
+        self.cause = cause
+        self.count = count
 
 
 class TransportError(IgflowError):

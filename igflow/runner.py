@@ -13,6 +13,7 @@ Rules of this module:
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -25,13 +26,13 @@ from igflow.errors import (
     ApiError,
     AssertionFailed,
     AuthenticationError,
-    ConnectError,
     ExpectedErrorMissing,
     IgflowError,
     LoopError,
     MalformedResponse,
     SafetyError,
     StepError,
+    WriteInDoubt,
 )
 from igflow.playbook.model import (
     FORMAT_BY_EXTENSION,
@@ -42,7 +43,7 @@ from igflow.playbook.model import (
 )
 from igflow.redact import cut_before_redacting
 from igflow.registry import Endpoint
-from igflow.safety import WriteGate
+from igflow.safety import WriteGate, WriteOutcome, WriteRequest
 from igflow.templating import EnvironmentVariables
 
 # Step statuses, as reports and `steps.<id>.status` show them.
@@ -53,6 +54,7 @@ FAILED = "failed"  # an assertion or expectation failed, or an error halted the 
 IGNORED = "error-ignored"  # on_error: continue
 DRY_RUN = "dry-run"  # --dry-run: a write printed instead of sent
 DONE_EARLIER = "done-earlier"  # --resume: a write an earlier run had done, not sent again
+IN_DOUBT = "in-doubt"  # a write that may or may not have been applied (see igflow.safety)
 
 
 @dataclass(frozen=True)
@@ -95,7 +97,7 @@ class StepRecord:
 
     @property
     def failed_items(self) -> list[ItemRecord]:
-        return [i for i in self.items or () if i.status in (FAILED, IGNORED)]
+        return [i for i in self.items or () if i.status in (FAILED, IGNORED, IN_DOUBT)]
 
 
 @dataclass
@@ -113,6 +115,8 @@ class RunResult:
     writes: dict[str, int] = field(default_factory=dict)
     writes_done_earlier: int = 0
     reconciled: list[str] = field(default_factory=list)
+    # Writes this run leaves in doubt (may or may not have been applied), in words.
+    in_doubt: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -182,6 +186,8 @@ class Runner:
         # The API's latest X-Ratelimit-Remaining, read by the loop scheduler (any thread writes).
         self._rate_remaining: int | None = None
         self._caps: dict[int, int] = {}  # step index -> its max_writes, once rendered
+        self._accounts: dict[int, str | None] = {}  # id(authorization) -> account id
+        self._account_lock = threading.Lock()
 
     # -- the run -------------------------------------------------------------------------
     def run(self, origin: str) -> RunResult:
@@ -189,23 +195,40 @@ class Runner:
         records: list[StepRecord] = []
         result = RunResult(self.playbook, records, 0.0)
         self.reporter.run_started(self.playbook, origin)
+        finished: set[str] = set()  # step keys of the steps that ran to their end
         try:
             self._bind_vars()
             for step in self.playbook.steps:
                 record = self._run_step(step)
                 records.append(record)
-                if record.status == FAILED:
+                if self._halts(step, record.status):
                     result.error = record.error
+                    if isinstance(record.error, SafetyError) and record.error.cap_reached:
+                        finished.add(self.gate.step_key(step))  # it sends no more writes
                     break
+                finished.add(self.gate.step_key(step))
+            # A resume settles what earlier runs left in doubt and it never met again.
+            self.gate.settle_leftovers(self._leftover_channel(), finished)
         except KeyboardInterrupt:
             result.interrupted = True
         except IgflowError as exc:  # vars that failed to render
             result.error = exc
         self._evaluate_outputs(result)
         result.dry_run = self.gate.dry_run
-        result.writes = dict(self.gate.per_endpoint)
+        result.writes = {k: v for k, v in self.gate.per_endpoint.items() if v}
         result.writes_done_earlier = self.gate.resumed
         result.reconciled = list(self.gate.reconciled)
+        result.in_doubt = list(self.gate.in_doubt)
+        if result.error is None and not result.interrupted and result.in_doubt:
+            # on_error: continue went past them; the run still does not end well.
+            count = len(result.in_doubt)
+            result.error = WriteInDoubt(
+                f"{count} write{'s are' if count != 1 else ' is'} in doubt: "
+                f"{'they' if count != 1 else 'it'} may or may not have been applied; "
+                "igflow run --resume settles "
+                f"{'them' if count != 1 else 'it'} (igflow journal show lists them)",
+                count=count,
+            )
         result.elapsed = time.perf_counter() - started
         self.reporter.run_finished(result)
         return result
@@ -310,12 +333,22 @@ class Runner:
             record.status = SKIPPED
             record.message = f"when: {step.when.source}" if step.when is not None else None
 
+    def _halts(self, step: Step, status: str) -> bool:
+        """A failure stops the run; so does a write in doubt, unless on_error: continue."""
+        return status == FAILED or (status == IN_DOUBT and step.on_error != "continue")
+
+    def _leftover_channel(self) -> _Channel | None:
+        if self._auth is None:
+            return None
+        client, token = self._auth.client, self._auth.token
+        return _Channel(self, client, token, self._timeouts_for(None), None, None, {}, self._auth)
+
     def _run_items_in_turn(self, step: Step, items: list[ItemRecord]) -> ItemRecord | None:
         total = len(items)
         for done, item in enumerate(items, start=1):
             self._run_item(step, item, total)
             self.reporter.item_finished(step, item, done, total)
-            if item.status == FAILED:
+            if self._halts(step, item.status):
                 return item
         return None
 
@@ -359,7 +392,7 @@ class Runner:
                     future.result()  # _run_item catches igflow errors; anything else is a bug
                     done += 1
                     self.reporter.item_finished(step, item, done, total)
-                    if item.status == FAILED and halted_by is None:
+                    if self._halts(step, item.status) and halted_by is None:
                         halted_by = item
         if interrupted:
             raise KeyboardInterrupt
@@ -479,89 +512,150 @@ class Runner:
         else:
             client, token = self.connection.anonymous_client(), None
         timeouts = self._timeouts_for(step.timeout)
-        ticket = None
         if endpoint.mutates:
-
-            def read(reader: Endpoint, read_params: Mapping[str, Any]) -> Any:
-                reader_client = (
-                    client if reader.auth == "token" else self.connection.anonymous_client()
-                )
-                return reader_client.call(
-                    reader, read_params, token=token, timeout=timeouts, retry=step.retry
-                ).body
-
-            decision = self.gate.before(
-                step,
-                endpoint,
-                params,
-                item=record.index if isinstance(record, ItemRecord) else None,
-                read=read,
-                cap=self._caps.get(step.index),
-            )
-            if decision.action in ("done-earlier", "dry-run"):
-                record.status = DONE_EARLIER if decision.action == "done-earlier" else DRY_RUN
-                record.message = decision.message or "done by an earlier run; not sent again"
-                # A dry run extracts nothing: its names are null, as for a skipped item.
-                restored = decision.extracted or {}
-                for name in step.extract:
-                    scope[name] = record.extracted[name] = restored.get(name)
-                return None
-            ticket = decision.ticket
-            if decision.action == "found":
-                assert ticket is not None
-                record.message = "applied by an earlier run (found by a read); not sent again"
-                record.status = DONE_EARLIER
-                for name, extraction in step.extract.items():
-                    found = self._extract(step, extraction, None, decision.body)
-                    scope[name] = record.extracted[name] = found
-                self.gate.sent(ticket, None, record.extracted)
-                return decision.body
+            auth = self._auth
+            return self._write_call(step, scope, record, endpoint, params, client, token, auth)
         try:
             response = client.call(
                 endpoint, params, token=token, timeout=timeouts, retry=step.retry
             )
         except ApiError as exc:
-            record.http_status = exc.status
-            request = getattr(exc, "request", None)
-            if request is not None:
-                record.request = RequestView(*request)
-            self._note_rate_limit(getattr(exc, "rate_limit", None))
-            if ticket is not None:
-                self.gate.refused(ticket, exc.status, f"{exc.error_type}: {exc.message}")
+            self._note_api_error(exc, record)
             if step.expect_error is not None and step.expect_error.matches(exc):
                 record.status = EXPECTED_ERROR
                 record.error = exc
                 record.message = f"{exc.error_type}: {exc.message}"
                 return None
             raise
-        except ConnectError:
-            if ticket is not None:
-                self.gate.not_sent(ticket)
-            raise
-        # Any other transport error leaves the write in doubt: its intent has no outcome.
         self._note_response(response, record)
         if step.expect_error is not None:
-            if ticket is not None:
-                self.gate.sent(ticket, response.status, {})
             raise ExpectedErrorMissing(
                 f"expected {step.expect_error.name}, but {endpoint.id} succeeded "
                 f"(HTTP {response.status})"
             )
         if step.paginate is None:
-            try:
-                for name, extraction in step.extract.items():
-                    value = self._extract(step, extraction, response)
-                    scope[name] = record.extracted[name] = value
-            finally:
-                if ticket is not None:  # applied, whatever the extraction made of the answer
-                    self.gate.sent(ticket, response.status, record.extracted)
+            for name, extraction in step.extract.items():
+                value = self._extract(step, extraction, response)
+                scope[name] = record.extracted[name] = value
             return response.body
         return self._paginate(step, scope, record, response, client, token, timeouts)
+
+    def _write_call(
+        self,
+        step: Step,
+        scope: dict[str, Any],
+        record: StepRecord | ItemRecord,
+        endpoint: Endpoint,
+        params: Mapping[str, Any],
+        client: Any,
+        token: str | None,
+        auth: Any,
+    ) -> Any:
+        """Hand a write to the gate, which sends, journals and settles it; record the result."""
+        timeouts = self._timeouts_for(step.timeout)
+        channel = _Channel(self, client, token, timeouts, step, endpoint, params, auth)
+
+        def extract(body: Any) -> dict[str, Any]:
+            if step.expect_error is not None:
+                return {}  # an answer to a write that should have failed: nothing to extract
+            return {
+                name: self._extract(step, extraction, None, body)
+                for name, extraction in step.extract.items()
+            }
+
+        request = WriteRequest(
+            step,
+            endpoint,
+            params,
+            item=record.index if isinstance(record, ItemRecord) else None,
+            cap=self._caps.get(step.index),
+        )
+        try:
+            result = self.gate.write(request, channel, extract)
+        finally:
+            if channel.response is not None:
+                self._note_response(channel.response, record)
+        outcome = result.outcome
+        if outcome in (WriteOutcome.DONE_EARLIER, WriteOutcome.DRY_RUN):
+            record.status = DONE_EARLIER if outcome is WriteOutcome.DONE_EARLIER else DRY_RUN
+            record.message = result.message
+            # A dry run extracts nothing: its names are null, as for a skipped item.
+            restored = result.extracted or {}
+            for name in step.extract:
+                scope[name] = record.extracted[name] = restored.get(name)
+            return None
+        if outcome is WriteOutcome.NOT_APPLIED:
+            error = result.error
+            assert error is not None
+            if isinstance(error, ApiError):
+                self._note_api_error(error, record)
+                if step.expect_error is not None and step.expect_error.matches(error):
+                    record.status = EXPECTED_ERROR
+                    record.error = error
+                    record.message = f"{error.error_type}: {error.message}"
+                    return None
+            raise error
+        if outcome is WriteOutcome.IN_DOUBT:
+            cause = result.error
+            if isinstance(cause, ApiError):
+                self._note_api_error(cause, record)
+            raise WriteInDoubt(
+                f"in doubt: {result.message or endpoint.id + ' may have been applied'}",
+                cause=cause,
+            )
+        # Applied: by its own answer, or as a read showed after an answer was lost.
+        for name in step.extract:
+            scope[name] = record.extracted[name] = (result.extracted or {}).get(name)
+        if result.found:
+            record.message = (
+                "applied by an earlier run (found by a read); not sent again"
+                if result.error is None
+                else "applied (the answer was lost; a read found it)"
+            )
+            if result.error is None:
+                record.status = DONE_EARLIER
+        if step.expect_error is not None:
+            raise ExpectedErrorMissing(
+                f"expected {step.expect_error.name}, but {endpoint.id} succeeded"
+                + (f" (HTTP {result.response.status})" if result.response is not None else "")
+            )
+        return result.body
+
+    def _account_of(self, auth: Any, client: Any, token: str | None, timeouts: Any) -> str | None:
+        """The id of the account a token acts for (read once per authorization, if needed)."""
+        registry = self.gate.registry
+        lookup = registry.account if registry is not None else None
+        if auth is None or lookup is None or registry is None:
+            return None
+        with self._account_lock:
+            key = id(auth)
+            if key not in self._accounts:
+                self._accounts[key] = None
+                reader = registry.endpoints.get(lookup.call)
+                if reader is not None:
+                    try:
+                        body = client.call(reader, {}, token=token, timeout=timeouts).body
+                    except IgflowError:
+                        body = None
+                    value: Any = body
+                    for part in lookup.id_field.split("."):
+                        value = value.get(part) if isinstance(value, dict) else None
+                    self._accounts[key] = None if value is None else str(value)
+            return self._accounts[key]
+
+    def _note_api_error(self, error: ApiError, record: StepRecord | ItemRecord) -> None:
+        record.http_status = error.status
+        request = getattr(error, "request", None)
+        if request is not None:
+            record.request = RequestView(*request)
+        self._note_rate_limit(getattr(error, "rate_limit", None))
 
     def _failure_status(self, step: Step, error: IgflowError) -> str:
         # A safety refusal stops the run even under on_error: continue: that is its point.
         if isinstance(error, SafetyError):
             return FAILED
+        if isinstance(error, WriteInDoubt):
+            return IN_DOUBT
         if self.gate.dry_run and isinstance(error, AssertionFailed | ExpectedErrorMissing):
             # What a dry run reads does not show the writes it did not send: a check of their
             # effect may fail only because of that. Reported, not fatal.
@@ -724,3 +818,51 @@ def _error_view(error: IgflowError | None) -> dict[str, Any] | None:
     if isinstance(error, ApiError):
         view.update(error_type=error.error_type, status=error.status, code=error.code)
     return view
+
+
+class _Channel:
+    """What the gate may do for one write: send it, read, and learn the account."""
+
+    def __init__(
+        self,
+        runner: Runner,
+        client: Any,
+        token: str | None,
+        timeouts: Any,
+        step: Step | None,
+        endpoint: Endpoint | None,
+        params: Mapping[str, Any],
+        auth: Any,
+    ) -> None:
+        self._runner = runner
+        self._client = client
+        self._token = token
+        self._timeouts = timeouts
+        self._step = step
+        self._endpoint = endpoint
+        self._params = params
+        self._auth = auth
+        self.response: Any = None  # the write's own answer, once it came
+
+    def send(self) -> Any:
+        assert self._endpoint is not None and self._step is not None
+        self.response = self._client.call(
+            self._endpoint,
+            self._params,
+            token=self._token,
+            timeout=self._timeouts,
+            retry=self._step.retry,
+        )
+        return self.response
+
+    def read(self, endpoint: Endpoint, params: Mapping[str, Any]) -> Any:
+        client = (
+            self._client if endpoint.auth == "token" else self._runner.connection.anonymous_client()
+        )
+        retry = self._step.retry if self._step is not None else None
+        return client.call(
+            endpoint, params, token=self._token, timeout=self._timeouts, retry=retry
+        ).body
+
+    def account(self) -> str | None:
+        return self._runner._account_of(self._auth, self._client, self._token, self._timeouts)

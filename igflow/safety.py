@@ -1,11 +1,28 @@
-"""The write gate: every write the runner would send passes through here first.
+"""The write gate: every write the runner would send goes through here, and only here.
 
-It decides, per write, between sending it (journaled: intent before, outcome after), skipping it
-because an earlier run did it (``--resume``), settling an earlier in-doubt attempt (resend an
-idempotent write; check a non-idempotent one with the registry's ``reconcile`` read), printing it
-instead (``--dry-run``), or refusing it (``--max-writes``, a step's ``max_writes``, a declined
-``confirm``). Refusals are :class:`~igflow.errors.SafetyError` (exit 6), which ``on_error:
-continue`` never swallows.
+The runner hands the gate a write (:class:`WriteRequest`) with a way to send it and to read
+(:class:`WriteChannel`); the gate alone runs the protocol:
+
+1. **Decide.** Skip a write an earlier run of the journal applied (``--resume``); settle an
+   earlier in-doubt attempt (resend an idempotent write; check a non-idempotent one with the
+   registry's ``reconcile`` read); print it instead (``--dry-run``); or refuse it (``--max-writes``,
+   a step's ``max_writes``, counted across every run of the journal). Refusals are
+   :class:`~igflow.errors.SafetyError` (exit 6), which ``on_error: continue`` never swallows.
+2. **Journal the intent**, with the account the write is sent as, before anything is sent.
+3. **Send**, and **classify** the outcome (:func:`classify_failure`): *applied* (the API said so,
+   or a read found it), *not applied* (a refusal the API guarantees changed nothing: a typed 4xx,
+   a refused connection) or *in doubt* (anything that may have reached the server: a 5xx, a
+   timeout, a dropped connection, a malformed answer).
+4. **Settle** what is in doubt: a non-idempotent write with a ``reconcile`` read is looked for at
+   once, matching everything that identifies it (media, text and author). Found settles it as
+   applied. Absent does *not* settle it as not applied: a server that timed out may still be
+   working on the request, so only a later run (``--resume``) trusts an absent answer and sends
+   the write again. What cannot be settled stays in doubt, is reported as such (exit 7), and is
+   journaled so that ``--resume`` or ``igflow journal settle`` can finish it.
+
+At the end of a resumed run that went through, in-doubt writes of earlier runs that it never met
+again are settled too (:meth:`WriteGate.settle_leftovers`): the resumed run re-read the state
+and no longer asked for them.
 """
 
 from __future__ import annotations
@@ -14,43 +31,114 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from enum import Enum
+from typing import Any, Protocol
 
-from igflow.errors import SafetyError
+from igflow.errors import (
+    ApiError,
+    ConnectError,
+    IgflowError,
+    SafetyError,
+    TransientApiError,
+    TransportError,
+)
 from igflow.extract import compile_path
-from igflow.journal import Journal, WriteKey, request_fingerprint
+from igflow.journal import APPLIED, IN_DOUBT, NOT_APPLIED, Journal, WriteKey, request_fingerprint
 from igflow.playbook.model import Step
-from igflow.registry import Endpoint, Registry
+from igflow.registry import Endpoint, Reconcile, Registry
 
-__all__ = ["Confirm", "WriteDecision", "WriteGate", "WriteTicket"]
+__all__ = [
+    "Confirm",
+    "WriteChannel",
+    "WriteGate",
+    "WriteOutcome",
+    "WriteRequest",
+    "WriteResult",
+    "classify_failure",
+]
 
 # Asked before a `confirm: true` step's first write: (step, how many writes at most) -> yes?
 Confirm = Callable[[Step, int], bool]
+# Computes a step's extracted values from a response body (the gate journals them).
+Extract = Callable[[Any], dict[str, Any]]
+
+
+class WriteOutcome(Enum):
+    """What became of one write."""
+
+    APPLIED = "applied"  # the API answered success, or a read found it applied
+    NOT_APPLIED = "not-applied"  # refused in a way that changed nothing
+    IN_DOUBT = "in-doubt"  # may or may not have been applied; nothing could tell yet
+    DONE_EARLIER = "done-earlier"  # an earlier run of the journal applied it: not sent again
+    DRY_RUN = "dry-run"  # printed, not sent
+
+
+def classify_failure(error: IgflowError) -> WriteOutcome:
+    """How a failed send left a write: NOT_APPLIED only when nothing can have changed.
+
+    A refused connection sent nothing; a typed 4xx error envelope is the API refusing the
+    request (rate limits included). Everything else that went wrong after the request may have
+    left (a 5xx, a timeout, a dropped connection, a body that is not the API's answer) is in
+    doubt: the server may have applied it before things went wrong.
+    """
+    if isinstance(error, ConnectError):
+        return WriteOutcome.NOT_APPLIED
+    if isinstance(error, ApiError):
+        server_side = isinstance(error, TransientApiError) or (error.status or 0) >= 500
+        return WriteOutcome.IN_DOUBT if server_side else WriteOutcome.NOT_APPLIED
+    if isinstance(error, TransportError):
+        return WriteOutcome.IN_DOUBT
+    return WriteOutcome.IN_DOUBT
 
 
 @dataclass(frozen=True)
-class WriteTicket:
-    """A write being sent: its journal key and serial (None when there is no journal)."""
+class WriteRequest:
+    """One write, as the runner resolved it."""
 
-    key: WriteKey
-    serial: str | None
+    step: Step
+    endpoint: Endpoint
+    params: Mapping[str, Any]
+    item: int | None = None  # 0-based loop position, for the journal's reader
+    cap: int | None = None  # the step's max_writes, rendered
+
+
+class WriteChannel(Protocol):
+    """How the gate reaches the API for one write: the runner's client, token and timeouts."""
+
+    def send(self) -> Any:
+        """Send the write once (the client retries what is safe to retry); the response."""
+
+    def read(self, endpoint: Endpoint, params: Mapping[str, Any]) -> Any:
+        """Perform a read (a reconcile read) and return its body."""
+
+    def account(self) -> str | None:
+        """The id of the account the write is sent as (None when it cannot be known)."""
 
 
 @dataclass(frozen=True)
-class WriteDecision:
-    """What to do with one write.
+class WriteResult:
+    """What the gate did with a write, for the runner to record and report.
 
-    ``send``: send it (``ticket`` journals it). ``done-earlier``: an earlier run did it;
-    ``extracted`` holds what it extracted. ``found``: an earlier in-doubt attempt was applied
-    (a read found it); ``body`` is a response-shaped document to extract from. ``dry-run``:
-    print ``message`` instead of sending.
+    ``body`` is the document to extract from (the response's body, or a response-shaped
+    document around an entry a read found); ``extracted`` what the gate journaled (restored for
+    DONE_EARLIER); ``error`` why it was not applied, or why it is in doubt.
     """
 
-    action: str
-    ticket: WriteTicket | None = None
-    extracted: Mapping[str, Any] | None = None
+    outcome: WriteOutcome
+    response: Any = None
     body: Any = None
+    extracted: Mapping[str, Any] | None = None
+    error: IgflowError | None = None
     message: str | None = None
+    found: bool = False  # applied, as a read showed (not as the write's own answer)
+
+
+@dataclass(frozen=True)
+class _Earlier:
+    """An in-doubt attempt of an earlier run, being settled by this one."""
+
+    serial: str
+    intent: Mapping[str, Any]
 
 
 class WriteGate:
@@ -68,14 +156,24 @@ class WriteGate:
         self.max_writes = max_writes
         self.journal = journal
         self._confirm = confirm
-        self._registry = registry
+        self.registry = registry
         self._redact = redact
         self._lock = threading.Lock()
-        self.total = 0  # writes sent (or, in a dry run, that would be sent)
-        self.per_step: Counter[int] = Counter()
-        self.per_endpoint: Counter[str] = Counter()
-        self.resumed = 0  # writes an earlier run had done
+        # Caps count every run of the journal: what earlier runs sent (applied or in doubt).
+        earlier = journal.state if journal is not None else None
+        self.earlier_total = earlier.sent_total if earlier is not None else 0
+        self.total = self.earlier_total
+        self.per_step: Counter[str] = Counter(earlier.sent_per_step if earlier else {})
+        self.per_endpoint: Counter[str] = Counter()  # this run: writes sent (or planned)
+        self.resumed = 0  # writes an earlier run had applied, skipped by this one
         self.reconciled: list[str] = []  # how each in-doubt write was settled, for the summary
+        self.in_doubt: list[str] = []  # writes this run leaves in doubt, in words
+        # Applied writes per key, earlier runs included: a reconcile read must find more
+        # matching entries than these to count one as this write's.
+        self._applied: Counter[WriteKey] = Counter(
+            {key: len(values) for key, values in (earlier.done.items() if earlier else ())}
+        )
+        self._accounts_checked: set[str] = set()
 
     # -- before a step ---------------------------------------------------------------------
     def confirm_step(self, step: Step, writes: int) -> None:
@@ -89,127 +187,350 @@ class WriteGate:
             )
 
     # -- one write ---------------------------------------------------------------------------
-    def before(
-        self,
-        step: Step,
-        endpoint: Endpoint,
-        params: Mapping[str, Any],
-        *,
-        item: int | None,
-        read: Callable[[Endpoint, Mapping[str, Any]], Any],
-        cap: int | None = None,
-    ) -> WriteDecision:
-        """Decide about one write; ``read`` performs a reconciling read (returns the body)."""
-        key = WriteKey(_step_key(step), request_fingerprint(endpoint.method, endpoint.id, params))
+    def write(self, request: WriteRequest, channel: WriteChannel, extract: Extract) -> WriteResult:
+        """Run the whole protocol for one write (see the module's docstring)."""
+        endpoint = request.endpoint
+        key = WriteKey(
+            _step_key(request.step),
+            request_fingerprint(endpoint.method, endpoint.id, request.params),
+        )
         journal = self.journal
+        earlier: _Earlier | None = None
         if journal is not None:
             restored = journal.take_done(key)
             if restored is not None:
                 with self._lock:
                     self.resumed += 1
-                return WriteDecision("done-earlier", extracted=restored)
+                return WriteResult(
+                    WriteOutcome.DONE_EARLIER,
+                    extracted=restored,
+                    message="done by an earlier run; not sent again",
+                )
             doubt = journal.take_in_doubt(key)
             if doubt is not None:
-                found = self._settle(key, doubt, endpoint, params, read)
-                if found is not None:
-                    return found
-        self._reserve(step, endpoint, cap)
+                earlier = _Earlier(str(doubt.get("serial")), doubt)
+                settled = self._settle_earlier(key, earlier, request, channel, extract)
+                if settled is not None:
+                    return settled
+        if earlier is None:  # a resend of an earlier attempt was counted when it was sent
+            self._reserve(request)
         if self.dry_run:
-            shown = ", ".join(f"{k}={_show(v)}" for k, v in params.items() if v is not None)
-            message = self._redact(f"would send {endpoint.method} {endpoint.id} {shown}".rstrip())
-            return WriteDecision("dry-run", message=message)
-        serial = None
+            return WriteResult(WriteOutcome.DRY_RUN, message=self._would_send(request))
+        return self._send(key, request, channel, extract, earlier)
+
+    def settle_leftovers(self, channel: WriteChannel | None, finished: set[str]) -> None:
+        """Settle the in-doubt writes of earlier runs that this resume never met.
+
+        ``finished``: the keys of the steps this run took to their end (or to their write cap,
+        past which they send nothing). Such a step re-read the state it goes over and did not
+        ask for the write again: an idempotent one is then *moot* (not sent again; its effect,
+        if it had one, is what the playbook wants). A write with a reconcile read is looked for
+        with the parameters its intent recorded, whatever step stopped the run: found is
+        applied; absent is not applied (and, not asked for again, not sent). Anything else
+        stays in doubt, and is reported.
+        """
+        journal = self.journal
+        if journal is None or not journal.resumed:
+            return
+        for intent in journal.take_all_in_doubt():
+            serial = str(intent.get("serial"))
+            endpoint_id = str(intent.get("endpoint"))
+            endpoint = self.registry.endpoints.get(endpoint_id) if self.registry else None
+            label = f"{endpoint_id} (journal serial {serial})"
+            step_key = str((intent.get("key") or [""])[0])
+            if endpoint is not None and endpoint.idempotent:
+                if step_key not in finished:
+                    self._left_in_doubt(f"{label}: its step did not run to its end")
+                    continue
+                journal.settle(
+                    serial,
+                    "moot",
+                    "the resumed run re-read the state and no longer asked for it (idempotent)",
+                )
+                self._note(f"settled: {label} no longer asked for (idempotent)")
+                continue
+            spec = endpoint.reconcile if endpoint is not None else None
+            params = intent.get("params")
+            if spec is None or channel is None or not isinstance(params, Mapping):
+                self._left_in_doubt(f"{label}: cannot be checked with a read")
+                continue
+            account = intent.get("account")
+            found = self._look_for(
+                spec, params, account if isinstance(account, str) else None, channel, None
+            )
+            if found is None:
+                self._left_in_doubt(f"{label}: the read that would settle it failed")
+            elif found is _ABSENT:
+                journal.settle(serial, NOT_APPLIED, f"absent from {spec.call}; not asked again")
+                self._note(f"settled: {label} absent from {spec.call}, and no longer asked for")
+            else:
+                journal.settle(serial, APPLIED, f"found by {spec.call}")
+                self._note(f"settled: {label} found by {spec.call}")
+
+    # -- the protocol's steps --------------------------------------------------------------
+    def _send(
+        self,
+        key: WriteKey,
+        request: WriteRequest,
+        channel: WriteChannel,
+        extract: Extract,
+        earlier: _Earlier | None,
+    ) -> WriteResult:
+        endpoint = request.endpoint
+        journal = self.journal
+        serial: str | None = None
         if journal is not None:
+            account = channel.account()
+            self._check_account(account)
             serial = journal.intent(
                 key,
                 endpoint=endpoint.id,
                 method=endpoint.method,
-                params=_redacted(params, self._redact),
-                item=item,
+                params=_redacted(request.params, self._redact),
+                item=request.item,
+                account=account,
+                supersedes=earlier.serial if earlier is not None else None,
             )
-        return WriteDecision("send", ticket=WriteTicket(key, serial))
+        try:
+            response = channel.send()
+        except IgflowError as error:
+            return self._failed(key, serial, request, channel, extract, error)
+        # Anything else (Ctrl-C, a bug) leaves the intent without an outcome: in doubt.
+        extracted: dict[str, Any] = {}
+        try:
+            extracted = extract(response.body)
+        finally:  # applied, whatever the extraction made of the answer
+            self._applied_now(key, serial, response.status, extracted)
+        return WriteResult(
+            WriteOutcome.APPLIED, response=response, body=response.body, extracted=extracted
+        )
 
-    def sent(self, ticket: WriteTicket, status: int | None, extracted: Mapping[str, Any]) -> None:
-        """The write was applied (``status`` None: found by a reconciling read)."""
-        if self.journal is not None and ticket.serial is not None:
+    def _failed(
+        self,
+        key: WriteKey,
+        serial: str | None,
+        request: WriteRequest,
+        channel: WriteChannel,
+        extract: Extract,
+        error: IgflowError,
+    ) -> WriteResult:
+        endpoint = request.endpoint
+        outcome = classify_failure(error)
+        status = error.status if isinstance(error, ApiError) else None
+        described = f"{type(error).__name__}: {error.message}"
+        if outcome is WriteOutcome.NOT_APPLIED:
+            if self.journal is not None and serial is not None:
+                self.journal.outcome(key, serial, NOT_APPLIED, status=status, error=described)
+            self._release(request)  # it changed nothing: it does not count against the caps
+            return WriteResult(WriteOutcome.NOT_APPLIED, error=error)
+        if self.journal is not None and serial is not None:
+            self.journal.outcome(key, serial, IN_DOUBT, status=status, error=described)
+        spec = endpoint.reconcile
+        why = "nothing can tell which"
+        if spec is not None and not endpoint.idempotent:
+            found = self._look_for(spec, request.params, None, channel, key)
+            if found is not None and found is not _ABSENT:
+                extracted = extract(found)
+                self._applied_now(key, serial, None, extracted, found=True)
+                self._note(f"found by {spec.call}: {endpoint.id} had been applied")
+                return WriteResult(
+                    WriteOutcome.APPLIED, body=found, extracted=extracted, found=True, error=error
+                )
+            # Absent is not proof: a server that failed to answer may still be applying it.
+            why = (
+                f"{spec.call} does not show it yet; a resume looks again and sends it only if "
+                "it is still absent"
+                if found is _ABSENT
+                else f"the read of {spec.call} that would tell failed too"
+            )
+        self._left_in_doubt(f"{endpoint.id} {self._brief(request)}: {described}")
+        return WriteResult(
+            WriteOutcome.IN_DOUBT,
+            error=error,
+            message=f"{endpoint.id} may or may not have been applied ({described}); {why}",
+        )
+
+    def _settle_earlier(
+        self,
+        key: WriteKey,
+        earlier: _Earlier,
+        request: WriteRequest,
+        channel: WriteChannel,
+        extract: Extract,
+    ) -> WriteResult | None:
+        """An earlier attempt of this write is in doubt. None: send it (again)."""
+        assert self.journal is not None
+        endpoint = request.endpoint
+        if self.dry_run:
+            return WriteResult(
+                WriteOutcome.IN_DOUBT,
+                message=f"{endpoint.id} is in doubt from an earlier run (a resume settles it)",
+            )
+        if endpoint.idempotent:
+            self._note(f"resent: {endpoint.id} is idempotent")
+            return None
+        spec = endpoint.reconcile
+        if spec is None or self.registry is None:
+            why = (
+                f"{endpoint.id} may or may not have been applied before the previous run "
+                "stopped, and it can neither be checked with a read nor safely sent twice; "
+                "check by hand, then record what you found with `igflow journal settle`"
+            )
+            self._left_in_doubt(f"{endpoint.id} {self._brief(request)}: cannot be checked")
+            return WriteResult(WriteOutcome.IN_DOUBT, message=why)
+        recorded = earlier.intent.get("account")
+        account = recorded if isinstance(recorded, str) else None
+        found = self._look_for(spec, request.params, account, channel, key)
+        if found is None:
+            why = (
+                f"{endpoint.id} is in doubt and the read of {spec.call} that would settle it failed"
+            )
+            self._left_in_doubt(f"{endpoint.id} {self._brief(request)}: {spec.call} failed")
+            return WriteResult(WriteOutcome.IN_DOUBT, message=why)
+        if found is _ABSENT:
+            self._note(f"absent from {spec.call}: {endpoint.id} sent again")
+            return None
+        extracted = extract(found)
+        self.journal.settle(earlier.serial, APPLIED, f"found by {spec.call}", extracted=extracted)
+        with self._lock:
+            self._applied[key] += 1
+        self._note(f"found by {spec.call}: {endpoint.id} had been applied")
+        return WriteResult(WriteOutcome.APPLIED, body=found, extracted=extracted, found=True)
+
+    def _look_for(
+        self,
+        spec: Reconcile,
+        params: Mapping[str, Any],
+        account: str | None,
+        channel: WriteChannel,
+        key: WriteKey | None,
+    ) -> Any:
+        """Read whether a write was applied: a response-shaped document around the entry that
+        is it, ``_ABSENT``, or None when the read failed or the author cannot be known."""
+        if self.registry is None or spec.call not in self.registry.endpoints:
+            return None
+        if spec.author is not None:
+            account = account or _safe(channel.account)
+            if account is None:
+                return None  # without the author, someone else's entry could pass for ours
+        reader = self.registry.endpoints[spec.call]
+        read_params = {name: params.get(source) for name, source in spec.with_params.items()}
+        try:
+            body = channel.read(reader, read_params)
+            entries = compile_path(spec.find).extract(body, [])
+        except IgflowError:
+            return None
+        matching = [
+            entry
+            for entry in (entries if isinstance(entries, list) else [entries])
+            if all(
+                _field(entry, name) == _text(params.get(src)) for name, src in spec.match.items()
+            )
+            and (spec.author is None or _field(entry, spec.author) == account)
+        ]
+        # The same request sent twice on purpose (a list with duplicates) is two writes: an
+        # entry counts as this one only beyond those already known applied.
+        with self._lock:
+            known = self._applied[key] if key is not None else 0
+        if len(matching) > known:
+            return {"meta": {"code": 200}, "data": matching[known]}
+        return _ABSENT
+
+    # -- bookkeeping -----------------------------------------------------------------------
+    def _applied_now(
+        self,
+        key: WriteKey,
+        serial: str | None,
+        status: int | None,
+        extracted: Mapping[str, Any],
+        *,
+        found: bool = False,
+    ) -> None:
+        with self._lock:
+            self._applied[key] += 1
+        if self.journal is not None and serial is not None:
             self.journal.outcome(
-                ticket.key, ticket.serial, "done", status=status, extracted=extracted
+                key, serial, APPLIED, status=status, extracted=extracted, found=found
             )
 
-    def refused(self, ticket: WriteTicket, status: int | None, error: str) -> None:
-        """The API refused the write: nothing was applied."""
-        if self.journal is not None and ticket.serial is not None:
-            self.journal.outcome(ticket.key, ticket.serial, "failed", status=status, error=error)
+    def _check_account(self, account: str | None) -> None:
+        """A resume writes as an account the journal knows, or not at all."""
+        journal = self.journal
+        if journal is None or account is None or account in self._accounts_checked:
+            return
+        known = journal.state.accounts
+        if known and account not in known:
+            raise SafetyError(
+                f"the journal {journal.path} records writes sent as account "
+                f"{', '.join(sorted(known))}, but this run writes as {account}; resuming would "
+                "skip writes that account never saw. Authorize as the journal's account, or "
+                "start over (igflow journal discard, then run without --resume)"
+            )
+        with self._lock:
+            self._accounts_checked.add(account)
 
-    def not_sent(self, ticket: WriteTicket) -> None:
-        """The connection was refused: nothing reached the API."""
-        if self.journal is not None and ticket.serial is not None:
-            self.journal.outcome(ticket.key, ticket.serial, "not-sent")
-        with self._lock:  # it does not count against the caps
-            self.total -= 1
-
-    # -- internals -------------------------------------------------------------------------
-    def _reserve(self, step: Step, endpoint: Endpoint, cap: int | None) -> None:
+    def _reserve(self, request: WriteRequest) -> None:
+        step, endpoint, cap = request.step, request.endpoint, request.cap
+        key = _step_key(step)
+        verb = "planned" if self.dry_run else "sent"
         with self._lock:
             if self.max_writes is not None and self.total >= self.max_writes:
                 raise SafetyError(
                     f"write cap reached: --max-writes {self.max_writes} writes already "
-                    f"{'planned' if self.dry_run else 'sent'}; {endpoint.id} was not sent"
+                    f"{verb}{self._earlier_note()}; {endpoint.id} was not sent",
+                    cap_reached=True,
                 )
-            if cap is not None and self.per_step[step.index] >= cap:
+            if cap is not None and self.per_step[key] >= cap:
                 raise SafetyError(
-                    f"write cap reached: this step's max_writes ({cap}) writes "
-                    f"already {'planned' if self.dry_run else 'sent'}; {endpoint.id} was not sent"
+                    f"write cap reached: this step's max_writes ({cap}) writes already "
+                    f"{verb}{self._earlier_note()}; {endpoint.id} was not sent",
+                    cap_reached=True,
                 )
             self.total += 1
-            self.per_step[step.index] += 1
+            self.per_step[key] += 1
             self.per_endpoint[endpoint.id] += 1
 
-    def _settle(
-        self,
-        key: WriteKey,
-        doubt: Mapping[str, Any],
-        endpoint: Endpoint,
-        params: Mapping[str, Any],
-        read: Callable[[Endpoint, Mapping[str, Any]], Any],
-    ) -> WriteDecision | None:
-        """An earlier attempt of this write has no outcome. None: send it (again)."""
-        assert self.journal is not None
-        old = WriteTicket(key, str(doubt.get("serial")))
-        if endpoint.idempotent:
-            self._resolve(old, f"resent: {endpoint.id} is idempotent")
-            return None
-        spec = endpoint.reconcile
-        if spec is None or self._registry is None:
-            raise SafetyError(
-                f"{endpoint.id} may or may not have been applied before the previous run "
-                "stopped, and it cannot be checked automatically or safely sent twice; check "
-                "by hand, then run without --resume"
-            )
-        reader = self._registry.endpoints[spec.call]
-        read_params = {name: params.get(source) for name, source in spec.with_params.items()}
-        body = read(reader, read_params)
-        entries = compile_path(spec.find).extract(body, [])
-        for entry in entries if isinstance(entries, list) else [entries]:
-            if all(
-                _field(entry, name) == str(params.get(source))
-                for name, source in spec.match.items()
-            ):
-                self._note(f"found by {spec.call}: {endpoint.id} had been applied")
-                return WriteDecision(
-                    "found", ticket=old, body={"meta": {"code": 200}, "data": entry}
-                )
-        self._resolve(old, f"absent from {spec.call}: {endpoint.id} sent again")
-        return None
+    def _release(self, request: WriteRequest) -> None:
+        with self._lock:
+            self.total -= 1
+            self.per_step[_step_key(request.step)] -= 1
+            self.per_endpoint[request.endpoint.id] -= 1
 
-    def _resolve(self, ticket: WriteTicket, how: str) -> None:
-        assert self.journal is not None and ticket.serial is not None
-        self.journal.outcome(ticket.key, ticket.serial, "resolved", error=how)
-        self._note(how)
+    def _earlier_note(self) -> str:
+        return ", earlier runs of this journal included" if self.earlier_total else ""
+
+    @staticmethod
+    def step_key(step: Step) -> str:
+        """How the journal names a step: its id, else its position."""
+        return _step_key(step)
+
+    def _would_send(self, request: WriteRequest) -> str:
+        endpoint = request.endpoint
+        return self._redact(f"would send {endpoint.method} {endpoint.id} {self._brief(request)}")
+
+    @staticmethod
+    def _brief(request: WriteRequest) -> str:
+        params = request.params
+        return ", ".join(f"{k}={_show(v)}" for k, v in params.items() if v is not None)
+
+    def _left_in_doubt(self, why: str) -> None:
+        with self._lock:
+            self.in_doubt.append(self._redact(why))
 
     def _note(self, how: str) -> None:
         with self._lock:
             self.reconciled.append(how)
+
+
+# "The read found no such entry" (None is "the read could not tell").
+_ABSENT: Any = object()
+
+
+def _safe(read_account: Callable[[], str | None]) -> str | None:
+    try:
+        return read_account()
+    except IgflowError:
+        return None
 
 
 def _step_key(step: Step) -> str:
@@ -222,6 +543,10 @@ def _field(entry: Any, dotted: str) -> str | None:
         if not isinstance(value, Mapping):
             return None
         value = value.get(part)
+    return None if value is None else str(value)
+
+
+def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 

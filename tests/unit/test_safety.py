@@ -10,11 +10,18 @@ from typing import Any
 import pytest
 from runner_fakes import AUTH, FakeClient, run
 
-from igflow.errors import ConnectError, ConnectionDropped, SafetyError, UsageError
+from igflow.errors import (
+    ConnectError,
+    ConnectionDropped,
+    SafetyError,
+    UsageError,
+    WriteInDoubt,
+)
 from igflow.journal import Journal, WriteKey, playbook_digest, read_state, request_fingerprint
 from igflow.registry import Endpoint, load_registry
 from igflow.safety import WriteGate
 
+ME = "3657782666"
 IDS = json.dumps([f"m{n}" for n in range(6)])
 UNLIKE = (
     "vars:\n  ids: "
@@ -53,8 +60,11 @@ class Api:
         self.comments: dict[str, list[dict[str, Any]]] = {}
         self.drop_after_applying: set[str] = set()
         self.refuse_connection: set[str] = set()
+        self.author = ME  # who the next comment is posted as
 
     def __call__(self, endpoint: Endpoint, params: Mapping[str, Any]) -> Any:
+        if endpoint.id == "users.self":
+            return {"meta": {"code": 200}, "data": {"id": ME, "username": "grantwinney"}}
         media_id = str(params.get("media_id"))
         if media_id in self.refuse_connection:
             return ConnectError("connection refused")
@@ -64,7 +74,7 @@ class Api:
             entry = {
                 "id": f"c-{media_id}-{len(self.comments.get(media_id, []))}",
                 "text": params["text"],
-                "from": {"username": "grantwinney"},
+                "from": {"username": "grantwinney", "id": self.author},
             }
             self.comments.setdefault(media_id, []).append(entry)
         elif endpoint.id == "comments.list":
@@ -158,7 +168,7 @@ def test_the_journal_records_intent_before_and_outcome_after(tmp_path: Path) -> 
     assert result.ok, result.error
     records = [json.loads(line) for line in (tmp_path / "journal.jsonl").read_text().splitlines()]
     kinds = [r["type"] for r in records]
-    assert kinds == ["run"] + ["intent", "done"] * 6 + ["end"]
+    assert kinds == ["run"] + ["intent", "applied"] * 6 + ["end"]
     assert records[1]["params"] == {"media_id": "m0", "text": "nice one"}
     assert records[2]["extracted"] == {"comment_id": "c-m0-0"}
     state = read_state(str(tmp_path / "journal.jsonl"))
@@ -173,7 +183,10 @@ def test_resume_skips_done_writes_restores_extractions_and_resends_idempotent_do
     journal = journal_for(tmp_path, UNLIKE)
     first, _ = run(UNLIKE, FakeClient(api), gate=gate(journal))
     journal.close()
-    assert isinstance(first.error, ConnectionDropped)
+    assert isinstance(first.error, WriteInDoubt)
+    assert isinstance(first.error.cause, ConnectionDropped)
+    assert first.records[1].items is not None
+    assert first.records[1].items[3].status == "in-doubt"
     assert api.unliked == ["m0", "m1", "m2", "m3"]
     state = read_state(str(tmp_path / "journal.jsonl"))
     assert state.done_count == 3 and state.in_doubt_count == 1 and not state.finished
@@ -191,22 +204,81 @@ def test_resume_skips_done_writes_restores_extractions_and_resends_idempotent_do
     assert resumed.reconciled == ["resent: likes.delete is idempotent"]
 
 
-def test_an_in_doubt_comment_found_by_a_read_is_not_posted_twice(tmp_path: Path) -> None:
+def test_a_comment_whose_answer_was_lost_is_found_at_once_and_not_posted_twice(
+    tmp_path: Path,
+) -> None:
     api = Api()
     api.drop_after_applying = {"m2"}
     journal = journal_for(tmp_path, COMMENT)
-    run(COMMENT, FakeClient(api), gate=gate(journal))
+    result, _ = run(COMMENT, FakeClient(api), gate=gate(journal))
     journal.close()
+    assert result.ok, result.error
+    assert {media: len(c) for media, c in api.comments.items()} == {f"m{n}": 1 for n in range(6)}
+    assert result.records[1].extracted["comment_id"][2] == "c-m2-0"
+    assert result.reconciled == ["found by comments.list: comments.create had been applied"]
+    state = read_state(str(tmp_path / "journal.jsonl"))
+    assert state.in_doubt_count == 0 and state.done_count == 6
+
+
+def test_an_in_doubt_comment_the_read_could_not_settle_is_found_by_the_resume(
+    tmp_path: Path,
+) -> None:
+    api = Api()
+    api.drop_after_applying = {"m2"}
+    reads_fail = True
+    original = api.__call__
+
+    def respond(endpoint: Endpoint, params: Mapping[str, Any]) -> Any:
+        if endpoint.id == "comments.list" and reads_fail:
+            return ConnectionDropped("the read dropped too")
+        return original(endpoint, params)
+
+    journal = journal_for(tmp_path, COMMENT)
+    first, _ = run(COMMENT, FakeClient(respond), gate=gate(journal))
+    journal.close()
+    assert isinstance(first.error, WriteInDoubt) and first.error.exit_code == 7
     assert len(api.comments["m2"]) == 1
+    assert read_state(str(tmp_path / "journal.jsonl")).in_doubt_count == 1
 
     api.drop_after_applying = set()
+    reads_fail = False
     journal = journal_for(tmp_path, COMMENT, resume=True)
-    resumed, _ = run(COMMENT, FakeClient(api), gate=gate(journal))
+    resumed, _ = run(COMMENT, FakeClient(respond), gate=gate(journal))
     journal.close()
     assert resumed.ok, resumed.error
     assert {media: len(c) for media, c in api.comments.items()} == {f"m{n}": 1 for n in range(6)}
     assert resumed.records[1].extracted["comment_id"][2] == "c-m2-0"
     assert resumed.reconciled == ["found by comments.list: comments.create had been applied"]
+    assert read_state(str(tmp_path / "journal.jsonl")).in_doubt_count == 0
+
+
+def test_someone_elses_comment_with_the_same_text_is_not_taken_for_ours(tmp_path: Path) -> None:
+    """Finding 2: the reconcile read matched the text only, so a lost post was never sent."""
+    api = Api()
+    api.author = "999"  # someone else posts "nice one" on m0 first
+    api.comments["m0"] = []
+    original = api.__call__
+    original(load_registry().endpoints["comments.create"], {"media_id": "m0", "text": "nice one"})
+    api.author = ME
+    journal = journal_for(tmp_path, COMMENT)
+    # Our own post of m0 was in doubt before it reached the API (a crash after the intent).
+    params = {"media_id": "m0", "text": "nice one"}
+    journal.intent(
+        WriteKey("post", request_fingerprint("POST", "comments.create", params)),
+        endpoint="comments.create",
+        method="POST",
+        params=params,
+        item=0,
+        account=ME,
+    )
+    journal.close()
+    journal = journal_for(tmp_path, COMMENT, resume=True)
+    resumed, _ = run(COMMENT, FakeClient(api), gate=gate(journal))
+    journal.close()
+    assert resumed.ok, resumed.error
+    authors = [c["from"]["id"] for c in api.comments["m0"]]
+    assert authors == ["999", ME]  # ours was posted, once
+    assert resumed.reconciled == ["absent from comments.list: comments.create sent again"]
 
 
 def test_an_in_doubt_comment_missing_from_the_read_is_posted_once(tmp_path: Path) -> None:
