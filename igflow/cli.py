@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from igflow import __version__, gcpolicy
-from igflow.errors import ExitCode, IgflowError, SafetyError, UsageError, printable
+from igflow.errors import ExitCode, IgflowError, UsageError, printable
 
 if TYPE_CHECKING:  # imported for real inside the commands, so `igflow --help` stays fast
     from igflow.client import Timeouts
@@ -80,8 +80,8 @@ def _build_parser(command: str | None = None) -> argparse.ArgumentParser:
         description="Run declarative YAML playbooks against the Instagram API "
         "(by default against the built-in sandbox of API v1).",
         epilog="Exit codes: 0 ok, 1 assertion or expectation failed, 2 usage or invalid playbook, "
-        "3 API error, 4 transport failure, 5 authentication, 6 safety rule, 70 internal error, "
-        "130 interrupted.",
+        "3 API error, 4 transport failure, 5 authentication, 6 safety rule, 7 writes in doubt, "
+        "70 internal error, 130 interrupted.",
     )
     parser.add_argument("--version", action="version", version=f"igflow {__version__}")
     parser.add_argument(
@@ -164,7 +164,8 @@ def _add_run_arguments(run: argparse.ArgumentParser) -> None:
     safety.add_argument(
         "--force",
         action="store_true",
-        help="with --resume: resume even though the playbook or its variables changed",
+        help="with --resume: resume even though the playbook or its variables changed; "
+        "without: replace a journal igflow cannot read",
     )
     safety.add_argument(
         "--journal",
@@ -207,6 +208,12 @@ def _add_schema_arguments(schema: argparse.ArgumentParser) -> None:
     schema.add_argument("--registry", action="store_true", help="print the registry schema instead")
 
 
+def _add_journal_arguments(journal: argparse.ArgumentParser) -> None:
+    from igflow.journal_cli import add_journal_parser
+
+    add_journal_parser(journal)
+
+
 def _add_sandbox_arguments(sandbox: argparse.ArgumentParser) -> None:
     from igflow.sandbox.cli import add_sandbox_parser
 
@@ -222,6 +229,10 @@ _COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     "check": ("validate playbooks without sending anything", _add_check_arguments),
     "endpoints": ("list the endpoint registry, or show one", _add_endpoints_arguments),
     "schema": ("print the playbook JSON Schema (for editors)", _add_schema_arguments),
+    "journal": (
+        "show a resume journal, settle its writes in doubt, or discard it",
+        _add_journal_arguments,
+    ),
     "sandbox": ("serve and manage the built-in Instagram API v1 sandbox", _add_sandbox_arguments),
 }
 
@@ -479,15 +490,13 @@ def _open_journal(
     redactor: Redactor,
 ) -> Journal | None:
     """The resume journal, for a run that may write (none for a dry run or a read-only one)."""
-    from igflow.journal import Journal, default_journal_path, playbook_digest, read_state
+    from igflow.journal import Journal, check_journal_path, default_journal_path, playbook_digest
+    from igflow.target import SANDBOX, normalize_origin
 
-    if args.force and not args.resume:
-        raise UsageError("--force only applies with --resume")
     if args.dry_run and args.resume:
         raise UsageError("--dry-run and --resume cannot be combined (a dry run sends no write)")
-    from igflow.target import SANDBOX
-
-    embedded = (args.target or playbook.target or SANDBOX) == SANDBOX
+    target = args.target or playbook.target or SANDBOX
+    embedded = target == SANDBOX
     if embedded and args.resume:
         raise UsageError(
             "nothing to resume: the built-in sandbox starts afresh on every run (to try "
@@ -498,17 +507,12 @@ def _open_journal(
     if args.dry_run or not writes or (embedded and not args.journal):
         return None
     path = args.journal or default_journal_path(args.playbook)
-    if not args.resume and os.path.exists(path):
-        try:
-            earlier = read_state(path)
-        except UsageError:
-            earlier = None  # not a journal we can read: it is replaced
-        if earlier is not None and earlier.in_doubt_count:
-            raise SafetyError(
-                f"the last run of this playbook stopped with {earlier.in_doubt_count} write(s) "
-                f"in doubt (journal {path}); continue it with --resume, which settles them, or "
-                "delete the journal to start over"
-            )
+    protected = {os.path.abspath(args.playbook): "the playbook"}
+    if args.vars_file:
+        protected[os.path.abspath(args.vars_file)] = "the --vars-file"
+    for spec in args.report:
+        protected[os.path.abspath(spec.path)] = f"the {spec.format} report"
+    check_journal_path(path, protected=protected)
     digest = playbook_digest("\n".join(playbook.lines), variables)
     return Journal.start(
         path,
@@ -516,6 +520,7 @@ def _open_journal(
         digest=digest,
         resume=args.resume,
         force=args.force,
+        target=None if embedded else normalize_origin(target),
         redact=redactor.redact,
     )
 
@@ -526,9 +531,11 @@ def _finish_journal(
     status = "interrupted" if result.interrupted else ("ok" if result.ok else "failed")
     journal.finish(status)
     journal.close()
-    if status != "ok" and any(result.writes.values()):
+    if status != "ok" and (any(result.writes.values()) or result.in_doubt):
+        doubt = len(result.in_doubt)
+        settled = f" ({doubt} in doubt: a resume settles them)" if doubt else ""
         env.stderr.write(
-            f"igflow: the writes done so far are journaled in {journal.path}; "
+            f"igflow: the writes done so far are journaled in {journal.path}{settled}; "
             f"to continue: igflow run --resume {args.playbook}\n"
         )
 
@@ -603,6 +610,12 @@ def cmd_schema(args: argparse.Namespace, env: Environment) -> int:
     return int(ExitCode.OK)
 
 
+def cmd_journal(args: argparse.Namespace, env: Environment) -> int:
+    from igflow.journal_cli import run_journal_command
+
+    return run_journal_command(args, env.stdout)
+
+
 def cmd_sandbox(args: argparse.Namespace, env: Environment) -> int:
     from igflow.sandbox.cli import run_sandbox_command
 
@@ -615,6 +628,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Environment], int]] = {
     "plan": cmd_plan,
     "endpoints": cmd_endpoints,
     "schema": cmd_schema,
+    "journal": cmd_journal,
     "sandbox": cmd_sandbox,
 }
 

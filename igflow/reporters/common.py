@@ -326,15 +326,18 @@ def _without_item_prefix(message: str, item: ItemRecord, total: int | None) -> s
 
 def item_counts(items: Sequence[ItemRecord]) -> str:
     """``200 items, 3 failed, 2 skipped``: failed counts ignored items too."""
-    from igflow.runner import EXPECTED_ERROR, FAILED, IGNORED, SKIPPED
+    from igflow.runner import EXPECTED_ERROR, FAILED, IGNORED, IN_DOUBT, SKIPPED
 
     total = len(items)
     parts = [f"{total} item{'s' if total != 1 else ''}"]
     failed = sum(1 for i in items if i.status in (FAILED, IGNORED))
     skipped = sum(1 for i in items if i.status == SKIPPED)
     expected = sum(1 for i in items if i.status == EXPECTED_ERROR)
+    doubtful = sum(1 for i in items if i.status == IN_DOUBT)
     if failed:
         parts.append(f"{failed} failed")
+    if doubtful:
+        parts.append(f"{doubtful} in doubt")
     if skipped:
         parts.append(f"{skipped} skipped")
     if expected:

@@ -11,6 +11,7 @@ import json
 import shutil
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TextIO
@@ -32,6 +33,7 @@ _STATUS = {
     "failed": ("FAIL", "31;1"),
     "dry-run": ("DRY ", "35"),
     "done-earlier": ("DONE", "36"),
+    "in-doubt": ("DBT?", "33;1"),
 }
 
 
@@ -300,6 +302,7 @@ class ConsoleReporter:
             ("skipped", "skipped", "skipped"),
             ("error-ignored", "error ignored", "errors ignored"),
             ("failed", "failed", "failed"),
+            ("in-doubt", "in doubt", "in doubt"),
             ("dry-run", "dry run", "dry run"),
             ("done-earlier", "done earlier", "done earlier"),
         ):
@@ -322,14 +325,30 @@ class ConsoleReporter:
                 + (f"would send {writes}" if writes else "no writes would be sent")
                 + "; nothing was written"
             )
-        elif result.writes_done_earlier or result.reconciled:
+            return
+        if result.writes_done_earlier:
             self._write(
                 self._paint("resumed: ", "36;1")
-                + f"{result.writes_done_earlier} writes done earlier were not resent"
+                + f"{result.writes_done_earlier} writes done by earlier runs were not resent"
                 + (f"; sent now: {writes}" if writes else "")
             )
-            for how in result.reconciled:
-                self._write(self._paint(f"  in doubt: {how}", "36"))
+        if result.reconciled:
+            # One line per kind of settlement, counted: a long loop may settle hundreds.
+            for how, count in Counter(result.reconciled).items():
+                self._write(
+                    self._paint("settled: ", "36;1") + how + (f" (×{count})" if count > 1 else "")
+                )
+        if result.in_doubt:
+            count = len(result.in_doubt)
+            self._write(
+                self._paint("in doubt: ", "33;1")
+                + f"{count} write{'s' if count != 1 else ''} may or may not have been applied; "
+                "igflow run --resume settles them"
+            )
+            for why in result.in_doubt[:3]:
+                self._write(self._paint(f"  {why}", "33"))
+            if count > 3:
+                self._write(self._paint(f"  ... and {count - 3} more (igflow journal show)", "33"))
 
     def _show_outputs(self, result: RunResult) -> None:
         """The playbook's `outputs`: shown even with -q, since they are the run's result."""

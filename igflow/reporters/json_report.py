@@ -105,7 +105,21 @@ def build_document(snap: RunSnapshot) -> dict[str, Any]:
         "summary": {"steps": len(steps), **counts},
         "outputs": dict(snap.outputs),
         "output_errors": dict(snap.output_errors),
+        "writes": _writes(snap.result),
         "steps": steps,
+    }
+
+
+def _writes(result: Any) -> dict[str, Any] | None:
+    """What the run did to the account: writes sent, done earlier, settled and in doubt."""
+    if result is None:
+        return None
+    return {
+        "dry_run": result.dry_run,
+        "sent": dict(result.writes),
+        "done_earlier": result.writes_done_earlier,
+        "settled": list(result.reconciled),
+        "in_doubt": list(result.in_doubt),
     }
 
 

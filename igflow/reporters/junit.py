@@ -189,7 +189,7 @@ class _Builder:
         if record.status == "skipped":
             self.counts["skipped"] += 1
             ET.SubElement(case, "skipped", message=self.clean(record.message or "skipped"))
-        elif record.status == "failed":
+        elif record.status in ("failed", "in-doubt"):
             error = record.error
             failed_items = self._failed_items(record)
             if error is None:  # a failed loop without one error of its own
