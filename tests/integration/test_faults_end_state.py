@@ -150,6 +150,8 @@ def request_key(entry: dict[str, Any]) -> str:
 def repeated(entries: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     groups: dict[str, list[dict[str, Any]]] = collections.defaultdict(list)
     for entry in entries:
+        if entry["endpoint"] == REGISTRY.account.call:  # every writing run asks it once
+            continue
         groups[request_key(entry)].append(entry)
     return {key: group for key, group in groups.items() if len(group) > 1}
 
@@ -259,7 +261,11 @@ def test_comments_are_posted_once_and_never_resent_under_faults(
         sent = [e for e in log_entries(sandbox) if e["endpoint"] == "comments.create"]
         after = sandbox.comments()
 
-    assert code == 0, out + err  # on_error: continue: failed posts are reported, the run goes on
+    # on_error: continue: the run goes on past posts in doubt, and ends saying so (exit 7).
+    # After commit every lost answer is settled at once by a read that finds the comment; before
+    # commit the read finds nothing, which is not proof (a server may still apply a request it
+    # failed to answer), so those stay in doubt for a resume (test_fault_suite resumes them).
+    assert code == (0 if phase == "after" else 7), out + err
     # Each comment was sent exactly once: a 5xx or a dropped connection is never retried.
     assert sorted(e["form"]["text"] for e in sent) == sorted(TEXTS)
     assert not [m for m in recorded.retries if m.startswith("comments.create")]
@@ -274,5 +280,8 @@ def test_comments_are_posted_once_and_never_resent_under_faults(
         assert set(posted) == set(TEXTS) - struck
     else:
         assert set(posted) == set(TEXTS)
-    assert outputs(out) == {"posted": len(TEXTS) - len(struck)}
-    assert "not retried: comments.create is not idempotent and may have been applied" in out + err
+    # The report is the truth: a post whose answer was lost but which a read found is posted.
+    assert outputs(out) == {"posted": len(posted)}
+    if phase == "before":
+        assert "not retried: comments.create is not idempotent and may have been applied" in out
+        assert f"in doubt: {len(struck)} writes may or may not have been applied" in out

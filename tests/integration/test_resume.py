@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from housekeeping_support import GRANT, PLAYBOOKS, Sandbox, media_pk, path_media_pk
 
+from igflow.journal import read_state
 from igflow.sandbox.config import SandboxConfig
 from igflow.sandbox.dataset import generate_dataset
 from igflow.sandbox.faults import FaultSpec
@@ -144,10 +145,14 @@ def test_sigkill_mid_unlike_loop_then_resume(slow_sandbox: Sandbox, tmp_path: Pa
     assert len(resent) <= 8  # the loop's concurrency
     records = journal_records(journal)
     assert [r["type"] for r in records if r["type"] in ("run", "end")] == ["run", "run", "end"]
-    # Each resent unlike is one the journal had in doubt (intent, no outcome) and settled.
-    resolved = [r for r in records if r["type"] == "resolved"]
-    assert len(resolved) >= len(resent)
-    assert all(str(r["error"]).startswith("resent: likes.delete is idempotent") for r in resolved)
+    # Each resent unlike is one the journal had in doubt (intent, no outcome), and its resend
+    # names the attempt it supersedes; those the resume never met again were settled as moot
+    # (the media was no longer liked): after the resume nothing is in doubt.
+    first_intents = {r["serial"] for r in records if r["type"] == "intent"}
+    superseding = [r for r in records if r["type"] == "intent" and r.get("supersedes")]
+    assert len(superseding) >= len(resent)
+    assert all(r["supersedes"] in first_intents for r in superseding)
+    assert read_state(str(journal)).in_doubt_count == 0
 
 
 def test_sigkill_mid_comment_loop_posts_each_comment_once(
@@ -186,11 +191,16 @@ def test_sigkill_mid_comment_loop_posts_each_comment_once(
         r["serial"] for r in first_run if r["type"] != "intent"
     }
     resolved = [
-        r for r in records if r["type"] in ("resolved", "done") and r["serial"] in open_serials
+        r
+        for r in records
+        if (r["type"] in ("settled", "applied") and r["serial"] in open_serials)
+        or (r["type"] == "intent" and r.get("supersedes") in open_serials)
     ]
     assert len(resolved) == len(open_serials)
+    # Found: settled as applied; absent: resent by an intent that supersedes the old one.
     assert all(
-        r["type"] == "done" or str(r["error"]).startswith("absent from comments.list")
+        (r["type"] == "settled" and r["outcome"] == "applied")
+        or (r["type"] == "intent" and r["endpoint"] == "comments.create")
         for r in resolved
     )
 
@@ -232,7 +242,7 @@ def test_ids_in_the_journal_match_the_sandbox(slow_sandbox: Sandbox, tmp_path: P
     assert code == 0, out + err
     records = journal_records(journal)
     intents = [r for r in records if r["type"] == "intent"]
-    done = [r for r in records if r["type"] == "done"]
+    done = [r for r in records if r["type"] == "applied"]
     assert len(intents) == len(done) == 60
     posted = {media_pk(str(r["params"]["media_id"])) for r in intents}  # type: ignore[index]
     assert posted == {m["pk"] for m in sandbox.my_media()[:60]}
