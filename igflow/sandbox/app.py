@@ -38,7 +38,6 @@ from igflow.sandbox.clients import (
 )
 from igflow.sandbox.clock import Clock, make_clock
 from igflow.sandbox.config import SandboxConfig
-from igflow.sandbox.csrf import CsrfGuard
 from igflow.sandbox.contract import (
     OWN_TRANSACTION_ATTR,
     Handler,
@@ -48,6 +47,7 @@ from igflow.sandbox.contract import (
     era_reached,
     permissions_message,
 )
+from igflow.sandbox.csrf import CsrfGuard
 from igflow.sandbox.db import Database
 from igflow.sandbox.faults import DROP, DroppedConnection, FaultInjector
 from igflow.sandbox.oauth import OAuthViews

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from urllib.parse import unquote, unquote_to_bytes, urlsplit
+from urllib.parse import parse_qsl, unquote, unquote_to_bytes, urlsplit
 
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request
@@ -51,9 +51,7 @@ def _check_encoded(data: str, where: str) -> None:
 
 
 def _check_items(items: Iterable[tuple[str, str]], where: str) -> None:
-    count = 0
-    for name, value in items:
-        count += 1
+    for count, (name, value) in enumerate(items, start=1):
         if count > MAX_PARAMS:
             raise BadInput(f"Too many parameters in the {where} (the limit is {MAX_PARAMS})")
         for text, what in ((name, "name"), (value, "value")):
@@ -88,10 +86,13 @@ def check_request(request: Request) -> None:
             except UnicodeDecodeError:
                 raise BadInput("The form body is not UTF-8") from None
             _check_encoded(text, "form")
-        form = request.form
+            # An untyped body is read as a form too (the token exchange does, for
+            # python-instagram), so its fields are checked as such.
+            _check_items(parse_qsl(text, keep_blank_values=True), "form")
+        else:
+            _check_items(request.form.items(multi=True), "form")
     except RequestEntityTooLarge:
         raise BadInput(f"The request body is longer than {MAX_BODY_BYTES} bytes") from None
-    _check_items(form.items(multi=True), "form")
 
 
 def _raw_query(request: Request) -> str:

@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterable
 
 MASK = "***"
 CORE = 32
-_HEX_RUN = re.compile(r"[0-9a-f]{%d,}" % CORE)
-_CORE_AT_END = re.compile(r"[0-9a-f]{%d}$" % CORE)
+_HEX_RUN = re.compile(rf"[0-9a-f]{{{CORE},}}")
+_CORE_AT_END = re.compile(rf"[0-9a-f]{{{CORE}}}$")
 
 
 class SecretIndex:
