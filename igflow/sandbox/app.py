@@ -47,11 +47,14 @@ from igflow.sandbox.contract import (
     era_reached,
     permissions_message,
 )
+from igflow.sandbox.csrf import CsrfGuard
 from igflow.sandbox.db import Database
 from igflow.sandbox.faults import DROP, DroppedConnection, FaultInjector
 from igflow.sandbox.oauth import OAuthViews
 from igflow.sandbox.ratelimit import RateLimiter, RateStatus
 from igflow.sandbox.requestlog import LogEntry, RequestLog, redact_params
+from igflow.sandbox.secretindex import SecretIndex
+from igflow.sandbox.throttle import LoginThrottle
 from igflow.signing import SIG_PARAM, signature_matches
 
 if TYPE_CHECKING:
@@ -105,15 +108,38 @@ class SandboxApp:
         self.registry = registry
         self.clock = clock
         self.oauth_state = OAuthState(db)
+        # Every secret issued, from the database and from now on, so the log masks its value.
+        self.secrets = SecretIndex(lookup=self.oauth_state.secret_ending)
+        self.csrf = CsrfGuard(remember=self.secrets.add)
+        self.oauth_state.on_issue = self._issued
+        for kind, value in self.oauth_state.issued_secrets():
+            self._issued(kind, value)
         self.limiter = RateLimiter(clock.now, config.rate_multiplier)
         self.faults = FaultInjector(config.faults)
-        self.request_log = RequestLog(config.request_log) if config.request_log else None
-        self.oauth = OAuthViews(self.oauth_state, store, registry.scopes, config.era, clock.now)
+        self.request_log = (
+            RequestLog(config.request_log, redact=self.secrets.redact)
+            if config.request_log
+            else None
+        )
+        self.oauth = OAuthViews(
+            self.oauth_state,
+            store,
+            registry.scopes,
+            config.era,
+            clock.now,
+            csrf=self.csrf,
+            throttle=LoginThrottle(clock.now),
+        )
         self.admin = AdminViews(
             self.oauth_state, store, clock, self.faults, self.limiter, config.era
         )
         self._admin_routes = self.admin.routes()
         self._map = self._build_map()
+
+    def _issued(self, kind: str, value: str) -> None:
+        self.secrets.add(value)
+        if kind == "session":  # its consent form's CSRF token is as secret as the session
+            self.secrets.add(self.csrf.consent_token(value))
 
     # ---- routing ---------------------------------------------------------------------------
     def _build_map(self) -> Map:
@@ -275,6 +301,8 @@ class SandboxApp:
                 with self.db.transaction():
                     result = handler(ctx)
             body, status = envelope.success_body(result), result.status
+        except DroppedConnection:  # an injected fault, not a handler bug
+            raise
         except SandboxApiError as error:
             body, status = envelope.error_body(error), error.code
         except Exception:  # a handler bug must never take the server down
@@ -290,9 +318,12 @@ class SandboxApp:
 
     def _strike(self, fault: str, rate: RateStatus | None, trace: Trace) -> Response:
         trace.fault = fault
+        status = self.faults.spec.fail_status
+        # One line per injected fault (the endpoint id, never the URL: it may carry a token).
+        outcome = "dropped the connection" if fault == DROP else f"answered {status}"
+        log.info("sandbox fault '%s': %s of a %s request", fault, outcome, trace.endpoint)
         if fault == DROP:
             raise DroppedConnection()
-        status = self.faults.spec.fail_status
         error = SandboxApiError(status, "APIError", "Oops, an error occurred.")
         response = envelope.api_response(
             envelope.error_body(error), status, headers=rate.headers() if rate else {}

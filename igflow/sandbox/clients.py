@@ -139,6 +139,9 @@ class OAuthState:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        # Told (kind, value) of every secret issued here, so the request log can mask it;
+        # kind is "token", "client_secret", "code" or "session".
+        self.on_issue: Callable[[str, str], None] = lambda _kind, _value: None
 
     # ---- schema --------------------------------------------------------------------------
     def initialized(self) -> bool:
@@ -202,6 +205,7 @@ class OAuthState:
                 raise ClientSpecError(
                     f"a client named '{client.name}' (or with that id) already exists"
                 )
+            self.on_issue("client_secret", client.client_secret)
             conn.execute(
                 "INSERT INTO oauth_clients VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
@@ -245,6 +249,7 @@ class OAuthState:
             ).fetchone()
             if row is None:
                 token = f"{user_id}.{client_id[:7]}.{_hex32()}"
+                self.on_issue("token", token)
                 conn.execute(
                     "INSERT INTO oauth_grants VALUES (?, ?, ?, ?)",
                     (token, user_id, client_id, " ".join(sorted(wanted))),
@@ -273,6 +278,7 @@ class OAuthState:
     # ---- authorization codes -----------------------------------------------------------------
     def issue_code(self, client_id: str, user_id: str, redirect_uri: str, now: float) -> str:
         code = _hex32()
+        self.on_issue("code", code)
         with self.db.transaction() as conn:
             conn.execute(
                 "INSERT INTO oauth_codes VALUES (?, ?, ?, ?, ?, 0)",
@@ -305,6 +311,7 @@ class OAuthState:
     # ---- login sessions ----------------------------------------------------------------------
     def create_session(self, user_id: str) -> str:
         session_id = secrets.token_hex(16)
+        self.on_issue("session", session_id)
         with self.db.transaction() as conn:
             conn.execute("INSERT INTO oauth_sessions VALUES (?, ?)", (session_id, user_id))
         return session_id
@@ -317,6 +324,31 @@ class OAuthState:
                 "SELECT user_id FROM oauth_sessions WHERE session_id = ?", (session_id,)
             ).fetchone()
         return row["user_id"] if row else None
+
+    # ---- what the request log must mask -----------------------------------------------------
+    def issued_secrets(self) -> list[tuple[str, str]]:
+        """(kind, value) of every secret in the database, as :attr:`on_issue` names them."""
+        with self.db.transaction() as conn:
+            rows = conn.execute(
+                "SELECT 'token', token FROM oauth_grants "
+                "UNION ALL SELECT 'client_secret', client_secret FROM oauth_clients "
+                "UNION ALL SELECT 'code', code FROM oauth_codes "
+                "UNION ALL SELECT 'session', session_id FROM oauth_sessions"
+            ).fetchall()
+        return [(str(row[0]), str(row[1])) for row in rows]
+
+    def secret_ending(self, core: str) -> str | None:
+        """The stored secret that is, or ends in, these 32 hex digits (None if none is)."""
+        with self.db.transaction() as conn:
+            row = conn.execute(
+                "SELECT client_secret FROM oauth_clients WHERE client_secret = ?1 "
+                "UNION ALL SELECT code FROM oauth_codes WHERE code = ?1 "
+                "UNION ALL SELECT session_id FROM oauth_sessions WHERE session_id = ?1 "
+                "UNION ALL SELECT token FROM oauth_grants WHERE substr(token, -32) = ?1 "
+                "LIMIT 1",
+                (core,),
+            ).fetchone()
+        return str(row[0]) if row else None
 
 
 def _is_hex32(value: str) -> bool:

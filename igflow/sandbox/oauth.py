@@ -3,13 +3,15 @@
 Errors on these endpoints are bare ``{"code", "error_type", "error_message"}`` bodies with the
 exact §5.5 texts. The login and consent pages are small HTML forms that a browser, or igflow's
 ``authorize_sandbox`` acting as one, fills in: a ``sessionid`` cookie marks the logged-in user and
-a ``csrftoken`` cookie must match each form's ``csrfmiddlewaretoken``, as on the real site.
+each form's ``csrfmiddlewaretoken`` must be the one the server made for that session (consent)
+or for the ``csrftoken`` nonce it issued (login), see ``csrf.py``. Every parameter is checked by
+``oauth_input`` first; failed logins are throttled (``throttle.py``).
 """
 
 from __future__ import annotations
 
 import hmac
-import secrets
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from html import escape
@@ -21,6 +23,9 @@ from werkzeug.wrappers import Request, Response
 from igflow.sandbox import envelope
 from igflow.sandbox.clients import Client, OAuthState, UserStore
 from igflow.sandbox.contract import era_reached
+from igflow.sandbox.csrf import CsrfGuard
+from igflow.sandbox.oauth_input import BadInput, check_request, safe_next
+from igflow.sandbox.throttle import THROTTLED, LoginThrottle
 
 SESSION_COOKIE = "sessionid"
 CSRF_COOKIE = "csrftoken"
@@ -83,6 +88,8 @@ class OAuthViews:
         scopes: Known scope names and their descriptions (from the registry).
         era: The sandbox's era (decides which scopes can still be requested).
         now: The sandbox clock.
+        csrf: Issues and checks the forms' CSRF tokens.
+        throttle: Counts failed logins (defaults to one on ``now``).
     """
 
     def __init__(
@@ -92,21 +99,30 @@ class OAuthViews:
         scopes: Mapping[str, str],
         era: str,
         now: Callable[[], float],
+        csrf: CsrfGuard | None = None,
+        throttle: LoginThrottle | None = None,
     ) -> None:
         self.state = state
         self.store = store
         self.scopes = scopes
         self.era = era
         self.now = now
+        self.csrf = csrf or CsrfGuard()
+        self.throttle = throttle or LoginThrottle(now)
 
     # ---- /oauth/authorize ------------------------------------------------------------------
     def authorize(self, request: Request) -> Response:
+        try:
+            check_request(request)
+        except BadInput as exc:
+            return _bad_input(exc)
         params = request.form if request.method == "POST" else request.args
         try:
             auth = self._validate(params)
         except _OAuthFailure as failure:
             return failure.response
-        user_id = self.state.session_user(request.cookies.get(SESSION_COOKIE))
+        session_id = request.cookies.get(SESSION_COOKIE, "")
+        user_id = self.state.session_user(session_id)
         if user_id is None:
             # Keep the whole authorize request in `next`, as the real login redirect did.
             original = AUTHORIZE_PATH.rstrip("/") + "?" + urlencode(auth.params())
@@ -116,7 +132,7 @@ class OAuthViews:
                 403, "OAuthForbiddenException", "You are not a sandbox user of this client"
             )
         if request.method == "POST":
-            if not _csrf_ok(request):
+            if not self.csrf.consent_ok(session_id, request.form.get(CSRF_FIELD, "")):
                 return _csrf_failure()
             if "allow" not in request.form:
                 return _redirect(_append_query(auth.redirect_uri, DENIED, auth.state))
@@ -124,11 +140,8 @@ class OAuthViews:
         grant = self.state.grant_for(user_id, auth.client.client_id)
         if grant is not None and set(auth.scopes) <= grant.scopes:
             return self._approve(auth, user_id)
-        token, is_new = _csrf_token(request)
-        response = envelope.html_response(self._consent_page(auth, user_id, token))
-        if is_new:
-            _set_csrf_cookie(response, token)
-        return response
+        token = self.csrf.consent_token(session_id)
+        return envelope.html_response(self._consent_page(auth, user_id, token))
 
     def _validate(self, params: Mapping[str, str]) -> AuthorizeRequest:
         client_id = params.get("client_id", "")
@@ -197,33 +210,59 @@ class OAuthViews:
 
     # ---- /accounts/login/ --------------------------------------------------------------------
     def login(self, request: Request) -> Response:
+        try:
+            check_request(request)
+        except BadInput as exc:
+            return _bad_input(exc)
         if request.method == "GET":
             return self._login_form(request, request.args.get("next", ""), "", None)
-        if not _csrf_ok(request):
+        nonce = request.cookies.get(CSRF_COOKIE)
+        if not self.csrf.login_ok(nonce, request.form.get(CSRF_FIELD, "")):
             return _csrf_failure()
         username = request.form.get("username", "").strip()
         password = request.form.get("password", "")
         target = request.form.get("next", "")
+        keys = ("user:" + username.lower(), "addr:" + (request.remote_addr or "-"))
+        wait = self.throttle.retry_after(keys)
+        if wait is not None:
+            # Refused without looking at the password: guessing on stays pointless.
+            response = self._login_form(request, target, username, THROTTLED, status=429)
+            response.headers["Retry-After"] = str(max(1, math.ceil(wait)))
+            return response
         if self.store.user_by_username(username) is None:
+            self.throttle.failed(keys)
             return self._login_form(request, target, username, UNKNOWN_USER)
         user_id = self.store.authenticate(username, password)
         if user_id is None:
+            self.throttle.failed(keys)
             # The real site answered a wrong password with the form again, status 200.
             return self._login_form(request, target, username, WRONG_PASSWORD)
+        self.throttle.succeeded(keys[0])
+        self.csrf.retire(nonce)
         session_id = self.state.create_session(str(user_id))
-        if _local_path(target):
-            response = _redirect(target)
+        local = safe_next(target)
+        if local is not None:
+            response = _redirect(local)
         else:
             response = envelope.html_response(
                 _page("Logged in", f"<p>You are logged in as {escape(username)}.</p>")
             )
-        response.set_cookie(SESSION_COOKIE, session_id, httponly=True, path="/")
+        _set_cookie(response, SESSION_COOKIE, session_id)
         return response
 
     def _login_form(
-        self, request: Request, target: str, username: str, error: str | None
+        self,
+        request: Request,
+        target: str,
+        username: str,
+        error: str | None,
+        *,
+        status: int = 200,
     ) -> Response:
-        token, is_new = _csrf_token(request)
+        nonce, is_new = self.csrf.login_nonce(request.cookies.get(CSRF_COOKIE))
+        token = self.csrf.login_token(nonce)
+        # Only a path on this sandbox is carried on; anything else would be dropped anyway.
+        target = safe_next(target) or ""
         message = f'<p class="error" role="alert">{escape(error)}</p>' if error else ""
         body = (
             f"{message}"
@@ -235,13 +274,17 @@ class OAuthViews:
             '<button type="submit">Log In</button>'
             "</form>"
         )
-        response = envelope.html_response(_page("Login • Instagram", body))
+        response = envelope.html_response(_page("Login • Instagram", body), status=status)
         if is_new:
-            _set_csrf_cookie(response, token)
+            _set_cookie(response, CSRF_COOKIE, nonce)
         return response
 
     # ---- /oauth/access_token -------------------------------------------------------------------
     def access_token(self, request: Request) -> Response:
+        try:
+            check_request(request)
+        except BadInput as exc:
+            return _bad_input(exc)
         # Only form fields count: a JSON body leaves the server with no client_id (§1, §5.5).
         form: Mapping[str, str]
         if request.mimetype:
@@ -307,26 +350,13 @@ def _append_query(uri: str, query: str, state: str | None) -> str:
     return uri + ("&" if "?" in uri else "?") + query
 
 
-def _local_path(target: str) -> bool:
-    """Only same-site paths may follow a login (no open redirect to another origin)."""
-    return target.startswith("/") and not target.startswith(("//", "/\\"))
+def _set_cookie(response: Response, name: str, value: str) -> None:
+    """Every cookie the sandbox sets: no script reads it, and no other site's POST sends it."""
+    response.set_cookie(name, value, path="/", httponly=True, samesite="Lax")
 
 
-def _csrf_token(request: Request) -> tuple[str, bool]:
-    token = request.cookies.get(CSRF_COOKIE, "")
-    if len(token) == 32 and token.isalnum():
-        return token, False
-    return secrets.token_hex(16), True
-
-
-def _set_csrf_cookie(response: Response, token: str) -> None:
-    response.set_cookie(CSRF_COOKIE, token, path="/", samesite="Lax")
-
-
-def _csrf_ok(request: Request) -> bool:
-    cookie = request.cookies.get(CSRF_COOKIE, "")
-    field = request.form.get(CSRF_FIELD, "")
-    return bool(cookie) and hmac.compare_digest(cookie.encode(), field.encode())
+def _bad_input(exc: BadInput) -> Response:
+    return envelope.oauth_error(400, "OAuthException", str(exc))
 
 
 def _csrf_failure() -> Response:

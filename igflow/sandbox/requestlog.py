@@ -1,5 +1,9 @@
 """``--request-log FILE``: every request the sandbox answers, as one JSON line, secrets redacted.
 
+Two layers: parameters with a secret's name (``access_token``, ``password``, the CSRF field, ...)
+are masked whatever their value, and the finished line is passed through ``redact``, which masks
+every secret value the sandbox issued wherever it appears (a token in a path segment or in ``q``).
+
 Tests read it to prove what a client sent (and that it sent no secret in clear to the log). Lines
 are written whole under a lock and flushed at once, so a reader never sees half a record even
 with the threaded server.
@@ -9,7 +13,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -17,7 +21,9 @@ from werkzeug.datastructures import MultiDict
 
 MASK = "***"
 # Parameter names whose values never reach the log.
-SECRET_PARAMS = frozenset({"access_token", "client_secret", "sig", "code", "password"})
+SECRET_PARAMS = frozenset(
+    {"access_token", "client_secret", "sig", "code", "password", "csrfmiddlewaretoken"}
+)
 
 
 def redact_params(params: MultiDict[str, str] | Mapping[str, str]) -> dict[str, Any]:
@@ -66,13 +72,14 @@ class LogEntry:
 class RequestLog:
     """Appends entries to a JSON Lines file. Thread-safe."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, redact: Callable[[str], str] = lambda line: line) -> None:
         self.path = path
+        self._redact = redact
         self._lock = threading.Lock()
         self._file: IO[str] | None = open(path, "a", encoding="utf-8")  # noqa: SIM115 (closed in close())
 
     def write(self, entry: LogEntry) -> None:
-        line = entry.to_json() + "\n"
+        line = self._redact(entry.to_json()) + "\n"
         with self._lock:
             if self._file is None:
                 return

@@ -6,6 +6,7 @@ sandbox target, and the tests); ``serve_forever`` is ``igflow sandbox serve``.
 
 from __future__ import annotations
 
+import logging
 import threading
 from http import HTTPStatus
 from types import TracebackType
@@ -159,6 +160,15 @@ def serve_forever(
     except BaseException:
         app.close()
         raise
+    # Injected faults and handler failures, one line each, on stderr; in-process sandboxes
+    # (igflow run, tests) leave the logger to their host.
+    logger = logging.getLogger("igflow.sandbox")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger.addHandler(handler)
+    level = logger.level
+    if level == logging.NOTSET or level > logging.INFO:
+        logger.setLevel(logging.INFO)
     print(describe(app, f"http://{server.host}:{server.port}"), file=out, flush=True)
     try:
         # werkzeug's serve_forever swallows Ctrl-C itself; the outer catch covers a second one.
@@ -168,5 +178,7 @@ def serve_forever(
     finally:
         server.server_close()
         app.close()
+        logger.removeHandler(handler)
+        logger.setLevel(level)
     print("sandbox stopped", file=out, flush=True)
     return 0
