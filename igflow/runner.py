@@ -22,6 +22,7 @@ from pathlib import PurePath
 from typing import Any, Protocol
 
 from igflow.assertions import check_assertion
+from igflow.envvars import EnvironmentVariables, secret_values
 from igflow.errors import (
     ApiError,
     AssertionFailed,
@@ -44,7 +45,6 @@ from igflow.playbook.model import (
 from igflow.redact import cut_before_redacting
 from igflow.registry import Endpoint
 from igflow.safety import WriteGate, WriteOutcome, WriteRequest
-from igflow.templating import EnvironmentVariables
 
 # Step statuses, as reports and `steps.<id>.status` show them.
 OK = "ok"
@@ -173,10 +173,12 @@ class Runner:
         self.connection = connection
         self.reporter = reporter
         self.external = dict(variables or {})
+        # `env` holds only what the playbook declares; their secret values are redacted first.
         self.names: dict[str, Any] = {
-            "env": EnvironmentVariables(environ or {}),
+            "env": EnvironmentVariables(environ or {}, playbook.env),
             "steps": {},
         }
+        self._env_secrets = secret_values(environ or {}, playbook.env)
         self._redact_value = redact_value or (lambda value: None)
         self._redact_text = redact_text or (lambda text: text)
         self._timeouts_for = timeouts_for or (lambda seconds: None)
@@ -234,6 +236,9 @@ class Runner:
         return result
 
     def _bind_vars(self) -> None:
+        # Before anything renders: a var built from a secret environment variable holds it.
+        for secret in self._env_secrets:
+            self._redact_value(secret)
         # External values (--var, --vars-file) win over the playbook's own defaults.
         self.names.update(self.external)
         for name, value in self.playbook.vars.items():

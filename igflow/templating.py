@@ -34,6 +34,7 @@ from jinja2.parser import Parser
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from igflow.envvars import EnvironmentVariables  # re-exported: the `env` namespace lives there
 from igflow.errors import IgflowError, TemplateRenderError, TemplateSyntaxError
 from igflow.filters import FILTERS, REMOVED_FILTERS, REMOVED_GLOBALS, TESTS
 
@@ -237,10 +238,6 @@ def _check_defined(value: Any) -> None:
             for part in (key, item):
                 if isinstance(part, Undefined):
                     part._fail_with_undefined_error()
-
-
-class EnvironmentVariables(dict[str, str]):
-    """The ``env`` namespace. Its own type, so that a missing variable gets its own message."""
 
 
 class _Undefined(StrictUndefined):

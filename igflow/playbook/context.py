@@ -7,12 +7,14 @@ each, and their positions come from the loader's location table.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import jinja2
 
+from igflow.envvars import ENV, env_references, not_declared_message, whole_env_message
 from igflow.errors import Issue, JsonPathSyntaxError, SourceLocation, TemplateSyntaxError
 from igflow.extract import CompiledPath, compile_path
 from igflow.playbook.loader import LoadedDocument, Path
@@ -43,6 +45,8 @@ class CheckContext:
     all_step_ids: dict[str, SourceLocation] = field(default_factory=dict)
     # The `when` of the step being checked: reading a name defined under the same `when` is fine.
     current_guard: str | None = None
+    # The declared environment variables (`env:` and `secrets:`): name -> public.
+    env: dict[str, bool] = field(default_factory=dict)
     _parser: jinja2.Environment = field(default_factory=jinja2.Environment)
 
     # --- recording --------------------------------------------------------------------------
@@ -182,6 +186,8 @@ class CheckContext:
                 )
         if source is not None and "steps" in used:
             self.check_step_references(source, path, is_expression)
+        if source is not None and ENV in used and ENV not in allowed:
+            self.check_env_references(source, path, is_expression)
 
     def _tested_for_definition(self, source: str | None, is_expression: bool) -> set[str]:
         if source is None:
@@ -191,6 +197,43 @@ class CheckContext:
         except jinja2.TemplateSyntaxError:
             return set()
         return names_tested_for_definition(ast)
+
+    def check_env_references(self, source: str, path: Path, is_expression: bool) -> None:
+        """Each ``env.NAME`` must name a declared variable, and ``env`` is never used whole."""
+        try:
+            ast = self._parser.parse("{{ " + source + " }}" if is_expression else source)
+        except jinja2.TemplateSyntaxError:
+            return  # the engine accepted it; a different reading here is not worth a report
+        for reference in env_references(ast):
+            where = self.text_location(path, reference.lineno)
+            where = self._env_column(where, reference.name, is_expression)
+            if reference.name is None:
+                self.error(where, whole_env_message())
+            elif reference.name not in self.env:
+                hint = did_you_mean(reference.name, self.env)
+                self.error(where, not_declared_message(reference.name, hint))
+
+    def _env_column(
+        self, where: SourceLocation, name: str | None, is_expression: bool
+    ) -> SourceLocation:
+        """Move ``where`` onto the ``env`` the message is about, when its line shows it plainly
+        (the parser gives lines, not columns); else leave it at the start of the text."""
+        if not 1 <= where.line <= len(self.doc.lines):
+            return where
+        text = self.doc.lines[where.line - 1]
+        if name is None:  # `env` not followed by a plain lookup (a method call is not one)
+            pattern = r"\benv\b(?!\s*(?:\.\s*\w+\b(?!\s*\()|\[\s*['\"]))"
+        else:
+            key = re.escape(name)
+            pattern = rf"\benv\s*(?:\.\s*{key}\b|\[\s*(['\"]){key}\1\s*\])"
+        for match in re.finditer(pattern, text[where.col - 1 :]):
+            start = where.col - 1 + match.start()
+            before = text[:start]
+            # Inside `{{ }}` or `{% %}` on this line, not plain text that happens to say "env".
+            opened = before.count("{{") + before.count("{%")
+            if is_expression or opened > before.count("}}") + before.count("%}"):
+                return SourceLocation(where.file, where.line, start + 1)
+        return where
 
     def check_step_references(self, source: str, path: Path, is_expression: bool) -> None:
         text = "{{ " + source + " }}" if is_expression else source

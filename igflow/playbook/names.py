@@ -25,7 +25,8 @@ __all__ = [
     "step_references",
 ]
 
-# Always present: `env` (allow-listed environment) and `steps` (earlier steps by id).
+# Always present: `env` (the declared environment variables, see igflow.envvars) and `steps`
+# (earlier steps by id).
 ALWAYS_DEFINED = frozenset({"env", "steps"})
 # Jinja's own globals (range, dict, cycler, ...) read as undeclared names in an AST.
 _JINJA_GLOBALS = frozenset(DEFAULT_NAMESPACE)

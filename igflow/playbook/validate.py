@@ -18,10 +18,10 @@ from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
 
-from igflow.errors import Issue, PlaybookValidationError, UnknownEndpointError
+from igflow.errors import Issue, PlaybookValidationError, SourceLocation, UnknownEndpointError
 from igflow.playbook.context import CheckContext
 from igflow.playbook.fast_schema import is_valid
-from igflow.playbook.loader import LoadedDocument, load_playbook_file
+from igflow.playbook.loader import LoadedDocument, Path, load_playbook_file
 from igflow.playbook.model import Playbook, Step
 from igflow.playbook.names import ALWAYS_DEFINED, Definition, NameTable
 from igflow.playbook.steps import ScopeState, action_of, compile_step
@@ -93,6 +93,7 @@ def compile_playbook(
     )
     for reserved in ALWAYS_DEFINED & set(external_names):
         ctx.error((), f"'{reserved}' is a reserved name and cannot be passed with --var")
+    ctx.env = _declared_env(ctx, data.get("env"), data.get("secrets"))
     variables = _compile_vars(ctx, data.get("vars"))
     steps = _compile_steps(ctx, data.get("steps"))
     outputs = _compile_outputs(ctx, data.get("outputs"))
@@ -116,6 +117,7 @@ def compile_playbook(
         on_rate_limit=data.get("on_rate_limit")
         if data.get("on_rate_limit") in ("halt", "wait")
         else None,
+        env=MappingProxyType(dict(ctx.env)),
     )
     return playbook, issues
 
@@ -154,6 +156,45 @@ def check_playbook(
         error.lines = doc.lines  # type: ignore[attr-defined]  # for format_issue in the CLI
         raise error
     return playbook
+
+
+def _declared_env(ctx: CheckContext, raw_env: Any, raw_secrets: Any) -> dict[str, bool]:
+    """The environment variables templates may read: name -> public.
+
+    ``env:`` lists them (a name is secret; ``{name: N, public: true}`` is shown as is), and
+    every name in ``secrets:`` may be read too, as a secret. A name cannot be both public and
+    listed in ``secrets:``. Shapes are the schema's to report; this skips what it cannot read.
+    """
+    secrets = (
+        {name for name in raw_secrets if isinstance(name, str)}
+        if isinstance(raw_secrets, list)
+        else set()
+    )
+    declared: dict[str, bool] = {}
+    first: dict[str, tuple[Any, SourceLocation]] = {}
+    for index, item in enumerate(raw_env if isinstance(raw_env, list) else []):
+        path: Path = ("env", index)
+        if isinstance(item, str):
+            name, public = item, False
+        elif isinstance(item, dict) and isinstance(item.get("name"), str):
+            name, public = item["name"], item.get("public") is True
+        else:
+            continue
+        if name in first:
+            earlier, location = first[name]
+            if item != earlier:  # the schema's uniqueItems reports an identical repeat
+                ctx.error(path, f"'{name}' is declared twice in `env` (first at {location})")
+            continue
+        first[name] = (item, ctx.doc.location(path))
+        if public and name in secrets:
+            ctx.error(
+                (*path, "public"),
+                f"'{name}' is listed in `secrets`, so it cannot be public: remove one of the two",
+            )
+        declared[name] = public
+    for name in sorted(secrets):
+        declared.setdefault(name, False)
+    return declared
 
 
 def _compile_vars(ctx: CheckContext, raw: Any) -> dict[str, CompiledValue]:

@@ -46,7 +46,18 @@ STEP_KEYS = [
     "max_writes",
     "confirm",
 ]
-TOP_KEYS = ["igflow", "name", "description", "api", "target", "vars", "secrets", "steps", "outputs"]
+TOP_KEYS = [
+    "igflow",
+    "name",
+    "description",
+    "api",
+    "target",
+    "env",
+    "vars",
+    "secrets",
+    "steps",
+    "outputs",
+]
 
 
 # --- scalars that PyYAML cannot dump on its own ------------------------------------------
@@ -631,6 +642,18 @@ def _alias_bomb(depth: int, width: int) -> list[Any]:
     return level
 
 
+# `env:` items: the names templates read (IG_USER, IG_TOKEN, HOME...), public or not, or junk.
+_ENV_NAMES = st.one_of(st.sampled_from(["IG_USER", "IG_TOKEN", "HOME", "NO_SUCH"]), NAMES)
+ENV_DECLARATION = st.one_of(
+    _ENV_NAMES,
+    st.fixed_dictionaries(
+        {"name": st.one_of(_ENV_NAMES, ANY)},
+        optional={"public": st.one_of(st.booleans(), ANY), "extra": ANY},
+    ),
+    ANY,
+)
+
+
 @st.composite
 def playbooks(draw: st.DrawFn) -> dict[str, Any]:
     """A playbook document (a dict to dump): real structure, random contents."""
@@ -660,6 +683,7 @@ def playbooks(draw: st.DrawFn) -> dict[str, Any]:
             st.dictionaries(NAMES, st.one_of(PARAM_VALUES, TEMPLATES), max_size=4), ANY
         ),
         "secrets": st.one_of(st.lists(st.one_of(NAMES, ANY), max_size=3), ANY),
+        "env": st.one_of(st.lists(ENV_DECLARATION, max_size=4), ANY),
         "steps": st.one_of(st.just(the_steps), st.just(the_steps), ANY),
         "outputs": st.one_of(
             st.dictionaries(NAMES, st.one_of(ANY_EXPRESSION, SCALARS), max_size=3), ANY

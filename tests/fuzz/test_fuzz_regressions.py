@@ -45,7 +45,8 @@ def run_steps(
 ) -> tuple[int, str, str]:
     """`igflow run` of ``steps`` (YAML list items, indented by 2) against the mocked origin."""
     auth = f'  - authorize: {{scopes: {SCOPES}, token: "{{{{ env.IG_TOKEN }}}}"}}\n'
-    text = f"igflow: 1\ntarget: {ORIGIN}\nsteps:\n" + (auth if authorize else "") + steps
+    header = f"igflow: 1\ntarget: {ORIGIN}\nenv: [IG_TOKEN]\nsteps:\n"
+    text = header + (auth if authorize else "") + steps
     path = tmp_path / "found.yml"
     path.write_text(text, encoding="utf-8")
     with simulated_sleep():

@@ -4,9 +4,9 @@ A served sandbox records every secret it receives (access tokens, client secrets
 values, passwords, codes) before its own log redacts them. igflow then runs a playbook that
 exercises everything that prints or stores: a signed client (a fresh ``sig`` on every call),
 pagination (signed next links), a loop of writes (the journal), an API error, a declared secret
-in a log line and in an export, ``-v`` (every exchange), JSON and JUnit reports and a failed
-assertion at the end. Every one of those secrets is then searched for in stdout, stderr, both
-reports, the journal and the exported file.
+and a secret environment variable in a log line, the secret in an export, ``-v`` (every
+exchange), JSON and JUnit reports and a failed assertion at the end. Every one of those secrets
+is then searched for in stdout, stderr, both reports, the journal and the exported file.
 """
 
 from __future__ import annotations
@@ -24,10 +24,12 @@ from igflow.sandbox.requestlog import SECRET_PARAMS, redact_params
 from igflow.sandbox.server import start_sandbox
 
 API_KEY = "k3y-5f1c9e0a7d2b4c6e8f1a3b5c7d9e0f21"
+ENV_NOTE = "n0te-from-the-environment-77c1"  # a secret environment variable (declared in env:)
 PLAYBOOK = """\
 igflow: 1
 name: Redaction audit
 secrets: [api_key]
+env: [IG_NOTE]
 steps:
   - authorize: {client: signed, user: grantwinney, scopes: [basic, public_content, likes]}
   - call: users.self
@@ -36,7 +38,7 @@ steps:
     with: {count: 2}
     paginate: {max_items: 6}
     extract: {ids: "$.data[*].id"}
-  - log: "calling with key {{ api_key }}"
+  - log: "calling with key {{ api_key }}, note {{ env.IG_NOTE }}"
   - foreach: "{{ ids }}"
     max_writes: 6
     call: likes.create
@@ -99,6 +101,7 @@ def test_no_secret_appears_in_any_artefact(
         f"junit:{artefacts['junit report']}",
         "--journal",
         str(artefacts["journal"]),
+        environ={"IG_NOTE": ENV_NOTE},
     )
     assert code == 1, out + err  # the final assertion fails, on purpose
     texts = {"stdout": out, "stderr": err}
@@ -106,7 +109,7 @@ def test_no_secret_appears_in_any_artefact(
         assert path.exists(), f"no {name} was written"
         texts[name] = path.read_text(encoding="utf-8")
 
-    secrets = set(seen_secrets) | {API_KEY}
+    secrets = set(seen_secrets) | {API_KEY, ENV_NOTE}
     secrets |= {"d219b86b951b300f58b171867cfdcb72"}  # the signed client's secret
     signatures = {s for s in seen_secrets if len(s) == 64}  # HMAC-SHA256 hex: one per call
     tokens = {s for s in seen_secrets if "." in s and len(s) > 40}
@@ -118,4 +121,5 @@ def test_no_secret_appears_in_any_artefact(
             assert secret not in text, f"a secret ({secret[:4]}…) appears in the {name}"
     # What was redacted is still visible as redacted, so the artefacts stay useful.
     assert "[REDACTED]" in out or "***" in out
+    assert "note ***" in out  # the environment variable was read, and masked
     assert '"key": ' in texts["export"] and "ids" in texts["export"]

@@ -135,6 +135,7 @@ def test_unreachable_target_is_a_transport_error(tmp_path: Path) -> None:
     path = write_playbook(
         tmp_path,
         """\
+        env: [IG_TOKEN]
         steps:
           - authorize: {scopes: [basic], token: "{{ env.IG_TOKEN }}"}
           - call: users.self
@@ -222,6 +223,7 @@ def test_var_overrides_playbook_vars(tmp_path: Path) -> None:
     path = write_playbook(
         tmp_path,
         """\
+        env: [{name: WHO, public: true}]
         vars:
           greeting: hello
         steps:

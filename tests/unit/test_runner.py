@@ -341,6 +341,7 @@ def test_secret_variables_are_handed_to_the_redactor() -> None:
 def test_missing_env_variable_is_a_render_error() -> None:
     result, _, _ = run(
         """\
+        env: [NOT_SET]
         steps:
           - log: "{{ env.NOT_SET }}"
         """,
@@ -399,6 +400,7 @@ def test_endpoints_without_auth_use_the_anonymous_client(endpoint_auth: str) -> 
 def test_a_var_that_fails_to_render_names_the_var() -> None:
     result, _, reporter = run(
         """\
+        env: [NOPE]
         vars:
           token: "{{ env.NOPE }}"
         steps:

@@ -494,8 +494,9 @@ def test_a_missing_environment_variable_is_named_plainly() -> None:
     engine = TemplateEngine()
     value = engine.compile_value("{{ env.IG_TOKEN }}")
     with pytest.raises(TemplateRenderError, match="^environment variable IG_TOKEN is not set$"):
-        value.render({"env": EnvironmentVariables()})
-    assert value.render({"env": EnvironmentVariables(IG_TOKEN="t")}) == "t"
+        value.render({"env": EnvironmentVariables({}, {"IG_TOKEN": False})})
+    declared = EnvironmentVariables({"IG_TOKEN": "t"}, {"IG_TOKEN": False})
+    assert value.render({"env": declared}) == "t"
 
 
 # --------------------------------------------------------------------------- interpreted = compiled
