@@ -109,7 +109,6 @@ def test_a_dry_run_never_asks(sandbox: Sandbox, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("--force",), "--force only applies with --resume"),
         (("--resume", "--dry-run"), "cannot be combined"),
         (("--resume",), "nothing to resume"),
         (("--max-writes", "many"), "expected a whole number"),
