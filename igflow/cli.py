@@ -141,6 +141,12 @@ def _add_run_arguments(run: argparse.ArgumentParser) -> None:
         help="also write a report: json:PATH (every step and item) or junit:PATH (for CI); "
         "repeatable; written however the run ends",
     )
+    run.add_argument(
+        "--out-dir",
+        metavar="DIR",
+        help="where `write` steps write: their paths are relative to DIR and stay under it "
+        "(default: the playbook's directory)",
+    )
     safety = run.add_argument_group("safe writes")
     safety.add_argument(
         "--dry-run",
@@ -164,8 +170,8 @@ def _add_run_arguments(run: argparse.ArgumentParser) -> None:
     safety.add_argument(
         "--force",
         action="store_true",
-        help="with --resume: resume even though the playbook or its variables changed; "
-        "without: replace a journal igflow cannot read",
+        help="replace a --report file that is not an igflow report, or a journal igflow "
+        "cannot read; with --resume: resume even though the playbook or its variables changed",
     )
     safety.add_argument(
         "--journal",
@@ -337,15 +343,27 @@ def cmd_run(args: argparse.Namespace, env: Environment) -> int:
     from igflow.reporters import make_report_writer
 
     specs: list[ReportSpec] = args.report
-    paths = [os.path.abspath(spec.path) for spec in specs]
+    paths = [_real_path(spec.path) for spec in specs]
     for spec, path in zip(specs, paths, strict=True):
         if paths.count(path) > 1:
             raise UsageError(f"--report: {spec.path} is given more than once")
-        if os.path.isdir(path):
-            raise UsageError(f"--report {spec.format}:{spec.path}: that is a directory")
+    out_dir = args.out_dir
+    if out_dir is not None and os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise UsageError(f"--out-dir {args.out_dir}: that is not a directory")
     # The redactor is shared: tokens the run obtains are registered before the reports render.
     redactor = Redactor()
-    writers = [make_report_writer(spec, redactor, args.playbook) for spec in specs]
+    writers = []
+    for spec in specs:
+        # A report never replaces the playbook, the --vars-file or another report.
+        others = [other for other in specs if other is not spec]
+        writer = make_report_writer(
+            spec, redactor, args.playbook, force=args.force, protected=_protected(args, others)
+        )
+        try:
+            writer.check_target()  # before anything is sent; again when it is written
+        except IgflowError as exc:
+            raise UsageError(f"--report {spec.format}:{spec.path}: {exc.message}") from None
+        writers.append(writer)
     try:
         code = _run_playbook(args, env, redactor, writers)
     except BaseException as exc:
@@ -360,6 +378,24 @@ def cmd_run(args: argparse.Namespace, env: Environment) -> int:
     if _report_write_failures(writers, env) and code == ExitCode.OK:
         return int(ExitCode.USAGE)
     return code
+
+
+def _real_path(path: str) -> str:
+    """``path`` with its directories' links resolved (the file itself may not exist yet)."""
+    directory, name = os.path.split(os.path.abspath(path))
+    return os.path.join(os.path.realpath(directory), name)
+
+
+def _protected(args: argparse.Namespace, reports: Sequence[ReportSpec]) -> dict[str, str]:
+    """The files a run's outputs must never replace: real path -> what it is."""
+    named: dict[str, str] = {}
+    for spec in reports:
+        named[_real_path(spec.path)] = f"the {spec.format} report of this run"
+    for what, path in (("the playbook", args.playbook), ("the --vars-file", args.vars_file)):
+        if path:
+            named[os.path.realpath(path)] = what
+            named.setdefault(_real_path(path), what)  # the name itself, if it is a link
+    return named
 
 
 def _report_write_failures(writers: Sequence[ReportWriter], env: Environment) -> bool:
@@ -443,6 +479,7 @@ def _execute(
     console: Any,
     gate: WriteGate,
 ) -> RunResult:
+    from igflow.outputs import OutputDir
     from igflow.playbook.model import RetrySpec
     from igflow.registry import load_registry
     from igflow.reporters.common import SANDBOX_SUFFIX
@@ -476,6 +513,10 @@ def _execute(
                 default_timeouts if seconds is None else _timeouts(seconds)
             ),
             gate=gate,
+            outputs=OutputDir(
+                args.out_dir or os.path.dirname(args.playbook) or ".",
+                protected=_protected(args, args.report),
+            ),
         )
         origin = session.origin + (SANDBOX_SUFFIX if target == SANDBOX else "")
         gcpolicy.settled()

@@ -1,9 +1,14 @@
 """The ``write`` action: serialize a value as JSON, JSON Lines or CSV and replace a file atomically.
 
-Atomic means: the text goes to a temporary file in the target's directory, is flushed and
-fsynced, then ``os.replace``-d over the target (an atomic rename on POSIX and Windows), and the
-directory is fsynced so the rename itself survives a power cut. A crash at any moment leaves the
-old file or the new one, never half of either; the temporary file is removed on failure.
+Atomic means: the text goes to a new temporary file (created with ``O_EXCL``, never through a
+link) in the target's directory, is flushed and fsynced, then renamed over the target (atomic
+on POSIX), and the directory is fsynced so the rename itself survives a power cut. A crash at
+any moment leaves the old file or the new one, never half of either; the temporary file is
+removed on failure. Only regular files are replaced: a device, FIFO, socket, directory or
+symbolic link in the way is refused, and so are the files a run must never touch (the playbook,
+the --vars-file).
+
+CSV cells a spreadsheet would run as a formula are neutralised (see ``csv_cell``).
 """
 
 from __future__ import annotations
@@ -13,13 +18,22 @@ import csv
 import io
 import json
 import os
-import tempfile
+import re
+import secrets
+import stat
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from igflow.errors import StepError, UsageError
 
-__all__ = ["ExportError", "WriteFailed", "atomic_write_text", "serialize"]
+__all__ = [
+    "ExportError",
+    "UnsafeTarget",
+    "WriteFailed",
+    "atomic_write_text",
+    "serialize",
+    "write_in_directory",
+]
 
 
 class ExportError(StepError):
@@ -28,6 +42,11 @@ class ExportError(StepError):
 
 class WriteFailed(UsageError):
     """The file cannot be written (permissions, a directory in the way, disk full: exit 2)."""
+
+
+class UnsafeTarget(WriteFailed):
+    """The path names a file igflow must not replace: a device, FIFO, socket, directory or
+    link, the playbook itself, the --vars-file, a report (exit 2)."""
 
 
 def serialize(value: Any, fmt: str, columns: Sequence[str] | None = None) -> tuple[str, int]:
@@ -54,61 +73,154 @@ def serialize(value: Any, fmt: str, columns: Sequence[str] | None = None) -> tup
     raise ExportError(f"unknown format {fmt!r} (json, jsonl or csv)")
 
 
-def atomic_write_text(path: str, text: str) -> None:
+def atomic_write_text(path: str, text: str, *, protected: Mapping[str, str] | None = None) -> None:
     """Replace ``path`` with ``text`` (UTF-8) atomically, creating parent directories.
+
+    For paths the user gave on the command line (``--report``): the parent directories are
+    followed wherever they lead, but the file itself must be a regular file or not exist yet.
+    ``write`` steps go through ``igflow.outputs.OutputDir``, which also confines the path.
+
+    Args:
+        path: The file to replace.
+        text: Its new content.
+        protected: Files that must never be replaced (real path -> what it is, for the
+            message): the playbook, the --vars-file.
 
     Raises:
         WriteFailed: The file or its directory cannot be written.
+        UnsafeTarget: The path names something other than a regular file, or a protected one.
     """
     target = os.path.abspath(path)
-    directory = os.path.dirname(target)
+    directory, name = os.path.split(target)
     try:
         os.makedirs(directory, exist_ok=True)
-        if os.path.isdir(target):
-            raise WriteFailed(f"cannot write {path}: it is a directory")
-        fd, temporary = tempfile.mkstemp(
-            prefix=f".{os.path.basename(target)}.", suffix=".tmp", dir=directory
-        )
+        dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError as exc:
         raise WriteFailed(f"cannot write {path}: {exc.strerror or exc}") from None
     try:
-        # mkstemp creates 0600 files; an export gets the target's mode, else the umask's.
-        os.fchmod(fd, _mode_for(target))
+        real = os.path.join(os.path.realpath(directory), name)
+        write_in_directory(dir_fd, name, text, shown=path, real_path=real, protected=protected)
+    finally:
+        os.close(dir_fd)
+
+
+def write_in_directory(
+    dir_fd: int,
+    name: str,
+    text: str,
+    *,
+    shown: str,
+    real_path: str,
+    protected: Mapping[str, str] | None = None,
+) -> None:
+    """Replace the entry ``name`` of the open directory ``dir_fd`` with a regular file.
+
+    Everything happens relative to ``dir_fd``, so a directory renamed or swapped for a link
+    meanwhile cannot redirect the write. The target is never opened: the text goes to a new
+    temporary file (``O_EXCL``, never a link) in the same directory, which is renamed over it.
+
+    Args:
+        shown: The path as the user wrote it, for messages.
+        real_path: The target's real path, compared with ``protected``.
+
+    Raises:
+        WriteFailed, UnsafeTarget: as ``atomic_write_text``.
+    """
+    existing = _lstat(dir_fd, name, shown)
+    refuse_unsafe_target(existing, shown, real_path, protected)
+    mode = stat.S_IMODE(existing.st_mode) if existing is not None else _default_mode()
+    temporary = _create_temporary(dir_fd, name, shown)
+    try:
+        fd = os.open(temporary, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+        # The temporary file is created 0600; an export gets the target's mode, else the umask's.
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(temporary, target)
+        os.replace(temporary, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
     except BaseException as exc:
         with contextlib.suppress(OSError):
-            os.unlink(temporary)
+            os.unlink(temporary, dir_fd=dir_fd)
         if isinstance(exc, OSError):
-            raise WriteFailed(f"cannot write {path}: {exc.strerror or exc}") from None
+            raise WriteFailed(f"cannot write {shown}: {exc.strerror or exc}") from None
         raise
-    _fsync_directory(directory)
+    # Makes the rename durable; not possible (nor needed) on every file system.
+    with contextlib.suppress(OSError):
+        os.fsync(dir_fd)
 
 
-def _mode_for(target: str) -> int:
+def refuse_unsafe_target(
+    existing: os.stat_result | None,
+    shown: str,
+    real_path: str,
+    protected: Mapping[str, str] | None,
+) -> None:
+    """Raise ``UnsafeTarget`` unless the target is absent or a regular file nobody protects."""
+    for path, what in (protected or {}).items():
+        if real_path == path or (existing is not None and _same_file(existing, path)):
+            raise UnsafeTarget(f"cannot write {shown}: it is {what}, which igflow never replaces")
+    if existing is not None and not stat.S_ISREG(existing.st_mode):
+        raise UnsafeTarget(
+            f"cannot write {shown}: it is {file_kind(existing.st_mode)}; "
+            "igflow only replaces regular files"
+        )
+
+
+def file_kind(mode: int) -> str:
+    """``a directory``, ``a FIFO``...: what a non-regular file is, for messages."""
+    kinds = (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISLNK, "a symbolic link"),
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    )
+    for test, kind in kinds:
+        if test(mode):
+            return kind
+    return "not a regular file" if not stat.S_ISREG(mode) else "a regular file"
+
+
+def _same_file(existing: os.stat_result, path: str) -> bool:
     try:
-        return os.stat(target).st_mode & 0o7777
+        other = os.stat(path)
     except OSError:
-        umask = os.umask(0o022)  # reading the umask means setting it; put it straight back
-        os.umask(umask)
-        return 0o666 & ~umask
+        return False
+    return (existing.st_dev, existing.st_ino) == (other.st_dev, other.st_ino)
 
 
-def _fsync_directory(directory: str) -> None:
-    # Makes the rename durable; not possible (nor needed) on every platform.
+def _lstat(dir_fd: int, name: str, shown: str) -> os.stat_result | None:
     try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+        return os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise WriteFailed(f"cannot write {shown}: {exc.strerror or exc}") from None
+
+
+def _create_temporary(dir_fd: int, name: str, shown: str) -> str:
+    """A new, empty temporary file next to the target; its name (relative to ``dir_fd``)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    # The target's name, shortened: the temporary file's name must fit the file system's limit.
+    stem = name[:64]
+    for _ in range(100):
+        temporary = f".{stem}.{secrets.token_hex(6)}.tmp"
+        try:
+            os.close(os.open(temporary, flags, 0o600, dir_fd=dir_fd))
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise WriteFailed(f"cannot write {shown}: {exc.strerror or exc}") from None
+        return temporary
+    raise WriteFailed(f"cannot write {shown}: no free temporary file name next to it")
+
+
+def _default_mode() -> int:
+    umask = os.umask(0o022)  # reading the umask means setting it; put it straight back
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def _dumps(value: Any, indent: int | None = None) -> str:
@@ -137,15 +249,15 @@ def _csv_text(rows: list[Any], columns: Sequence[str] | None) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     if rows and all(isinstance(row, list | tuple) for row in rows) and columns is None:
         for row in rows:  # a table given as lists: no header to invent
-            writer.writerow([_cell(cell) for cell in row])
+            writer.writerow([csv_cell(cell) for cell in row])
         return buffer.getvalue()
     header = list(columns) if columns is not None else _columns(rows)
-    writer.writerow(header)
+    writer.writerow([csv_cell(name) for name in header])
     for number, row in enumerate(rows, start=1):
         if isinstance(row, Mapping):
-            writer.writerow([_cell(row.get(name)) for name in header])
+            writer.writerow([csv_cell(row.get(name)) for name in header])
         elif isinstance(row, list | tuple):
-            writer.writerow([_cell(cell) for cell in row])
+            writer.writerow([csv_cell(cell) for cell in row])
         else:
             raise ExportError(f"csv row {number} is {_kind(row)}, not a mapping or a list")
     return buffer.getvalue()
@@ -163,14 +275,33 @@ def _columns(rows: list[Any]) -> list[str]:
     return list(seen)
 
 
-def _cell(value: Any) -> str:
+# OWASP's list of the characters a spreadsheet takes as the start of a formula.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# A plain decimal number: a spreadsheet reads it as that number, so nothing runs.
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
+def csv_cell(value: Any) -> str:
+    """One CSV cell's text; anything a spreadsheet would run as a formula gets a leading ``'``.
+
+    A string starting with ``=``, ``+``, ``-``, ``@``, tab or carriage return becomes
+    ``'=...`` (OWASP's advice against CSV injection), unless it is a plain decimal number
+    (``-5``, ``+1.5e3``): a spreadsheet reads that as the number, and quoting it would turn a
+    value into text. Numbers stay numbers, ``true``/``false`` and null (empty) as before.
+    """
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, str | int | float):
-        return str(value)
-    return _dumps(value)  # nested values stay machine-readable
+    if isinstance(value, str):
+        text = value
+    elif isinstance(value, int | float):
+        text = str(value)  # "-inf" (a float, not JSON) is checked like any text below
+    else:
+        text = _dumps(value)  # nested values stay machine-readable
+    if text.startswith(_FORMULA_START) and not _PLAIN_NUMBER.fullmatch(text):
+        return "'" + text
+    return text
 
 
 def _kind(value: Any) -> str:

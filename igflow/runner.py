@@ -35,6 +35,7 @@ from igflow.errors import (
     StepError,
     WriteInDoubt,
 )
+from igflow.outputs import OutputDir
 from igflow.playbook.model import (
     FORMAT_BY_EXTENSION,
     WRITE_FORMATS,
@@ -168,6 +169,7 @@ class Runner:
         timeouts_for: Any = None,
         next_url_path: str = "pagination.next_url",
         gate: WriteGate | None = None,
+        outputs: OutputDir | None = None,
     ) -> None:
         self.playbook = playbook
         self.connection = connection
@@ -184,6 +186,7 @@ class Runner:
         self._timeouts_for = timeouts_for or (lambda seconds: None)
         self._next_url_keys = tuple(next_url_path.split("."))
         self.gate = gate or WriteGate()
+        self._outputs = outputs or OutputDir.for_playbook(playbook.path)  # where `write` writes
         self._auth: Any = None
         # The API's latest X-Ratelimit-Remaining, read by the loop scheduler (any thread writes).
         self._rate_remaining: int | None = None
@@ -493,14 +496,15 @@ class Runner:
         return who + (f" (client {spec.client})" if spec.client else "")
 
     def _write(self, step: Step, scope: Mapping[str, Any]) -> str:
-        from igflow.export import atomic_write_text, serialize
+        from igflow.export import serialize
 
         spec = step.write
         assert spec is not None
         path = _as_text(spec.path.render(scope))
         fmt = _write_format(spec.format, path, scope)
         text, count = serialize(spec.value.render(scope), fmt, spec.columns)
-        atomic_write_text(path, self._redact_text(text))
+        # Confined to the output directory: a rendered path can still lead out (or onto a link).
+        self._outputs.write_text(path, self._redact_text(text))
         unit = "value" if fmt == "json" else ("row" if count == 1 else "rows")
         return f"wrote {count if fmt != 'json' else 1} {unit} to {path}"
 

@@ -20,6 +20,7 @@ from igflow.errors import (
     SourceLocation,
 )
 from igflow.extract import MISSING
+from igflow.outputs import path_problem
 from igflow.playbook.context import CheckContext
 from igflow.playbook.loader import Path
 from igflow.playbook.model import (
@@ -363,6 +364,10 @@ class _StepCompiler:
             fmt = ctx.template(raw_format, (*base, "format"))
             ctx.check_value_names(raw_format, (*base, "format"), self.loop)
         path_text = raw.get("path")
+        if isinstance(path_text, str):
+            problem = _write_path_problem(path_text)
+            if problem is not None:
+                ctx.error((*base, "path"), problem)
         if raw_format is None and isinstance(path_text, str):
             # The literal text after the last template decides; a path whose extension comes
             # from a template ("out.{{ fmt }}") is decided by the runner once rendered.
@@ -553,3 +558,14 @@ class _StepCompiler:
 
 def _error_count(ctx: CheckContext) -> int:
     return sum(1 for issue in ctx.issues if issue.severity == "error")
+
+
+def _write_path_problem(text: str) -> str | None:
+    """What makes a write path lead outside the output directory, as far as its literal text
+    tells: all of it, or the whole directory names before its first template."""
+    starts = [at for at in (text.find(mark) for mark in ("{{", "{%", "{#")) if at >= 0]
+    if not starts:
+        return path_problem(text)
+    # "exports/{{ me }}.csv" -> "exports/"; "{{ dir }}/x" -> "": the rest is known when rendered.
+    prefix = text[: min(starts)]
+    return path_problem(prefix[: prefix.rfind("/") + 1], prefix_only=True)

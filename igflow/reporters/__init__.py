@@ -6,8 +6,8 @@ imported only when a run asks for them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, NamedTuple
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from igflow.playbook.model import Playbook, Step
@@ -42,16 +42,29 @@ def parse_report_spec(text: str) -> ReportSpec:
     return ReportSpec(name, path)
 
 
-def make_report_writer(spec: ReportSpec, redactor: Redactor, source_path: str) -> ReportWriter:
-    """The writer for one ``--report`` (imported here, so runs without reports never load it)."""
+def make_report_writer(
+    spec: ReportSpec,
+    redactor: Redactor,
+    source_path: str,
+    *,
+    force: bool = False,
+    protected: Mapping[str, str] | None = None,
+) -> ReportWriter:
+    """The writer for one ``--report`` (imported here, so runs without reports never load it).
+
+    ``force``: replace an existing file that is not a report of this kind; ``protected``: files
+    it must never replace (real path -> what it is: the playbook, the --vars-file, other
+    reports).
+    """
+    options: dict[str, Any] = {"force": force, "protected": protected}
     if spec.format == "json":
         from igflow.reporters.json_report import JsonReportWriter
 
-        return JsonReportWriter(spec.path, redactor, source_path)
+        return JsonReportWriter(spec.path, redactor, source_path, **options)
     if spec.format == "junit":
         from igflow.reporters.junit import JunitReportWriter
 
-        return JunitReportWriter(spec.path, redactor, source_path)
+        return JunitReportWriter(spec.path, redactor, source_path, **options)
     raise ValueError(f"unknown report format '{spec.format}'")  # parse_report_spec prevents it
 
 

@@ -6,13 +6,16 @@ runner tells it, writes on ``run_finished``, and ``close`` writes whatever it ha
 never got that far. Writers render from a ``RunSnapshot`` and never raise into the run: a report
 that cannot be written is kept as ``failure``, and the CLI reports it once, at the end. Files
 are written with ``igflow.export.atomic_write_text`` (the ``write`` action's): temp file, fsync,
-rename.
+rename; only over a regular file, never over the playbook, the --vars-file or another report,
+and over an existing file only if it is a report of the same kind (or with ``--force``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
+import os
+import stat
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -107,9 +110,19 @@ class ReportWriter:
 
     format_name = "report"
 
-    def __init__(self, path: str, redactor: Redactor, source_path: str) -> None:
+    def __init__(
+        self,
+        path: str,
+        redactor: Redactor,
+        source_path: str,
+        *,
+        force: bool = False,
+        protected: Mapping[str, str] | None = None,
+    ) -> None:
         self.path = path
         self.redactor = redactor
+        self.force = force  # replace an existing file that is not a report of this kind
+        self.protected = dict(protected or {})  # real path -> what it is: never replaced
         self.snapshot = RunSnapshot(source_path=source_path)
         self._started = time.perf_counter()
         self.written = False
@@ -176,15 +189,69 @@ class ReportWriter:
 
         self.written = True  # once: a failure is reported by the CLI, not retried by close
         try:
-            atomic_write_text(self.path, self.render(self.snapshot))
+            # Again at the end: the file may have appeared during the run.
+            self.check_target()
+            atomic_write_text(self.path, self.render(self.snapshot), protected=self.protected)
         except WriteFailed as exc:
             self.failure = exc
+
+    def check_target(self) -> None:
+        """Refuse a path whose file this report must not replace.
+
+        Never: the playbook, the --vars-file, another report, anything but a regular file.
+        Unless ``force``: an existing non-empty file that is not a report of this kind (as
+        ``is_own_report`` reads its start), so a mistyped path cannot destroy someone's file.
+
+        Raises:
+            UnsafeTarget: with a message naming the reason (and --force where it helps).
+        """
+        from igflow.export import UnsafeTarget, refuse_unsafe_target
+
+        target = os.path.abspath(self.path)
+        directory, name = os.path.split(target)
+        real = os.path.join(os.path.realpath(directory), name)
+        try:
+            existing: os.stat_result | None = os.lstat(target)
+        except OSError:
+            existing = None  # missing (or unreadable: the write itself will say why)
+        refuse_unsafe_target(existing, self.path, real, self.protected)
+        if existing is None or existing.st_size == 0 or self.force:
+            return
+        if not self.is_own_report(_read_start(target)):
+            raise UnsafeTarget(
+                f"cannot write {self.path}: it exists and is not an igflow {self.format_name} "
+                "report, so it is kept (add --force to replace it)"
+            )
+
+    @classmethod
+    def is_own_report(cls, start: str) -> bool:
+        """Whether a file starting with ``start`` is a report this writer wrote."""
+        return False
 
     def render(self, snapshot: RunSnapshot) -> str:  # pragma: no cover - abstract
         raise NotImplementedError
 
 
 # -- helpers ---------------------------------------------------------------------------------
+
+REPORT_START_BYTES = 64 * 1024  # how much of an existing file tells whose report it is
+
+
+def _read_start(path: str) -> str:
+    """The start of an existing regular file, as text ("" if it cannot be read as one)."""
+    try:
+        # O_NONBLOCK: if a FIFO replaced the file since it was checked, do not hang on it.
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return ""
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return ""
+        return os.read(fd, REPORT_START_BYTES).decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+    finally:
+        os.close(fd)
 
 
 def split_origin(origin: str) -> tuple[str, bool]:

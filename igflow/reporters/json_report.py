@@ -9,6 +9,7 @@ string in it (extracted values, items, URLs, messages) can carry a secret.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -32,8 +33,17 @@ IN_FLIGHT_INTERRUPTED = "interrupted"  # the step running at Ctrl-C
 IN_FLIGHT_STOPPED = "stopped"  # the step running when something outside it ended the run
 
 
+# Every JSON report starts with this field (`dump` keeps the document's order): an existing
+# file that does not is someone else's, and is not replaced without --force.
+_OWN_START = re.compile(r'\{\s*"format"\s*:\s*"igflow-report"')
+
+
 class JsonReportWriter(ReportWriter):
     format_name = "json"
+
+    @classmethod
+    def is_own_report(cls, start: str) -> bool:
+        return _OWN_START.match(start.lstrip("\ufeff \t\r\n")) is not None
 
     def render(self, snapshot: RunSnapshot) -> str:
         document = self.redactor.redact_mapping(json_safe(build_document(snapshot)))

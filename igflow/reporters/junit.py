@@ -44,8 +44,19 @@ _NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
 _MAX_ITEMS_LISTED = 200  # failed items named in one case; the JSON report has them all
 
 
+# An igflow JUnit file: a <testsuites> root (after the XML declaration) and, in its first
+# suite's properties, igflow.version. Read as text, never parsed: the file is not ours yet.
+_OWN_ROOT = re.compile(r"(?:<\?xml[^>]*\?>\s*)?<testsuites[\s>/]")
+_OWN_MARK = '<property name="igflow.version"'
+
+
 class JunitReportWriter(ReportWriter):
     format_name = "junit"
+
+    @classmethod
+    def is_own_report(cls, start: str) -> bool:
+        text = start.lstrip("\ufeff \t\r\n")
+        return _OWN_ROOT.match(text) is not None and _OWN_MARK in text
 
     def render(self, snapshot: RunSnapshot) -> str:
         return render_junit(snapshot, self.redactor)

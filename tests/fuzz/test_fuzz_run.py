@@ -71,10 +71,11 @@ class Scenario:
     literal_token: bool = False
     outputs: str = ""
 
-    def text(self, out_dir: str) -> str:
+    def text(self) -> str:
         header = f"igflow: 1\ntarget: {ORIGIN}\nsecrets: [IG_TOKEN]\nsteps:\n"
         auth = AUTHORIZE_LITERAL if self.literal_token else AUTHORIZE_ENV
-        steps = indent(dedent(self.steps), "  ").replace("OUT_DIR", out_dir)
+        # Writes are relative to the playbook's directory: the run's own temporary one.
+        steps = indent(dedent(self.steps), "  ")
         return header + auth + steps + dedent(self.outputs)
 
 
@@ -195,13 +196,13 @@ SCENARIOS: dict[str, Scenario] = {
           - call: users.media_recent_self
             extract:
               rows: $.data[*]
-          - write: {path: "OUT_DIR/media.json", value: "{{ rows }}"}
-          - write: {path: "OUT_DIR/media.jsonl", value: "{{ rows }}"}
+          - write: {path: "exports/media.json", value: "{{ rows }}"}
+          - write: {path: "exports/media.jsonl", value: "{{ rows }}"}
           - write:
-              path: "OUT_DIR/media.csv"
+              path: "exports/media.csv"
               value: "{{ rows | selectattr('id', 'defined') | list }}"
               columns: [id, type, link]
-          - write: {path: "OUT_DIR/feed.json", value: "{{ steps.feed }}"}
+          - write: {path: "exports/feed.json", value: "{{ steps.feed }}"}
         """,
         API,
     ),
@@ -262,7 +263,7 @@ def leaks(secret: str, text: str, size: int = 16) -> list[str]:
 
 def run_scenario(scenario: Scenario, answers: Sequence[Answer], argv: Sequence[str]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        run_playbook(tmp, scenario.text(tmp), scenario.codes, Origin(answers), argv)
+        run_playbook(tmp, scenario.text(), scenario.codes, Origin(answers), argv)
 
 
 def run_playbook(
@@ -331,7 +332,7 @@ def test_run_against_any_api_answer(name: str, answers: list[Answer], argv: list
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
 def test_scenarios_are_valid_playbooks(tmp_path: Path, name: str) -> None:
     path = tmp_path / "scenario.yml"
-    path.write_text(SCENARIOS[name].text(str(tmp_path)), encoding="utf-8")
+    path.write_text(SCENARIOS[name].text(), encoding="utf-8")
     code, out, err = run_cli(["check", str(path)])
     assert (code, err) == (0, ""), err
 

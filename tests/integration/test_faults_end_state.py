@@ -59,7 +59,7 @@ def faults(phase: str) -> dict[str, Any]:
 
 # The sequence: each playbook sees the state the previous ones left.
 SEQUENCE: list[tuple[str, Callable[[Path], list[str]]]] = [
-    ("export_media.yml", lambda tmp: ["--var", f"path={tmp / 'export' / 'media.jsonl'}"]),
+    ("export_media.yml", lambda tmp: ["--out-dir", str(tmp), "--var", "path=export/media.jsonl"]),
     ("prune_spam_comments.yml", lambda tmp: []),
     ("unfollow_non_followers.yml", lambda tmp: []),
     ("like_tag_media.yml", lambda tmp: ["--var", "n=25"]),

@@ -23,6 +23,7 @@ from igflow.errors import (
     MalformedResponse,
 )
 from igflow.export import WriteFailed
+from igflow.outputs import OutputDir
 from igflow.registry import Endpoint
 
 
@@ -417,8 +418,9 @@ vars:
 def test_write_exports_each_format(tmp_path: Path, fmt: str) -> None:
     target = tmp_path / "out" / f"media.{fmt}"
     result, _ = run(
-        ROWS + f"steps:\n  - write: {{path: '{target}', value: '{{{{ rows }}}}'}}\n",
+        ROWS + f"steps:\n  - write: {{path: 'out/media.{fmt}', value: '{{{{ rows }}}}'}}\n",
         FakeClient(media_by_id),
+        outputs=OutputDir(str(tmp_path)),
     )
     assert result.ok, result.error
     text = target.read_text(encoding="utf-8")
@@ -442,8 +444,9 @@ def test_write_csv_with_columns_and_redacted_secrets(tmp_path: Path) -> None:
     result, _ = run(
         ROWS.replace("Snap peas", "s3cr3t-token")
         + "steps:\n"
-        + f"  - write: {{path: '{target}', value: '{{{{ rows }}}}', columns: [likes, caption]}}\n",
+        + "  - write: {path: media.csv, value: '{{ rows }}', columns: [likes, caption]}\n",
         FakeClient(media_by_id),
+        outputs=OutputDir(str(tmp_path)),
         redact_text=lambda text: text.replace("s3cr3t-token", "[REDACTED]"),
     )
     assert result.ok, result.error
@@ -455,8 +458,9 @@ def test_a_failed_write_keeps_the_old_file(tmp_path: Path) -> None:
     target.write_text("old\n")
     result, _ = run(
         "vars:\n  thing: {a: 1}\n"
-        + f"steps:\n  - write: {{path: '{target}', value: '{{{{ thing }}}}'}}\n",
+        + "steps:\n  - write: {path: media.jsonl, value: '{{ thing }}'}\n",
         FakeClient(media_by_id),
+        outputs=OutputDir(str(tmp_path)),
     )
     assert result.error is not None and "jsonl needs a list" in result.error.message
     assert target.read_text() == "old\n"
@@ -466,8 +470,9 @@ def test_a_failed_write_keeps_the_old_file(tmp_path: Path) -> None:
 def test_writing_over_a_directory_is_a_clear_usage_error(tmp_path: Path) -> None:
     (tmp_path / "taken.json").mkdir()
     result, _ = run(
-        f"steps:\n  - write: {{path: '{tmp_path / 'taken.json'}', value: '1'}}\n",
+        "steps:\n  - write: {path: taken.json, value: '1'}\n",
         FakeClient(media_by_id),
+        outputs=OutputDir(str(tmp_path)),
     )
     assert isinstance(result.error, WriteFailed)
     assert int(result.error.exit_code) == 2
