@@ -6,8 +6,8 @@ can; these commands are for the rest, and for a person who wants to see what a j
 
 - ``show`` prints what the journal records: target, runs, writes applied, caps used per step,
   and every write in doubt with its serial, endpoint, parameters (redacted) and why;
-- ``settle SERIAL... --as applied|not-applied`` (or ``--all``) records what a person found by
-  looking at the account, so the next run neither repeats nor forgets those writes;
+- ``settle --serial SERIAL --as applied|not-applied`` (repeatable, or ``--all``) records what
+  a person found by looking at the account, so the next run neither repeats nor forgets them;
 - ``discard`` deletes the journal; with writes in doubt only with ``--force``, after saying
   which are dropped.
 """
@@ -33,7 +33,14 @@ def add_journal_parser(parser: argparse.ArgumentParser) -> None:
         "settle", help="record what became of writes in doubt (after checking the account)"
     )
     _add_location(settle)
-    settle.add_argument("serials", nargs="*", metavar="SERIAL", help="serials from `show`")
+    settle.add_argument(
+        "--serial",
+        dest="serials",
+        action="append",
+        default=[],
+        metavar="SERIAL",
+        help="a write's serial, from `igflow journal show` (repeatable)",
+    )
     settle.add_argument("--all", action="store_true", help="every write in doubt")
     settle.add_argument(
         "--as",

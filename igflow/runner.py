@@ -492,6 +492,14 @@ class Runner:
             client=spec.client,
             token=text(spec.token),
         )
+        journal = self.gate.journal
+        if journal is not None and journal.resumed:
+            # A resume checks the account at once, not at its first write: even a run that
+            # sends nothing must not settle another account's writes.
+            auth = self._auth
+            self.gate.check_account(
+                self._account_of(auth, auth.client, auth.token, self._timeouts_for(None))
+            )
         who = f"as {user}" if user is not None else "with the given token"
         return who + (f" (client {spec.client})" if spec.client else "")
 

@@ -232,8 +232,15 @@ class WriteGate:
         journal = self.journal
         if journal is None or not journal.resumed:
             return
+        account_now = _safe(channel.account) if channel is not None else None
         for intent in journal.take_all_in_doubt():
             serial = str(intent.get("serial"))
+            if intent.get("account") not in (None, account_now):
+                self._left_in_doubt(
+                    f"{intent.get('endpoint')} (journal serial {serial}): sent as "
+                    f"account {intent.get('account')}, not this run's"
+                )
+                continue
             endpoint_id = str(intent.get("endpoint"))
             endpoint = self.registry.endpoints.get(endpoint_id) if self.registry else None
             label = f"{endpoint_id} (journal serial {serial})"
@@ -281,7 +288,7 @@ class WriteGate:
         serial: str | None = None
         if journal is not None:
             account = channel.account()
-            self._check_account(account)
+            self.check_account(account)
             serial = journal.intent(
                 key,
                 endpoint=endpoint.id,
@@ -453,7 +460,7 @@ class WriteGate:
                 key, serial, APPLIED, status=status, extracted=extracted, found=found
             )
 
-    def _check_account(self, account: str | None) -> None:
+    def check_account(self, account: str | None) -> None:
         """A resume writes as an account the journal knows, or not at all."""
         journal = self.journal
         if journal is None or account is None or account in self._accounts_checked:

@@ -109,7 +109,7 @@ def playbooks(tmp: Path, sandbox: Sandbox, concurrency: int) -> list[tuple[Path,
     folder.mkdir(exist_ok=True)
     sequence: list[tuple[Path, list[str]]] = []
     for name, args in (
-        ("export_media.yml", ["--var", f"path={folder / 'export' / 'media.jsonl'}"]),
+        ("export_media.yml", ["--var", "path=export/media.jsonl"]),  # under the playbook's dir
         ("prune_spam_comments.yml", []),
         ("unfollow_non_followers.yml", []),
         ("like_tag_media.yml", ["--var", f"n={TAG_LIKES}", "--var", f"tag={HOUSEKEEPING_TAG}"]),

@@ -347,3 +347,73 @@ def test_a_dry_run_reports_but_survives_checks_of_writes_it_did_not_send() -> No
     # Without --dry-run the same failure halts the run.
     result, _ = run(body, FakeClient(Api()), gate=gate())
     assert result.error is not None and "assertion failed" in result.error.message
+
+
+def test_a_torn_tail_is_cut_off_before_a_resume_appends(tmp_path: Path) -> None:
+    """Finding 6: a torn last line, then an interrupted resume, left an unreadable journal."""
+    api = Api()
+    api.drop_after_applying = {"m3"}
+    journal = journal_for(tmp_path, UNLIKE)
+    run(UNLIKE, FakeClient(api), gate=gate(journal))
+    journal.close()
+    path = tmp_path / "journal.jsonl"
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write('{"type": "applied", "key": ["unlike", "ab')  # the crash came mid-write
+    assert read_state(str(path)).torn_tail > 0
+    # The resume appends, and is interrupted before it records its end.
+    journal = journal_for(tmp_path, UNLIKE, resume=True)
+    journal.intent(
+        WriteKey("unlike", "f" * 32),
+        endpoint="likes.delete",
+        method="DELETE",
+        params={"media_id": "m9"},
+        item=9,
+    )
+    journal.close()
+    state = read_state(str(path))  # readable: the torn line was cut off, not appended onto
+    assert state.torn_tail == 0 and state.runs == 2 and state.in_doubt_count == 2
+    assert all(
+        line.startswith("{") and line.endswith("}") for line in path.read_text().splitlines()
+    )
+
+
+def test_caps_count_the_writes_of_earlier_runs(tmp_path: Path) -> None:
+    """Finding 3: a cap of 5 allowed 5 more writes on every resume."""
+    ids = [f"m{n}" for n in range(9)]
+    body = UNLIKE.replace(IDS, json.dumps(ids)).replace("max_writes: 10", "max_writes: 5")
+    api = Api()
+    api.drop_after_applying = {"m2"}  # in doubt: counted, since it may have been applied
+    journal = journal_for(tmp_path, body)
+    first, _ = run(body, FakeClient(api), gate=gate(journal))
+    journal.close()
+    assert isinstance(first.error, WriteInDoubt) and api.unliked == ["m0", "m1", "m2"]
+    api.drop_after_applying = set()
+    journal = journal_for(tmp_path, body, resume=True)
+    resumed, _ = run(body, FakeClient(api), gate=gate(journal))
+    journal.close()
+    assert isinstance(resumed.error, SafetyError) and resumed.error.cap_reached
+    assert "earlier runs of this journal included" in resumed.error.message
+    # m2 resent (idempotent, taking no new slot), then m3 and m4: five distinct writes in all.
+    assert api.unliked == ["m0", "m1", "m2", "m2", "m3", "m4"]
+    assert read_state(str(tmp_path / "journal.jsonl")).sent_total == 5
+
+
+def test_a_resume_as_another_account_is_refused_before_anything_is_sent(tmp_path: Path) -> None:
+    api = Api()
+    api.drop_after_applying = {"m1"}
+    journal = journal_for(tmp_path, UNLIKE)
+    run(UNLIKE, FakeClient(api), gate=gate(journal))
+    journal.close()
+    sent = list(api.unliked)
+
+    def someone_else(endpoint: Endpoint, params: Mapping[str, Any]) -> Any:
+        if endpoint.id == "users.self":
+            return {"meta": {"code": 200}, "data": {"id": "42"}}
+        return api(endpoint, params)
+
+    journal = journal_for(tmp_path, UNLIKE, resume=True)
+    resumed, _ = run(UNLIKE, FakeClient(someone_else), gate=gate(journal))
+    journal.close()
+    assert isinstance(resumed.error, SafetyError)
+    assert "sent as account 3657782666, but this run writes as 42" in resumed.error.message
+    assert api.unliked == sent

@@ -1,0 +1,213 @@
+"""Findings 3 to 6 of issue 11 through the real CLI, against served sandboxes.
+
+- caps span a resume (a like loop capped at n likes n media, however many runs it takes);
+- a journal is bound to its target and to its account;
+- writes in doubt are listed, settled and discarded deliberately (`igflow journal`), and a
+  fresh run says what to do instead of refusing for ever;
+- a journal igflow cannot read, or the playbook itself, is never replaced by a journal.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from cli_helpers import run_cli
+from housekeeping_support import PLAYBOOKS, Sandbox, generated_sandbox
+
+from igflow.journal import read_state
+from igflow.sandbox.dataset import HOUSEKEEPING_TAG
+
+
+def served(folder: Path) -> Iterator[Sandbox]:
+    folder.mkdir()
+    with generated_sandbox(folder) as running:
+        yield running
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
+    yield from served(tmp_path / "a")
+
+
+@pytest.fixture
+def other(tmp_path: Path) -> Iterator[Sandbox]:
+    yield from served(tmp_path / "b")
+
+
+def faults(sandbox: Sandbox, **spec: object) -> None:
+    requests.post(f"{sandbox.url}/_sandbox/faults", json=spec, timeout=10).raise_for_status()
+
+
+def unlike_playbook(tmp_path: Path, user: str = "grantwinney") -> Path:
+    playbook = tmp_path / "unlike.yml"
+    playbook.write_text(
+        f"""\
+igflow: 1
+vars:
+  who: {user}
+steps:
+  - authorize: {{client: live, user: "{{{{ who }}}}", scopes: [basic, public_content, likes]}}
+  - call: users.media_liked
+    with: {{count: 33}}
+    paginate: {{max_items: 12}}
+    extract: {{liked: "$.data[*].id"}}
+  - id: unlike
+    foreach: "{{{{ liked }}}}"
+    call: likes.delete
+    with: {{media_id: "{{{{ item }}}}"}}
+    max_writes: 40
+""",
+        encoding="utf-8",
+    )
+    return playbook
+
+
+def run(sandbox: Sandbox, playbook: Path, journal: Path, *args: str) -> tuple[int, str, str]:
+    return run_cli("run", str(playbook), "--target", sandbox.url, "--journal", str(journal), *args)
+
+
+def in_doubt_after_a_drop(sandbox: Sandbox, playbook: Path, journal: Path) -> None:
+    """Run the unlike loop; its 3rd unlike loses its answer and is not retried: in doubt.
+
+    /v1 requests from the start: the liked list (one page), the account (users.self, asked
+    before the first write), then the unlikes one by one: the 3rd unlike is the 5th request.
+    """
+    faults(sandbox, drop_nth=5, phase="after")
+    code, out, err = run(sandbox, playbook, journal, "--retries", "1")
+    faults(sandbox)
+    assert code == 7, out + err
+    assert "in doubt" in out + err
+    assert read_state(str(journal)).in_doubt_count == 1
+
+
+def test_caps_count_every_run_of_a_journal(sandbox: Sandbox, tmp_path: Path) -> None:
+    """Finding 3: a like loop with max_writes 5 ended with 10 likes after a drop and a resume."""
+    playbook, journal = PLAYBOOKS / "like_tag_media.yml", tmp_path / "journal.jsonl"
+    args = ["--var", "n=5", "--var", f"tag={HOUSEKEEPING_TAG}", "--retries", "1"]
+    # How many /v1 reads come before the likes: a dry run reads the same pages.
+    code, out, err = run_cli("run", str(playbook), "--target", sandbox.url, *args, "--dry-run")
+    assert code == 0, out + err
+    pages = len(sandbox.requests("tags.media_recent"))
+    # Then the account (users.self), then the likes: the 3rd like loses its answer after it
+    # committed (the loop runs 4 at a time, so which like is 3rd may vary; any will do).
+    faults(sandbox, drop_nth=pages + 1 + 3, phase="after")
+    code, out, err = run(sandbox, playbook, journal, *args)
+    faults(sandbox)
+    assert code == 7, out + err
+    sent_first = {entry["path"] for entry in sandbox.requests("likes.create")}
+    assert len(sent_first) == 5
+    # The resume re-reads the tag: the five it liked are gone from its list, five others are
+    # there; the cap, counted across both runs, refuses them.
+    code, out, err = run(sandbox, playbook, journal, *args, "--resume")
+    assert code == 6, out + err
+    assert "write cap reached" in err and "earlier runs of this journal included" in err
+    assert {entry["path"] for entry in sandbox.requests("likes.create")} == sent_first
+    assert read_state(str(journal)).in_doubt_count == 0  # the in-doubt like was settled (moot)
+
+
+def test_a_journal_is_not_resumed_against_another_target(
+    sandbox: Sandbox, other: Sandbox, tmp_path: Path
+) -> None:
+    """Finding 4: resuming against another sandbox skipped its writes and said ok."""
+    playbook, journal = unlike_playbook(tmp_path), tmp_path / "journal.jsonl"
+    in_doubt_after_a_drop(sandbox, playbook, journal)
+    code, out, err = run(other, playbook, journal, "--resume")
+    assert code == 6, out + err
+    assert f"describes writes to {sandbox.url}, not {other.url}" in err
+    assert other.requests("likes.delete") == []
+    # Against its own target it goes on.
+    code, out, err = run(sandbox, playbook, journal, "--resume")
+    assert code == 0, out + err
+
+
+def test_a_journal_is_not_resumed_as_another_account(sandbox: Sandbox, tmp_path: Path) -> None:
+    playbook, journal = unlike_playbook(tmp_path), tmp_path / "journal.jsonl"
+    in_doubt_after_a_drop(sandbox, playbook, journal)
+    before = len(sandbox.requests("likes.delete"))
+    # --force lets the changed variable through; the account check still stops it.
+    code, out, err = run(
+        sandbox, playbook, journal, "--resume", "--force", "--var", "who=maya.bakes"
+    )
+    assert code == 6, out + err
+    assert "writes sent as account 3657782666, but this run writes as 4021937711" in err
+    assert len(sandbox.requests("likes.delete")) == before
+
+
+def test_writes_in_doubt_are_shown_settled_and_discarded_deliberately(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """Finding 5: stale in-doubt records refused every later fresh run; no command cleared them."""
+    playbook, journal = unlike_playbook(tmp_path), tmp_path / "journal.jsonl"
+    in_doubt_after_a_drop(sandbox, playbook, journal)
+
+    code, out, err = run_cli("journal", "show", "--journal", str(journal), "--json")
+    assert code == 0, err
+    view = json.loads(out)
+    assert view["target"] == sandbox.url and view["applied"] == 2
+    [doubt] = view["in_doubt"]
+    assert doubt["endpoint"] == "likes.delete" and doubt["account"] == "3657782666"
+    assert "ConnectionDropped" in doubt["why"]
+    code, out, _ = run_cli("journal", "show", "--journal", str(journal))
+    assert "in doubt  1" in out and doubt["serial"] in out
+
+    # A fresh run says what to do, and sends nothing.
+    sent = len(sandbox.requests("likes.delete"))
+    code, _, err = run(sandbox, playbook, journal)
+    assert code == 6 and "journal settle" in err and "--resume" in err
+    assert len(sandbox.requests("likes.delete")) == sent
+
+    code, _, err = run_cli("journal", "discard", "--journal", str(journal))
+    assert code == 6 and "--force" in err and journal.exists()
+    code, _, err = run_cli(
+        "journal", "settle", "--journal", str(journal), "--serial", "9.9", "--as", "applied"
+    )
+    assert code == 2 and f"in doubt: {doubt['serial']}" in err
+    code, out, err = run_cli(
+        "journal",
+        "settle",
+        "--journal",
+        str(journal),
+        "--serial",
+        doubt["serial"],
+        "--as",
+        "applied",
+    )
+    assert code == 0, err
+    assert read_state(str(journal)).in_doubt_count == 0
+    code, out, err = run(sandbox, playbook, journal)  # now a fresh run goes ahead
+    assert code == 0, out + err
+    code, out, err = run_cli("journal", "discard", "--journal", str(journal))
+    assert code == 0 and not journal.exists()
+
+
+def test_a_journal_igflow_cannot_read_is_not_replaced_without_force(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """Finding 7 (journals): a corrupt journal was silently replaced by the next fresh run."""
+    playbook, journal = unlike_playbook(tmp_path), tmp_path / "journal.jsonl"
+    journal.write_text("my notes, not a journal\n", encoding="utf-8")
+    code, _, err = run(sandbox, playbook, journal)
+    assert code == 2 and "not an igflow journal" in err and "--force" in err
+    assert journal.read_text(encoding="utf-8") == "my notes, not a journal\n"
+    assert sandbox.requests("likes.delete") == []
+    code, out, err = run(sandbox, playbook, journal, "--force")
+    assert code == 0, out + err
+    assert read_state(str(journal)).done_count == 12
+
+
+def test_the_journal_is_never_the_playbook(sandbox: Sandbox, tmp_path: Path) -> None:
+    playbook = unlike_playbook(tmp_path)
+    text = playbook.read_text(encoding="utf-8")
+    for extra in ([], ["--force"]):
+        code, _, err = run(sandbox, playbook, playbook, *extra)
+        assert code == 2 and "is the playbook" in err
+    assert playbook.read_text(encoding="utf-8") == text
+    link = tmp_path / "link.jsonl"
+    link.symlink_to(tmp_path / "elsewhere.jsonl")
+    code, _, err = run(sandbox, playbook, link)
+    assert code == 2 and "symbolic link" in err
+    assert not (tmp_path / "elsewhere.jsonl").exists()
