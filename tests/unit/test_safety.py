@@ -11,6 +11,7 @@ import pytest
 from runner_fakes import AUTH, FakeClient, run
 
 from igflow.errors import (
+    APIError,
     ConnectError,
     ConnectionDropped,
     SafetyError,
@@ -417,3 +418,26 @@ def test_a_resume_as_another_account_is_refused_before_anything_is_sent(tmp_path
     assert isinstance(resumed.error, SafetyError)
     assert "sent as account 3657782666, but this run writes as 42" in resumed.error.message
     assert api.unliked == sent
+
+
+def test_a_5xx_after_a_comment_committed_is_in_doubt_not_failed(tmp_path: Path) -> None:
+    """Finding 1: a 5xx after the post committed was journaled as failed; --resume reposted it."""
+    api = Api()
+
+    def server_error_after_commit(endpoint: Endpoint, params: Mapping[str, Any]) -> Any:
+        answer = api(endpoint, params)
+        if endpoint.id == "comments.create" and params["media_id"] == "m1":
+            return APIError("Oops, an error occurred.", status=500, error_type="APIError")
+        return answer
+
+    journal = journal_for(tmp_path, COMMENT)
+    result, _ = run(COMMENT, FakeClient(server_error_after_commit), gate=gate(journal))
+    journal.close()
+    assert result.ok, result.error  # a read found the post: applied, not failed
+    records = [json.loads(line) for line in (tmp_path / "journal.jsonl").read_text().splitlines()]
+    assert "failed" not in {r["type"] for r in records}
+    assert [r["type"] for r in records if r.get("status") == 500] == ["in-doubt"]
+    journal = journal_for(tmp_path, COMMENT, resume=True)
+    run(COMMENT, FakeClient(api), gate=gate(journal))
+    journal.close()
+    assert {media: len(c) for media, c in api.comments.items()} == {f"m{n}": 1 for n in range(6)}
