@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # imported for real inside the commands, so `igflow --help` s
     from igflow.redact import Redactor
     from igflow.reporters import ReportSpec
     from igflow.reporters.common import ReportWriter
-    from igflow.runner import RunResult
+    from igflow.results import RunResult
     from igflow.safety import WriteGate
 
 

@@ -17,7 +17,6 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any, Protocol
 
@@ -45,94 +44,21 @@ from igflow.playbook.model import (
 )
 from igflow.redact import cut_before_redacting
 from igflow.registry import Endpoint
+from igflow.results import (
+    ItemRecord,
+    Reporter,
+    RequestView,
+    RunResult,
+    Status,
+    StepRecord,
+)
 from igflow.safety import WriteGate, WriteOutcome, WriteRequest
 
-# Step statuses, as reports and `steps.<id>.status` show them.
-OK = "ok"
-SKIPPED = "skipped"
-EXPECTED_ERROR = "expected-error"
-FAILED = "failed"  # an assertion or expectation failed, or an error halted the run
-IGNORED = "error-ignored"  # on_error: continue
-DRY_RUN = "dry-run"  # --dry-run: a write printed instead of sent
-DONE_EARLIER = "done-earlier"  # --resume: a write an earlier run had done, not sent again
-IN_DOUBT = "in-doubt"  # a write that may or may not have been applied (see igflow.safety)
-
-
-@dataclass(frozen=True)
-class RequestView:
-    """The request behind a record, as reports show it: method and URL, already redacted."""
-
-    method: str
-    url: str
-
-
-@dataclass
-class ItemRecord:
-    """One item of a ``foreach`` step."""
-
-    index: int  # 0-based position in the list
-    item: Any  # the loop value (reporters redact it)
-    status: str = OK
-    elapsed: float = 0.0
-    http_status: int | None = None
-    error: IgflowError | None = None
-    extracted: dict[str, Any] = field(default_factory=dict)
-    message: str | None = None
-    request: RequestView | None = None  # the last request the item sent
-    pages: int | None = None  # paginated calls: pages fetched
-
-
-@dataclass
-class StepRecord:
-    step: Step
-    status: str = OK
-    elapsed: float = 0.0
-    endpoint: str | None = None
-    http_status: int | None = None
-    error: IgflowError | None = None
-    extracted: dict[str, Any] = field(default_factory=dict)
-    message: str | None = None  # a log step's text, why it was skipped, what write wrote
-    request: RequestView | None = None  # the last request the step sent (not for foreach)
-    pages: int | None = None  # paginated calls: pages fetched
-    items: list[ItemRecord] | None = None  # foreach steps: one per item, in item order
-
-    @property
-    def failed_items(self) -> list[ItemRecord]:
-        return [i for i in self.items or () if i.status in (FAILED, IGNORED, IN_DOUBT)]
-
-
-@dataclass
-class RunResult:
-    playbook: Playbook
-    records: list[StepRecord]
-    elapsed: float
-    error: IgflowError | None = None
-    interrupted: bool = False
-    # Top-level `outputs` that could be evaluated, in playbook order; the others, with why not.
-    outputs: dict[str, Any] = field(default_factory=dict)
-    output_errors: dict[str, str] = field(default_factory=dict)
-    # Writes sent per endpoint (in a dry run: that would have been sent), and the resume story.
-    dry_run: bool = False
-    writes: dict[str, int] = field(default_factory=dict)
-    writes_done_earlier: int = 0
-    reconciled: list[str] = field(default_factory=list)
-    # Writes this run leaves in doubt (may or may not have been applied), in words.
-    in_doubt: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None and not self.interrupted
-
-
-class Reporter(Protocol):
-    """What the runner tells its observers. Every call comes from the runner's own thread."""
-
-    def run_started(self, playbook: Playbook, origin: str) -> None: ...
-    def step_started(self, step: Step) -> None: ...
-    def loop_started(self, step: Step, total: int) -> None: ...
-    def item_finished(self, step: Step, item: ItemRecord, done: int, total: int) -> None: ...
-    def step_finished(self, record: StepRecord) -> None: ...
-    def run_finished(self, result: RunResult) -> None: ...
+# The result types live in igflow.results (runner and reporters both import them); the status
+# names are kept here too, for callers that knew them from the runner.
+OK, SKIPPED, EXPECTED_ERROR = Status.OK, Status.SKIPPED, Status.EXPECTED_ERROR
+FAILED, IGNORED, DRY_RUN = Status.FAILED, Status.IGNORED, Status.DRY_RUN
+DONE_EARLIER, IN_DOUBT, NOT_RUN = Status.DONE_EARLIER, Status.IN_DOUBT, Status.NOT_RUN
 
 
 class Connection(Protocol):
@@ -341,7 +267,7 @@ class Runner:
             record.status = SKIPPED
             record.message = f"when: {step.when.source}" if step.when is not None else None
 
-    def _halts(self, step: Step, status: str) -> bool:
+    def _halts(self, step: Step, status: Status) -> bool:
         """A failure stops the run; so does a write in doubt, unless on_error: continue."""
         return status == FAILED or (status == IN_DOUBT and step.on_error != "continue")
 
@@ -439,6 +365,7 @@ class Runner:
             "length": total,
         }
         started = time.perf_counter()
+        item.status = OK  # it runs: a status of its own, unless something below says otherwise
         try:
             if step.when is not None and not step.when.evaluate(scope):
                 item.status = SKIPPED
@@ -667,7 +594,7 @@ class Runner:
             record.request = RequestView(*request)
         self._note_rate_limit(getattr(error, "rate_limit", None))
 
-    def _failure_status(self, step: Step, error: IgflowError) -> str:
+    def _failure_status(self, step: Step, error: IgflowError) -> Status:
         # A safety refusal stops the run even under on_error: continue: that is its point.
         if isinstance(error, SafetyError):
             return FAILED

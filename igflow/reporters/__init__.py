@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from igflow.playbook.model import Playbook, Step
     from igflow.redact import Redactor
     from igflow.reporters.common import ReportWriter
-    from igflow.runner import ItemRecord, Reporter, RunResult, StepRecord
+    from igflow.results import ItemRecord, Reporter, RunResult, StepRecord
 
 # `--report FORMAT:PATH`: the formats, in the order usage messages list them.
 REPORT_FORMATS: tuple[str, ...] = ("json", "junit")

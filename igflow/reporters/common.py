@@ -32,7 +32,7 @@ from igflow.errors import (
 if TYPE_CHECKING:
     from igflow.playbook.model import Playbook, Step
     from igflow.redact import Redactor
-    from igflow.runner import ItemRecord, RunResult, StepRecord
+    from igflow.results import ItemRecord, RunResult, StepRecord
 
 SANDBOX_SUFFIX = " (sandbox)"  # how the CLI marks the in-process sandbox in the origin it passes
 
@@ -392,25 +392,32 @@ def _without_item_prefix(message: str, item: ItemRecord, total: int | None) -> s
 
 
 def item_counts(items: Sequence[ItemRecord]) -> str:
-    """``200 items, 3 failed, 2 skipped``: failed counts ignored items too."""
-    from igflow.runner import EXPECTED_ERROR, FAILED, IGNORED, IN_DOUBT, SKIPPED
+    """``200 items, 3 failed, 2 skipped``, or ``2 of 4 items run, 1 failed, 2 not run``.
+
+    Failed counts ignored items too; items the run never started are ``not run``, never ``ok``.
+    """
+    from igflow.results import Status
 
     total = len(items)
-    parts = [f"{total} item{'s' if total != 1 else ''}"]
-    failed = sum(1 for i in items if i.status in (FAILED, IGNORED))
-    skipped = sum(1 for i in items if i.status == SKIPPED)
-    expected = sum(1 for i in items if i.status == EXPECTED_ERROR)
-    doubtful = sum(1 for i in items if i.status == IN_DOUBT)
-    if failed:
-        parts.append(f"{failed} failed")
-    if doubtful:
-        parts.append(f"{doubtful} in doubt")
-    if skipped:
-        parts.append(f"{skipped} skipped")
-    if expected:
-        parts.append(f"{expected} expected error{'s' if expected != 1 else ''}")
-    for status, label in (("dry-run", "dry run"), ("done-earlier", "done earlier")):
-        count = sum(1 for i in items if i.status == status)
+    counts: dict[Status, int] = {}
+    for item in items:
+        counts[item.status] = counts.get(item.status, 0) + 1
+    not_run = counts.get(Status.NOT_RUN, 0)
+    if not_run:
+        parts = [f"{total - not_run} of {total} item{'s' if total != 1 else ''} run"]
+    else:
+        parts = [f"{total} item{'s' if total != 1 else ''}"]
+    failed = counts.get(Status.FAILED, 0) + counts.get(Status.IGNORED, 0)
+    expected = counts.get(Status.EXPECTED_ERROR, 0)
+    for count, label in (
+        (failed, "failed"),
+        (counts.get(Status.IN_DOUBT, 0), "in doubt"),
+        (counts.get(Status.SKIPPED, 0), "skipped"),
+        (expected, f"expected error{'s' if expected != 1 else ''}"),
+        (counts.get(Status.DRY_RUN, 0), "dry run"),
+        (counts.get(Status.DONE_EARLIER, 0), "done earlier"),
+        (not_run, "not run"),
+    ):
         if count:
             parts.append(f"{count} {label}")
     return ", ".join(parts)

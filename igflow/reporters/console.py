@@ -18,22 +18,24 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from igflow.errors import printable
 from igflow.reporters.common import item_counts, item_error_line, json_safe, pages_fetched
+from igflow.results import Status
 
 if TYPE_CHECKING:
     from igflow.client import Exchange
     from igflow.playbook.model import Playbook, Step
     from igflow.redact import Redactor
-    from igflow.runner import ItemRecord, RunResult, StepRecord
+    from igflow.results import ItemRecord, RunResult, StepRecord
 
 _STATUS = {
-    "ok": ("PASS", "32"),
-    "skipped": ("SKIP", "2"),
-    "expected-error": ("XERR", "36"),
-    "error-ignored": ("IGNR", "33"),
-    "failed": ("FAIL", "31;1"),
-    "dry-run": ("DRY ", "35"),
-    "done-earlier": ("DONE", "36"),
-    "in-doubt": ("DBT?", "33;1"),
+    Status.OK: ("PASS", "32"),
+    Status.SKIPPED: ("SKIP", "2"),
+    Status.EXPECTED_ERROR: ("XERR", "36"),
+    Status.IGNORED: ("IGNR", "33"),
+    Status.FAILED: ("FAIL", "31;1"),
+    Status.DRY_RUN: ("DRY ", "35"),
+    Status.DONE_EARLIER: ("DONE", "36"),
+    Status.IN_DOUBT: ("DBT?", "33;1"),
+    Status.NOT_RUN: ("STOP", "31"),
 }
 
 
@@ -157,7 +159,7 @@ class ConsoleReporter:
     # -- steps -------------------------------------------------------------------------------
     def step_finished(self, record: StepRecord) -> None:
         self._clear_progress()
-        failed = record.status == "failed"
+        failed = record.status is Status.FAILED
         if self.options.verbosity < 0 and not failed:
             with self._exchanges_lock:
                 self._exchanges = []
@@ -173,13 +175,13 @@ class ConsoleReporter:
         pages = pages_fetched(record)
         if pages is not None:
             parts.append(pages)
-        if record.status == "expected-error" and record.error is not None:
+        if record.status is Status.EXPECTED_ERROR and record.error is not None:
             parts.append(
                 f"(expected {getattr(record.error, 'error_type', type(record.error).__name__)})"
             )
-        if step.kind in ("authorize", "write") and record.status == "ok" and record.message:
+        if step.kind in ("authorize", "write") and record.status is Status.OK and record.message:
             parts.append(record.message)
-        if record.status == "skipped" and record.message:
+        if record.status is Status.SKIPPED and record.message:
             parts.append(self._paint(f"({record.message})", "2"))
         parts.append(self._paint(_duration(record.elapsed), "2"))
         self._write("  ".join(parts))
@@ -194,15 +196,15 @@ class ConsoleReporter:
             )
         for exchange in exchanges:
             self._show_exchange(exchange)
-        if step.kind == "log" and record.status == "ok" and record.message is not None:
+        if step.kind == "log" and record.status is Status.OK and record.message is not None:
             for line in record.message.splitlines() or [""]:
                 self._write(f"      {printable(line)}")
         if step.kind == "log" and record.items:  # a log in a loop: each item's line, in order
             for item in record.items:
-                if item.status == "ok" and item.message is not None:
+                if item.status is Status.OK and item.message is not None:
                     for line in item.message.splitlines() or [""]:
                         self._write(f"      {printable(line)}")
-        if record.status == "error-ignored" and record.error is not None and not record.items:
+        if record.status is Status.IGNORED and record.error is not None and not record.items:
             self._write(self._paint(f"      {record.error}", "33"))
         self._show_write_notes(record)
         self._show_failed_items(record)
@@ -213,9 +215,9 @@ class ConsoleReporter:
         notes += [(item.status, item.message) for item in record.items or ()]
         resumed = 0
         for status, message in notes:
-            if status == "dry-run" and message:
+            if status is Status.DRY_RUN and message:
                 self._write(self._paint(f"      {message}", "35"))
-            elif status == "done-earlier":
+            elif status is Status.DONE_EARLIER:
                 resumed += 1
         if resumed:
             self._write(
@@ -225,7 +227,7 @@ class ConsoleReporter:
     def _show_failed_items(self, record: StepRecord) -> None:
         failed = record.failed_items
         total = len(record.items or ())
-        colour = "31" if record.status == "failed" else "33"
+        colour = "31" if record.status is Status.FAILED else "33"
         for item in failed[:_MAX_ITEMS_LISTED]:
             line = item_error_line(item, self.redactor, total)
             self._write(self._paint(f"      {line}", colour))
@@ -292,19 +294,19 @@ class ConsoleReporter:
         self._clear_progress()  # interrupted mid-loop: the step line never came
         self._show_outputs(result)
         self._show_write_summary(result)
-        counts: dict[str, int] = {}
+        counts: dict[Status, int] = {}
         for record in result.records:
             counts[record.status] = counts.get(record.status, 0) + 1
         not_run = len(result.playbook.steps) - len(result.records)
-        pieces = [f"{counts.get('ok', 0)} passed"]
+        pieces = [f"{counts.get(Status.OK, 0)} passed"]
         for status, one, many in (
-            ("expected-error", "expected error", "expected errors"),
-            ("skipped", "skipped", "skipped"),
-            ("error-ignored", "error ignored", "errors ignored"),
-            ("failed", "failed", "failed"),
-            ("in-doubt", "in doubt", "in doubt"),
-            ("dry-run", "dry run", "dry run"),
-            ("done-earlier", "done earlier", "done earlier"),
+            (Status.EXPECTED_ERROR, "expected error", "expected errors"),
+            (Status.SKIPPED, "skipped", "skipped"),
+            (Status.IGNORED, "error ignored", "errors ignored"),
+            (Status.FAILED, "failed", "failed"),
+            (Status.IN_DOUBT, "in doubt", "in doubt"),
+            (Status.DRY_RUN, "dry run", "dry run"),
+            (Status.DONE_EARLIER, "done earlier", "done earlier"),
         ):
             count = counts.get(status, 0)
             if count:

@@ -22,13 +22,14 @@ from igflow.reporters.common import (
     seconds,
     utc_iso,
 )
+from igflow.results import Status
 
 if TYPE_CHECKING:
     from igflow.playbook.model import Step
-    from igflow.runner import ItemRecord, RequestView, StepRecord
+    from igflow.results import ItemRecord, RequestView, StepRecord
 
 FORMAT_VERSION = 1
-NOT_RUN = "not-run"
+NOT_RUN = Status.NOT_RUN.value
 IN_FLIGHT_INTERRUPTED = "interrupted"  # the step running at Ctrl-C
 IN_FLIGHT_STOPPED = "stopped"  # the step running when something outside it ended the run
 
@@ -160,7 +161,7 @@ def _step(step: Step, record: StepRecord | None) -> dict[str, Any]:
         entry["status"] = NOT_RUN
         return entry
     entry.update(
-        status=record.status,
+        status=record.status.value,
         elapsed=seconds(record.elapsed),
         endpoint=record.endpoint,
         http_status=record.http_status,
@@ -178,7 +179,7 @@ def _item(item: ItemRecord) -> dict[str, Any]:
     return {
         "index": item.index,
         "item": item.item,
-        "status": item.status,
+        "status": item.status.value,
         "elapsed": seconds(item.elapsed),
         "http_status": item.http_status,
         "request": _request(item.request),

@@ -31,11 +31,12 @@ from igflow.reporters.common import (
     pages_fetched,
     utc_iso,
 )
+from igflow.results import Status
 
 if TYPE_CHECKING:
     from igflow.playbook.model import Step
     from igflow.redact import Redactor
-    from igflow.runner import StepRecord
+    from igflow.results import StepRecord
 
 # XML 1.0 allows tab, newline, carriage return and everything from U+0020 except the surrogates
 # and U+FFFE/U+FFFF; anything else makes the whole file unparseable.
@@ -145,7 +146,7 @@ class _Builder:
     def _halt_note(self) -> str:
         """Why the steps after the halt did not run, for their ``<skipped>``."""
         snap = self.snap
-        stopped = next((r for r in snap.records if r.status == "failed"), None)
+        stopped = next((r for r in snap.records if r.status is Status.FAILED), None)
         if stopped is not None:
             return f"not run: the run halted at step {stopped.step.index + 1}"
         if snap.interrupted:
@@ -197,10 +198,10 @@ class _Builder:
                 ET.SubElement(case, "skipped", message=self.clean(self._halt_note()))
             return case
         out = self._step_output(record)
-        if record.status == "skipped":
+        if record.status is Status.SKIPPED:
             self.counts["skipped"] += 1
             ET.SubElement(case, "skipped", message=self.clean(record.message or "skipped"))
-        elif record.status in ("failed", "in-doubt"):
+        elif record.status in (Status.FAILED, Status.IN_DOUBT):
             error = record.error
             failed_items = self._failed_items(record)
             if error is None:  # a failed loop without one error of its own
@@ -226,16 +227,16 @@ class _Builder:
         pages = pages_fetched(record)
         if pages is not None:
             out.append(pages)
-        if record.status == "expected-error" and record.error is not None:
+        if record.status is Status.EXPECTED_ERROR and record.error is not None:
             out.append(f"expected error: {record.error}")
-        elif record.status == "error-ignored":
+        elif record.status is Status.IGNORED:
             failed = self._failed_items(record)
             if failed:  # a loop: its items say what failed
                 out.append("failed items (on_error: continue):")
                 out.extend(failed)
             elif record.error is not None:
                 out.append(f"error ignored (on_error: continue): {record.error}")
-        elif record.message and record.status == "ok":
+        elif record.message and record.status is Status.OK:
             out.append(record.message)
         return out
 

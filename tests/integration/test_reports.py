@@ -300,7 +300,8 @@ def test_an_interrupted_run_writes_its_reports(
 def test_an_interrupted_loop_says_which_items_were_done(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from igflow.runner import ItemRecord, Runner
+    from igflow.results import ItemRecord
+    from igflow.runner import Runner
 
     real = Runner._perform
 

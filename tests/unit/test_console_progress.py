@@ -22,7 +22,7 @@ from test_report_common import (
 
 from igflow.redact import Redactor
 from igflow.reporters.console import ConsoleOptions, ConsoleReporter, _clock_time
-from igflow.runner import ItemRecord, RunResult, StepRecord
+from igflow.results import ItemRecord, RunResult, Status, StepRecord
 
 
 class FakeClock:
@@ -144,10 +144,10 @@ def test_loop_step_line_counts_items_and_lists_the_failed_ones() -> None:
     step = make_step(0, "Unlike each")
     loop = items(200, failed=(3, 7, 11))
     loop[7] = ItemRecord(
-        7, {"id": SECRET}, status="error-ignored", error=api_error(message=f"no {SECRET}")
+        7, {"id": SECRET}, status=Status.IGNORED, error=api_error(message=f"no {SECRET}")
     )
-    loop[150] = ItemRecord(150, "x", status="skipped")
-    record = StepRecord(step, status="error-ignored", items=loop, elapsed=1.5)
+    loop[150] = ItemRecord(150, "x", status=Status.SKIPPED)
+    record = StepRecord(step, status=Status.IGNORED, items=loop, elapsed=1.5)
     replay(reporter, make_result(make_playbook([step]), [record]))
     lines = out.getvalue().splitlines()
     assert lines[1] == "IGNR  1/1  Unlike each  200 items, 3 failed, 1 skipped  1.50 s"
@@ -160,7 +160,7 @@ def test_loop_step_line_counts_items_and_lists_the_failed_ones() -> None:
 def test_many_failed_items_are_cut() -> None:
     reporter, out, _ = console()
     step = make_step(0, "Unlike each")
-    record = StepRecord(step, status="error-ignored", items=items(100, failed=range(50)))
+    record = StepRecord(step, status=Status.IGNORED, items=items(100, failed=range(50)))
     replay(reporter, make_result(make_playbook([step]), [record]))
     text = out.getvalue()
     assert "[19] " in text and "[20] " not in text
@@ -170,7 +170,7 @@ def test_many_failed_items_are_cut() -> None:
 def test_failed_items_show_in_quiet_mode_only_when_the_step_failed() -> None:
     step = make_step(0, "Unlike each")
     error = api_error(step)
-    for status, shown in (("error-ignored", False), ("failed", True)):
+    for status, shown in ((Status.IGNORED, False), (Status.FAILED, True)):
         reporter, out, _ = console(verbosity=-1)
         record = StepRecord(step, status=status, items=items(5, failed=(2,), status=status))
         replay(reporter, make_result(make_playbook([step]), [record], error=error))
@@ -198,9 +198,9 @@ def test_a_log_in_a_loop_prints_each_item_line_in_order() -> None:
     reporter, out, _ = console(redactor=Redactor([SECRET]))
     step = make_step(0, "log", "log")
     loop = [
-        ItemRecord(0, "a", message="unliked a"),
-        ItemRecord(1, "b", status="skipped", message="when: false"),
-        ItemRecord(2, "c", message=f"unliked c with {SECRET}"),
+        ItemRecord(0, "a", status=Status.OK, message="unliked a"),
+        ItemRecord(1, "b", status=Status.SKIPPED, message="when: false"),
+        ItemRecord(2, "c", status=Status.OK, message=f"unliked c with {SECRET}"),
     ]
     replay(reporter, make_result(make_playbook([step]), [StepRecord(step, items=loop)]))
     lines = out.getvalue().splitlines()

@@ -35,7 +35,7 @@ from igflow.reporters.common import (
     split_origin,
     utc_iso,
 )
-from igflow.runner import ItemRecord, RunResult, StepRecord
+from igflow.results import ItemRecord, RunResult, Status, StepRecord
 
 PATH = "plays/demo.yml"
 TOKEN = "3657782666.ab12cd3.0123456789abcdef0123456789abcdef"
@@ -101,7 +101,7 @@ def api_error(step: Step | None = None, message: str = "invalid media id") -> AP
 
 
 def items(
-    count: int, failed: Sequence[int] = (), status: str = "error-ignored"
+    count: int, failed: Sequence[int] = (), status: Status = Status.IGNORED
 ) -> list[ItemRecord]:
     out = []
     for n in range(count):
@@ -110,7 +110,11 @@ def items(
                 ItemRecord(n, f"{n}_3657", status=status, http_status=400, error=api_error())
             )
         else:
-            out.append(ItemRecord(n, f"{n}_3657", http_status=200, extracted={"id": str(n)}))
+            out.append(
+                ItemRecord(
+                    n, f"{n}_3657", status=Status.OK, http_status=200, extracted={"id": str(n)}
+                )
+            )
     return out
 
 

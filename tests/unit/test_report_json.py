@@ -22,6 +22,7 @@ from test_report_common import (
 from igflow.errors import Issue, PlaybookValidationError, SourceLocation
 from igflow.redact import Redactor
 from igflow.reporters.json_report import JsonReportWriter
+from igflow.results import Status
 from igflow.runner import ItemRecord, RequestView, StepRecord
 
 URL = f"http://127.0.0.1:1/v1/media/1_2?access_token={TOKEN}"
@@ -73,7 +74,7 @@ def test_a_passing_run(tmp_path: Path) -> None:
 def test_a_failed_assertion_and_the_steps_never_reached(tmp_path: Path) -> None:
     steps = [make_step(0, "Get"), make_step(1, "Unlike"), make_step(2, "Check")]
     error = assertion_error(steps[0])
-    records = [StepRecord(steps[0], status="failed", error=error, http_status=200)]
+    records = [StepRecord(steps[0], status=Status.FAILED, error=error, http_status=200)]
     doc = write(
         tmp_path,
         make_result(
@@ -95,7 +96,7 @@ def test_loop_items_in_order_with_their_errors(tmp_path: Path) -> None:
     loop = items(5, failed=(1, 3))
     loop[0].request = RequestView("DELETE", URL)
     loop[2].pages = 3
-    record = StepRecord(step, status="error-ignored", items=loop, extracted={"id": ["0"]})
+    record = StepRecord(step, status=Status.IGNORED, items=loop, extracted={"id": ["0"]})
     doc = write(tmp_path, make_result(make_playbook([step]), [record]))
     entries = doc["steps"][0]["items"]
     assert [e["index"] for e in entries] == [0, 1, 2, 3, 4]
@@ -136,12 +137,14 @@ def test_secrets_are_redacted_everywhere(tmp_path: Path) -> None:
     redactor = Redactor([SECRET])
     step = make_step(0, "Leaky")
     loop = [
-        ItemRecord(0, {"token": "plain-value", "note": SECRET}, extracted={"x": SECRET}),
-        ItemRecord(1, SECRET, status="error-ignored", error=api_error(message=f"bad {SECRET}")),
+        ItemRecord(
+            0, {"token": "plain-value", "note": SECRET}, status=Status.OK, extracted={"x": SECRET}
+        ),
+        ItemRecord(1, SECRET, status=Status.IGNORED, error=api_error(message=f"bad {SECRET}")),
     ]
     record = StepRecord(
         step,
-        status="error-ignored",
+        status=Status.IGNORED,
         items=loop,
         message=f"wrote 2 rows for {SECRET}",
         extracted={"next": f"http://x/?access_token={TOKEN}", "raw": TOKEN},
@@ -193,7 +196,7 @@ def test_interrupted_in_a_loop_says_which_items_were_done(tmp_path: Path) -> Non
 def test_an_api_error_halts(tmp_path: Path) -> None:
     step = make_step(0, "Get")
     error = api_error(step)
-    record = StepRecord(step, status="failed", error=error, http_status=400)
+    record = StepRecord(step, status=Status.FAILED, error=error, http_status=400)
     doc = write(tmp_path, make_result(make_playbook([step]), [record], error=error))
     assert doc["exit_code"] == 3
     assert doc["error"]["error_type"] == "APINotFoundError"

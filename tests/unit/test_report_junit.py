@@ -27,7 +27,7 @@ from test_report_common import (
 from igflow.errors import Issue, PlaybookValidationError, SourceLocation
 from igflow.redact import Redactor
 from igflow.reporters.junit import JunitReportWriter
-from igflow.runner import ItemRecord, RunResult, StepRecord
+from igflow.results import ItemRecord, RunResult, Status, StepRecord
 
 SUITE_REQUIRED = ("name", "tests", "failures", "errors", "time", "timestamp", "hostname")
 CASE_REQUIRED = ("name", "classname", "time")
@@ -86,7 +86,7 @@ def test_a_failed_assertion_names_the_step_and_the_line(tmp_path: Path) -> None:
     error = assertion_error(steps[1], line=14)
     records = [
         StepRecord(steps[0], message="as grantwinney"),
-        StepRecord(steps[1], status="failed", error=error, http_status=200, elapsed=0.25),
+        StepRecord(steps[1], status=Status.FAILED, error=error, http_status=200, elapsed=0.25),
     ]
     suite = write(tmp_path, make_result(make_playbook(steps), records, error=error))
     assert suite.name == "Demo run"
@@ -113,8 +113,8 @@ def test_api_errors_are_errors_and_when_is_skipped(tmp_path: Path) -> None:
     steps = [make_step(0, "Maybe"), make_step(1, "Get")]
     error = api_error(steps[1])
     records = [
-        StepRecord(steps[0], status="skipped", message="when: likes > 5"),
-        StepRecord(steps[1], status="failed", error=error, http_status=400),
+        StepRecord(steps[0], status=Status.SKIPPED, message="when: likes > 5"),
+        StepRecord(steps[1], status=Status.FAILED, error=error, http_status=400),
     ]
     suite = write(tmp_path, make_result(make_playbook(steps), records, error=error))
     assert (suite.failures, suite.errors, suite.skipped) == (0, 1, 1)
@@ -129,7 +129,7 @@ def test_api_errors_are_errors_and_when_is_skipped(tmp_path: Path) -> None:
 
 def test_ignored_item_errors_pass_and_are_listed(tmp_path: Path) -> None:
     step = make_step(0, "Unlike each")
-    record = StepRecord(step, status="error-ignored", items=items(200, failed=(4, 9)))
+    record = StepRecord(step, status=Status.IGNORED, items=items(200, failed=(4, 9)))
     suite = write(tmp_path, make_result(make_playbook([step]), [record]))
     (case,) = suite
     assert case.result == [] and (suite.failures, suite.errors) == (0, 0)
@@ -141,9 +141,9 @@ def test_ignored_item_errors_pass_and_are_listed(tmp_path: Path) -> None:
 
 def test_a_failed_loop_lists_its_failed_items(tmp_path: Path) -> None:
     step = make_step(0, "Unlike each")
-    loop = items(3, failed=(1,), status="failed")
+    loop = items(3, failed=(1,), status=Status.FAILED)
     error = api_error(step)
-    record = StepRecord(step, status="failed", items=loop, error=error)
+    record = StepRecord(step, status=Status.FAILED, items=loop, error=error)
     suite = write(tmp_path, make_result(make_playbook([step]), [record], error=error))
     (case,) = suite
     (problem,) = case.result
@@ -202,10 +202,10 @@ def test_a_vars_error_before_the_first_step(tmp_path: Path) -> None:
 def test_secrets_and_bad_characters_never_reach_the_file(tmp_path: Path) -> None:
     redactor = Redactor([SECRET])
     steps = [make_step(0, f"Log {SECRET}", "log"), make_step(1, "Loop")]
-    loop = [ItemRecord(0, TOKEN, status="error-ignored", error=api_error(message=f"{SECRET}"))]
+    loop = [ItemRecord(0, TOKEN, status=Status.IGNORED, error=api_error(message=f"{SECRET}"))]
     records = [
         StepRecord(steps[0], message=f"token {TOKEN} and \x00\x1b[31m control"),
-        StepRecord(steps[1], status="error-ignored", items=loop),
+        StepRecord(steps[1], status=Status.IGNORED, items=loop),
     ]
     result = make_result(make_playbook(steps), records, outputs={"o": SECRET})
     write(tmp_path, result, redactor)

@@ -22,7 +22,8 @@ from igflow.errors import (
 from igflow.playbook import compile_playbook, load_playbook_text
 from igflow.playbook.model import Playbook, Step
 from igflow.registry import Endpoint
-from igflow.runner import ItemRecord, Runner, RunResult, StepRecord
+from igflow.results import ItemRecord, RunResult, StepRecord
+from igflow.runner import Runner
 
 Responder = Callable[[Endpoint, Mapping[str, Any]], Any]
 

@@ -504,3 +504,42 @@ def test_an_item_label_never_shows_half_a_token() -> None:
     label = _brief(["a long enough list to be cut, then", token])
     assert label.endswith("…") and len(label) <= 60
     assert not any(piece in label for piece in ("3657782666", "4c56a5e", token[:20]))
+
+
+def test_items_a_halted_loop_never_ran_are_not_run_everywhere() -> None:
+    """Issue 12: a four-item loop halting on item 2 reported items 3 and 4 as ok."""
+    from runner_fakes import FakeClient, run
+
+    from igflow.errors import APINotFoundError
+    from igflow.results import Status
+
+    def respond(endpoint: Any, params: Any) -> Any:
+        if params.get("media_id") == "b":
+            return APINotFoundError("no such media", status=400, error_type="APINotFoundError")
+        return {"meta": {"code": 200}, "data": {"id": params.get("media_id")}}
+
+    body = """\
+vars:
+  ids: [a, b, c, d]
+steps:
+  - authorize: {scopes: [basic, public_content], user: grantwinney}
+  - id: each
+    foreach: "{{ ids }}"
+    call: media.get
+    with: {media_id: "{{ item }}"}
+outputs:
+  oks: steps.each.results | selectattr("status", "equalto", "ok") | list | length
+  not_run: steps.each.results | selectattr("status", "equalto", "not-run") | list | length
+"""
+    result, _ = run(body, FakeClient(respond))
+    items = result.records[1].items or []
+    assert [item.status for item in items] == [
+        Status.OK,
+        Status.FAILED,
+        Status.NOT_RUN,
+        Status.NOT_RUN,
+    ]
+    assert result.outputs == {"oks": 1, "not_run": 2}
+    from igflow.reporters.common import item_counts
+
+    assert item_counts(items) == "2 of 4 items run, 1 failed, 2 not run"

@@ -1,0 +1,132 @@
+"""What a run produced: statuses, per-step and per-item records, the run's result, and the
+protocol of the reporters that are told about them.
+
+The runner fills these in and every reporter reads them; both import this module, and nothing
+here imports either. Statuses are one enum, :class:`Status`, whose values are the words reports
+and ``steps.<id>.status`` show (it is a ``str`` enum, so a playbook compares
+``steps.x.status == "ok"`` as before).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from igflow.errors import IgflowError
+    from igflow.playbook.model import Playbook, Step
+
+__all__ = [
+    "ItemRecord",
+    "Reporter",
+    "RequestView",
+    "RunResult",
+    "Status",
+    "StepRecord",
+]
+
+
+class Status(str, Enum):
+    """A step's or a loop item's status."""
+
+    OK = "ok"
+    SKIPPED = "skipped"  # `when` was false
+    EXPECTED_ERROR = "expected-error"  # the error `expect_error` named came
+    FAILED = "failed"  # an assertion or expectation failed, or an error halted the run
+    IGNORED = "error-ignored"  # an error, and on_error: continue
+    DRY_RUN = "dry-run"  # --dry-run: a write printed instead of sent
+    DONE_EARLIER = "done-earlier"  # --resume: a write an earlier run had done, not sent again
+    IN_DOUBT = "in-doubt"  # a write that may or may not have been applied (igflow.safety)
+    NOT_RUN = "not-run"  # never started: the run stopped first
+
+    def __str__(self) -> str:  # the word, in messages and string templates alike
+        return self.value
+
+    @property
+    def failed(self) -> bool:
+        """An error happened here (whether or not it stopped the run)."""
+        return self in (Status.FAILED, Status.IGNORED, Status.IN_DOUBT)
+
+    @property
+    def ran(self) -> bool:
+        return self is not Status.NOT_RUN
+
+
+@dataclass(frozen=True)
+class RequestView:
+    """The request behind a record, as reports show it: method and URL, already redacted."""
+
+    method: str
+    url: str
+
+
+@dataclass(slots=True)
+class ItemRecord:
+    """One item of a ``foreach`` step (``not-run`` until the runner starts it)."""
+
+    index: int  # 0-based position in the list
+    item: Any  # the loop value (reporters redact it)
+    status: Status = Status.NOT_RUN
+    elapsed: float = 0.0
+    http_status: int | None = None
+    error: IgflowError | None = None
+    extracted: dict[str, Any] = field(default_factory=dict)
+    message: str | None = None
+    request: RequestView | None = None  # the last request the item sent
+    pages: int | None = None  # paginated calls: pages fetched
+
+
+@dataclass
+class StepRecord:
+    step: Step
+    status: Status = Status.OK
+    elapsed: float = 0.0
+    endpoint: str | None = None
+    http_status: int | None = None
+    error: IgflowError | None = None
+    extracted: dict[str, Any] = field(default_factory=dict)
+    message: str | None = None  # a log step's text, why it was skipped, what write wrote
+    request: RequestView | None = None  # the last request the step sent (not for foreach)
+    pages: int | None = None  # paginated calls: pages fetched
+    items: list[ItemRecord] | None = None  # foreach steps: one per item, in item order
+
+    @property
+    def failed_items(self) -> list[ItemRecord]:
+        return [i for i in self.items or () if i.status.failed]
+
+
+@dataclass
+class RunResult:
+    playbook: Playbook
+    records: list[StepRecord]
+    elapsed: float
+    error: IgflowError | None = None
+    interrupted: bool = False
+    # Top-level `outputs` that could be evaluated, in playbook order; the others, with why not.
+    outputs: dict[str, Any] = field(default_factory=dict)
+    output_errors: dict[str, str] = field(default_factory=dict)
+    # Writes sent per endpoint (in a dry run: that would have been sent), and the resume story.
+    dry_run: bool = False
+    writes: dict[str, int] = field(default_factory=dict)
+    writes_done_earlier: int = 0
+    reconciled: list[str] = field(default_factory=list)
+    # Writes this run leaves in doubt (may or may not have been applied), in words.
+    in_doubt: list[str] = field(default_factory=list)
+    # Files `write` steps wrote (a dry run writes them too: they change nothing remote).
+    files_written: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and not self.interrupted
+
+
+class Reporter(Protocol):
+    """What the runner tells its observers. Every call comes from the runner's own thread."""
+
+    def run_started(self, playbook: Playbook, origin: str) -> None: ...
+    def step_started(self, step: Step) -> None: ...
+    def loop_started(self, step: Step, total: int) -> None: ...
+    def item_finished(self, step: Step, item: ItemRecord, done: int, total: int) -> None: ...
+    def step_finished(self, record: StepRecord) -> None: ...
+    def run_finished(self, result: RunResult) -> None: ...
