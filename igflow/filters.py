@@ -12,7 +12,7 @@ import functools
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from jinja2 import Undefined
 
@@ -38,28 +38,23 @@ __all__ = [
 ]
 
 
-if TYPE_CHECKING:
-    import regex as regex_module
-
-
 def _engine() -> Any:
     # `regex`, not `re`: a match in `re` cannot be interrupted, so `(a+)+$` against forty a's
     # and a "!" would hang the run; `regex` takes a timeout. Imported on first use only.
-    import regex as regex_module
+    import regex
 
-    return regex_module
+    return regex
 
 
 @functools.lru_cache(maxsize=256)
-def _compile_regex(pattern: str, flags: int) -> regex_module.Pattern[str]:
+def _compile_regex(pattern: str, flags: int) -> Any:
     # Cached so that a filter used inside a loop compiles its pattern once. VERSION0 is the
     # module's `re`-compatible dialect.
     engine = _engine()
-    compiled: regex_module.Pattern[str] = engine.compile(pattern, flags | engine.VERSION0)
-    return compiled
+    return engine.compile(pattern, flags | engine.VERSION0)
 
 
-def _regex(pattern: Any, ignorecase: bool) -> regex_module.Pattern[str]:
+def _regex(pattern: Any, ignorecase: bool) -> Any:
     if not isinstance(pattern, str):
         raise TemplateRenderError(
             f"regular expression must be a string, not {type(pattern).__name__}"
@@ -71,7 +66,7 @@ def _regex(pattern: Any, ignorecase: bool) -> regex_module.Pattern[str]:
         raise TemplateRenderError(f"invalid regular expression {pattern!r}: {exc}") from exc
 
 
-def _timed_out(pattern: regex_module.Pattern[str], text: str) -> TemplateRenderError:
+def _timed_out(pattern: Any, text: str) -> TemplateRenderError:
     shown = pattern.pattern if len(pattern.pattern) <= 60 else pattern.pattern[:57] + "..."
     return TemplateRenderError(
         f"regular expression {shown!r} ran longer than {limits.REGEX_TIMEOUT_SECONDS:g} second "
@@ -482,7 +477,9 @@ def guard(func: Callable[..., Any]) -> Callable[..., Any]:
     return guarded
 
 
-def _arg(args: tuple[Any, ...], kwargs: Mapping[str, Any], index: int, name: str, default: Any) -> Any:
+def _arg(
+    args: tuple[Any, ...], kwargs: Mapping[str, Any], index: int, name: str, default: Any
+) -> Any:
     if len(args) > index:
         return args[index]
     return kwargs.get(name, default)
@@ -511,7 +508,7 @@ def _pre_format(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
 
 def _pre_join(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> tuple[Any, ...]:
     # (eval_ctx, value, d, attribute): the items are listed once, measured, then joined.
-    items = args[1] if len(args) > 1 else kwargs.pop("value", ())
+    items = args[1] if len(args) > 1 else kwargs.get("value", ())
     separator = _arg(args, kwargs, 2, "d", "")
     if isinstance(items, Undefined) or not isinstance(items, Iterable):
         return args
@@ -522,7 +519,7 @@ def _pre_join(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> tuple[Any, ..
         for item in listed:
             total += len(item) if type(item) is str else limits.text_size(item)
             limits.check_string_length(total)
-    return (args[0], listed, *args[2:])
+    return (args[0], listed, *args[2:]) if len(args) > 1 else args
 
 
 def _pre_replace(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:

@@ -42,9 +42,7 @@ REGEX_TIMEOUT_SECONDS: Final = 1.0
 MAX_RENDER_SECONDS: Final = 10.0
 
 # The end of every limit message: how to get past it.
-HOW_TO_RAISE: Final = (
-    "build large data with steps (foreach, write) instead of inside one template"
-)
+HOW_TO_RAISE: Final = "build large data with steps (foreach, write) instead of inside one template"
 
 
 # --- enforcing them ----------------------------------------------------------------------
@@ -64,7 +62,9 @@ def _number(value: float) -> str:
     return f"{value:,}"
 
 
-def limit_error(what: str, limit: int | float, scope: str, *, raisable: bool = True) -> TemplateRenderError:
+def limit_error(
+    what: str, limit: int | float, scope: str, *, raisable: bool = True
+) -> TemplateRenderError:
     """The one message shape: what would have happened, the limit, and how to get past it."""
     message = f"{what} {_number(limit)} {scope}"
     if raisable:
@@ -195,9 +195,10 @@ def check_result(value: Any) -> Any:
         return check_text(value)
     if kind is int:
         return check_int(value)
-    if kind in (list, tuple, dict, set, frozenset, bytes):
-        if len(value) > MAX_ITEMS if kind is not bytes else len(value) > MAX_STRING_LENGTH:
-            raise string_too_long() if kind is bytes else too_many_items()
+    if kind is bytes and len(value) > MAX_STRING_LENGTH:
+        raise string_too_long()
+    if kind in (list, tuple, dict, set, frozenset) and len(value) > MAX_ITEMS:
+        raise too_many_items()
     return value
 
 
@@ -228,7 +229,7 @@ def _size(value: Any, limit: int, memo: dict[int, int], depth: int) -> int:
     if kind is str:
         return len(value) + 2
     if kind is int:
-        return value.bit_length() * 3 // 10 + 1
+        return int(value.bit_length() * 3 // 10 + 1)
     if kind in (float, bool) or value is None:
         return 4
     if kind in (list, tuple, set, frozenset, dict) or isinstance(value, list | tuple | dict):
@@ -240,7 +241,9 @@ def _size(value: Any, limit: int, memo: dict[int, int], depth: int) -> int:
         total = 2
         if isinstance(value, dict):
             for key, item in value.items():
-                total += _size(key, limit, memo, depth + 1) + _size(item, limit, memo, depth + 1) + 2
+                total += (
+                    _size(key, limit, memo, depth + 1) + _size(item, limit, memo, depth + 1) + 2
+                )
                 if total > limit:
                     raise _Over
         else:

@@ -229,12 +229,17 @@ def _check_multiply(left: Any, right: Any) -> None:
 
 def _check_power(base: Any, exponent: Any) -> None:
     integers = isinstance(base, int) and isinstance(exponent, int)
-    if integers and abs(base) > 1 and exponent > 0:
-        # |base| ** exponent has at least exponent * (bits - 1) + 1 bits.
-        if exponent > limits.MAX_INT_BITS or exponent * (abs(base).bit_length() - 1) >= (
-            limits.MAX_INT_BITS
-        ):
-            raise limits.int_too_large()
+    # |base| ** exponent has at least exponent * (bits - 1) + 1 bits.
+    if (
+        integers
+        and abs(base) > 1
+        and exponent > 0
+        and (
+            exponent > limits.MAX_INT_BITS
+            or exponent * (abs(base).bit_length() - 1) >= limits.MAX_INT_BITS
+        )
+    ):
+        raise limits.int_too_large()
 
 
 def _range(*args: Any) -> range:
@@ -287,7 +292,9 @@ def _check_method(
     elif name == "expandtabs":
         size = args[0] if args else kwargs.get("tabsize", 8)
         if isinstance(size, int):
-            limits.check_string_length(len(owner) + owner.count("\t" if isinstance(owner, str) else b"\t") * size)
+            limits.check_string_length(
+                len(owner) + owner.count("\t" if isinstance(owner, str) else b"\t") * size
+            )
     elif name == "replace" and isinstance(owner, str) and len(args) >= 2:
         check_replace(owner, args[0], args[1], args[2] if len(args) > 2 else kwargs.get("count"))
     elif name == "join" and args:
@@ -312,19 +319,21 @@ class _BoundedFormatter(SandboxedFormatter):
     """str.format with each field's width, precision and value's text kept within the bound."""
 
     def convert_field(self, value: Any, conversion: str | None) -> Any:
-        if conversion is not None and type(value) is not str:
-            if limits.text_size(value) > limits.MAX_STRING_LENGTH:
-                raise limits.string_too_long()
+        if conversion is not None and _too_long_as_text(value):
+            raise limits.string_too_long()
         return super().convert_field(value, conversion)
 
     def format_field(self, value: Any, format_spec: str) -> Any:
         for number in _SPEC_NUMBERS.findall(format_spec):
             if len(number) > 9 or int(number) > limits.MAX_STRING_LENGTH:
                 raise limits.string_too_long()
-        if not format_spec and type(value) is not str:
-            if limits.text_size(value) > limits.MAX_STRING_LENGTH:
-                raise limits.string_too_long()
+        if not format_spec and _too_long_as_text(value):
+            raise limits.string_too_long()
         return limits.check_text(super().format_field(value, format_spec))
+
+
+def _too_long_as_text(value: Any) -> bool:
+    return type(value) is not str and limits.text_size(value) > limits.MAX_STRING_LENGTH
 
 
 # Width and precision in a format spec (`>300000000`, `.5f`, `0=10,`): every run of digits.
@@ -335,7 +344,7 @@ class _Sandbox(ImmutableSandboxedEnvironment):
     """The stock immutable sandbox, plus the bounds of igflow.limits on what a render builds."""
 
     intercepted_binops = frozenset({"*", "**"})
-    concat = staticmethod(_bounded_concat)  # type: ignore[assignment]
+    concat = staticmethod(_bounded_concat)
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         if operator == "*":
@@ -430,7 +439,10 @@ def _make_environment() -> _Sandbox:
 
 # Operators that build strings or lists, rewritten into bounded filters (igflow.filters) so that
 # Jinja's compiled code and the interpreter below both go through the bounds.
-_OPERATOR_FILTERS: Final = {nodes.Add: ADD_FILTER, nodes.Mod: MOD_FILTER}
+_OPERATOR_FILTERS: Final[dict[type[nodes.Node], str]] = {
+    nodes.Add: ADD_FILTER,
+    nodes.Mod: MOD_FILTER,
+}
 
 
 def _bound_tree(node: nodes.Node, recursive_loop: bool = False) -> nodes.Node:

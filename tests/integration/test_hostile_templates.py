@@ -5,6 +5,7 @@ Every bomb ends quickly, in little memory, with one clear message naming the lim
 in igflow/limits.py; each case below would exhaust memory or run for hours without them.
 """
 
+# ruff: noqa: E501  (each bomb reads best as the one line a playbook would hold)
 from __future__ import annotations
 
 import os
@@ -31,8 +32,14 @@ RENDER = "characters in one render"
 # (step, what the message says). `log` renders a string template (Jinja's compiled code);
 # `set` evaluates an expression (the interpreter where it can, else compiled code).
 BOMBS: list[tuple[str, str]] = [
-    ('log: "{% for a in range(100000) %}{% for b in range(100000) %}x{% endfor %}{% endfor %}"', LOOPS),
-    ('log: "{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}{% endfor %}"', LOOPS),
+    (
+        'log: "{% for a in range(100000) %}{% for b in range(100000) %}x{% endfor %}{% endfor %}"',
+        LOOPS,
+    ),
+    (
+        'log: "{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}{% endfor %}"',
+        LOOPS,
+    ),
     ("set: {x: \"([range(100000)] * 100000) | map('list') | list\"}", ITEMS),
     ("set: {x: \"range(100000) | map('string') | map('center', 100000) | list\"}", RENDER),
     ('set: {x: "range(10**9) | list"}', RANGE),
@@ -40,7 +47,10 @@ BOMBS: list[tuple[str, str]] = [
     # Jinja's `**` groups to the left: `10**10**10` is (10**10)**10, which is harmless.
     ('set: {x: "10**(10**10)"}', INT),
     ('set: {x: "9**(9**9)"}', INT),
-    ('log: "{% set n = namespace(v=10**1000) %}{% for i in range(40) %}{% set n.v = n.v * n.v %}{% endfor %}"', INT),
+    (
+        'log: "{% set n = namespace(v=10**1000) %}{% for i in range(40) %}{% set n.v = n.v * n.v %}{% endfor %}"',
+        INT,
+    ),
     ("log: \"{{ 'a' | center(300000000) }}\"", STRING),
     ("log: \"{{ 'a'.ljust(300000000) }}\"", STRING),
     ("log: \"{{ 'a'.rjust(300000000) }}\"", STRING),
@@ -56,13 +66,28 @@ BOMBS: list[tuple[str, str]] = [
     ("log: \"{{ '{:>{w}}'.format('a', w=300000000) }}\"", STRING),
     ("log: \"{% set a = ['x' * 1000000] * 9 %}{{ '{0!r}'.format([a, a]) }}\"", STRING),
     ("set: {x: \"'a' * 300000000\"}", STRING),
-    ("set: {x: \"[1, 2, 3] * 100000000\"}", ITEMS),
+    ('set: {x: "[1, 2, 3] * 100000000"}', ITEMS),
     # A {% set %} inside a loop is the loop's own (Jinja's scoping); a namespace carries over.
-    ("log: \"{% set n = namespace(s='x') %}{% for i in range(40) %}{% set n.s = n.s ~ n.s %}{% endfor %}\"", STRING),
-    ("log: \"{% set n = namespace(s='x') %}{% for i in range(40) %}{% set n.s = n.s + n.s %}{% endfor %}\"", STRING),
-    ("log: \"{% set n = namespace(s=[1]) %}{% for i in range(40) %}{% set n.s = n.s + n.s %}{% endfor %}\"", ITEMS),
-    ("log: \"{% set n = namespace(s=[1]) %}{% for i in range(40) %}{% set n.s = [n.s, n.s] | sum(start=[]) %}{% endfor %}\"", ITEMS),
-    ("log: \"{% set n = namespace(s=[1]) %}{% for i in range(40) %}{% set n.s = [n.s, n.s] %}{% endfor %}{{ n.s }}\"", STRING),
+    (
+        "log: \"{% set n = namespace(s='x') %}{% for i in range(40) %}{% set n.s = n.s ~ n.s %}{% endfor %}\"",
+        STRING,
+    ),
+    (
+        "log: \"{% set n = namespace(s='x') %}{% for i in range(40) %}{% set n.s = n.s + n.s %}{% endfor %}\"",
+        STRING,
+    ),
+    (
+        'log: "{% set n = namespace(s=[1]) %}{% for i in range(40) %}{% set n.s = n.s + n.s %}{% endfor %}"',
+        ITEMS,
+    ),
+    (
+        'log: "{% set n = namespace(s=[1]) %}{% for i in range(40) %}{% set n.s = [n.s, n.s] | sum(start=[]) %}{% endfor %}"',
+        ITEMS,
+    ),
+    (
+        'log: "{% set n = namespace(s=[1]) %}{% for i in range(40) %}{% set n.s = [n.s, n.s] %}{% endfor %}{{ n.s }}"',
+        STRING,
+    ),
     ("log: \"{{ range(100000) | join('x' * 100000) }}\"", STRING),
     ("log: \"{{ 'x'.join(['y' * 1000000] * 9 + ['y' * 1000000] * 9) }}\"", STRING),
     ("log: \"{{ ('x' * 1000000) | replace('x', 'x' * 100) }}\"", STRING),
@@ -75,7 +100,7 @@ BOMBS: list[tuple[str, str]] = [
     ("log: \"{% set a = ['x' * 1000000] * 9 %}{{ [a, a] }}\"", STRING),
     ("log: \"{% set a = ['x' * 1000000] * 9 %}{{ [a, a] ~ '' }}\"", STRING),
     ("log: \"{{ (['x'] * 100000) | map('center', 1000) | join }}\"", RENDER),
-    ("log: \"{{ [1] | batch(1000000000, 0) | list }}\"", ITEMS),
+    ('log: "{{ [1] | batch(1000000000, 0) | list }}"', ITEMS),
     ("log: \"{{ 5 | round(-1000000000, 'floor') }}\"", "round: a precision"),
     ("log: \"{{ (1).to_bytes(300000000, 'big') }}\"", STRING),
     # `regex` sees through the brief's `(a+)+$` (see HARMLESS); `(a|aa)+$` still backtracks.
@@ -85,8 +110,8 @@ BOMBS: list[tuple[str, str]] = [
     ("set: {x: \"('a' * 60 ~ '!') | regex_replace('(a|aa)+$', '')\"}", REGEX),
     ("set: {x: \"s | regex_search('(a|aa)+$')\"}", REGEX),  # the interpreted path
     (
-        "log: \"{% for x in range(10) recursive %}"
-        "{% if loop.depth < 9 %}{{ loop(l) }}{% endif %}{% endfor %}\"",
+        'log: "{% for x in range(10) recursive %}'
+        '{% if loop.depth < 9 %}{{ loop(l) }}{% endif %}{% endfor %}"',
         LOOPS,
     ),
 ]
@@ -105,8 +130,14 @@ HARMLESS: list[str] = [
 
 def _playbook(tmp_path: Path, step: str) -> Path:
     path = tmp_path / "bomb.yml"
-    lines = ["igflow: 1", "name: bomb", "vars:", "  l: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]",
-        "  s: \"{{ 'a' * 60 ~ '!' }}\"", "steps:"]
+    lines = [
+        "igflow: 1",
+        "name: bomb",
+        "vars:",
+        "  l: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]",
+        "  s: \"{{ 'a' * 60 ~ '!' }}\"",
+        "steps:",
+    ]
     path.write_text("\n".join([*lines, f"  - {step}", ""]), encoding="utf-8")
     return path
 
@@ -131,9 +162,7 @@ def _igflow(*argv: str) -> tuple[int, str, float, float]:
 
 
 @pytest.mark.parametrize(("step", "message"), BOMBS, ids=[step for step, _ in BOMBS])
-def test_a_template_bomb_ends_with_the_limit_named(
-    tmp_path: Path, step: str, message: str
-) -> None:
+def test_a_template_bomb_ends_with_the_limit_named(tmp_path: Path, step: str, message: str) -> None:
     playbook = _playbook(tmp_path, step)
     code, err, seconds, megabytes = _igflow("run", str(playbook), "--journal", str(tmp_path / "j"))
     assert (code, message in err) == (2, True), err
