@@ -52,7 +52,7 @@ HOW_TO_RAISE: Final = "build large data with steps (foreach, write) instead of i
 # Jinja's constant folding (at compile time) any error just leaves the expression unfolded.
 
 import time  # noqa: E402  (kept with the code that uses it)
-from contextvars import ContextVar, Token  # noqa: E402
+from contextvars import ContextVar  # noqa: E402
 from typing import Any  # noqa: E402
 
 from igflow.errors import TemplateRenderError  # noqa: E402
@@ -101,15 +101,22 @@ class RenderBudget:
     __slots__ = ("characters", "next_check", "started", "steps")
 
     def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        """Start a render. (One object per thread is reused: renders are many and small.)"""
         self.steps = 0
         self.characters = 0
-        self.started = time.monotonic()
         # Iterations are counted inline (`steps += 1; if steps > next_check`), so the clock
-        # and the limit are looked at only every few thousand of them.
-        self.next_check = min(_CLOCK_EVERY, MAX_LOOP_ITERATIONS)
+        # and the limit are looked at only every few thousand of them; the clock starts at the
+        # first look (a render that never loops that long never reads it).
+        self.started = 0.0
+        self.next_check = _CLOCK_EVERY
 
     def check(self) -> None:
         """Called when ``steps`` passes ``next_check``: the limit, then the clock."""
+        if not self.started:
+            self.started = time.monotonic()
         if self.steps > MAX_LOOP_ITERATIONS:
             raise limit_error(
                 "template ran more than",
@@ -140,17 +147,19 @@ class RenderBudget:
 
 
 _CLOCK_EVERY: Final = 4096
-# The render under way in this thread (None outside a render: a filter called directly, or
-# Jinja folding constants at compile time, is bounded per value only).
+# The render under way in this thread (None before the first: a filter called directly is
+# bounded per value only). Jinja folding constants at compile time counts against the last
+# render's budget, which the next render resets.
 _BUDGET: ContextVar[RenderBudget | None] = ContextVar("igflow_render_budget", default=None)
 
 
-def start_render() -> Token[RenderBudget | None]:
-    return _BUDGET.set(RenderBudget())
-
-
-def end_render(token: Token[RenderBudget | None]) -> None:
-    _BUDGET.reset(token)
+def start_render() -> None:
+    """Start counting a render in this thread (or task)."""
+    budget = _BUDGET.get()
+    if budget is None:
+        _BUDGET.set(RenderBudget())
+    else:
+        budget.reset()
 
 
 def current_budget() -> RenderBudget | None:

@@ -416,18 +416,17 @@ class _Undefined(StrictUndefined):
 def _finalize(value: Any) -> Any:
     # Without this, "{{ [x.__class__] }}" in a string template would quietly print "[Undefined]".
     _check_defined(value)
-    if type(value) is not str and limits.text_size(value) > limits.MAX_STRING_LENGTH:
+    if type(value) in _CONTAINERS and limits.text_size(value) > limits.MAX_STRING_LENGTH:
         raise limits.string_too_long()  # a list shared many times over, about to become text
     return value
 
 
+_CONTAINERS: Final = frozenset({list, tuple, dict, set, frozenset})
+
+
 def _make_environment() -> _Sandbox:
     env = _Sandbox(undefined=_Undefined, autoescape=False, finalize=_finalize)
-    for name, func in list(env.filters.items()):
-        env.filters[name] = guard_stock(name, func)
-    env.filters.update((name, guard(func)) for name, func in FILTERS.items())
-    env.filters.update(OPERATOR_FILTERS)
-    env.filters[_LOOP_FILTER] = _counted
+    env.filters.update(_bounded_filters(env.filters))
     env.tests.update(TESTS)
     env.globals["range"] = _range
     for name in REMOVED_FILTERS:
@@ -435,6 +434,20 @@ def _make_environment() -> _Sandbox:
     for name in REMOVED_GLOBALS:
         env.globals.pop(name, None)
     return env
+
+
+_BOUNDED_FILTERS: dict[str, Callable[..., Any]] = {}
+
+
+def _bounded_filters(stock: Mapping[str, Callable[..., Any]]) -> dict[str, Callable[..., Any]]:
+    """Every filter, bounded (made once: wrapping them all costs more than a small run)."""
+    if not _BOUNDED_FILTERS:
+        bounded = {name: guard_stock(name, func) for name, func in stock.items()}
+        bounded.update((name, guard(func)) for name, func in FILTERS.items())
+        bounded.update(OPERATOR_FILTERS)
+        bounded[_LOOP_FILTER] = _counted
+        _BOUNDED_FILTERS.update(bounded)
+    return _BOUNDED_FILTERS
 
 
 # Operators that build strings or lists, rewritten into bounded filters (igflow.filters) so that
@@ -511,7 +524,7 @@ def _materialize(value: Any) -> Any:
 
 def _evaluate(call: Callable[[], Any]) -> Any:
     """Run one evaluation and turn anything that goes wrong into a TemplateRenderError."""
-    budget = limits.start_render()
+    limits.start_render()
     try:
         value = _materialize(call())
         _check_defined(value)
@@ -524,8 +537,6 @@ def _evaluate(call: Callable[[], Any]) -> Any:
         raise TemplateRenderError("template ran out of memory") from None
     except Exception as exc:  # user expressions can fail in any way; no traceback reaches users
         raise TemplateRenderError(_one_line(f"{type(exc).__name__}: {exc}")) from exc
-    finally:
-        limits.end_render(budget)
 
 
 # --------------------------------------------------------------------------- compiled objects
