@@ -279,11 +279,10 @@ def _external_variables(args: argparse.Namespace) -> dict[str, Any]:
     if args.vars_file:
         # The playbook loader: safe, bounded (size, depth, number length) and located messages.
         from igflow.errors import PlaybookSyntaxError
-        from igflow.playbook.loader import load_playbook_text
+        from igflow.playbook.loader import load_playbook_text, read_bounded
 
         try:
-            with open(args.vars_file, encoding="utf-8") as fh:
-                text = fh.read()
+            text = read_bounded(args.vars_file, "a --vars-file").decode("utf-8")
         except OSError as exc:
             raise UsageError(f"cannot read --vars-file {args.vars_file}: {exc.strerror}") from None
         except UnicodeDecodeError:

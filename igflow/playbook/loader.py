@@ -25,6 +25,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from igflow.errors import Issue, PlaybookSyntaxError, SourceLocation, UsageError
+from igflow.limits import MAX_PLAYBOOK_BYTES
 
 __all__ = [
     "MAX_DEPTH",
@@ -34,6 +35,7 @@ __all__ = [
     "Path",
     "load_playbook_file",
     "load_playbook_text",
+    "read_bounded",
 ]
 
 Path = tuple[str | int, ...]
@@ -106,13 +108,40 @@ def load_playbook_file(path: str) -> LoadedDocument:
     if os.path.isdir(path):
         raise UsageError(f"{path}: is a directory, not a playbook file")
     try:
-        with open(path, "rb") as fh:
-            raw = fh.read()
+        raw = read_bounded(path, "a playbook")
     except FileNotFoundError:
         raise UsageError(f"{path}: no such playbook file") from None
     except OSError as exc:
         raise UsageError(f"{path}: cannot read the playbook: {exc.strerror or exc}") from None
     return load_playbook_text(_decode(raw, path), path)
+
+
+def read_bounded(path: str, what: str) -> bytes:
+    """The bytes of ``path``, refused by its size before it is read or parsed.
+
+    A 50 MB file would take tens of seconds and most of a gigabyte to compose before the node
+    bound refused it. At most MAX_PLAYBOOK_BYTES + 1 bytes are read, so a file that grows
+    while it is read, or that lies about its size (a pipe, /dev/zero), is bounded too.
+
+    Args:
+        path: The file.
+        what: What it is, for the message ("a playbook", "a --vars-file").
+
+    Raises:
+        UsageError: The file is larger than MAX_PLAYBOOK_BYTES.
+        OSError: It cannot be read.
+    """
+    with open(path, "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        raw = b"" if size > MAX_PLAYBOOK_BYTES else fh.read(MAX_PLAYBOOK_BYTES + 1)
+    if size > MAX_PLAYBOOK_BYTES or len(raw) > MAX_PLAYBOOK_BYTES:
+        shown = f"{size / 1_000_000:,.1f} MB" if size > MAX_PLAYBOOK_BYTES else "larger"
+        raise UsageError(
+            f"{path}: the file is {shown}, more than the {MAX_PLAYBOOK_BYTES // (1024 * 1024)} MiB "
+            f"{what} may have (igflow.limits.MAX_PLAYBOOK_BYTES); split it, or pass large data "
+            "through steps instead of the playbook text"
+        )
+    return raw
 
 
 def load_playbook_text(text: str, filename: str) -> LoadedDocument:

@@ -173,7 +173,7 @@ def test_render_errors_are_one_line_template_render_errors(
         "text {{ [x.__class__] }}",
         "{{ x.append(1) }}",  # the sandbox is immutable
         "{{ d.update({'a': 1}) }}",
-        "{{ 'a' * 10000000 }}",
+        "{{ 'a' * 100000000 }}",
         "{{ [0] * 10000000 }}",
         "{{ 2 ** 1000000 }}",
         "{{ range(10000000) | list }}",
@@ -674,3 +674,60 @@ def test_a_bare_name_is_looked_up_as_jinja_would(engine: TemplateEngine) -> None
     jinja = engine._generate_expression(engine._parse_expression("range"))
     assert engine.compile_expression("range").evaluate({}) is jinja({})  # a global
     assert engine.compile_expression("range").evaluate({"range": 1}) == 1  # names win
+
+
+# --------------------------------------------------------------------------- limits
+#
+# Each bound holds on both paths: the interpreter (as_const) and Jinja's compiled code.
+# tests/integration/test_hostile_templates.py runs the bombs through the CLI.
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("s ~ s", "string longer than 10,000,000 characters"),
+        ("s + s", "string longer than 10,000,000 characters"),
+        ("s ~ s if t else s", "string longer than 10,000,000 characters"),
+        ("'%20000000s' % s", "string longer than 10,000,000 characters"),
+        ("s | center(20000000)", "string longer than 10,000,000 characters"),
+        ("items + items", "list longer than 1,000,000 items"),
+    ],
+)
+def test_limits_hold_interpreted_and_compiled(source: str, message: str) -> None:
+    from igflow import templating
+
+    engine = TemplateEngine()
+    compiled = engine.compile_expression(source)
+    assert isinstance(compiled._expression, templating._Interpreted)
+    context = {"s": "x" * 6_000_000, "items": [0] * 600_000, "t": True}
+    with pytest.raises(TemplateRenderError, match=message):
+        compiled.evaluate(context)
+    jinja = engine._generate_expression(engine._parse_expression(source))
+    with pytest.raises(TemplateRenderError, match=message):
+        templating._evaluate(lambda: jinja(context))
+
+
+def test_a_large_export_still_renders_as_json(engine: TemplateEngine) -> None:
+    rows = [
+        {"id": f"{1667121369441597934 + n}_3657782666", "likes": n, "caption": "a caption"}
+        for n in range(30_000)
+    ]
+    text = render(engine, "{{ rows | tojson }}", rows=rows)
+    assert len(text) > 2_000_000
+    assert render(engine, "{{ rows | length }}", rows=rows) == 30_000
+    csv = render(engine, "{% for r in rows %}{{ r.id }},{{ r.likes }}\n{% endfor %}", rows=rows)
+    assert csv.count("\n") == 30_000
+
+
+def test_the_loop_budget_is_per_render(engine: TemplateEngine) -> None:
+    template = engine.compile_value("{% for a in range(100000) %}{% endfor %}ok")
+    for _ in range(30):  # 3,000,000 iterations in all, 100,000 per render
+        assert template.render({}) == "ok"
+
+
+def test_regex_filters_still_speak_pythons_dialect() -> None:
+    assert regex_search("a1b22", r"\d{2}")
+    assert regex_replace("2024-01-02", r"(\d+)-(\d+)-(\d+)", r"\3/\2/\1") == "02/01/2024"
+    from igflow.filters import regex_match
+
+    assert regex_match("Spam", "spam", ignorecase=True)
