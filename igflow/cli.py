@@ -37,8 +37,11 @@ class Environment:
         environ: Mapping[str, str] | None = None,
         stdin: TextIO | None = None,
     ) -> None:
-        self.stdout: TextIO = stdout if stdout is not None else sys.stdout
-        self.stderr: TextIO = stderr if stderr is not None else sys.stderr
+        from igflow.textout import DegradingStream
+
+        # A console that cannot show → or × gets ASCII, never a crash (igflow.textout).
+        self.stdout: TextIO = DegradingStream(stdout if stdout is not None else sys.stdout)  # type: ignore[assignment]
+        self.stderr: TextIO = DegradingStream(stderr if stderr is not None else sys.stderr)  # type: ignore[assignment]
         self.stdin: TextIO = stdin if stdin is not None else sys.stdin
         self.environ: Mapping[str, str] = dict(os.environ) if environ is None else environ
 
@@ -725,7 +728,7 @@ def _source_line(error: IgflowError, lines: Sequence[str] | None) -> str | None:
 
 def _silence_stdout(env: Environment) -> None:
     """Point stdout at /dev/null so the interpreter's final flush does not fail again."""
-    if env.stdout is sys.stdout:
+    if getattr(env.stdout, "wrapped", env.stdout) is sys.stdout:
         try:
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
@@ -753,9 +756,10 @@ def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> i
         env.stderr.write("igflow: interrupted\n")
         return int(ExitCode.INTERRUPTED)
     except BrokenPipeError:
-        # The reader went away (`igflow sandbox users | head`): stop quietly, like other tools.
+        # The reader went away (`igflow run ... | head -1`): stop quietly with the status a
+        # process killed by SIGPIPE has, as other tools do; it was not interrupted.
         _silence_stdout(env)
-        return int(ExitCode.INTERRUPTED)
+        return int(ExitCode.CLOSED_PIPE)
     except SystemExit as exc:  # --help / --version
         return int(exc.code) if isinstance(exc.code, int) else 0
     except Exception as exc:  # a bug: say so, never a bare traceback

@@ -9,6 +9,7 @@
     │   ├── TemplateSyntaxError          Jinja syntax error found at plan time
     │   └── JsonPathSyntaxError          JSONPath syntax error found at plan time
     ├── StepError                        failures while running a step
+    │   ├── LoopError                    foreach gave no list                     exit 2
     │   ├── TemplateRenderError          undefined name, sandbox violation       exit 2
     │   ├── ExtractionError              a singular path matched nothing         exit 1
     │   ├── AssertionFailed              an assertion was falsy                  exit 1
@@ -65,6 +66,7 @@ class ExitCode(IntEnum):
     IN_DOUBT = 7  # writes may or may not have been applied: `--resume` settles them
     INTERNAL = 70  # a bug in igflow
     INTERRUPTED = 130
+    CLOSED_PIPE = 141  # the output's reader went away (128 + SIGPIPE, as other tools exit)
 
 
 class SourceLocation(NamedTuple):
@@ -181,7 +183,9 @@ class StepError(IgflowError):
 
 
 class LoopError(StepError):
-    """``foreach`` did not give a list."""
+    """``foreach`` did not give a list: an invalid value at run time, like a failed template."""
+
+    exit_code = ExitCode.USAGE
 
 
 class TemplateRenderError(StepError):

@@ -26,7 +26,7 @@ def main() -> int:
                 sys.stdout.write(help_text())
             sys.stdout.flush()
         except BrokenPipeError:
-            return 130
+            return 141  # ExitCode.CLOSED_PIPE: the reader went away
         return _USAGE_EXIT if not args else 0
     from igflow import gcpolicy
 

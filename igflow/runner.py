@@ -13,6 +13,7 @@ Rules of this module:
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -77,6 +78,9 @@ class Connection(Protocol):
     def anonymous_client(self) -> Any: ...
 
 
+# `steps.<id>` in an expression's source: which steps an output needs.
+_STEP_REFERENCE = re.compile(r"\bsteps\.([A-Za-z_][A-Za-z0-9_]*)")
+
 # "No body given": the page to extract from is the response's own body.
 _UNSET: Any = object()
 
@@ -118,6 +122,7 @@ class Runner:
         self._rate_remaining: int | None = None
         self._caps: dict[int, int] = {}  # step index -> its max_writes, once rendered
         self._accounts: dict[int, str | None] = {}  # id(authorization) -> account id
+        self._files_written: list[str] = []  # what `write` steps wrote, in order
         self._account_lock = threading.Lock()
 
     # -- the run -------------------------------------------------------------------------
@@ -150,6 +155,7 @@ class Runner:
         result.writes_done_earlier = self.gate.resumed
         result.reconciled = list(self.gate.reconciled)
         result.in_doubt = list(self.gate.in_doubt)
+        result.files_written = list(self._files_written)
         if result.error is None and not result.interrupted and result.in_doubt:
             # on_error: continue went past them; the run still does not end well.
             count = len(result.in_doubt)
@@ -186,7 +192,26 @@ class Runner:
             try:
                 result.outputs[name] = expression.evaluate(self.names)
             except IgflowError as exc:
-                result.output_errors[name] = exc.message
+                result.output_errors[name] = self._why_not(expression, exc, result)
+
+    def _why_not(self, expression: Any, error: IgflowError, result: RunResult) -> str:
+        """Why an output has no value, in words: Jinja's would be "'dict object' has no
+        attribute 'each'" for a step the run never reached."""
+        stopped = result.error is not None or result.interrupted
+        when = "the run stopped before " if stopped else ""
+        steps = [
+            step_id
+            for step_id in dict.fromkeys(_STEP_REFERENCE.findall(expression.source))
+            if step_id not in self.names["steps"]
+        ]
+        if steps:
+            listed = ", ".join(f"`{step_id}`" for step_id in steps)
+            return f"{when}step {listed} " + ("ran" if stopped else "did not run")
+        missing = sorted(n for n in expression.names if n not in self.names)
+        if missing:
+            listed = ", ".join(f"`{n}`" for n in missing)
+            return f"{when}{listed} " + ("was set" if stopped else "was never set")
+        return error.message
 
     def _run_step(self, step: Step) -> StepRecord:
         record = StepRecord(step, endpoint=step.endpoint.id if step.endpoint else None)
@@ -440,6 +465,7 @@ class Runner:
         text, count = serialize(spec.value.render(scope), fmt, spec.columns)
         # Confined to the output directory: a rendered path can still lead out (or onto a link).
         self._outputs.write_text(path, self._redact_text(text))
+        self._files_written.append(path)
         unit = "value" if fmt == "json" else ("row" if count == 1 else "rows")
         return f"wrote {count if fmt != 'json' else 1} {unit} to {path}"
 

@@ -88,6 +88,9 @@ class ConsoleReporter:
         self._exchanges: list[Exchange] = []
         self._exchanges_lock = threading.Lock()
         self._retries: list[str] = []  # shown under their step's line, like exchanges
+        self._current: Step | None = None  # the step started and not finished yet
+        self._current_items: list[ItemRecord] = []
+        self._current_total: int | None = None
         self._waiting = False  # a rate-limit countdown is on the (TTY) line
         self._wait_minute: int | None = None  # piped: the minute of the last wait line
 
@@ -105,14 +108,20 @@ class ConsoleReporter:
             self._write(self._paint(f"{title}", "1") + f"  ({playbook.path} → {origin})")
 
     def step_started(self, step: Step) -> None:
-        pass
+        # Kept until the step's line is printed: after Ctrl-C mid-step, run_finished says
+        # how far it got (the reports do too).
+        self._current = step
+        self._current_items = []
+        self._current_total = None
 
     # -- progress ----------------------------------------------------------------------------
     def loop_started(self, step: Step, total: int) -> None:
+        self._current_total = total
         now = self._clock()
         self._loop = _Loop(step, total, started=now, last_shown=now)
 
     def item_finished(self, step: Step, item: ItemRecord, done: int, total: int) -> None:
+        self._current_items.append(item)
         loop = self._loop
         if loop is None or self.options.verbosity < 0 or total <= 0:
             return
@@ -158,6 +167,7 @@ class ConsoleReporter:
 
     # -- steps -------------------------------------------------------------------------------
     def step_finished(self, record: StepRecord) -> None:
+        self._current = None
         self._clear_progress()
         failed = record.status is Status.FAILED
         if self.options.verbosity < 0 and not failed:
@@ -215,7 +225,7 @@ class ConsoleReporter:
         notes += [(item.status, item.message) for item in record.items or ()]
         resumed = 0
         for status, message in notes:
-            if status is Status.DRY_RUN and message:
+            if status is Status.DRY_RUN and message and self.options.verbosity >= 0:
                 self._write(self._paint(f"      {message}", "35"))
             elif status is Status.DONE_EARLIER:
                 resumed += 1
@@ -292,6 +302,8 @@ class ConsoleReporter:
 
     def run_finished(self, result: RunResult) -> None:
         self._clear_progress()  # interrupted mid-loop: the step line never came
+        if self._current is not None and result.interrupted:
+            self._show_interrupted_step(self._current)
         self._show_outputs(result)
         self._show_write_summary(result)
         counts: dict[Status, int] = {}
@@ -319,13 +331,41 @@ class ConsoleReporter:
             f"{self._paint(verdict, colour)}: {', '.join(pieces)} in {_duration(result.elapsed)}"
         )
 
+    def _show_interrupted_step(self, step: Step) -> None:
+        """The line of the step Ctrl-C stopped: what it had done, what it never started."""
+        width = len(str(self._total))
+        parts = [
+            self._paint("INTR", "31;1"),
+            f"{step.index + 1:>{width}}/{self._total}",
+            step.label,
+        ]
+        total = self._current_total
+        if total is not None:
+            done = self._current_items
+            counts = item_counts(done).split(", ")[1:]  # the failures among those done
+            parts.append(
+                ", ".join(
+                    [f"{len(done)} of {total} items done", *counts, f"{total - len(done)} not run"]
+                )
+            )
+        parts.append(self._paint("(interrupted)", "2"))
+        self._write("  ".join(parts))
+
     def _show_write_summary(self, result: RunResult) -> None:
         writes = ", ".join(f"{endpoint} ×{count}" for endpoint, count in result.writes.items())
         if result.dry_run:
+            files = result.files_written
+            wrote = ""
+            if files:  # `write` steps run in a dry run too: they change nothing remote
+                shown = ", ".join(files[:3]) + (
+                    f" and {len(files) - 3} more" if len(files) > 3 else ""
+                )
+                wrote = f"; files written: {shown}"
             self._write(
                 self._paint("dry run: ", "35;1")
                 + (f"would send {writes}" if writes else "no writes would be sent")
-                + "; nothing was written"
+                + "; nothing was sent to the account"
+                + wrote
             )
             return
         if result.writes_done_earlier:

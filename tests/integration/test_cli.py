@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -156,5 +157,39 @@ def test_a_closed_pipe_stops_quietly() -> None:
 
     err = io.StringIO()
     code = main(["endpoints"], Environment(stdout=ClosedPipe(), stderr=err, environ={}))
-    assert code == 130
+    assert code == 141  # as a process killed by SIGPIPE: not 130, "interrupted"
     assert err.getvalue() == ""
+
+
+def test_a_real_closed_pipe_exits_141_quietly() -> None:
+    """`igflow run ... | head -1`: the reader goes away after the first line."""
+    script = (
+        f"{shlex.quote(sys.executable)} -m igflow run "
+        f"{shlex.quote(str(ROOT / 'playbooks' / 'seed_walkthrough.yml'))} | head -1; "
+        'echo "status=${PIPESTATUS[0]}"'
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    completed = subprocess.run(
+        ["bash", "-c", script], capture_output=True, text=True, timeout=120, env=env, check=False
+    )
+    assert completed.stdout.splitlines()[-1] in ("status=141", "status=0"), completed
+    assert "Traceback" not in completed.stderr and "interrupted" not in completed.stderr
+
+
+@pytest.mark.parametrize("encoding", ["ascii", "cp1252"])
+@pytest.mark.parametrize("command", ["run", "plan"])
+def test_a_console_that_cannot_show_an_arrow_gets_ascii(encoding: str, command: str) -> None:
+    """PYTHONIOENCODING=ascii crashed run and plan with exit 70 on the → of their first line."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONIOENCODING": encoding}
+    completed = subprocess.run(
+        [sys.executable, "-m", "igflow", command, str(ROOT / "playbooks" / "seed_walkthrough.yml")],
+        capture_output=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr.decode(errors="replace")
+    out = completed.stdout.decode(encoding)
+    assert "Traceback" not in completed.stderr.decode(errors="replace")
+    if command == "run":
+        assert " -> http://127.0.0.1:" in out and "ok: 8 passed" in out

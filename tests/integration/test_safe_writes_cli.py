@@ -71,7 +71,7 @@ def test_dry_run_reads_for_real_and_sends_no_write(sandbox: Sandbox, tmp_path: P
     assert sandbox.requests("likes.delete") == []
     assert len(sandbox.requests("users.media_liked")) == 2  # the reads did happen
     assert out.count("would send DELETE likes.delete media_id=") == 40
-    assert "dry run: would send likes.delete ×40; nothing was written" in out
+    assert "dry run: would send likes.delete ×40; nothing was sent to the account" in out
     assert not (tmp_path / "journal.jsonl").exists()
 
 

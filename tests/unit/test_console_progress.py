@@ -279,3 +279,39 @@ def test_exchanges_from_many_threads_all_show_under_their_step() -> None:
     text = out.getvalue()
     assert text.count("      > DELETE ") == 1600
     assert TOKEN not in text
+
+
+def test_ctrl_c_mid_loop_prints_the_line_of_the_step_in_flight() -> None:
+    """Issue 12: after Ctrl-C mid-loop the console printed no line for the step in flight."""
+    step = make_step(0, "Unlike each")
+    playbook = make_playbook([step])
+    reporter, out, _ = console()
+    reporter.run_started(playbook, "http://x")
+    reporter.step_started(step)
+    reporter.loop_started(step, 10)
+    loop = items(3, failed=(1,))
+    for done, item in enumerate(loop, 1):
+        reporter.item_finished(step, item, done, 10)
+    reporter.run_finished(make_result(playbook, [], interrupted=True))
+    assert "INTR  1/1  Unlike each  3 of 10 items done, 1 failed, 7 not run  (interrupted)" in (
+        out.getvalue()
+    )
+
+
+def test_a_dry_run_says_what_it_wrote_and_quiet_hides_each_would_send() -> None:
+    step = make_step(0, "Unlike each")
+    playbook = make_playbook([step])
+    loop = [
+        ItemRecord(n, str(n), status=Status.DRY_RUN, message=f"would send {n}") for n in range(3)
+    ]
+    record = StepRecord(step, status=Status.FAILED, items=loop)
+    for verbosity, shown in ((0, True), (-1, False)):
+        reporter, out, _ = console(verbosity=verbosity)
+        result = make_result(playbook, [record], error=api_error(step))
+        result.dry_run = True
+        result.files_written = ["exports/media.jsonl"]
+        replay(reporter, result)
+        text = out.getvalue()
+        assert ("would send 1" in text) is shown
+        assert "nothing was sent to the account; files written: exports/media.jsonl" in text
+        assert "nothing was written" not in text

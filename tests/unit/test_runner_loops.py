@@ -185,6 +185,7 @@ steps:
     )
     assert isinstance(result.error, LoopError)
     assert result.error.message.startswith("foreach needs a list, got ")
+    assert result.error.exit_code == 2  # an invalid value at run time, not a failed assertion
 
 
 def test_an_empty_list_runs_nothing_and_binds_empty_lists() -> None:
@@ -543,3 +544,34 @@ outputs:
     from igflow.reporters.common import item_counts
 
     assert item_counts(items) == "2 of 4 items run, 1 failed, 2 not run"
+
+
+def test_outputs_that_cannot_be_computed_say_why_in_words() -> None:
+    from runner_fakes import FakeClient, run
+
+    from igflow.errors import APINotFoundError
+
+    def respond(endpoint: Any, params: Any) -> Any:
+        return APINotFoundError("invalid media id", status=400, error_type="APINotFoundError")
+
+    body = """\
+vars:
+  ids: [a, b]
+steps:
+  - authorize: {scopes: [basic, public_content], user: grantwinney}
+  - call: media.get
+    with: {media_id: nope}
+  - id: each
+    foreach: "{{ ids }}"
+    call: media.get
+    with: {media_id: "{{ item }}"}
+    extract: {mid: $.data.id}
+outputs:
+  oks: steps.each.results | selectattr("status", "equalto", "ok") | list | length
+  n: mid | length
+"""
+    result, _ = run(body, FakeClient(respond))
+    assert result.output_errors == {
+        "oks": "the run stopped before step `each` ran",
+        "n": "the run stopped before `mid` was set",
+    }
