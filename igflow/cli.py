@@ -695,7 +695,7 @@ def _report_error(
         from igflow.playbook import format_issue
 
         for issue in error.issues:
-            out.append(format_issue(issue, error.lines if hasattr(error, "lines") else lines))
+            out.append(format_issue(issue, error.lines if error.lines is not None else lines))
         errors = sum(1 for i in error.issues if i.severity == "error")
         out.append(f"igflow: {errors} problem{'s' if errors != 1 else ''} found; nothing was sent")
     else:

@@ -522,7 +522,7 @@ class ApiClient:
             try:
                 response = self._send(prepared, timeout)
             except IgflowError as exc:
-                self.pacer.after_response(prepared.budget, getattr(exc, "rate_limit", None))
+                self.pacer.after_response(prepared.budget, exc.rate_limit)
                 if isinstance(exc, RateLimitError):
                     pause = self._rate_limit_pause(exc, endpoint.id, waited)
                     # A 429 means the API refused the request before doing anything, so sending

@@ -50,7 +50,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from enum import IntEnum
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING:
+    from igflow.responses import RateLimitInfo
 
 
 class ExitCode(IntEnum):
@@ -83,9 +86,16 @@ class SourceLocation(NamedTuple):
 
 
 class IgflowError(Exception):
-    """Base of every error igflow reports to a user."""
+    """Base of every error igflow reports to a user.
+
+    An error read from an HTTP answer (an API error, a malformed body) also carries
+    ``rate_limit``, the answer's rate-limit headers (``igflow.responses.RateLimitInfo``), and
+    ``request``, the (method, redacted URL) it answered, for reports.
+    """
 
     exit_code: ExitCode = ExitCode.INTERNAL
+    rate_limit: RateLimitInfo | None = None
+    request: tuple[str, str] | None = None
 
     def __init__(
         self,
@@ -117,7 +127,10 @@ class UsageError(IgflowError):
 
 
 class PlaybookError(IgflowError):
+    """``lines``: the playbook's source lines, when known, so a message can quote them."""
+
     exit_code = ExitCode.USAGE
+    lines: Sequence[str] | None = None
 
 
 class PlaybookSyntaxError(PlaybookError):
@@ -268,11 +281,17 @@ class ConnectionDropped(TransportError):
 
 
 class MalformedResponse(TransportError):
-    pass
+    """``status``: the HTTP status of the answer, if one came; ``truncated``: the body was cut
+    short (a lost answer, which a retry may mend), not a body of the wrong kind."""
+
+    status: int | None = None
+    truncated: bool = False
 
 
 class ApiError(IgflowError):
-    """An error envelope returned by the API."""
+    """An error envelope returned by the API.
+
+    """
 
     exit_code = ExitCode.API_ERROR
 

@@ -203,10 +203,10 @@ def read_response(
         error = _malformed(endpoint_id, response, redactor)
     else:
         error = _status_error(endpoint_id, response, redactor)
-    # Not a declared attribute: any error read from a response carries its rate-limit headers.
-    error.rate_limit = rate_limit  # type: ignore[attr-defined]
+    # Any error read from a response carries its rate-limit headers...
+    error.rate_limit = rate_limit
     # ... and the request it answered (redacted), so reports can say which request failed.
-    error.request = (method, redactor.redact(url))  # type: ignore[attr-defined]
+    error.request = (method, redactor.redact(url))
     raise error
 
 
@@ -261,8 +261,8 @@ def _malformed(
     )
     # Not declared attributes: a transport error has no status unless a response came back, and
     # only a malformed body says whether it was cut short (igflow.retry reads `truncated`).
-    error.status = response.status_code  # type: ignore[attr-defined]
-    error.truncated = truncated  # type: ignore[attr-defined]
+    error.status = response.status_code
+    error.truncated = truncated
     return error
 
 

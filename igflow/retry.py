@@ -114,7 +114,7 @@ def classify(error: BaseException) -> str:
     if isinstance(error, MalformedResponse):
         # A body cut short is a lost response; a well-formed body that is not the API's JSON (a
         # proxy's HTML page, a wrong target) would come back the same, so it is final.
-        return MAYBE_APPLIED if getattr(error, "truncated", False) else NEVER
+        return MAYBE_APPLIED if error.truncated else NEVER
     if isinstance(error, RateLimitError):
         return RATE_LIMITED
     return NEVER

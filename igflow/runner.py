@@ -615,10 +615,9 @@ class Runner:
 
     def _note_api_error(self, error: ApiError, record: StepRecord | ItemRecord) -> None:
         record.http_status = error.status
-        request = getattr(error, "request", None)
-        if request is not None:
-            record.request = RequestView(*request)
-        self._note_rate_limit(getattr(error, "rate_limit", None))
+        if error.request is not None:
+            record.request = RequestView(*error.request)
+        self._note_rate_limit(error.rate_limit)
 
     def _failure_status(self, step: Step, error: IgflowError) -> Status:
         # A safety refusal stops the run even under on_error: continue: that is its point.

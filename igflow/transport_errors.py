@@ -90,7 +90,7 @@ def map_transport_error(
         error = MalformedResponse(f"response body could not be decoded: {url} ({innermost})")
         # A compressed body that fails to decode was most often cut short in transit: the
         # request may have been applied, its answer lost (igflow.retry reads `truncated`).
-        error.truncated = True  # type: ignore[attr-defined]
+        error.truncated = True
         return error
     if isinstance(exc, UnicodeDecodeError):
         return MalformedResponse(f"response headers could not be decoded: {url} ({innermost})")

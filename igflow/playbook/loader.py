@@ -165,7 +165,7 @@ def load_playbook_text(text: str, filename: str) -> LoadedDocument:
             raise PlaybookSyntaxError("playbook is empty", location=SourceLocation(filename, 1, 1))
         doc.data = _Builder(doc).build(root, ())
     except PlaybookSyntaxError as exc:
-        exc.lines = lines  # type: ignore[attr-defined]  # so callers can show the source line
+        exc.lines = lines  # so callers can show the source line
         raise
     # A merged anchor is walked once per merge; report each of its problems once.
     doc.issues = sorted(set(doc.issues), key=lambda i: (i.location.line, i.location.col, i.message))

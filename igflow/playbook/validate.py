@@ -153,7 +153,7 @@ def check_playbook(
     )
     if playbook is None:
         error = PlaybookValidationError([i for i in issues if i.severity == "error"] or issues)
-        error.lines = doc.lines  # type: ignore[attr-defined]  # for format_issue in the CLI
+        error.lines = doc.lines  # for format_issue in the CLI
         raise error
     return playbook
 
