@@ -16,7 +16,23 @@ from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import requests
 
-from igflow.errors import AuthenticationError, ConnectError, OAuthError, TransportError
+from igflow.bounded import (
+    DEFAULT_MAX_RESPONSE_BYTES,
+    BodyTooLarge,
+    DeadlinePassed,
+    begin,
+    end,
+    read_body,
+    show_bytes,
+)
+from igflow.errors import (
+    AuthenticationError,
+    ConnectError,
+    MalformedResponse,
+    OAuthError,
+    RequestTimeout,
+    TransportError,
+)
 from igflow.transport_errors import TRANSPORT_EXCEPTIONS
 
 _MAX_HOPS = 8  # authorize → login → authorize → consent → redirect, with room to spare
@@ -53,11 +69,20 @@ class SandboxInfo:
 
 
 def fetch_sandbox_info(
-    session: requests.Session, origin: str, timeout: float
+    session: requests.Session,
+    origin: str,
+    timeout: float,
+    *,
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
 ) -> SandboxInfo | None:
     """Ask a target whether it is an igflow sandbox; None when it is not."""
     response = _send(
-        session, "GET", origin + "/_sandbox/info", timeout=timeout, where=f"cannot reach {origin}"
+        session,
+        "GET",
+        origin + "/_sandbox/info",
+        timeout=timeout,
+        where=f"cannot reach {origin}",
+        max_bytes=max_response_bytes,
     )
     if response.status_code != 200:
         return None
@@ -109,20 +134,49 @@ def _send(
     *,
     timeout: float,
     where: str,
+    max_bytes: int,
     data: Any = None,
 ) -> requests.Response:
     """One OAuth-flow request; every way it can fail becomes a transport error.
+
+    ``timeout`` bounds the connect and each read; the whole exchange may take twice that (see
+    :mod:`igflow.bounded`), and its body at most ``max_bytes``.
 
     Raised ``from None``: requests' exception texts carry URLs (the last redirect holds the
     token), and what leaks from below requests (a reset connection, an undecodable Location
     header) must not end as an internal error.
     """
+    response: requests.Response | None = None
+    failure: TransportError | None = None
+    deadline = begin(2 * timeout)
     try:
-        return session.request(method, url, data=data, timeout=timeout, allow_redirects=False)
-    except requests.ConnectionError:
-        raise ConnectError(f"{where}: connection refused or failed") from None
-    except TRANSPORT_EXCEPTIONS as exc:
-        raise TransportError(f"{where}: {type(exc).__name__}") from None
+        response = session.request(
+            method, url, data=data, timeout=timeout, allow_redirects=False, stream=True
+        )
+        read_body(response, max_bytes, deadline)
+    except (*TRANSPORT_EXCEPTIONS, DeadlinePassed) as exc:
+        if deadline.expired:  # a socket shut down at the deadline reads as a broken connection
+            failure = RequestTimeout(
+                f"{where}: no complete answer within {deadline.seconds:g}s (connect + read "
+                "timeout; raise it with --timeout)"
+            )
+        elif isinstance(exc, requests.ConnectionError):
+            failure = ConnectError(f"{where}: connection refused or failed")
+        else:
+            failure = TransportError(f"{where}: {type(exc).__name__}")
+    except BodyTooLarge as exc:
+        failure = MalformedResponse(
+            f"{where}: the response is larger than the {show_bytes(exc.limit)} "
+            "--max-response-bytes allows; stopped reading"
+        )
+    finally:
+        end(deadline)
+    if failure is not None:
+        if response is not None:
+            response.close()
+        raise failure from None
+    assert response is not None
+    return response
 
 
 class _FormParser(HTMLParser):
@@ -204,6 +258,7 @@ def _exchange_code(
     client_secret: str,
     redirect_uri: str,
     timeout: float,
+    max_bytes: int,
 ) -> str:
     """The explicit flow's second half: POST /oauth/access_token with the client's secret."""
     form = {
@@ -220,6 +275,7 @@ def _exchange_code(
         data=form,
         timeout=timeout,
         where=f"the sandbox at {origin}",
+        max_bytes=max_bytes,
     )
     try:
         body: Any = response.json()
@@ -241,6 +297,7 @@ def authorize_sandbox(
     scopes: Sequence[str],
     timeout: float = 10.0,
     client_secret: str | None = None,
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
 ) -> str:
     """Log in to a sandbox as ``username`` and grant ``scopes``; return the access token.
 
@@ -265,7 +322,13 @@ def authorize_sandbox(
     logged_in = False
     for _ in range(_MAX_HOPS):
         response = _send(
-            session, method, url, data=data, timeout=timeout, where=f"the sandbox at {origin}"
+            session,
+            method,
+            url,
+            data=data,
+            timeout=timeout,
+            where=f"the sandbox at {origin}",
+            max_bytes=max_response_bytes,
         )
 
         if response.is_redirect:
@@ -283,6 +346,7 @@ def authorize_sandbox(
                     client_secret=client_secret,
                     redirect_uri=redirect_uri,
                     timeout=timeout,
+                    max_bytes=max_response_bytes,
                 )
             url, method, data = urljoin(url, location), "GET", None
             continue

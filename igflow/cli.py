@@ -122,6 +122,13 @@ def _add_run_arguments(run: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="read timeout for every request (default 30; connect timeout 5)",
     )
+    run.add_argument(
+        "--max-response-bytes",
+        type=_count,
+        metavar="N",
+        help="the most bytes one response may have, decompressed (default 67108864, 64 MiB); "
+        "a larger one stops the run (exit 4)",
+    )
     verbosity = run.add_mutually_exclusive_group()
     verbosity.add_argument(
         "-v", "--verbose", action="store_true", help="show each HTTP exchange (secrets redacted)"
@@ -431,6 +438,8 @@ def _run_playbook(
             redactor.add(str(variables[name]))
     if args.timeout is not None and args.timeout <= 0:
         raise UsageError("--timeout must be a positive number of seconds")
+    if args.max_response_bytes == 0:
+        raise UsageError("--max-response-bytes must be at least 1")
     options = ConsoleOptions(
         verbosity=1 if args.verbose else (-1 if args.quiet else 0),
         color=env.color(env.stdout, args.color),
@@ -501,6 +510,7 @@ def _execute(
         rate_limit_policy=args.on_rate_limit or playbook.on_rate_limit or "halt",
         on_retry=console.retry_notice,
         on_rate_limit_wait=console.rate_limit_wait,
+        max_response_bytes=args.max_response_bytes,
     ) as session:
         runner = Runner(
             playbook,

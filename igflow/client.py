@@ -36,6 +36,15 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit
 import requests
 
 from igflow import __version__
+from igflow.bounded import (
+    DEFAULT_MAX_RESPONSE_BYTES,
+    BodyTooLarge,
+    DeadlinePassed,
+    begin,
+    bounded_session,
+    end,
+    read_body,
+)
 from igflow.errors import (
     ApiError,
     AuthenticationError,
@@ -71,7 +80,12 @@ from igflow.responses import (
 )
 from igflow.retry import RetryDecision, RetrySettings, decide, retry_after
 from igflow.signing import sign
-from igflow.transport_errors import TRANSPORT_EXCEPTIONS, map_transport_error
+from igflow.transport_errors import (
+    TRANSPORT_EXCEPTIONS,
+    deadline_error,
+    map_transport_error,
+    too_large_error,
+)
 
 if TYPE_CHECKING:
     from igflow.playbook.model import RetrySpec
@@ -122,11 +136,18 @@ class Timeouts:
     """Connect and read timeouts in seconds; every request carries both, so nothing hangs.
 
     ``read`` bounds each wait for bytes from the server (requests' semantics), not the whole
-    response: a server that keeps trickling bytes can take longer in total.
+    response: a server that keeps trickling bytes could take forever. ``total`` bounds the whole
+    exchange (connect, headers, body: see :mod:`igflow.bounded`); connect + read when None.
     """
 
     connect: float = 5.0
     read: float = 30.0
+    total: float | None = None
+
+    @property
+    def deadline(self) -> float:
+        """The most seconds one exchange may take in all."""
+        return self.total if self.total is not None else self.connect + self.read
 
 
 @dataclass(frozen=True)
@@ -210,6 +231,7 @@ class ApiClient:
         sleep: Callable[[float], None] | None = None,
         random_source: Callable[[], float] | None = None,
         pacer: Pacer | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         """Create a client.
 
@@ -238,6 +260,8 @@ class ApiClient:
             random_source: Floats in [0, 1) for the retry jitter; ``random.random`` by default.
             pacer: The pacer to share (one per run: TargetSession passes its own); a new one
                 using ``sleep`` and ``on_rate_limit_wait`` when None.
+            max_response_bytes: The most bytes a response body may have, decompressed; a larger
+                one is a MalformedResponse (never retried) and is not read further.
 
         Raises:
             UsageError: The origin is not an http(s) origin, signing lacks a client secret, or
@@ -256,7 +280,8 @@ class ApiClient:
         self.client_id = client_id
         self.client_secret = client_secret
         self.sign_requests = sign_requests
-        self.session = session if session is not None else requests.Session()
+        self.session = session if session is not None else bounded_session(requests.Session())
+        self.max_response_bytes = max_response_bytes
         self.on_exchange = on_exchange
         self._headers = {"User-Agent": user_agent, "Accept": "application/json"}
         self._form_headers = {**self._headers, "Content-Type": _FORM_CONTENT_TYPE}
@@ -626,6 +651,8 @@ class ApiClient:
         limits = timeout or self.timeouts
         started = time.perf_counter()
         failure: TransportError | None = None
+        response: requests.Response | None = None
+        deadline = begin(limits.deadline)
         try:
             response = self.session.request(
                 prepared.method,
@@ -635,15 +662,33 @@ class ApiClient:
                 timeout=(limits.connect, limits.read),
                 # The API never redirects; a redirect would be a misconfigured target.
                 allow_redirects=False,
+                # The body is read here, within the size limit and the deadline.
+                stream=True,
             )
-        except TRANSPORT_EXCEPTIONS as exc:
-            failure = map_transport_error(
-                exc,
-                prepared.url,
-                connect=limits.connect,
-                read=limits.read,
-                redactor=self.redactor,
+            read_body(response, self.max_response_bytes, deadline)
+        except (*TRANSPORT_EXCEPTIONS, DeadlinePassed) as exc:
+            # Past the deadline, whatever the shut-down socket made the read raise is a timeout.
+            if deadline.expired:
+                failure = deadline_error(prepared.url, deadline.seconds, redactor=self.redactor)
+            else:
+                assert not isinstance(exc, DeadlinePassed)
+                failure = map_transport_error(
+                    exc,
+                    prepared.url,
+                    connect=limits.connect,
+                    read=limits.read,
+                    redactor=self.redactor,
+                )
+        except BodyTooLarge as exc:
+            assert response is not None
+            failure = too_large_error(
+                prepared.endpoint.id, response.status_code, exc.limit, exc.declared
             )
+        finally:
+            end(deadline)
+        if failure is not None and response is not None:
+            response.close()  # not drained: the connection is dropped, not reused
+            response = None
         elapsed = time.perf_counter() - started
         if failure is not None:
             if self.on_exchange is not None:
@@ -655,6 +700,7 @@ class ApiClient:
             raise failure from None
         if self.on_exchange is not None:
             self.on_exchange(self._exchange(prepared, response, elapsed))
+        assert response is not None
         return read_response(
             response,
             method=prepared.method,

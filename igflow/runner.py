@@ -61,6 +61,9 @@ OK, SKIPPED, EXPECTED_ERROR = Status.OK, Status.SKIPPED, Status.EXPECTED_ERROR
 FAILED, IGNORED, DRY_RUN = Status.FAILED, Status.IGNORED, Status.DRY_RUN
 DONE_EARLIER, IN_DOUBT, NOT_RUN = Status.DONE_EARLIER, Status.IN_DOUBT, Status.NOT_RUN
 
+# The most pages one `paginate` follows when it sets no max_pages (Runner._paginate).
+MAX_PAGES = 10_000
+
 
 class Connection(Protocol):
     """What the runner needs from a target (``igflow.target.TargetSession``)."""
@@ -651,7 +654,13 @@ class Runner:
         token: str | None,
         timeouts: Any,
     ) -> Any:
-        """Follow next-page links, extracting page by page; only the current page is held."""
+        """Follow next-page links, extracting page by page; only the current page is held.
+
+        Without ``max_pages`` at most MAX_PAGES are followed: an API (or an impostor) handing out
+        distinct next_urls forever would otherwise keep the step going forever. Reaching that
+        bound is an error (MalformedResponse, exit 4), not a quiet stop: what was extracted is
+        incomplete, and a housekeeping loop over it would act on part of the list as if whole.
+        """
         assert step.paginate is not None and step.endpoint is not None
         max_pages = self._optional_int(step.paginate.max_pages, scope, "max_pages")
         max_items = self._optional_int(step.paginate.max_items, scope, "max_items")
@@ -677,6 +686,11 @@ class Runner:
                 or (max_items is not None and taken >= max_items)
             ):
                 break
+            if max_pages is None and pages >= MAX_PAGES:
+                raise MalformedResponse(
+                    f"{step.endpoint.id}: stopped after {MAX_PAGES:,} pages (the most one "
+                    "paginate follows; set max_pages to go further or to stop sooner)"
+                )
             if next_url in seen:
                 raise MalformedResponse(
                     f"{step.endpoint.id}: page {pages} links back to a page already fetched; "

@@ -57,7 +57,9 @@ def _session_for(origin: str) -> requests.Session:
     import requests
     from requests.utils import get_netrc_auth
 
-    session = requests.Session()
+    from igflow.bounded import bounded_session
+
+    session = bounded_session(requests.Session())
     settings = session.merge_environment_settings(origin, {}, None, None, None)
     netrc_auth = get_netrc_auth(origin)
     session.trust_env = False
@@ -98,6 +100,7 @@ class TargetSession(AbstractContextManager["TargetSession"]):
         on_retry: RetryReporter | None = None,
         on_rate_limit_wait: WaitReporter | None = None,
         sleep: Callable[[float], None] | None = None,
+        max_response_bytes: int | None = None,
     ) -> None:
         """Set up the run's connection (nothing is started before ``with``).
 
@@ -114,7 +117,10 @@ class TargetSession(AbstractContextManager["TargetSession"]):
             on_rate_limit_wait: ``(seconds_left, message)`` during rate-limit waits and long
                 pacing waits, each second and once with 0 at the end; from any thread.
             sleep: Replaces ``time.sleep`` for retries and waits (tests).
+            max_response_bytes: The most bytes any response may have, decompressed, the OAuth
+                flow's included (64 MiB when None).
         """
+        from igflow.bounded import DEFAULT_MAX_RESPONSE_BYTES
         from igflow.pacing import RATE_LIMIT_MAX_WAIT, RATE_LIMIT_WAIT, check_rate_limit_settings
 
         self.rate_limit_wait = RATE_LIMIT_WAIT if rate_limit_wait is None else rate_limit_wait
@@ -123,6 +129,9 @@ class TargetSession(AbstractContextManager["TargetSession"]):
         )
         check_rate_limit_settings(rate_limit_policy, self.rate_limit_wait, self.rate_limit_max_wait)
         self.retry = retry
+        self.max_response_bytes = (
+            DEFAULT_MAX_RESPONSE_BYTES if max_response_bytes is None else max_response_bytes
+        )
         self.rate_limit_policy = rate_limit_policy
         self.on_retry = on_retry
         self.on_rate_limit_wait = on_rate_limit_wait
@@ -176,7 +185,12 @@ class TargetSession(AbstractContextManager["TargetSession"]):
         if not self._info_fetched:
             from igflow.auth import fetch_sandbox_info
 
-            self._info = fetch_sandbox_info(self.session, self.origin, self.timeouts.connect)
+            self._info = fetch_sandbox_info(
+                self.session,
+                self.origin,
+                self.timeouts.connect,
+                max_response_bytes=self.max_response_bytes,
+            )
             self._info_fetched = True
             if self._info is not None:
                 for client in self._info.clients.values():
@@ -202,6 +216,7 @@ class TargetSession(AbstractContextManager["TargetSession"]):
                 on_rate_limit_wait=self.on_rate_limit_wait,
                 sleep=self._sleep,
                 pacer=self._pacer,
+                max_response_bytes=self.max_response_bytes,
                 **kwargs,
             )
             # One pacer for the whole run: the first client's (it uses the session's sleep
@@ -271,6 +286,7 @@ class TargetSession(AbstractContextManager["TargetSession"]):
             scopes=scopes,
             timeout=self.timeouts.read,
             client_secret=None if chosen.implicit else chosen.client_secret,
+            max_response_bytes=self.max_response_bytes,
         )
         self.redactor.add(new_token)
         api = self._client(

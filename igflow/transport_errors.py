@@ -23,7 +23,7 @@ from igflow.errors import (
 )
 from igflow.redact import Redactor
 
-__all__ = ["TRANSPORT_EXCEPTIONS", "map_transport_error"]
+__all__ = ["TRANSPORT_EXCEPTIONS", "deadline_error", "map_transport_error", "too_large_error"]
 
 # Everything a send can raise for network reasons; requests wraps most, the rest leak rarely.
 TRANSPORT_EXCEPTIONS = (
@@ -99,6 +99,40 @@ def map_transport_error(
         return MalformedResponse(f"could not read the response: {url}: {detail}")
     detail = redactor.redact(str(exc))
     return TransportError(f"request failed: {url}: {detail} ({type(exc).__name__})")
+
+
+def deadline_error(url: str, seconds: float, *, redactor: Redactor) -> RequestTimeout:
+    """The error of an exchange cut off at its deadline (:mod:`igflow.bounded`).
+
+    A timeout like any other for the retry policy: the request may have been applied.
+    """
+    return RequestTimeout(
+        f"no complete response within {seconds:g}s, the most one exchange may take "
+        f"(connect + read timeout; raise it with --timeout): {redactor.redact(url)}"
+    )
+
+
+def too_large_error(
+    endpoint_id: str, status: int, limit: int, declared: int | None = None
+) -> MalformedResponse:
+    """The error of a response body over ``--max-response-bytes`` (``declared``: its
+    Content-Length, when that alone said so and nothing was read).
+
+    Final (not ``truncated``): the same request would bring the same body back. For a write the
+    runner still counts it as in doubt, as it does every transport error but a refused connect.
+    """
+    from igflow.bounded import show_bytes
+
+    if declared is not None:
+        size = f"{show_bytes(declared)} (Content-Length), more than the {show_bytes(limit)}"
+        done = "not read"
+    else:
+        size, done = f"larger than the {show_bytes(limit)}", "stopped reading"
+    error = MalformedResponse(
+        f"{endpoint_id}: the HTTP {status} response is {size} --max-response-bytes allows; {done}"
+    )
+    error.status = status
+    return error
 
 
 def _nested(exc: BaseException) -> list[BaseException]:
