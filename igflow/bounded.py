@@ -48,7 +48,8 @@ __all__ = [
     "show_bytes",
 ]
 
-DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+from igflow.settings import DEFAULT_MAX_RESPONSE_BYTES  # noqa: E402  (one definition)
+
 # Read size: small enough that one read never inflates far past the limit (urllib3 >= 2.6 caps
 # the decompressed output of a read at the size asked; older ones at ~1000x the bytes read).
 _CHUNK = 64 * 1024

@@ -28,7 +28,7 @@ from __future__ import annotations
 import hashlib
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit
@@ -37,7 +37,6 @@ import requests
 
 from igflow import __version__
 from igflow.bounded import (
-    DEFAULT_MAX_RESPONSE_BYTES,
     BodyTooLarge,
     DeadlinePassed,
     begin,
@@ -63,7 +62,6 @@ from igflow.pacing import (
     RATE_LIMIT_POLICIES,
     RATE_LIMIT_WAIT,
     Pacer,
-    WaitReporter,
     check_rate_limit_settings,
     countdown,
 )
@@ -79,7 +77,9 @@ from igflow.responses import (
     read_response,
 )
 from igflow.retry import RetryDecision, RetrySettings, decide, retry_after
+from igflow.settings import ClientHooks, ClientSettings, Timeouts
 from igflow.signing import sign
+from igflow.target import normalize_origin
 from igflow.transport_errors import (
     TRANSPORT_EXCEPTIONS,
     deadline_error,
@@ -110,6 +110,8 @@ CLIENT_SECRET_PARAM = "client_secret"
 _FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+_DEFAULT_SETTINGS = ClientSettings()
+_NO_HOOKS = ClientHooks()
 
 
 class RetryReporter(Protocol):
@@ -129,25 +131,6 @@ def _default_retry() -> RetrySpec:
     from igflow.playbook.model import RetrySpec
 
     return RetrySpec()
-
-
-@dataclass(frozen=True)
-class Timeouts:
-    """Connect and read timeouts in seconds; every request carries both, so nothing hangs.
-
-    ``read`` bounds each wait for bytes from the server (requests' semantics), not the whole
-    response: a server that keeps trickling bytes could take forever. ``total`` bounds the whole
-    exchange (connect, headers, body: see :mod:`igflow.bounded`); connect + read when None.
-    """
-
-    connect: float = 5.0
-    read: float = 30.0
-    total: float | None = None
-
-    @property
-    def deadline(self) -> float:
-        """The most seconds one exchange may take in all."""
-        return self.total if self.total is not None else self.connect + self.read
 
 
 @dataclass(frozen=True)
@@ -177,17 +160,6 @@ def render_value(value: Any) -> str:
     return str(value)
 
 
-def _normalize_origin(origin: str) -> str:
-    parts = urlsplit(origin.strip())
-    if parts.scheme not in _DEFAULT_PORTS or not parts.netloc:
-        raise UsageError(
-            f"target must be an http(s) origin such as http://127.0.0.1:8765, got {origin!r}"
-        )
-    if parts.path not in ("", "/") or parts.query or parts.fragment:
-        raise UsageError(f"target must be an origin without a path, got {origin!r}")
-    return f"{parts.scheme}://{parts.netloc}"
-
-
 def _origin_key(url: str) -> tuple[str, str, int] | None:
     """(scheme, host, port) with default ports filled in; None for an unparsable URL."""
     try:
@@ -215,23 +187,14 @@ class ApiClient:
         origin: str,
         *,
         redactor: Redactor,
-        timeouts: Timeouts = Timeouts(),
+        settings: ClientSettings = _DEFAULT_SETTINGS,
+        hooks: ClientHooks = _NO_HOOKS,
         client_id: str | None = None,
         client_secret: str | None = None,
         sign_requests: bool = False,
         session: requests.Session | None = None,
-        user_agent: str = f"igflow/{__version__}",
-        on_exchange: Callable[[Exchange], None] | None = None,
-        retry: RetrySettings | None = None,
-        rate_limit_policy: str = "halt",
-        rate_limit_wait: float = RATE_LIMIT_WAIT,
-        rate_limit_max_wait: float = RATE_LIMIT_MAX_WAIT,
-        on_retry: RetryReporter | None = None,
-        on_rate_limit_wait: WaitReporter | None = None,
-        sleep: Callable[[float], None] | None = None,
-        random_source: Callable[[], float] | None = None,
         pacer: Pacer | None = None,
-        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        user_agent: str = f"igflow/{__version__}",
     ) -> None:
         """Create a client.
 
@@ -239,29 +202,18 @@ class ApiClient:
             registry: The API profile; gives the token and ``sig`` parameter names.
             origin: Target origin, e.g. ``http://127.0.0.1:8765`` (no path).
             redactor: Shared redactor; the client secret and tokens used are added to it.
-            timeouts: Default connect/read timeouts.
+            settings: Timeouts, retries, the rate-limit policy and the response bound, shared by
+                every client of a run (:class:`igflow.settings.ClientSettings`).
+            hooks: ``on_exchange`` (a redacted :class:`Exchange` after each exchange),
+                ``on_retry``, ``on_rate_limit_wait``, ``sleep`` and ``random_source``
+                (:class:`igflow.settings.ClientHooks`).
             client_id: Client id, for ``auth: client`` endpoints.
             client_secret: Client secret, for ``auth: client`` endpoints and signing.
             sign_requests: Add ``sig`` to every call that carries a token or client id.
-            session: A Session to reuse (tests inject one); a new one otherwise.
-            user_agent: The User-Agent header.
-            on_exchange: Called with a redacted :class:`Exchange` after each exchange.
-            retry: The retry settings of calls that give none (a step without ``retry``);
-                RetrySpec() (3 attempts, 0.5 s backoff, 30 s cap, jitter) when None.
-            rate_limit_policy: On a spent rate limit (429): ``halt`` (raise) or ``wait``.
-            rate_limit_wait: With ``wait``: seconds between tries while the limit recovers
-                (a ``Retry-After`` header wins).
-            rate_limit_max_wait: With ``wait``: the most seconds one call waits in total before
-                it gives up and raises.
-            on_retry: Told ``(attempt, delay, message)`` before each retry.
-            on_rate_limit_wait: Told ``(seconds_left, message)`` during rate-limit waits and
-                long pacing waits, once a second, and with 0 when a wait ends.
-            sleep: Sleeps (tests inject one that never really sleeps); ``time.sleep`` by default.
-            random_source: Floats in [0, 1) for the retry jitter; ``random.random`` by default.
+            session: A Session to reuse (the run's; tests inject one); a new one otherwise.
             pacer: The pacer to share (one per run: TargetSession passes its own); a new one
-                using ``sleep`` and ``on_rate_limit_wait`` when None.
-            max_response_bytes: The most bytes a response body may have, decompressed; a larger
-                one is a MalformedResponse (never retried) and is not read further.
+                using the hooks' ``sleep`` and ``on_rate_limit_wait`` when None.
+            user_agent: The User-Agent header.
 
         Raises:
             UsageError: The origin is not an http(s) origin, signing lacks a client secret, or
@@ -271,33 +223,46 @@ class ApiClient:
             raise UsageError(
                 "signed requests need the client secret (sign_requests without client_secret)"
             )
-        check_rate_limit_settings(rate_limit_policy, rate_limit_wait, rate_limit_max_wait)
+        rate_limit_wait = (
+            RATE_LIMIT_WAIT if settings.rate_limit_wait is None else settings.rate_limit_wait
+        )
+        rate_limit_max_wait = (
+            RATE_LIMIT_MAX_WAIT
+            if settings.rate_limit_max_wait is None
+            else settings.rate_limit_max_wait
+        )
+        check_rate_limit_settings(settings.rate_limit_policy, rate_limit_wait, rate_limit_max_wait)
         self.registry = registry
-        self.origin = _normalize_origin(origin)
+        self.origin = normalize_origin(origin)
         self._origin_key = _origin_key(self.origin)
         self.redactor = redactor
-        self.timeouts = timeouts
+        self.settings = settings
+        self.timeouts = settings.timeouts
         self.client_id = client_id
         self.client_secret = client_secret
         self.sign_requests = sign_requests
         self.session = session if session is not None else bounded_session(requests.Session())
-        self.max_response_bytes = max_response_bytes
-        self.on_exchange = on_exchange
+        self.max_response_bytes = settings.max_response_bytes
+        self.on_exchange = hooks.on_exchange
         self._headers = {"User-Agent": user_agent, "Accept": "application/json"}
         self._form_headers = {**self._headers, "Content-Type": _FORM_CONTENT_TYPE}
         self._known_token: str | None = None
         # (token, its budget key), replaced as one value: loop workers read it concurrently.
         self._known_caller: tuple[str, str] | None = None
-        self.retry: RetrySettings = retry if retry is not None else _default_retry()
-        self.rate_limit_policy = rate_limit_policy
+        self.retry: RetrySettings = (
+            settings.retry if settings.retry is not None else _default_retry()
+        )
+        self.rate_limit_policy = settings.rate_limit_policy
         self.rate_limit_wait = rate_limit_wait
         self.rate_limit_max_wait = rate_limit_max_wait
-        self.on_retry = on_retry
-        self.on_rate_limit_wait = on_rate_limit_wait
-        self._sleep = sleep if sleep is not None else _sleep
-        self._random = random_source if random_source is not None else random.random
+        self.on_retry = hooks.on_retry
+        self.on_rate_limit_wait = hooks.on_rate_limit_wait
+        self._sleep = hooks.sleep if hooks.sleep is not None else _sleep
+        self._random = hooks.random_source if hooks.random_source is not None else random.random
         self.pacer = (
-            pacer if pacer is not None else Pacer(sleep=self._sleep, on_wait=on_rate_limit_wait)
+            pacer
+            if pacer is not None
+            else Pacer(sleep=self._sleep, on_wait=hooks.on_rate_limit_wait)
         )
         redactor.add_all((client_secret,))
 

@@ -289,9 +289,7 @@ class MalformedResponse(TransportError):
 
 
 class ApiError(IgflowError):
-    """An error envelope returned by the API.
-
-    """
+    """An error envelope returned by the API."""
 
     exit_code = ExitCode.API_ERROR
 

@@ -9,6 +9,7 @@ and ``steps.<id>.status`` show (it is a ``str`` enum, so a playbook compares
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Protocol
@@ -115,6 +116,10 @@ class RunResult:
     in_doubt: list[str] = field(default_factory=list)
     # Files `write` steps wrote (a dry run writes them too: they change nothing remote).
     files_written: list[str] = field(default_factory=list)
+    # Reports (--report) that could not be written, in words (they were said on stderr).
+    report_failures: list[str] = field(default_factory=list)
+    # The run's redaction (every secret it learned), for whoever words its error afterwards.
+    redact: Callable[[str], str] = field(default=lambda text: text, repr=False)
 
     @property
     def ok(self) -> bool:

@@ -6,7 +6,7 @@ holds the API prefix. ``sandbox`` starts a fresh in-memory sandbox on a loopback
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from types import TracebackType
@@ -19,28 +19,32 @@ if TYPE_CHECKING:
     import requests
 
     from igflow.auth import SandboxInfo
-    from igflow.client import ApiClient, Exchange, RetryReporter, Timeouts
-    from igflow.pacing import Pacer, WaitReporter
+    from igflow.client import ApiClient
+    from igflow.pacing import Pacer
     from igflow.redact import Redactor
     from igflow.registry import Registry
-    from igflow.retry import RetrySettings
     from igflow.sandbox.config import SandboxConfig
     from igflow.sandbox.server import RunningSandbox
+    from igflow.settings import ClientHooks, ClientSettings
 
 SANDBOX = "sandbox"
 
 
 def normalize_origin(target: str) -> str:
-    """Validate a target URL and reduce it to its origin (scheme://host[:port])."""
-    parts = urlsplit(target)
+    """Validate a target URL and reduce it to its origin (scheme://host[:port]).
+
+    The one place an origin is checked: the CLI's --target, a playbook's ``target``, the
+    clients, the journal's binding and the sandbox tools' --url all go through it.
+    """
+    parts = urlsplit(target.strip())
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise UsageError(
             f"target must be 'sandbox' or an http(s) origin such as http://127.0.0.1:8765, "
             f"not '{target}'"
         )
-    if parts.path not in ("", "/"):
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
         raise UsageError(
-            f"target '{target}' has a path; give the origin only (the registry adds /v1)"
+            f"target '{target}' has a path or a query; give the origin only (the registry adds /v1)"
         )
     return f"{parts.scheme}://{parts.netloc}"
 
@@ -71,6 +75,10 @@ def _session_for(origin: str) -> requests.Session:
     return session
 
 
+def _or(value: float | None, default: float) -> float:
+    return default if value is None else value
+
+
 @dataclass
 class Authorized:
     """The result of an `authorize` step: a client bound to a token."""
@@ -90,58 +98,32 @@ class TargetSession(AbstractContextManager["TargetSession"]):
         *,
         registry: Registry,
         redactor: Redactor,
-        timeouts: Timeouts,
-        on_exchange: Callable[[Exchange], None] | None = None,
+        settings: ClientSettings | None = None,
+        hooks: ClientHooks | None = None,
         sandbox_config: SandboxConfig | None = None,
-        retry: RetrySettings | None = None,
-        rate_limit_policy: str = "halt",
-        rate_limit_wait: float | None = None,
-        rate_limit_max_wait: float | None = None,
-        on_retry: RetryReporter | None = None,
-        on_rate_limit_wait: WaitReporter | None = None,
-        sleep: Callable[[float], None] | None = None,
-        max_response_bytes: int | None = None,
     ) -> None:
         """Set up the run's connection (nothing is started before ``with``).
 
-        The retry and rate-limit settings go to every client the session builds (see
+        ``settings`` and ``hooks`` go to every client the session builds (see
         :class:`igflow.client.ApiClient`), and all of them share one pacer, since v1 counts
         requests per token whichever client object sends them.
-
-        Args:
-            retry: Retry settings (a ``RetrySpec``) for calls that give none; RetrySpec() if None.
-            rate_limit_policy: ``halt`` or ``wait`` on a spent rate limit (HTTP 429).
-            rate_limit_wait: With ``wait``: seconds between tries (60 when None).
-            rate_limit_max_wait: With ``wait``: the most one call waits (3600 when None).
-            on_retry: ``(attempt, delay, message)`` before each retry; from any thread.
-            on_rate_limit_wait: ``(seconds_left, message)`` during rate-limit waits and long
-                pacing waits, each second and once with 0 at the end; from any thread.
-            sleep: Replaces ``time.sleep`` for retries and waits (tests).
-            max_response_bytes: The most bytes any response may have, decompressed, the OAuth
-                flow's included (64 MiB when None).
         """
-        from igflow.bounded import DEFAULT_MAX_RESPONSE_BYTES
         from igflow.pacing import RATE_LIMIT_MAX_WAIT, RATE_LIMIT_WAIT, check_rate_limit_settings
+        from igflow.settings import ClientHooks, ClientSettings
 
-        self.rate_limit_wait = RATE_LIMIT_WAIT if rate_limit_wait is None else rate_limit_wait
-        self.rate_limit_max_wait = (
-            RATE_LIMIT_MAX_WAIT if rate_limit_max_wait is None else rate_limit_max_wait
+        self.settings = settings if settings is not None else ClientSettings()
+        self.hooks = hooks if hooks is not None else ClientHooks()
+        check_rate_limit_settings(  # at once, not when the first client is built
+            self.settings.rate_limit_policy,
+            _or(self.settings.rate_limit_wait, RATE_LIMIT_WAIT),
+            _or(self.settings.rate_limit_max_wait, RATE_LIMIT_MAX_WAIT),
         )
-        check_rate_limit_settings(rate_limit_policy, self.rate_limit_wait, self.rate_limit_max_wait)
-        self.retry = retry
-        self.max_response_bytes = (
-            DEFAULT_MAX_RESPONSE_BYTES if max_response_bytes is None else max_response_bytes
-        )
-        self.rate_limit_policy = rate_limit_policy
-        self.on_retry = on_retry
-        self.on_rate_limit_wait = on_rate_limit_wait
-        self._sleep = sleep
+        self.timeouts = self.settings.timeouts
+        self.max_response_bytes = self.settings.max_response_bytes
         self._pacer: Pacer | None = None
         self.target = target
         self.registry = registry
         self.redactor = redactor
-        self.timeouts = timeouts
-        self.on_exchange = on_exchange
         self._sandbox_config = sandbox_config
         self._running: RunningSandbox | None = None
         self._session: requests.Session | None = None
@@ -205,18 +187,10 @@ class TargetSession(AbstractContextManager["TargetSession"]):
                 self.registry,
                 self.origin,
                 redactor=self.redactor,
-                timeouts=self.timeouts,
+                settings=self.settings,
+                hooks=self.hooks,
                 session=self.session,
-                on_exchange=self.on_exchange,
-                retry=self.retry,
-                rate_limit_policy=self.rate_limit_policy,
-                rate_limit_wait=self.rate_limit_wait,
-                rate_limit_max_wait=self.rate_limit_max_wait,
-                on_retry=self.on_retry,
-                on_rate_limit_wait=self.on_rate_limit_wait,
-                sleep=self._sleep,
                 pacer=self._pacer,
-                max_response_bytes=self.max_response_bytes,
                 **kwargs,
             )
             # One pacer for the whole run: the first client's (it uses the session's sleep

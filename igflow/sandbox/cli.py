@@ -1,8 +1,9 @@
 """``igflow sandbox ...``: serve a sandbox, list its users, get a token, manage its clients.
 
 ``igflow/cli.py`` owns the top-level parser and calls :func:`add_sandbox_parser` and
-:func:`run_sandbox_command`. Every failure becomes one line on ``err`` and an exit status:
-2 usage or bad values, 4 cannot connect, 5 authorization refused; never a traceback.
+:func:`run_sandbox_command`. Every failure is raised as the igflow error of its kind, which the
+CLI's one error path words as one line with its exit status: 2 usage or bad values, 4 cannot
+connect, 5 authorization refused; never a traceback.
 """
 
 from __future__ import annotations
@@ -13,18 +14,26 @@ from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
 from igflow import gcpolicy
-from igflow.errors import ExitCode
+from igflow.errors import (
+    AuthenticationError,
+    ExitCode,
+    IgflowError,
+    TransportError,
+    UsageError,
+)
 
 DEFAULT_URL = "http://127.0.0.1:8765"
 DEFAULT_TIMEOUT = 10.0
 
 
-class CommandError(Exception):
-    """A failure the user should read as one line, with its exit status."""
-
-    def __init__(self, message: str, status: ExitCode) -> None:
-        super().__init__(message)
-        self.status = status
+def _failure(message: str, status: ExitCode) -> IgflowError:
+    """A failure of a sandbox command, as the igflow error of its kind (the CLI words it)."""
+    kinds: dict[ExitCode, type[IgflowError]] = {
+        ExitCode.USAGE: UsageError,
+        ExitCode.TRANSPORT: TransportError,
+        ExitCode.AUTH: AuthenticationError,
+    }
+    return kinds.get(status, UsageError)(message)
 
 
 # ---- parser ----------------------------------------------------------------------------------
@@ -164,7 +173,7 @@ def _add_target(parser: argparse.ArgumentParser) -> None:
 
 
 # ---- dispatch ----------------------------------------------------------------------------------
-def run_sandbox_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+def run_sandbox_command(args: argparse.Namespace, out: TextIO) -> int:
     """Run a parsed ``igflow sandbox ...`` command; return its exit status."""
     commands: dict[str, Callable[[argparse.Namespace, TextIO], int]] = {
         "serve": _serve,
@@ -172,11 +181,8 @@ def run_sandbox_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> i
         "token": _token,
         "clients": _clients,
     }
-    try:
-        return commands[args.sandbox_command](args, out)
-    except CommandError as exc:
-        print(f"igflow sandbox: error: {exc}", file=err)
-        return int(exc.status)
+    # Failures are igflow errors: they go to the CLI's one error path (igflow.cli.main).
+    return commands[args.sandbox_command](args, out)
 
 
 def _serve(args: argparse.Namespace, out: TextIO) -> int:
@@ -187,15 +193,15 @@ def _serve(args: argparse.Namespace, out: TextIO) -> int:
         gcpolicy.settled()
         return serve_forever(config, args.host, args.port, out=out)
     except OSError as exc:
-        raise CommandError(
+        raise _failure(
             f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", ExitCode.USAGE
         ) from None
     except ValueError as exc:  # a dataset file that does not load
-        raise CommandError(str(exc), ExitCode.USAGE) from None
+        raise _failure(str(exc), ExitCode.USAGE) from None
 
 
 def config_from_args(args: argparse.Namespace) -> Any:
-    """Build a SandboxConfig from ``serve``'s options (bad values → CommandError, exit 2)."""
+    """Build a SandboxConfig from ``serve``'s options (bad values → UsageError, exit 2)."""
     from igflow.sandbox.config import ConfigError, SandboxConfig, parse_generate
     from igflow.sandbox.faults import FaultSpec, FaultSpecError
 
@@ -223,7 +229,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
             clock=args.clock,
         )
     except (ConfigError, FaultSpecError) as exc:
-        raise CommandError(str(exc), ExitCode.USAGE) from None
+        raise _failure(str(exc), ExitCode.USAGE) from None
 
 
 # ---- users ------------------------------------------------------------------------------------
@@ -259,18 +265,16 @@ def _token(args: argparse.Namespace, out: TextIO) -> int:
         try:
             info = fetch_sandbox_info(session, url, DEFAULT_TIMEOUT)
             if info is None:
-                raise CommandError(
+                raise _failure(
                     f"{url} is not an igflow sandbox (no /_sandbox/info)", ExitCode.TRANSPORT
                 )
             client = info.clients.get(args.client)
             if client is None:
                 known = ", ".join(sorted(info.clients))
-                raise CommandError(
-                    f"no client named '{args.client}' (known: {known})", ExitCode.USAGE
-                )
+                raise _failure(f"no client named '{args.client}' (known: {known})", ExitCode.USAGE)
             password = args.password if args.password is not None else info.passwords.get(args.user)
             if password is None:
-                raise CommandError(
+                raise _failure(
                     f"no demo password for '{args.user}'; pass --password "
                     "(see `igflow sandbox users`)",
                     ExitCode.USAGE,
@@ -286,9 +290,9 @@ def _token(args: argparse.Namespace, out: TextIO) -> int:
                 timeout=DEFAULT_TIMEOUT,
             )
         except TransportError as exc:
-            raise CommandError(str(exc), ExitCode.TRANSPORT) from None
+            raise _failure(str(exc), ExitCode.TRANSPORT) from None
         except AuthenticationError as exc:
-            raise CommandError(f"authorization refused: {exc}", ExitCode.AUTH) from None
+            raise _failure(f"authorization refused: {exc}", ExitCode.AUTH) from None
     print(token, file=out)
     return 0
 
@@ -337,7 +341,7 @@ def _clients(args: argparse.Namespace, out: TextIO) -> int:
             try:
                 client = add_client_from_json(state, store, body).public()
             except ClientSpecError as exc:
-                raise CommandError(str(exc), ExitCode.USAGE) from None
+                raise _failure(str(exc), ExitCode.USAGE) from None
     else:
         client = _post_json(args.url or DEFAULT_URL, "/_sandbox/clients", body)
     for key in (
@@ -374,18 +378,18 @@ class _open_state:
         from igflow.sandbox.store import Store
 
         if not os.path.isfile(self.path):
-            raise CommandError(f"no such sandbox state file: {self.path}", ExitCode.USAGE)
+            raise _failure(f"no such sandbox state file: {self.path}", ExitCode.USAGE)
         try:
             self.db = Database(self.path)
             state = OAuthState(self.db)
             initialized = state.initialized()
         except Exception as exc:  # sqlite3.DatabaseError: not a database at all
-            raise CommandError(
+            raise _failure(
                 f"{self.path} is not a sandbox state file ({exc})", ExitCode.USAGE
             ) from None
         if not initialized:
             self.db.close()
-            raise CommandError(
+            raise _failure(
                 f"{self.path} is not a sandbox state file (run `igflow sandbox serve --db` first)",
                 ExitCode.USAGE,
             )
@@ -403,12 +407,12 @@ def _request(method: str, url: str, path: str, body: Any = None) -> Any:
     try:
         response = requests.request(method, target, json=body, timeout=DEFAULT_TIMEOUT)
     except requests.ConnectionError:
-        raise CommandError(
+        raise _failure(
             f"cannot connect to a sandbox at {url} (is `igflow sandbox serve` running?)",
             ExitCode.TRANSPORT,
         ) from None
     except requests.RequestException as exc:
-        raise CommandError(
+        raise _failure(
             f"the sandbox at {url} failed: {type(exc).__name__}", ExitCode.TRANSPORT
         ) from None
     try:
@@ -416,10 +420,10 @@ def _request(method: str, url: str, path: str, body: Any = None) -> Any:
     except ValueError:
         payload = None
     if response.status_code == 404 and path.startswith("/_sandbox/"):
-        raise CommandError(f"{url} is not an igflow sandbox (no {path})", ExitCode.TRANSPORT)
+        raise _failure(f"{url} is not an igflow sandbox (no {path})", ExitCode.TRANSPORT)
     if response.status_code >= 400:
         message = payload.get("error") if isinstance(payload, dict) else None
-        raise CommandError(
+        raise _failure(
             message or f"the sandbox answered HTTP {response.status_code}", ExitCode.USAGE
         )
     return payload

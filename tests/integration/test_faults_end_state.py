@@ -27,7 +27,7 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -83,16 +83,18 @@ def client_settings() -> Iterator[Recorded]:
     original = TargetSession.__init__
 
     def init(self: TargetSession, *args: Any, **kwargs: Any) -> None:
-        assert kwargs.get("retry") == RetrySpec(attempts=RETRY.attempts), "--retries not passed"
-        kwargs.setdefault("sleep", recorded.sleeps.append)
-        shown = kwargs.get("on_retry")
+        retry = kwargs["settings"].retry
+        assert retry == RetrySpec(attempts=RETRY.attempts), "--retries not passed"
+        hooks = kwargs["hooks"]
+        shown = hooks.on_retry
 
         def on_retry(attempt: int, delay: float, message: str) -> None:
             recorded.retries.append(message)
             if shown is not None:
                 shown(attempt, delay, message)
 
-        kwargs["on_retry"] = on_retry
+        sleep = hooks.sleep or recorded.sleeps.append
+        kwargs["hooks"] = replace(hooks, sleep=sleep, on_retry=on_retry)
         original(self, *args, **kwargs)
 
     with pytest.MonkeyPatch.context() as patch:

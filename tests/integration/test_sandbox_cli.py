@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import io
 import signal
 import socket
@@ -15,18 +14,16 @@ from pathlib import Path
 import pytest
 import requests
 
+from igflow.cli import Environment, main
 from igflow.sandbox.app import create_app
-from igflow.sandbox.cli import add_sandbox_parser, run_sandbox_command
 from igflow.sandbox.config import SandboxConfig
 from igflow.sandbox.server import RunningSandbox, start_sandbox
 
 
 def run(*argv: str) -> tuple[int, str, str]:
-    parser = argparse.ArgumentParser(prog="igflow")
-    add_sandbox_parser(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["sandbox", *argv])
+    """``igflow sandbox ARGV`` through the real CLI: its failures take the one error path."""
     out, err = io.StringIO(), io.StringIO()
-    code = run_sandbox_command(args, out, err)
+    code = main(["sandbox", *argv], Environment(stdout=out, stderr=err, environ={}))
     return code, out.getvalue(), err.getvalue()
 
 
@@ -148,12 +145,9 @@ def test_bad_targets_and_values(tmp_path: Path) -> None:
 def test_serve_prints_a_banner_and_stops_cleanly_on_ctrl_c() -> None:
     script = textwrap.dedent(
         """
-        import argparse, sys
-        from igflow.sandbox.cli import add_sandbox_parser, run_sandbox_command
-        parser = argparse.ArgumentParser()
-        add_sandbox_parser(parser.add_subparsers(dest="command"))
-        args = parser.parse_args(["sandbox", "serve", "--port", "0", "--era", "2018-04-04"])
-        sys.exit(run_sandbox_command(args, sys.stdout, sys.stderr))
+        import sys
+        from igflow.cli import main
+        sys.exit(main(["sandbox", "serve", "--port", "0", "--era", "2018-04-04"]))
         """
     )
     process = subprocess.Popen(

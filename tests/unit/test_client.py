@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
+from client_support import client_kwargs
 
 from igflow import errors
 from igflow.client import ApiClient, ApiResponse, Exchange, RateLimitInfo, Timeouts, render_value
@@ -45,7 +46,7 @@ def make_client(registry: Registry, origin: str = ORIGIN, **kwargs: Any) -> ApiC
     kwargs.setdefault("redactor", Redactor())
     kwargs.setdefault("retry", RetrySpec(attempts=1))
     kwargs.setdefault("pacer", Pacer(sleep=no_sleep))
-    return ApiClient(registry, origin, **kwargs)
+    return ApiClient(registry, origin, **client_kwargs(**kwargs))
 
 
 @pytest.fixture

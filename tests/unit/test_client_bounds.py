@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 import requests
+from client_support import client_kwargs
 
 from igflow import errors
 from igflow.auth import fetch_sandbox_info
@@ -44,7 +45,7 @@ def make_client(registry: Registry, origin: str = ORIGIN, **kwargs: Any) -> ApiC
     kwargs.setdefault("retry", RetrySpec(attempts=3, backoff=0.0, jitter=False))
     kwargs.setdefault("sleep", lambda seconds: None)
     kwargs.setdefault("pacer", Pacer(sleep=lambda seconds: None))
-    return ApiClient(registry, origin, **kwargs)
+    return ApiClient(registry, origin, **client_kwargs(**kwargs))
 
 
 class Unreadable(io.RawIOBase):

@@ -12,6 +12,7 @@ from urllib.parse import parse_qs
 
 import pytest
 import requests
+from client_support import client_kwargs
 
 from igflow import errors
 from igflow.client import ApiClient, Timeouts
@@ -19,6 +20,7 @@ from igflow.pacing import Pacer
 from igflow.playbook.model import RetrySpec
 from igflow.redact import Redactor
 from igflow.registry import Registry, load_registry
+from igflow.settings import ClientHooks, ClientSettings
 from igflow.target import TargetSession
 
 ORIGIN = "http://sandbox.test"
@@ -96,10 +98,9 @@ def make_client(registry: Registry, rec: Recorder, **kwargs: Any) -> ApiClient:
     return ApiClient(
         registry,
         ORIGIN,
-        sleep=rec.sleep,
-        on_retry=rec.on_retry,
-        on_rate_limit_wait=rec.on_wait,
-        **kwargs,
+        **client_kwargs(
+            sleep=rec.sleep, on_retry=rec.on_retry, on_rate_limit_wait=rec.on_wait, **kwargs
+        ),
     )
 
 
@@ -532,14 +533,14 @@ def test_target_session_passes_its_settings_and_shares_one_pacer(
         "http://127.0.0.1:9",
         registry=registry,
         redactor=Redactor(),
-        timeouts=Timeouts(),
-        retry=spec,
-        rate_limit_policy="wait",
-        rate_limit_wait=5,
-        rate_limit_max_wait=50,
-        on_retry=rec.on_retry,
-        on_rate_limit_wait=rec.on_wait,
-        sleep=rec.sleep,
+        settings=ClientSettings(
+            timeouts=Timeouts(),
+            retry=spec,
+            rate_limit_policy="wait",
+            rate_limit_wait=5,
+            rate_limit_max_wait=50,
+        ),
+        hooks=ClientHooks(on_retry=rec.on_retry, on_rate_limit_wait=rec.on_wait, sleep=rec.sleep),
     ) as session:
         first = session.authorize(
             scopes=["basic"], user=None, password=None, client=None, token=TOKEN
@@ -559,6 +560,5 @@ def test_target_session_refuses_a_bad_policy(registry: Registry) -> None:
             "http://127.0.0.1:9",
             registry=registry,
             redactor=Redactor(),
-            timeouts=Timeouts(),
-            rate_limit_policy="sometimes",
+            settings=ClientSettings(rate_limit_policy="sometimes"),
         )

@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from igflow import __version__
-from igflow.cli import _build_parser, _command_named
+from igflow.argv import build_parser as _build_parser
+from igflow.argv import command_named as _command_named
 from igflow.launch import help_text
 
 HELP_FILE = Path(__file__).resolve().parents[2] / "igflow" / "help.txt"

@@ -1,0 +1,307 @@
+"""Puts one run together: frozen settings and the I/O it is given in, a RunResult out.
+
+The one place a run is assembled, in this order: the report writers (checked before anything is
+sent), the playbook (compiled and checked), the console, the resume journal (bound to the
+target, refused where it must be), the write gate, the target session with its clients, and
+the runner. ``igflow run`` calls it from argv (:mod:`igflow.cli`, which maps what comes back
+to an exit code); tests and a pytest plugin can call it with settings of their own.
+
+Errors before the run starts (an invalid playbook, a refused journal) are raised, after the
+reports have been written saying so; the run's own error is in ``RunResult.error``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from igflow import gcpolicy
+from igflow.environment import Environment, isatty
+from igflow.errors import IgflowError, UsageError
+from igflow.settings import ClientHooks, RunSettings, Timeouts
+
+if TYPE_CHECKING:
+    from igflow.journal import Journal
+    from igflow.playbook.model import Playbook, Step
+    from igflow.redact import Redactor
+    from igflow.reporters import ReportSpec
+    from igflow.reporters.common import ReportWriter
+    from igflow.reporters.console import ConsoleReporter
+    from igflow.results import Reporter, RunResult
+    from igflow.safety import WriteGate
+
+__all__ = ["run_playbook"]
+
+
+def run_playbook(settings: RunSettings, io: Environment) -> RunResult:
+    """Run ``settings.playbook`` as ``settings`` say, talking through ``io``.
+
+    Returns:
+        The run's result. ``report_failures`` says which reports could not be written (their
+        messages were printed on ``io.stderr``).
+
+    Raises:
+        IgflowError: The run could not start (usage, an invalid playbook, a refused journal).
+        KeyboardInterrupt: Ctrl-C before the runner started.
+    """
+    from igflow.redact import Redactor
+
+    _check_settings(settings)
+    # The redactor is shared: tokens the run obtains are registered before the reports render.
+    redactor = Redactor()
+    writers = _report_writers(settings, redactor)
+    try:
+        result = _run(settings, io, redactor, writers)
+    except BaseException as exc:
+        # The run stopped before it finished (invalid playbook, a refused journal, Ctrl-C, a
+        # bug): the reports are still written, saying so, and the error goes on.
+        for writer in writers:
+            writer.close(exc)
+        _report_write_failures(writers, io)
+        raise
+    for writer in writers:
+        writer.close()
+    result.report_failures = _report_write_failures(writers, io)
+    result.redact = redactor.redact
+    return result
+
+
+def _check_settings(settings: RunSettings) -> None:
+    timeouts = settings.client.timeouts
+    if timeouts.read <= 0 or timeouts.connect <= 0:
+        raise UsageError("--timeout must be a positive number of seconds")
+    if settings.client.max_response_bytes < 1:
+        raise UsageError("--max-response-bytes must be at least 1")
+    out_dir = settings.out_dir
+    if out_dir is not None and os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise UsageError(f"--out-dir {out_dir}: that is not a directory")
+    if settings.dry_run and settings.resume:
+        raise UsageError("--dry-run and --resume cannot be combined (a dry run sends no write)")
+
+
+def _report_writers(settings: RunSettings, redactor: Redactor) -> list[ReportWriter]:
+    from igflow.reporters import make_report_writer
+
+    specs = settings.reports
+    paths = [_real_path(spec.path) for spec in specs]
+    for spec, path in zip(specs, paths, strict=True):
+        if paths.count(path) > 1:
+            raise UsageError(f"--report: {spec.path} is given more than once")
+    writers = []
+    for spec in specs:
+        # A report never replaces the playbook, the --vars-file or another report.
+        others = [other for other in specs if other is not spec]
+        writer = make_report_writer(
+            spec,
+            redactor,
+            settings.playbook,
+            force=settings.force,
+            protected=_protected(settings, others),
+        )
+        try:
+            writer.check_target()  # before anything is sent; again when it is written
+        except IgflowError as exc:
+            raise UsageError(f"--report {spec.format}:{spec.path}: {exc.message}") from None
+        writers.append(writer)
+    return writers
+
+
+def _run(
+    settings: RunSettings, io: Environment, redactor: Redactor, writers: Sequence[ReportWriter]
+) -> RunResult:
+    from igflow.playbook import check_playbook
+    from igflow.registry import load_registry
+    from igflow.reporters import FanOut
+    from igflow.reporters.console import ConsoleOptions, ConsoleReporter
+    from igflow.safety import WriteGate
+
+    variables = dict(settings.variables)
+    playbook = check_playbook(settings.playbook, external_names=list(variables))
+    for writer in writers:
+        writer.set_playbook(playbook)
+    for name in playbook.secrets:
+        if name in variables:
+            redactor.add(str(variables[name]))
+    options = ConsoleOptions(
+        verbosity=settings.verbosity,
+        color=io.color(io.stdout, settings.color),
+        tty=isatty(io.stdout),
+    )
+    console = ConsoleReporter(io.stdout, redactor, options)
+    reporter: Reporter = FanOut([console, *writers]) if writers else console
+    journal = _open_journal(settings, playbook, variables, redactor)
+    gate = WriteGate(
+        dry_run=settings.dry_run,
+        max_writes=settings.max_writes,
+        journal=journal,
+        confirm=_confirmer(settings, io),
+        registry=load_registry(playbook.api),
+        redact=redactor.redact,
+    )
+    try:
+        result = _execute(settings, io, playbook, redactor, reporter, console, gate)
+    except BaseException:
+        if journal is not None:
+            journal.close()
+        raise
+    if journal is not None:
+        _finish_journal(journal, result, settings, io)
+    return result
+
+
+def _execute(
+    settings: RunSettings,
+    io: Environment,
+    playbook: Playbook,
+    redactor: Redactor,
+    reporter: Reporter,
+    console: ConsoleReporter,
+    gate: WriteGate,
+) -> RunResult:
+    from igflow.outputs import OutputDir
+    from igflow.registry import load_registry
+    from igflow.reporters.common import SANDBOX_SUFFIX
+    from igflow.runner import Runner
+    from igflow.target import SANDBOX, TargetSession
+
+    target = settings.target or playbook.target or SANDBOX
+    registry = load_registry(playbook.api)
+    client = replace(
+        settings.client,
+        rate_limit_policy=settings.rate_limit_policy or playbook.on_rate_limit or "halt",
+    )
+    hooks = ClientHooks(
+        on_exchange=console.exchange if settings.verbosity > 0 else None,
+        on_retry=console.retry_notice,
+        on_rate_limit_wait=console.rate_limit_wait,
+    )
+    default_timeouts = client.timeouts
+    with TargetSession(
+        target, registry=registry, redactor=redactor, settings=client, hooks=hooks
+    ) as session:
+        runner = Runner(
+            playbook,
+            session,
+            reporter,
+            variables=settings.variables,
+            environ=io.environ,
+            redact_value=lambda value: redactor.add(str(value)),
+            redact_text=redactor.redact,
+            next_url_path=registry.next_url_path,
+            timeouts_for=lambda seconds: (
+                default_timeouts if seconds is None else Timeouts.for_read(seconds)
+            ),
+            gate=gate,
+            outputs=OutputDir(
+                settings.out_dir or os.path.dirname(settings.playbook) or ".",
+                protected=_protected(settings, settings.reports),
+            ),
+        )
+        origin = session.origin + (SANDBOX_SUFFIX if target == SANDBOX else "")
+        gcpolicy.settled()
+        return runner.run(origin)
+
+
+# -- the journal ------------------------------------------------------------------------------
+
+
+def _open_journal(
+    settings: RunSettings, playbook: Playbook, variables: dict[str, Any], redactor: Redactor
+) -> Journal | None:
+    """The resume journal, for a run that may write (none for a dry run or a read-only one)."""
+    from igflow.journal import Journal, check_journal_path, default_journal_path, playbook_digest
+    from igflow.target import SANDBOX, normalize_origin
+
+    target = settings.target or playbook.target or SANDBOX
+    embedded = target == SANDBOX
+    if embedded and settings.resume:
+        raise UsageError(
+            "nothing to resume: the built-in sandbox starts afresh on every run (to try "
+            "resuming, serve one that keeps its state: igflow sandbox serve --db FILE)"
+        )
+    writes = any(step.endpoint is not None and step.endpoint.mutates for step in playbook.steps)
+    # The built-in sandbox's state ends with the run: a journal of it could never be resumed.
+    if settings.dry_run or not writes or (embedded and not settings.journal):
+        return None
+    path = settings.journal or default_journal_path(settings.playbook)
+    check_journal_path(path, protected=_protected(settings, settings.reports))
+    return Journal.start(
+        path,
+        playbook=settings.playbook,
+        digest=playbook_digest("\n".join(playbook.lines), variables),
+        resume=settings.resume,
+        force=settings.force,
+        target=None if embedded else normalize_origin(target),
+        redact=redactor.redact,
+    )
+
+
+def _finish_journal(
+    journal: Journal, result: RunResult, settings: RunSettings, io: Environment
+) -> None:
+    status = "interrupted" if result.interrupted else ("ok" if result.ok else "failed")
+    journal.finish(status)
+    journal.close()
+    if status != "ok" and (any(result.writes.values()) or result.in_doubt):
+        doubt = len(result.in_doubt)
+        settled = f" ({doubt} in doubt: a resume settles them)" if doubt else ""
+        io.stderr.write(
+            f"igflow: the writes done so far are journaled in {journal.path}{settled}; "
+            f"to continue: igflow run --resume {settings.playbook}\n"
+        )
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+
+def _confirmer(settings: RunSettings, io: Environment) -> Callable[[Step, int], bool]:
+    """Asks on a terminal; otherwise `--yes` decides."""
+
+    def confirm(step: Step, writes: int) -> bool:
+        if settings.assume_yes:
+            return True
+        if not (isatty(io.stdin) and isatty(io.stderr)):
+            return False
+        endpoint = step.endpoint.id if step.endpoint is not None else "writes"
+        many = f"up to {writes} {endpoint} writes" if writes != 1 else f"a {endpoint} write"
+        io.stderr.write(f"{step.label} (line {step.location.line}) will send {many}. Go on? [y/N] ")
+        io.stderr.flush()
+        answer = io.stdin.readline()
+        return answer.strip().lower() in ("y", "yes")
+
+    return confirm
+
+
+def _real_path(path: str) -> str:
+    """``path`` with its directories' links resolved (the file itself may not exist yet)."""
+    directory, name = os.path.split(os.path.abspath(path))
+    return os.path.join(os.path.realpath(directory), name)
+
+
+def _protected(settings: RunSettings, reports: Sequence[ReportSpec]) -> dict[str, str]:
+    """The files a run's outputs (reports, exports, the journal) must never replace."""
+    named: dict[str, str] = {}
+    for spec in reports:
+        named[_real_path(spec.path)] = f"the {spec.format} report of this run"
+    for what, path in (
+        ("the playbook", settings.playbook),
+        ("the --vars-file", settings.vars_file),
+    ):
+        if path:
+            named[os.path.realpath(path)] = what
+            named.setdefault(_real_path(path), what)  # the name itself, if it is a link
+    return named
+
+
+def _report_write_failures(writers: Sequence[ReportWriter], io: Environment) -> list[str]:
+    """Say which reports could not be written (once each)."""
+    failures = []
+    for writer in writers:
+        if writer.failure is not None:
+            message = f"{writer.format_name} report: {writer.failure.message}"
+            failures.append(message)
+            io.stderr.write(f"igflow: {message}\n")
+            writer.failure = None
+    return failures
