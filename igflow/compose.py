@@ -241,10 +241,9 @@ def _open_journal(
 def _finish_journal(
     journal: Journal, result: RunResult, settings: RunSettings, io: Environment
 ) -> None:
-    status = "interrupted" if result.interrupted else ("ok" if result.ok else "failed")
-    journal.finish(status)
+    journal.finish(result.status.value)
     journal.close()
-    if status != "ok" and (any(result.writes.values()) or result.in_doubt):
+    if not result.ok and (any(result.writes.values()) or result.in_doubt):
         doubt = len(result.in_doubt)
         settled = f" ({doubt} in doubt: a resume settles them)" if doubt else ""
         io.stderr.write(

@@ -23,6 +23,7 @@ __all__ = [
     "Reporter",
     "RequestView",
     "RunResult",
+    "RunStatus",
     "Status",
     "StepRecord",
 ]
@@ -52,6 +53,23 @@ class Status(str, Enum):
     @property
     def ran(self) -> bool:
         return self is not Status.NOT_RUN
+
+
+class RunStatus(str, Enum):
+    """How a whole run ended: the one vocabulary of reports, journals and the JSON report."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"
+
+    def __str__(self) -> str:
+        return self.value
+
+    @classmethod
+    def of(cls, *, error: object, interrupted: bool) -> RunStatus:
+        if interrupted:
+            return cls.INTERRUPTED
+        return cls.FAILED if error is not None else cls.PASSED
 
 
 @dataclass(frozen=True)
@@ -124,6 +142,10 @@ class RunResult:
     @property
     def ok(self) -> bool:
         return self.error is None and not self.interrupted
+
+    @property
+    def status(self) -> RunStatus:
+        return RunStatus.of(error=self.error, interrupted=self.interrupted)
 
 
 class Reporter(Protocol):

@@ -28,6 +28,7 @@ from igflow.errors import (
     IgflowError,
     PlaybookValidationError,
 )
+from igflow.results import RunStatus
 
 if TYPE_CHECKING:
     from igflow.playbook.model import Playbook, Step
@@ -36,9 +37,8 @@ if TYPE_CHECKING:
 
 SANDBOX_SUFFIX = " (sandbox)"  # how the CLI marks the in-process sandbox in the origin it passes
 
-PASSED = "passed"
-FAILED = "failed"
-INTERRUPTED = "interrupted"
+# How a run ended, as reports say it (igflow.results.RunStatus; kept here for their readers).
+PASSED, FAILED, INTERRUPTED = RunStatus.PASSED, RunStatus.FAILED, RunStatus.INTERRUPTED
 
 
 @dataclass
@@ -62,10 +62,8 @@ class RunSnapshot:
     interrupted: bool = False
 
     @property
-    def status(self) -> str:
-        if self.interrupted:
-            return INTERRUPTED
-        return FAILED if self.error is not None else PASSED
+    def status(self) -> RunStatus:
+        return RunStatus.of(error=self.error, interrupted=self.interrupted)
 
     @property
     def exit_code(self) -> int:

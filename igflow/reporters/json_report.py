@@ -110,7 +110,7 @@ def build_document(snap: RunSnapshot) -> dict[str, Any]:
         "target": {"origin": snap.origin, "sandbox": snap.sandbox},
         "started_at": utc_iso(snap.started_at),
         "elapsed": seconds(snap.elapsed),
-        "status": snap.status,
+        "status": snap.status.value,
         "exit_code": snap.exit_code,
         "error": error_view(snap.error),
         "summary": {"steps": len(steps), **counts},

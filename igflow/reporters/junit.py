@@ -120,7 +120,7 @@ class _Builder:
         snap = self.snap
         props = [
             ("igflow.version", __version__),
-            ("igflow.status", snap.status),
+            ("igflow.status", snap.status.value),
             ("igflow.exit_code", str(snap.exit_code)),
         ]
         if snap.origin is not None:
