@@ -212,6 +212,7 @@ def _open_journal(
 ) -> Journal | None:
     """The resume journal, for a run that may write (none for a dry run or a read-only one)."""
     from igflow.journal import Journal, check_journal_path, default_journal_path, playbook_digest
+    from igflow.registry import load_registry
     from igflow.target import SANDBOX, normalize_origin
 
     target = settings.target or playbook.target or SANDBOX
@@ -226,7 +227,13 @@ def _open_journal(
     if settings.dry_run or not writes or (embedded and not settings.journal):
         return None
     path = settings.journal or default_journal_path(settings.playbook)
-    check_journal_path(path, protected=_protected(settings, settings.reports))
+    check_journal_path(path, protected=_protected(settings, settings.reports, journal=False))
+    registry = load_registry(playbook.api)
+
+    def repeats(endpoint_id: str) -> bool:  # sending it again would apply it again
+        endpoint = registry.endpoints.get(endpoint_id)
+        return endpoint is None or (endpoint.mutates and not endpoint.idempotent)
+
     return Journal.start(
         path,
         playbook=settings.playbook,
@@ -235,6 +242,7 @@ def _open_journal(
         force=settings.force,
         target=None if embedded else normalize_origin(target),
         redact=redactor.redact,
+        repeats=repeats,
     )
 
 
@@ -279,15 +287,20 @@ def _real_path(path: str) -> str:
     return os.path.join(os.path.realpath(directory), name)
 
 
-def _protected(settings: RunSettings, reports: Sequence[ReportSpec]) -> dict[str, str]:
+def _protected(
+    settings: RunSettings, reports: Sequence[ReportSpec], *, journal: bool = True
+) -> dict[str, str]:
     """The files a run's outputs (reports, exports, the journal) must never replace."""
     named: dict[str, str] = {}
+    if journal:  # the resume journal: a report or an export over it would lose its writes
+        from igflow.journal import default_journal_path
+
+        journal_path = settings.journal or default_journal_path(settings.playbook)
+        named[_real_path(journal_path)] = "the resume journal of this run"
     for spec in reports:
         named[_real_path(spec.path)] = f"the {spec.format} report of this run"
-    for what, path in (
-        ("the playbook", settings.playbook),
-        ("the --vars-file", settings.vars_file),
-    ):
+    inputs = (("the playbook", settings.playbook), ("the --vars-file", settings.vars_file))
+    for what, path in inputs:
         if path:
             named[os.path.realpath(path)] = what
             named.setdefault(_real_path(path), what)  # the name itself, if it is a link

@@ -40,6 +40,7 @@ counted from its intents, less those that were not applied.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -150,6 +151,7 @@ class Journal:
         force: bool = False,
         target: str | None = None,
         redact: Redact = lambda text: text,
+        repeats: Callable[[str], bool] | None = None,
     ) -> Journal:
         """Open the journal for a run.
 
@@ -165,20 +167,26 @@ class Journal:
                 whose target differs; a fresh run over a journal with writes in doubt.
         """
         state = JournalState()
-        if resume:
-            if not os.path.exists(path):
-                raise UsageError(
-                    f"nothing to resume: no journal at {path} (run without --resume first)"
-                )
-            state = read_state(path)
-            _check_resume(path, state, digest=digest, target=target, force=force)
-        elif os.path.lexists(path):
-            _check_replace(path, force=force)
+        if resume and not os.path.exists(path):
+            raise UsageError(
+                f"nothing to resume: no journal at {path} (run without --resume first)"
+            )
+        # One run at a time per journal: it is locked before it is read, for the whole run.
+        held = _locked(path) if os.path.lexists(path) else None
         try:
-            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-            handle = _open_for_append(path, state) if resume else _open_fresh(path)
-        except OSError as exc:
-            raise UsageError(f"cannot write the journal {path}: {exc.strerror or exc}") from None
+            if resume:
+                assert held is not None
+                state = read_state(path)
+                _check_resume(path, state, digest=digest, target=target, force=force)
+                handle = _append_to(held, state, path)
+                held = None  # the run's handle holds the lock now
+            else:
+                if held is not None:
+                    _check_replace(path, force=force, repeats=repeats or (lambda _: False))
+                handle = _open_fresh(path)
+        finally:
+            if held is not None:
+                os.close(held)
         journal = cls(path, handle, state, redact)
         journal._append(
             {
@@ -195,13 +203,15 @@ class Journal:
         return journal
 
     @classmethod
-    def reopen(cls, path: str, state: JournalState) -> Journal:
-        """Open an existing journal to append settlements (``igflow journal settle``)."""
+    def reopen(cls, path: str) -> Journal:
+        """Open an existing journal, locked, to append settlements (``igflow journal settle``)."""
+        fd = _locked(path)
         try:
-            handle = _open_for_append(path, state)
-        except OSError as exc:
-            raise UsageError(f"cannot write the journal {path}: {exc.strerror or exc}") from None
-        return cls(path, handle, state, lambda text: text)
+            state = read_state(path)
+        except BaseException:
+            os.close(fd)
+            raise
+        return cls(path, _append_to(fd, state, path), state, lambda text: text)
 
     # -- what earlier runs did ------------------------------------------------------------
     def take_done(self, key: WriteKey) -> dict[str, Any] | None:
@@ -234,11 +244,13 @@ class Journal:
         item: int | None,
         account: str | None = None,
         supersedes: str | None = None,
+        baseline: int | None = None,
     ) -> str:
         """Record that a write is about to be sent; returns its serial for the outcome.
 
         ``supersedes``: the serial of an earlier in-doubt attempt this one resends (one record,
         so a crash cannot leave the old attempt settled and the new one unrecorded).
+        ``baseline``: how many entries its reconcile read matched before it was sent.
         """
         with self._lock:
             self._count += 1
@@ -256,6 +268,8 @@ class Journal:
         }
         if supersedes is not None:
             record["supersedes"] = supersedes
+        if baseline is not None:
+            record["baseline"] = baseline
         self._append(record)
         return serial
 
@@ -331,8 +345,10 @@ def _check_resume(
         )
 
 
-def _check_replace(path: str, *, force: bool) -> None:
-    """A fresh run may replace an old journal only if nothing in it is in doubt."""
+def _check_replace(path: str, *, force: bool, repeats: Callable[[str], bool]) -> None:
+    """A fresh run may replace an old journal only if nothing in it is in doubt, and only if its
+    last run finished or applied nothing that sending again would repeat (``repeats``: an
+    endpoint that is not idempotent)."""
     try:
         earlier = read_state(path)
     except UsageError as exc:
@@ -350,38 +366,78 @@ def _check_replace(path: str, *, force: bool) -> None:
             f"{'them' if count != 1 else 'it'}. Continue with --resume (it settles them), or "
             "look with `igflow journal show` and settle them by hand (`igflow journal settle`)"
         )
+    stopped = not earlier.finished or earlier.last_status not in ("ok", "passed")
+    repeated = {e: n for e, n in earlier.applied_endpoints.items() if repeats(e)}
+    if stopped and repeated:
+        done = ", ".join(f"{n} {endpoint}" for endpoint, n in sorted(repeated.items()))
+        raise SafetyError(
+            f"the last run of this playbook stopped before its end after applying {done} "
+            f"(journal {path}); a fresh run would send them again. Continue it with --resume, "
+            "or start over on purpose: igflow journal discard"
+        )
+
+
+def lock_journal(path: str) -> int:
+    """Lock the journal at ``path`` for this process (``igflow journal discard``); its fd."""
+    return _locked(path)
+
+
+def _locked(path: str) -> int:
+    """An fd of the journal at ``path``, exclusively locked (flock) for this process.
+
+    Raises:
+        SafetyError: Another igflow run holds it: two runs appending to one journal would
+            interleave their records and send the same writes twice.
+        UsageError: It cannot be opened.
+    """
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0))
+    except OSError as exc:
+        raise UsageError(f"cannot open the journal {path}: {exc.strerror or exc}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise SafetyError(
+            f"the journal {path} is in use by another igflow run; wait for it to end (two "
+            "runs on one journal could send the same writes twice)"
+        ) from None
+    return fd
 
 
 def _open_fresh(path: str) -> IO[str]:
     # Written to a temporary file and renamed, so a crash never leaves half an old journal
-    # and half a new one; O_NOFOLLOW refuses a symlink planted at the temporary name.
-    directory = os.path.dirname(os.path.abspath(path))
-    temporary = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.tmp")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(temporary)
-    fd = os.open(temporary, flags, 0o600)
+    # and half a new one; O_NOFOLLOW refuses a symlink planted at the temporary name. The new
+    # file is locked before it takes the name, so no other run can open it unlocked.
     try:
-        os.replace(temporary, path)
-    except OSError:
-        os.close(fd)
-        os.unlink(temporary)
-        raise
+        directory = os.path.dirname(os.path.abspath(path))
+        os.makedirs(directory, exist_ok=True)
+        temporary = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.tmp")
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        fd = os.open(temporary, flags, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        try:
+            os.replace(temporary, path)
+        except OSError:
+            os.close(fd)
+            os.unlink(temporary)
+            raise
+    except OSError as exc:
+        raise UsageError(f"cannot write the journal {path}: {exc.strerror or exc}") from None
     return os.fdopen(fd, "a", encoding="utf-8")
 
 
-def _open_for_append(path: str, state: JournalState) -> IO[str]:
-    """Open for appending, after cutting off a torn last line (or a missing final newline)."""
-    fd = os.open(path, os.O_RDWR | getattr(os, "O_NOFOLLOW", 0))
+def _append_to(fd: int, state: JournalState, path: str) -> IO[str]:
+    """Append through ``fd`` (locked), after cutting off a torn last line."""
     try:
-        size = os.fstat(fd).st_size
-        if size != state.valid_bytes:
+        if os.fstat(fd).st_size != state.valid_bytes:
             os.ftruncate(fd, state.valid_bytes)
             os.fsync(fd)
-        os.lseek(fd, 0, os.SEEK_END)
-    except OSError:
+    except OSError as exc:
         os.close(fd)
-        raise
+        raise UsageError(f"cannot write the journal {path}: {exc.strerror or exc}") from None
     return os.fdopen(fd, "a", encoding="utf-8")
 
 

@@ -161,7 +161,7 @@ def _settle(args: argparse.Namespace, path: str, state: Any, stdout: TextIO) -> 
     if not chosen:
         stdout.write(f"{path}: nothing is in doubt\n")
         return int(ExitCode.OK)
-    journal = Journal.reopen(path, state)
+    journal = Journal.reopen(path)
     try:
         for serial in chosen:
             journal.settle(serial, args.outcome, "settled by hand (igflow journal settle)")
@@ -181,7 +181,13 @@ def _discard(args: argparse.Namespace, path: str, state: Any, stdout: TextIO) ->
             "discarding it forgets whether they were applied. Settle them (igflow journal "
             "settle), or add --force to discard anyway"
         )
-    os.unlink(path)
+    from igflow.journal import lock_journal
+
+    fd = lock_journal(path)  # not while a run is using it
+    try:
+        os.unlink(path)
+    finally:
+        os.close(fd)
     dropped = f" ({len(doubts)} in doubt, dropped)" if doubts else ""
     stdout.write(f"discarded {path}{dropped}\n")
     return int(ExitCode.OK)

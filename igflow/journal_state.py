@@ -91,6 +91,8 @@ class JournalState:
     # Writes that may have changed something (applied or in doubt), per step key: the caps'
     # count so far. A settled in-doubt write that was resent counts once.
     sent_per_step: Counter[str] = field(default_factory=Counter)
+    # Endpoints of the writes known applied, counted (a fresh run must not redo them blindly).
+    applied_endpoints: Counter[str] = field(default_factory=Counter)
     torn_tail: int = 0  # bytes of a last line cut short by a crash (ignored, then truncated)
     valid_bytes: int = 0  # the length of the file up to its last complete line
 
@@ -129,7 +131,12 @@ def read_state(path: str) -> JournalState:
         except UnicodeDecodeError:
             raise UsageError(f"{path} is not an igflow journal (not UTF-8 text)") from None
         text += "\ufffd"  # stands for the torn bytes; the line is torn either way
-    return parse_state(text, path)
+    state = parse_state(text, path)
+    # Counted in the file's bytes (the text may stand for a cut character with one).
+    cut = data.rfind(b"\n") + 1
+    state.valid_bytes = cut
+    state.torn_tail = len(data) - cut if data[cut:].strip() else 0
+    return state
 
 
 def parse_state(text: str, path: str) -> JournalState:
@@ -178,6 +185,8 @@ def parse_state(text: str, path: str) -> JournalState:
             if kind == APPLIED:
                 extracted = record.get("extracted")
                 state.done[key].append(extracted if isinstance(extracted, dict) else {})
+                if intent is not None:
+                    state.applied_endpoints[str(intent.get("endpoint"))] += 1
             elif intent is not None:
                 state.sent_per_step[key.step] -= 1  # it changed nothing: not counted
         else:

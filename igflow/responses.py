@@ -254,26 +254,51 @@ def _malformed(
     snippet = _snippet(response, redactor) or (
         "..." if response.content.strip() else "(empty body)"
     )
-    truncated = _looks_truncated(response.content)
+    why = _why_not_json(response.content)
+    truncated = why == _CUT_SHORT
     error = MalformedResponse(
         f"{endpoint_id}: HTTP {response.status_code} response is not the API's JSON "
-        f"(content-type {content_type}){' and looks cut short' if truncated else ''}: {snippet}"
+        f"(content-type {content_type}){f' and {why}' if why else ''}: {snippet}"
     )
-    # Not declared attributes: a transport error has no status unless a response came back, and
-    # only a malformed body says whether it was cut short (igflow.retry reads `truncated`).
+    # A transport error has no status unless a response came back, and only a malformed body
+    # says whether it was cut short (igflow.retry reads `truncated`).
     error.status = response.status_code
     error.truncated = truncated
     return error
 
 
-def _looks_truncated(content: bytes) -> bool:
-    """An empty body, or one that starts as JSON but does not parse: the response was cut short.
+_CUT_SHORT = "looks cut short"
 
-    Either way the request may have been applied and its answer lost, which the retry policy
-    treats like a dropped connection. A complete non-JSON body (an HTML page) is not truncated.
+
+def _why_not_json(content: bytes) -> str | None:
+    """Why a body that starts like JSON is not the API's JSON, in words; None for one that does
+    not even start like JSON (an HTML page: complete, and would come back the same).
+
+    Only a body that ends before its JSON does (empty, or a parse error at its very end) is
+    cut short: the request may have been applied and its answer lost, which the retry policy
+    treats like a dropped connection. A complete body that is too deep, holds a number too
+    long, or is not UTF-8 is the server's answer, just not one igflow reads.
     """
-    text = content.lstrip()
-    return not text or text[:1] in (b"{", b"[")
+    text = content.strip()
+    if not text:
+        return _CUT_SHORT
+    if text[:1] not in (b"{", b"["):
+        return None
+    try:
+        decoded = text.decode("utf-8")
+    except UnicodeDecodeError:
+        return "is not UTF-8 text"
+    try:
+        json.loads(decoded)
+    except RecursionError:
+        return "is nested too deeply to read"
+    except json.JSONDecodeError as exc:
+        # Cut short: the parser ran out of text (at the end, or inside a string it never closed).
+        ran_out = exc.pos >= len(decoded) or exc.msg.startswith("Unterminated string")
+        return _CUT_SHORT if ran_out else f"is not valid JSON ({exc.msg})"
+    except ValueError:  # Python's limit on the digits of an integer
+        return "holds a number too long to read"
+    return None
 
 
 def _snippet(response: requests.Response, redactor: Redactor) -> str:
@@ -295,7 +320,9 @@ def _shown_text(content: bytes, limit: int, redactor: Redactor) -> str:
     mid-way), so its last word is left out.
     """
     text = content[:limit].decode("utf-8", "replace")
-    if len(content) > limit or (_looks_truncated(content) and not _parse_json(content)[1]):
+    # Conservative: any body that starts like JSON and does not parse may have been cut.
+    starts_like_json = content.lstrip()[:1] in (b"", b"{", b"[")
+    if len(content) > limit or (starts_like_json and not _parse_json(content)[1]):
         text = _TRAILING_WORD.sub("", text)
     return redactor.redact(text)
 

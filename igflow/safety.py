@@ -174,6 +174,10 @@ class WriteGate:
             {key: len(values) for key, values in (earlier.done.items() if earlier else ())}
         )
         self._accounts_checked: set[str] = set()
+        # Reconcile reads made before writes, per thing read; sends per request in this run.
+        self._reads: dict[tuple[str, tuple[tuple[str, str], ...]], list[Any]] = {}
+        self._sent_now: Counter[WriteKey] = Counter()
+        self._key_locks: dict[WriteKey, threading.Lock] = {}
 
     # -- before a step ---------------------------------------------------------------------
     def confirm_step(self, step: Step, writes: int) -> None:
@@ -254,7 +258,7 @@ class WriteGate:
                     "moot",
                     "the resumed run re-read the state and no longer asked for it (idempotent)",
                 )
-                self._note(f"settled: {label} no longer asked for (idempotent)")
+                self._note(f"{label} no longer asked for (idempotent)")
                 continue
             spec = endpoint.reconcile if endpoint is not None else None
             params = intent.get("params")
@@ -263,16 +267,20 @@ class WriteGate:
                 continue
             account = intent.get("account")
             found = self._look_for(
-                spec, params, account if isinstance(account, str) else None, channel, None
+                spec,
+                params,
+                account if isinstance(account, str) else None,
+                channel,
+                _recorded(intent, 0),
             )
             if found is None:
                 self._left_in_doubt(f"{label}: the read that would settle it failed")
             elif found is _ABSENT:
                 journal.settle(serial, NOT_APPLIED, f"absent from {spec.call}; not asked again")
-                self._note(f"settled: {label} absent from {spec.call}, and no longer asked for")
+                self._note(f"{label} absent from {spec.call}, and no longer asked for")
             else:
                 journal.settle(serial, APPLIED, f"found by {spec.call}")
-                self._note(f"settled: {label} found by {spec.call}")
+                self._note(f"{label} found by {spec.call}")
 
     # -- the protocol's steps --------------------------------------------------------------
     def _send(
@@ -286,6 +294,14 @@ class WriteGate:
         endpoint = request.endpoint
         journal = self.journal
         serial: str | None = None
+        # How many entries a reconcile read would already match before this write: only more
+        # than that can be this write (finding: an older comment with the same text passed
+        # for a lost post). Read before the intent; a failed read sends nothing.
+        try:
+            baseline = self._baseline(key, request, channel)
+        except BaseException:
+            self._release(request)  # not sent: it takes no slot of the caps
+            raise
         if journal is not None:
             account = channel.account()
             self.check_account(account)
@@ -297,11 +313,12 @@ class WriteGate:
                 item=request.item,
                 account=account,
                 supersedes=earlier.serial if earlier is not None else None,
+                baseline=baseline,
             )
         try:
             response = channel.send()
         except IgflowError as error:
-            return self._failed(key, serial, request, channel, extract, error)
+            return self._failed(key, serial, request, channel, extract, error, baseline)
         # Anything else (Ctrl-C, a bug) leaves the intent without an outcome: in doubt.
         extracted: dict[str, Any] = {}
         try:
@@ -320,6 +337,7 @@ class WriteGate:
         channel: WriteChannel,
         extract: Extract,
         error: IgflowError,
+        baseline: int | None,
     ) -> WriteResult:
         endpoint = request.endpoint
         outcome = classify_failure(error)
@@ -334,8 +352,8 @@ class WriteGate:
             self.journal.outcome(key, serial, IN_DOUBT, status=status, error=described)
         spec = endpoint.reconcile
         why = "nothing can tell which"
-        if spec is not None and not endpoint.idempotent:
-            found = self._look_for(spec, request.params, None, channel, key)
+        if spec is not None and not endpoint.idempotent and baseline is not None:
+            found = self._look_for(spec, request.params, None, channel, baseline)
             if found is not None and found is not _ABSENT:
                 extracted = extract(found)
                 self._applied_now(key, serial, None, extracted, found=True)
@@ -387,7 +405,11 @@ class WriteGate:
             return WriteResult(WriteOutcome.IN_DOUBT, message=why)
         recorded = earlier.intent.get("account")
         account = recorded if isinstance(recorded, str) else None
-        found = self._look_for(spec, request.params, account, channel, key)
+        with self._lock:
+            known = self._applied[key]
+        found = self._look_for(
+            spec, request.params, account, channel, _recorded(earlier.intent, known)
+        )
         if found is None:
             why = (
                 f"{endpoint.id} is in doubt and the read of {spec.call} that would settle it failed"
@@ -410,10 +432,37 @@ class WriteGate:
         params: Mapping[str, Any],
         account: str | None,
         channel: WriteChannel,
-        key: WriteKey | None,
+        baseline: int,
     ) -> Any:
         """Read whether a write was applied: a response-shaped document around the entry that
-        is it, ``_ABSENT``, or None when the read failed or the author cannot be known."""
+        is it, ``_ABSENT``, or None when the read failed or the author cannot be known.
+
+        ``baseline`` is how many matching entries are not this write (they were there before
+        it, or are other writes of the same request): only one beyond them can be this one.
+        """
+        matching = self._matching(spec, params, account, channel, cached=False)
+        if matching is None:
+            return None
+        if len(matching) > baseline:
+            return {"meta": {"code": 200}, "data": matching[baseline]}
+        return _ABSENT
+
+    def _matching(
+        self,
+        spec: Reconcile,
+        params: Mapping[str, Any],
+        account: str | None,
+        channel: WriteChannel,
+        *,
+        cached: bool,
+        raise_errors: bool = False,
+    ) -> list[Any] | None:
+        """The entries of the reconcile read that match the write (media, text, author).
+
+        ``cached``: reuse this run's earlier read of the same thing (a baseline before a write;
+        what this run wrote since is counted by the caller). None: the read failed, or the
+        author the match needs is unknown.
+        """
         if self.registry is None or spec.call not in self.registry.endpoints:
             return None
         if spec.author is not None:
@@ -422,26 +471,66 @@ class WriteGate:
                 return None  # without the author, someone else's entry could pass for ours
         reader = self.registry.endpoints[spec.call]
         read_params = {name: params.get(source) for name, source in spec.with_params.items()}
-        try:
-            body = channel.read(reader, read_params)
-            entries = compile_path(spec.find).extract(body, [])
-        except IgflowError:
-            return None
-        matching = [
+        where = (reader.id, tuple(sorted((k, str(v)) for k, v in read_params.items())))
+        entries = self._reads.get(where) if cached else None
+        if entries is None:
+            try:
+                body = channel.read(reader, read_params)
+                found = compile_path(spec.find).extract(body, [])
+            except IgflowError:
+                if raise_errors:
+                    raise
+                return None
+            entries = found if isinstance(found, list) else [found]
+            if cached:
+                self._reads[where] = entries
+        return [
             entry
-            for entry in (entries if isinstance(entries, list) else [entries])
+            for entry in entries
             if all(
                 _field(entry, name) == _text(params.get(src)) for name, src in spec.match.items()
             )
             and (spec.author is None or _field(entry, spec.author) == account)
         ]
-        # The same request sent twice on purpose (a list with duplicates) is two writes: an
-        # entry counts as this one only beyond those already known applied.
+
+    def _baseline(self, key: WriteKey, request: WriteRequest, channel: WriteChannel) -> int | None:
+        """How many entries match a reconcilable write before it is sent (None: no reconcile).
+
+        One read per thing read (a media's comments) per run, then counting: the entries it
+        showed, plus this run's earlier sends of the same request (duplicates in a list).
+
+        Raises:
+            SafetyError: The read failed: without a baseline the write could not be checked
+                later, so it is not sent (nothing was applied; a resume sends it).
+        """
+        endpoint = request.endpoint
+        spec = endpoint.reconcile
+        if spec is None or endpoint.idempotent or self.dry_run:
+            return None
+        with self._key_lock(key):
+            try:
+                matching = self._matching(
+                    spec, request.params, None, channel, cached=True, raise_errors=True
+                )
+            except IgflowError as error:
+                error.message = (
+                    f"{endpoint.id} not sent: the read of {spec.call} that lets igflow check "
+                    f"it later failed ({error.message}); nothing was applied"
+                )
+                raise
+            if matching is None:
+                raise SafetyError(
+                    f"{endpoint.id} not sent: the account it would be sent as is unknown, so "
+                    "igflow could not check it later; nothing was applied"
+                )
+            with self._lock:
+                baseline = len(matching) + self._sent_now[key]
+                self._sent_now[key] += 1
+        return baseline
+
+    def _key_lock(self, key: WriteKey) -> threading.Lock:
         with self._lock:
-            known = self._applied[key] if key is not None else 0
-        if len(matching) > known:
-            return {"meta": {"code": 200}, "data": matching[known]}
-        return _ABSENT
+            return self._key_locks.setdefault(key, threading.Lock())
 
     # -- bookkeeping -----------------------------------------------------------------------
     def _applied_now(
@@ -531,6 +620,12 @@ class WriteGate:
 
 # "The read found no such entry" (None is "the read could not tell").
 _ABSENT: Any = object()
+
+
+def _recorded(intent: Mapping[str, Any], fallback: int) -> int:
+    """The baseline an intent recorded (journals before baselines: ``fallback``)."""
+    baseline = intent.get("baseline")
+    return baseline if isinstance(baseline, int) and baseline >= 0 else fallback
 
 
 def _safe(read_account: Callable[[], str | None]) -> str | None:

@@ -211,3 +211,71 @@ def test_the_journal_is_never_the_playbook(sandbox: Sandbox, tmp_path: Path) -> 
     code, _, err = run(sandbox, playbook, link)
     assert code == 2 and "symbolic link" in err
     assert not (tmp_path / "elsewhere.jsonl").exists()
+
+
+def test_a_report_never_replaces_the_journal_even_with_force(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """Hostile test F4: a --report over the journal, with --force, destroyed its in-doubt writes."""
+    playbook, journal = unlike_playbook(tmp_path), tmp_path / "journal.jsonl"
+    in_doubt_after_a_drop(sandbox, playbook, journal)
+    code, _, err = run(sandbox, playbook, journal, "--report", f"json:{journal}", "--force")
+    assert code == 2 and "the resume journal of this run" in err
+    assert read_state(str(journal)).in_doubt_count == 1  # still a journal, still in doubt
+
+
+def test_a_write_step_never_replaces_the_journal(sandbox: Sandbox, tmp_path: Path) -> None:
+    """Hostile test F5: a `write:` step to the journal's path replaced it."""
+    playbook = tmp_path / "export.yml"
+    playbook.write_text(
+        """\
+igflow: 1
+steps:
+  - authorize: {client: live, user: grantwinney, scopes: [basic, public_content, likes]}
+  - call: users.media_liked
+    with: {count: 3}
+    extract: {liked: "$.data[*].id"}
+  - foreach: "{{ liked[:1] }}"
+    call: likes.delete
+    with: {media_id: "{{ item }}"}
+  - write: {path: out/journal.jsonl, value: "{{ liked }}", format: jsonl}
+""",
+        encoding="utf-8",
+    )
+    journal = tmp_path / "out" / "journal.jsonl"
+    code, out, err = run(sandbox, playbook, journal)
+    assert code == 2, out + err
+    assert "the resume journal of this run" in out + err
+    assert read_state(str(journal)).done_count == 1
+
+
+def test_a_fresh_run_after_a_stopped_one_does_not_repeat_its_posts(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """Hostile test F6: after a run halted at a cap, a run without --resume posted it all again."""
+    newest = sandbox.my_media()[0]
+    playbook = tmp_path / "posts.yml"
+    playbook.write_text(
+        f"""\
+igflow: 1
+vars:
+  texts: [one, two, three, four]
+steps:
+  - authorize: {{client: live, user: grantwinney, scopes: [basic, comments]}}
+  - foreach: "{{{{ texts }}}}"
+    call: comments.create
+    with: {{media_id: "{newest["pk"]}_3657782666", text: "{{{{ item }}}}"}}
+    max_writes: 10
+""",
+        encoding="utf-8",
+    )
+    journal = tmp_path / "journal.jsonl"
+    code, _, err = run(sandbox, playbook, journal, "--max-writes", "2")
+    assert code == 6 and "write cap reached" in err
+    code, _, err = run(sandbox, playbook, journal)
+    assert code == 6, err
+    assert "stopped before its end after applying 2 comments.create" in err and "--resume" in err
+    assert len(sandbox.requests("comments.create")) == 2
+    code, out, err = run(sandbox, playbook, journal, "--resume")
+    assert code == 0, out + err
+    assert len(sandbox.requests("comments.create")) == 4  # the other two, once each

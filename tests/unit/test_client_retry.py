@@ -562,3 +562,24 @@ def test_target_session_refuses_a_bad_policy(registry: Registry) -> None:
             redactor=Redactor(),
             settings=ClientSettings(rate_limit_policy="sometimes"),
         )
+
+
+@pytest.mark.parametrize(
+    ("content", "why"),
+    [
+        (b"[" * 200_000 + b"]" * 200_000, "is nested too deeply to read"),
+        (b'{"meta": {"code": 200}, "data": ' + b"9" * 100_000 + b"}", "holds a number too long"),
+        (b'{"meta": {"code": 200}, "data": "\xff\xfe"}', "is not UTF-8 text"),
+    ],
+    ids=["deep", "long-number", "not-utf8"],
+)
+def test_a_complete_body_igflow_cannot_read_is_not_called_cut_short(
+    registry: Registry, client: ApiClient, requests_mock: Any, content: bytes, why: str
+) -> None:
+    """Hostile test F7: these were reported as 'looks cut short' and retried three times."""
+    requests_mock.get(SELF_URL, [{"content": content}, SUCCESS])
+    with pytest.raises(errors.MalformedResponse) as raised:
+        read(client, registry)
+    assert why in raised.value.message and "cut short" not in raised.value.message
+    assert raised.value.truncated is False
+    assert requests_mock.call_count == 1  # the same body would come back

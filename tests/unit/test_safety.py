@@ -230,7 +230,8 @@ def test_an_in_doubt_comment_the_read_could_not_settle_is_found_by_the_resume(
     original = api.__call__
 
     def respond(endpoint: Endpoint, params: Mapping[str, Any]) -> Any:
-        if endpoint.id == "comments.list" and reads_fail:
+        # The read before the post (its baseline) works; the one after the lost answer fails.
+        if endpoint.id == "comments.list" and reads_fail and api.comments.get("m2"):
             return ConnectionDropped("the read dropped too")
         return original(endpoint, params)
 
@@ -441,3 +442,61 @@ def test_a_5xx_after_a_comment_committed_is_in_doubt_not_failed(tmp_path: Path) 
     run(COMMENT, FakeClient(api), gate=gate(journal))
     journal.close()
     assert {media: len(c) for media, c in api.comments.items()} == {f"m{n}": 1 for n in range(6)}
+
+
+def test_an_older_comment_with_the_same_text_is_not_taken_for_a_lost_post(tmp_path: Path) -> None:
+    """Hostile test F1: an earlier "nice one" by the same author passed for a post that a 500
+    had refused, so the post was lost and the run said ok."""
+    api = Api()
+    create = load_registry().endpoints["comments.create"]
+    api(create, {"media_id": "m0", "text": "nice one"})  # yesterday's run posted it
+    api.comments["m0"][0]["id"] = "yesterday"
+
+    refused: list[str] = []
+
+    def refused_by_a_500_before_commit(endpoint: Endpoint, params: Mapping[str, Any]) -> Any:
+        first_post_on_m0 = endpoint.id == "comments.create" and params["media_id"] == "m0"
+        if first_post_on_m0 and not refused:
+            refused.append("m0")
+            return APIError("Oops, an error occurred.", status=500, error_type="APIError")
+        return api(endpoint, params)
+
+    journal = journal_for(tmp_path, COMMENT)
+    first, _ = run(COMMENT, FakeClient(refused_by_a_500_before_commit), gate=gate(journal))
+    journal.close()
+    assert isinstance(first.error, WriteInDoubt), first.error  # not "found"
+    assert [c["id"] for c in api.comments["m0"]] == ["yesterday"]
+    journal = journal_for(tmp_path, COMMENT, resume=True)
+    resumed, _ = run(COMMENT, FakeClient(api), gate=gate(journal))
+    journal.close()
+    assert resumed.ok, resumed.error
+    assert len(api.comments["m0"]) == 2  # yesterday's, and today's, posted once
+    assert resumed.reconciled == ["absent from comments.list: comments.create sent again"]
+
+
+def test_a_post_is_not_sent_when_the_read_that_would_check_it_fails() -> None:
+    api = Api()
+
+    def reads_fail(endpoint: Endpoint, params: Mapping[str, Any]) -> Any:
+        if endpoint.id == "comments.list":
+            return ConnectionDropped("the read dropped")
+        return api(endpoint, params)
+
+    result, _ = run(COMMENT, FakeClient(reads_fail), gate=gate())
+    assert isinstance(result.error, ConnectionDropped)
+    assert "comments.create not sent: the read of comments.list" in result.error.message
+    assert api.comments == {}
+
+
+def test_two_runs_on_one_journal_at_once_are_refused(tmp_path: Path) -> None:
+    """Hostile test F3: two resumes on one journal posted every comment twice and interleaved
+    their records."""
+    first = journal_for(tmp_path, UNLIKE)
+    try:
+        with pytest.raises(SafetyError, match="in use by another igflow run"):
+            journal_for(tmp_path, UNLIKE, resume=True)
+        with pytest.raises(SafetyError, match="in use by another igflow run"):
+            journal_for(tmp_path, UNLIKE)
+    finally:
+        first.close()
+    journal_for(tmp_path, UNLIKE, resume=True).close()  # free again once the first one ends
