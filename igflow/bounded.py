@@ -107,6 +107,7 @@ class _Watchdog:
         self._heap: list[tuple[float, int, Deadline]] = []
         self._order = itertools.count()
         self._thread: threading.Thread | None = None
+        self._until = float("inf")  # when the thread wakes next, unless notified
 
     def arm(self, deadline: Deadline) -> None:
         with self._wake:
@@ -121,7 +122,9 @@ class _Watchdog:
                     target=self._run, name="igflow-deadlines", daemon=True
                 )
                 self._thread.start()
-            elif heap[0][2] is deadline:
+            elif deadline.at < self._until:
+                # Only then: waking the thread for every exchange would cost a thread switch
+                # each (about a tenth of a small request); a later deadline waits its turn.
                 self._wake.notify()
 
     def _run(self) -> None:
@@ -131,9 +134,11 @@ class _Watchdog:
                 while heap and heap[0][2].done:
                     heapq.heappop(heap)
                 if not heap:
+                    self._until = float("inf")
                     self._wake.wait()
                     continue
-                left = heap[0][0] - time.monotonic()
+                self._until = heap[0][0]
+                left = self._until - time.monotonic()
                 if left > 0:
                     self._wake.wait(left)
                     continue
