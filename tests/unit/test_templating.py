@@ -642,10 +642,10 @@ def test_interpreted_expressions_match_jinjas_compiled_code(source: str) -> None
     ],
 )
 def test_which_expressions_are_interpreted(source: str, interpreted: bool) -> None:
-    from igflow import templating
+    from igflow import interpreter
 
     compiled = TemplateEngine().compile_expression(source)
-    assert isinstance(compiled._expression, templating._Interpreted) is interpreted
+    assert isinstance(compiled._expression, interpreter.Interpreted) is interpreted
 
 
 def test_an_unknown_filter_is_still_a_compile_time_error(engine: TemplateEngine) -> None:
@@ -694,11 +694,11 @@ def test_a_bare_name_is_looked_up_as_jinja_would(engine: TemplateEngine) -> None
     ],
 )
 def test_limits_hold_interpreted_and_compiled(source: str, message: str) -> None:
-    from igflow import templating
+    from igflow import interpreter, templating
 
     engine = TemplateEngine()
     compiled = engine.compile_expression(source)
-    assert isinstance(compiled._expression, templating._Interpreted)
+    assert isinstance(compiled._expression, interpreter.Interpreted)
     context = {"s": "x" * 6_000_000, "items": [0] * 600_000, "t": True}
     with pytest.raises(TemplateRenderError, match=message):
         compiled.evaluate(context)
