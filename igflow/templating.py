@@ -51,6 +51,7 @@ from igflow.interpreter import (
     survey,
 )
 from igflow.jinja_env import bound_node, bound_tree, check_defined, make_environment
+from igflow.template_errors import PositionedSyntaxError, syntax_error, type_error_message
 
 __all__ = [
     "MAX_NESTING",
@@ -86,8 +87,13 @@ def _materialize(value: Any) -> Any:
     return value
 
 
-def _evaluate(call: Callable[[], Any]) -> Any:
-    """Run one evaluation and turn anything that goes wrong into a TemplateRenderError."""
+def _evaluate(
+    call: Callable[[], Any],
+    names: Iterable[str] = (),
+    context: Mapping[str, Any] | None = None,
+) -> Any:
+    """Run one evaluation and turn anything that goes wrong into a TemplateRenderError
+    (``names`` and ``context``, the names it reads and their values, only word a failure)."""
     limits.start_render()
     try:
         value = _materialize(call())
@@ -96,11 +102,13 @@ def _evaluate(call: Callable[[], Any]) -> Any:
     except IgflowError:
         raise  # a filter's own error already reads well
     except jinja_errors.TemplateError as exc:
-        raise TemplateRenderError(_one_line(exc.message or type(exc).__name__)) from exc
+        hint = type_error_message(exc, names, context or {})
+        raise TemplateRenderError(hint or _one_line(exc.message or type(exc).__name__)) from exc
     except MemoryError:
         raise TemplateRenderError("template ran out of memory") from None
     except Exception as exc:  # user expressions can fail in any way; no traceback reaches users
-        raise TemplateRenderError(_one_line(f"{type(exc).__name__}: {exc}")) from exc
+        hint = type_error_message(exc, names, context or {})
+        raise TemplateRenderError(hint or _one_line(f"{type(exc).__name__}: {exc}")) from exc
 
 
 # --------------------------------------------------------------------------- compiled objects
@@ -133,7 +141,7 @@ class CompiledExpression:
             TemplateRenderError: An undefined name or attribute, a sandbox violation, or any
                 error raised while evaluating.
         """
-        return _evaluate(lambda: self._expression(context))
+        return _evaluate(lambda: self._expression(context), self.names, context)
 
 
 class _Dynamic:
@@ -231,7 +239,7 @@ class _StringTemplate(CompiledValue):
         self._template = template
 
     def render(self, context: Mapping[str, Any]) -> Any:
-        return _evaluate(lambda: self._template.render(context))
+        return _evaluate(lambda: self._template.render(context), self.names, context)
 
 
 def _union_names(parts: Iterable[CompiledValue]) -> frozenset[str]:
@@ -281,6 +289,11 @@ class TemplateEngine:
         self._env = make_environment()
         self._expressions: dict[str, CompiledExpression] = {}
         self._strings: dict[str, CompiledValue] = {}
+
+    @property
+    def test_names(self) -> frozenset[str]:
+        """The names of the Jinja tests templates may use."""
+        return frozenset(self._env.tests)
 
     @staticmethod
     def is_template(text: str) -> bool:
@@ -332,9 +345,7 @@ class TemplateEngine:
                 else:
                     evaluate = self._generate_expression(ast)
         except jinja_errors.TemplateSyntaxError as exc:
-            raise TemplateSyntaxError(
-                self._expression_error(source, exc), lineno=exc.lineno or 1
-            ) from exc
+            raise self._expression_error(source, exc) from exc
         except (RecursionError, SyntaxError):
             raise TemplateSyntaxError(
                 f"invalid expression {_snippet(source)}: {TOO_DEEP}"
@@ -400,22 +411,24 @@ class TemplateEngine:
         if not self.is_template(text):
             compiled = _Constant(text)
         elif is_quick_whole_expression(text):
-            compiled = _WholeExpression(text, self.compile_expression(text[2:-2]))
+            compiled = _WholeExpression(text, self._inner_expression(text, 2, text[2:-2]))
         else:
             try:
                 ast = self._env.parse(text)
                 check_nesting(ast)
                 inner = _whole_expression(text, ast)
                 if inner is not None:
-                    compiled = _WholeExpression(text, self.compile_expression(inner))
+                    source, at = inner
+                    compiled = _WholeExpression(text, self._inner_expression(text, at, source))
                 else:
                     bound_tree(ast)
                     # Code generation also raises (TemplateAssertionError: an unknown filter).
                     template = self._env.from_string(ast)
                     compiled = _StringTemplate(text, self._names(ast), template)
             except jinja_errors.TemplateSyntaxError as exc:
-                message = f"invalid template {_snippet(text)}: {_one_line(exc.message or '')}"
-                raise TemplateSyntaxError(message, lineno=exc.lineno or 1) from exc
+                raise syntax_error(
+                    "template", _snippet(text), text, exc, self._env.filters, self._env.tests
+                ) from exc
             except (RecursionError, SyntaxError):
                 raise TemplateSyntaxError(
                     f"invalid template {_snippet(text)}: {TOO_DEEP}"
@@ -428,16 +441,27 @@ class TemplateEngine:
         template.set_environment(self._env)
         return frozenset(meta.find_undeclared_variables(template))
 
-    @staticmethod
-    def _expression_error(source: str, exc: jinja_errors.TemplateSyntaxError) -> str:
-        message = f"invalid expression {_snippet(source)}: {_one_line(exc.message or '')}"
+    def _inner_expression(self, text: str, at: int, source: str) -> CompiledExpression:
+        """The expression of a whole-value template; an error's position counts in ``text``."""
+        try:
+            return self.compile_expression(source)
+        except PositionedSyntaxError as exc:
+            lineno = text.count("\n", 0, exc.offset + at) + 1
+            raise PositionedSyntaxError(exc.message, lineno=lineno, offset=exc.offset + at) from exc
+
+    def _expression_error(
+        self, source: str, exc: jinja_errors.TemplateSyntaxError
+    ) -> TemplateSyntaxError:
+        env = self._env
+        error = syntax_error("expression", _snippet(source), source, exc, env.filters, env.tests)
         if source.lstrip().startswith("{{"):
-            message += " (expressions are written without {{ }})"
-        return message
+            error.message += " (expressions are written without {{ }})"
+        return error
 
 
-def _whole_expression(text: str, ast: nodes.Template) -> str | None:
-    """Return the inner source when ``text`` is exactly one ``{{ expr }}``, else None.
+def _whole_expression(text: str, ast: nodes.Template) -> tuple[str, int] | None:
+    """Return the inner source, and where it starts, when ``text`` is exactly one
+    ``{{ expr }}``, else None.
 
     The parsed tree decides the shape (one output node, only whitespace beside it); the regex
     then only has to cut the delimiters off, which it can do safely once the shape is known.
@@ -450,4 +474,4 @@ def _whole_expression(text: str, ast: nodes.Template) -> str | None:
     if len(expressions) != 1 or any(part.data.strip() for part in data):
         return None
     match = _WHOLE_VALUE.match(text)
-    return match.group(1) if match else None
+    return (match.group(1), match.start(1)) if match else None
