@@ -338,7 +338,7 @@ def _parse_locked(source: str) -> Any:
 
 # jsonpath-ng's messages, with 0-based columns: "Parse error at 1:5 near token ta (ID)",
 # "Error on line 1, col 7: Unexpected character: #", "Parse error near the end of string!".
-_NEAR_TOKEN = re.compile(r"Parse error at (\d+):(\d+) near token (.*) \([^()]*\)\Z", re.DOTALL)
+_NEAR_TOKEN = re.compile(r"Parse error at (\d+):(\d+) near token (.*?) \((.*)\)\Z", re.DOTALL)
 _LEXER_CHAR = re.compile(r"Error on line (\d+), col (\d+): Unexpected character: (.)", re.DOTALL)
 
 

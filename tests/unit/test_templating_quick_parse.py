@@ -211,7 +211,7 @@ def test_a_quick_expression_evaluates_as_jinjas_compiled_code(source: str) -> No
         try:
             code = engine._generate_expression(engine._parse_expression(source))
         except jinja_errors.TemplateSyntaxError as exc:
-            raise TemplateSyntaxError(engine._expression_error(source, exc)) from exc
+            raise engine._expression_error(source, exc) from exc
         return templating._evaluate(lambda: code(dict(QUICK_CONTEXT)))
 
     assert ours == _outcome(jinja), source
