@@ -19,6 +19,9 @@ syntax errors become :class:`~igflow.errors.TemplateSyntaxError` at compile time
 Beside this module: :mod:`igflow.jinja_env` (the sandboxed environment and its bounds),
 :mod:`igflow.interpreter` (the quick parser and the tree interpreter most expressions take
 instead of Jinja's compiled code) and :mod:`igflow.filters` (igflow's filters and tests).
+What is left here (about 480 lines, over the 400 aimed at) is the engine and the compiled
+objects it makes, half of it docstrings: the two change together, and a module for the objects
+alone would import the engine's private helpers back.
 """
 
 from __future__ import annotations
