@@ -33,7 +33,16 @@ from typing import Any, Final
 from igflow.errors import ExtractionError, JsonPathSyntaxError, printable
 from igflow.redact import cut_before_redacting
 
-__all__ = ["MAX_PATH_DEPTH", "MISSING", "CompiledPath", "compile_path"]
+__all__ = ["MAX_PATH_DEPTH", "MISSING", "CompiledPath", "PathSyntaxError", "compile_path"]
+
+
+class PathSyntaxError(JsonPathSyntaxError):
+    """A JSONPath that does not parse, and the character of it where parsing stopped
+    (``offset``, 0-based; the path's length when it ended too early)."""
+
+    def __init__(self, message: str, offset: int) -> None:
+        super().__init__(message)
+        self.offset = offset
 
 
 class _Missing(enum.Enum):
@@ -323,7 +332,36 @@ def _parse_locked(source: str) -> Any:
                 ext_error, JsonPathLexerError
             ):
                 best = ext_error
-            raise JsonPathSyntaxError(f"invalid JSONPath {source!r}: {best}") from best
+            detail, offset = _parse_problem(source, str(best))
+            raise PathSyntaxError(f"invalid JSONPath {source!r}: {detail}", offset) from best
+
+
+# jsonpath-ng's messages, with 0-based columns: "Parse error at 1:5 near token ta (ID)",
+# "Error on line 1, col 7: Unexpected character: #", "Parse error near the end of string!".
+_NEAR_TOKEN = re.compile(r"Parse error at (\d+):(\d+) near token (.*?) \((.*)\)\Z", re.DOTALL)
+_LEXER_CHAR = re.compile(r"Error on line (\d+), col (\d+): Unexpected character: (.)", re.DOTALL)
+
+
+def _parse_problem(source: str, message: str) -> tuple[str, int]:
+    """jsonpath-ng's message in igflow's words, and the offset in ``source`` it is about."""
+    lines = source.split("\n")
+
+    def offset(line: str, col: str) -> int:
+        before = sum(len(text) + 1 for text in lines[: max(int(line) - 1, 0)])
+        return min(before + int(col), len(source))
+
+    found = _NEAR_TOKEN.match(message)
+    if found is not None:
+        return f"unexpected {found.group(3)!r} here", offset(found.group(1), found.group(2))
+    found = _LEXER_CHAR.match(message)
+    if found is not None:
+        return f"unexpected character {found.group(3)!r}", offset(found.group(1), found.group(2))
+    if "end of string" in message:
+        return "the path ends before it is complete (a [ or ( left open?)", len(source)
+    if "EOF in string literal" in message:
+        quote = max(source.rfind("'"), source.rfind('"'))
+        return "a quoted name is never closed", max(quote, 0)
+    return message, 0
 
 
 def _depth(path: Any) -> int:

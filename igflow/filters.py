@@ -21,6 +21,7 @@ from igflow.errors import TemplateRenderError
 
 __all__ = [
     "FILTERS",
+    "REGEX_FILTERS",
     "REMOVED_FILTERS",
     "REMOVED_GLOBALS",
     "TESTS",
@@ -29,6 +30,8 @@ __all__ = [
     "flatten",
     "from_epoch",
     "intersect",
+    "regex_error",
+    "regex_escape",
     "regex_match",
     "regex_replace",
     "regex_search",
@@ -64,6 +67,31 @@ def _regex(pattern: Any, ignorecase: bool) -> Any:
         return _compile_regex(pattern, engine.IGNORECASE if ignorecase else 0)
     except engine.error as exc:
         raise TemplateRenderError(f"invalid regular expression {pattern!r}: {exc}") from exc
+
+
+def regex_error(pattern: str, ignorecase: bool = False) -> str | None:
+    """Why ``pattern`` is not a regular expression the regex filters accept, or None (for the
+    check, which reports a literal pattern before the run)."""
+    try:
+        _regex(pattern, ignorecase)
+    except TemplateRenderError as exc:
+        return exc.message
+    return None
+
+
+def regex_escape(value: Any) -> str:
+    """``value`` with every regex metacharacter escaped, to match it literally (as Ansible's).
+
+    ``caption | regex_search(word | regex_escape)`` finds ``word`` even when it holds ``.``,
+    ``+`` or ``(``. ``None`` is escaped as the empty string.
+
+    Args:
+        value: The text to escape; non-strings are converted with ``str()``.
+
+    Returns:
+        A pattern that matches exactly ``value``.
+    """
+    return re.escape(_text(value))
 
 
 def _timed_out(pattern: Any, text: str) -> TemplateRenderError:
@@ -631,6 +659,7 @@ OPERATOR_FILTERS: Final[Mapping[str, Callable[..., Any]]] = {
 
 
 FILTERS: Final[Mapping[str, Callable[..., Any]]] = {
+    "regex_escape": regex_escape,
     "regex_search": regex_search,
     "regex_match": regex_match,
     "regex_replace": regex_replace,
@@ -647,6 +676,8 @@ TESTS: Final[Mapping[str, Callable[..., Any]]] = {
     "regex_search": regex_search,
     "regex_match": regex_match,
 }
+# The filters and tests whose first argument is a regular expression.
+REGEX_FILTERS: Final = frozenset({"regex_search", "regex_match", "regex_replace"})
 # Playbooks must run the same way every time, so nondeterministic helpers are removed.
 REMOVED_FILTERS: Final = ("random",)
 REMOVED_GLOBALS: Final = ("lipsum",)

@@ -16,11 +16,19 @@ import jinja2
 
 from igflow.envvars import ENV, env_references, not_declared_message, whole_env_message
 from igflow.errors import Issue, JsonPathSyntaxError, SourceLocation, TemplateSyntaxError
-from igflow.extract import CompiledPath, compile_path
+from igflow.extract import CompiledPath, PathSyntaxError, compile_path
 from igflow.playbook.loader import LoadedDocument, Path
 from igflow.playbook.names import NameTable, names_tested_for_definition, step_references
+from igflow.playbook.regex_check import (
+    control_character_warning,
+    named_tests,
+    regex_literals,
+    regex_problem,
+    template_in_path_message,
+)
 from igflow.playbook.suggest import did_you_mean
 from igflow.registry import Registry
+from igflow.template_errors import PositionedSyntaxError
 from igflow.templating import CompiledExpression, CompiledValue, TemplateEngine
 
 __all__ = ["CheckContext"]
@@ -75,6 +83,38 @@ class CheckContext:
             return SourceLocation(start.file, line, len(text) - len(text.lstrip()) + 1)
         return start
 
+    def offset_location(self, path: Path, text: str, offset: int) -> SourceLocation:
+        """The position of character ``offset`` (0-based) of the string at ``path``.
+
+        Exact where the file shows the text as it is up to there (a plain or quoted scalar
+        without escapes before it, a block scalar's line); else the start of the string's line,
+        which is never wrong, only less precise.
+        """
+        offset = max(0, min(offset, len(text)))
+        lineno = text.count("\n", 0, offset) + 1
+        start = self.text_location(path, lineno)
+        if not 1 <= start.line <= len(self.doc.lines):
+            return start
+        source_line = self.doc.lines[start.line - 1]
+        column = start.col - 1
+        if lineno == 1 and path not in self.doc.block_scalars:
+            if source_line[column : column + 1] in ("'", '"'):
+                column += 1
+            before = text[:offset]
+        else:
+            # text_location points at the line's first non-blank character.
+            before = text[text.rfind("\n", 0, offset) + 1 : offset].lstrip(" ")
+        if source_line[column : column + len(before)] != before:
+            return start
+        return SourceLocation(start.file, start.line, column + len(before) + 1)
+
+    def syntax_issue(self, path: Path, text: str, exc: TemplateSyntaxError) -> Issue:
+        """The issue of a template or expression that does not parse, at the character it is
+        about when the engine knows it."""
+        if isinstance(exc, PositionedSyntaxError):
+            return Issue(self.offset_location(path, text, exc.offset), exc.message)
+        return Issue(self.text_location(path, exc.lineno), exc.message)
+
     # --- compiling --------------------------------------------------------------------------
 
     def template(self, value: Any, path: Path) -> CompiledValue | None:
@@ -84,8 +124,9 @@ class CheckContext:
             try:
                 self.engine.compile_value(text)
             except TemplateSyntaxError as exc:
-                self.issues.append(Issue(self.text_location(leaf_path, exc.lineno), exc.message))
+                self.issues.append(self.syntax_issue(leaf_path, text, exc))
                 ok = False
+                continue
             except jinja2.TemplateSyntaxError as exc:
                 # Jinja finds unknown filters and tests only when generating code.
                 self.issues.append(
@@ -95,6 +136,8 @@ class CheckContext:
                     )
                 )
                 ok = False
+                continue
+            self.check_regex_literals(text, leaf_path, is_expression=False)
         if not ok:
             return None
         return self.engine.compile_value(value)  # each string is already in the engine's cache
@@ -110,9 +153,9 @@ class CheckContext:
             self.error(path, f"write the {what} expression without {{{{ }}}}: `{inner}`")
             return None
         try:
-            return self.engine.compile_expression(value)
+            compiled = self.engine.compile_expression(value)
         except TemplateSyntaxError as exc:
-            self.issues.append(Issue(self.text_location(path, exc.lineno), exc.message))
+            self.issues.append(self.syntax_issue(path, value, exc))
             return None
         except jinja2.TemplateSyntaxError as exc:  # unknown filter or test
             self.issues.append(
@@ -122,13 +165,54 @@ class CheckContext:
                 )
             )
             return None
+        self.check_regex_literals(value, path, is_expression=True)
+        return compiled
 
     def jsonpath(self, source: str, path: Path) -> CompiledPath | None:
+        marker = min((at for at in (source.find("{{"), source.find("{%")) if at >= 0), default=-1)
+        if marker >= 0:
+            self.issues.append(
+                Issue(self.offset_location(path, source, marker), template_in_path_message(source))
+            )
+            return None
         try:
             return compile_path(source)
         except JsonPathSyntaxError as exc:
-            self.error(path, exc.message)
+            offset = exc.offset if isinstance(exc, PathSyntaxError) else None
+            where = self.doc.location(path)
+            if offset is not None:
+                where = self.offset_location(path, source, offset)
+            self.issues.append(Issue(where, exc.message))
             return None
+
+    def check_regex_literals(self, text: str, path: Path, *, is_expression: bool) -> None:
+        """What Jinja would find only at run time: a test name given to ``select`` and its kin
+        that does not exist, and regular expressions written as literals in a regex filter or
+        test. One that does not compile is an error now; one with a control character in it
+        (YAML's and Jinja's strings both read ``\\b`` as a backspace) is probably not the
+        pattern its author meant."""
+        if "regex_" not in text and "select" not in text and "reject" not in text:
+            return
+        try:
+            ast = self._parser.parse("{{ " + text + " }}" if is_expression else text)
+        except jinja2.TemplateSyntaxError:
+            return  # the engine accepted it; a different reading here is not worth a report
+        known = self.engine.test_names
+        for name in named_tests(ast):
+            if name not in known:
+                hint = did_you_mean(name, (test for test in known if test.isidentifier()))
+                at = text.find(name)
+                where = self.offset_location(path, text, at) if at >= 0 else path
+                self.error(where, f"unknown test '{name}'{hint}")
+        for literal in regex_literals(ast, text):
+            where = self.offset_location(path, text, literal.offset)
+            problem = regex_problem(literal.pattern)
+            if problem is not None:
+                self.error(where, f"{literal.filter}: {problem}")
+                continue
+            warning = control_character_warning(literal.pattern)
+            if warning is not None:
+                self.issues.append(Issue(where, f"{literal.filter}: {warning}", "warning"))
 
     # --- names ------------------------------------------------------------------------------
 

@@ -234,27 +234,30 @@ def test_non_singular_path_that_cannot_be_applied_raises(monkeypatch: pytest.Mon
 
 
 @pytest.mark.parametrize(
-    ("path", "fragment"),
+    ("path", "fragment", "offset"),
     [
-        ("$.data[", "near the end"),
-        ("$..", "near the end"),
-        ("$.data]", "near token ]"),
-        ("$$", "near token $"),
-        ("$.a b", "near token b"),
-        ("$.'unterminated", "Unexpected EOF"),
-        ("$.#", "Unexpected character"),
-        ("`nope`", "Unknown named operator"),
-        ("$.data[?(@.x ==)]", "near token )"),  # the extended grammar's error, not the lexer's
-        ("", "empty"),
-        ("   ", "empty"),
+        ("$.data[", "ends before it is complete", 7),
+        ("$..", "ends before it is complete", 3),
+        ("$.data]", "unexpected ']' here", 6),
+        ("$$", "unexpected '$' here", 1),
+        ("$.a b", "unexpected 'b' here", 4),
+        ("$.'unterminated", "a quoted name is never closed", 2),
+        ("$.#", "unexpected character '#'", 2),
+        ("`nope`", "Unknown named operator", 0),
+        # the extended grammar's error, not the lexer's
+        ("$.data[?(@.x ==)]", "unexpected ')' here", 15),
+        ("", "empty", None),
+        ("   ", "empty", None),
     ],
 )
-def test_bad_paths_raise_syntax_errors(path: str, fragment: str) -> None:
+def test_bad_paths_raise_syntax_errors(path: str, fragment: str, offset: int | None) -> None:
     with pytest.raises(JsonPathSyntaxError) as caught:
         compile_path(path)
     assert fragment in caught.value.message
     if path.strip():
         assert repr(path) in caught.value.message
+    # Where parsing stopped, for the caret `igflow check` draws.
+    assert getattr(caught.value, "offset", None) == offset
 
 
 @pytest.mark.parametrize("path", [None, 5, ["$.a"], {"path": "$.a"}])

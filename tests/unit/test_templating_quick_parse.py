@@ -12,7 +12,9 @@ from jinja2 import exceptions as jinja_errors
 from jinja2.parser import Parser
 
 from igflow.errors import TemplateRenderError, TemplateSyntaxError
-from igflow.templating import _COMPARE_OPS, TemplateEngine, _quick_parse
+from igflow.interpreter import COMPARE_OPS as _COMPARE_OPS
+from igflow.interpreter import quick_parse as _quick_parse
+from igflow.templating import TemplateEngine
 
 ENGINE = TemplateEngine()
 ENV = ENGINE._env
@@ -199,7 +201,7 @@ def _outcome(evaluate: Callable[[], object]) -> tuple[str, object]:
 @settings(max_examples=800, deadline=None)
 @given(quick_expressions())
 def test_a_quick_expression_evaluates_as_jinjas_compiled_code(source: str) -> None:
-    from igflow import templating
+    from igflow import interpreter, templating
 
     assert _quick_parse(source) is not None, source
     engine = TemplateEngine()  # a fresh cache: this compile must take the quick path
@@ -209,10 +211,10 @@ def test_a_quick_expression_evaluates_as_jinjas_compiled_code(source: str) -> No
         try:
             code = engine._generate_expression(engine._parse_expression(source))
         except jinja_errors.TemplateSyntaxError as exc:
-            raise TemplateSyntaxError(engine._expression_error(source, exc)) from exc
+            raise engine._expression_error(source, exc) from exc
         return templating._evaluate(lambda: code(dict(QUICK_CONTEXT)))
 
     assert ours == _outcome(jinja), source
     if ours[0] != "syntax":
-        names, _ = templating._survey(jinja_tree(source), ENV)  # type: ignore[arg-type]
+        names, _ = interpreter.survey(jinja_tree(source), ENV)  # type: ignore[arg-type]
         assert engine.compile_expression(source).names == names, source
