@@ -21,6 +21,10 @@ message)`` during each rate-limit wait (see :func:`igflow.pacing.countdown`). Me
 redacted.
 
 Secrets: every URL, body and exception text leaving this module goes through the Redactor.
+
+Length: over 400 lines: one class whose stages (prepare, send with the retry and rate-limit
+policies, read) are kept apart as methods; the policies themselves live in retry.py, pacing.py
+and bounded.py.
 """
 
 from __future__ import annotations

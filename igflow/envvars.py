@@ -118,6 +118,16 @@ class EnvReference:
     lineno: int
 
 
+def constant_lookups(ast: Node) -> Iterator[tuple[Getattr | Getitem, object]]:
+    """Every ``x.name`` and ``x['literal']`` in a parsed template, with its key."""
+    for node in ast.find_all((Getattr, Getitem)):
+        # find_all types a tuple of node classes as their common base (Expr): narrow again.
+        if isinstance(node, Getattr):
+            yield node, node.attr
+        elif isinstance(node, Getitem) and isinstance(node.arg, Const):
+            yield node, node.arg.value
+
+
 def env_references(ast: Node) -> list[EnvReference]:
     """Every use of the name ``env`` in a parsed template, in source order.
 
@@ -127,15 +137,7 @@ def env_references(ast: Node) -> list[EnvReference]:
     # `env.items()`: a method call, not a variable named `items`.
     called = {id(node.node) for node in ast.find_all(Call)}
     lookups: dict[int, EnvReference] = {}
-    for node in ast.find_all((Getattr, Getitem)):
-        # find_all types a tuple of node classes as their common base (Expr): narrow again.
-        key: object = None
-        if isinstance(node, Getattr):
-            key = node.attr
-        elif isinstance(node, Getitem) and isinstance(node.arg, Const):
-            key = node.arg.value
-        else:
-            continue
+    for node, key in constant_lookups(ast):
         target = node.node
         is_env = isinstance(target, Name) and target.name == ENV and target.ctx == "load"
         if is_env and isinstance(key, str) and id(node) not in called:

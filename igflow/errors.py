@@ -43,6 +43,9 @@
 The API's own ``error_type`` names are leaf classes, so ``expect_error`` can name either a
 leaf or a group. ``API_ERROR_TYPES`` is the one table from error_type to class;
 ``api_error_class`` adds the one case where a message decides (retired endpoints).
+
+Length: over 400 lines because it is the whole error tree, on purpose in one place (the drawing
+above is its table of contents).
 """
 
 from __future__ import annotations

@@ -35,6 +35,9 @@ they are read as applied, not-applied, not-applied and settled.
 
 Caps span a resume: the writes each step (and the run) sent, in every run of the journal, are
 counted from its intents, less those that were not applied.
+
+Length: over 400 lines, half of it the record format's documentation and the file-handling rules
+(locking, torn tails, refusals) that must stay next to the writer.
 """
 
 from __future__ import annotations
@@ -64,6 +67,7 @@ from igflow.journal_state import (
     read_state,
     request_fingerprint,
 )
+from igflow.results import RunStatus
 
 __all__ = [
     "APPLIED",
@@ -82,6 +86,7 @@ __all__ = [
 ]
 
 FORMAT = 2
+_OLD_PASSED = "ok"  # how journals before RunStatus recorded a run that passed
 Redact = Callable[[str], str]
 
 
@@ -366,7 +371,9 @@ def _check_replace(path: str, *, force: bool, repeats: Callable[[str], bool]) ->
             f"{'them' if count != 1 else 'it'}. Continue with --resume (it settles them), or "
             "look with `igflow journal show` and settle them by hand (`igflow journal settle`)"
         )
-    stopped = not earlier.finished or earlier.last_status not in ("ok", "passed")
+    # Journals before RunStatus wrote "ok" for a run that passed.
+    ended_well = earlier.last_status in (RunStatus.PASSED.value, _OLD_PASSED)
+    stopped = not earlier.finished or not ended_well
     repeated = {e: n for e, n in earlier.applied_endpoints.items() if repeats(e)}
     if stopped and repeated:
         done = ", ".join(f"{n} {endpoint}" for endpoint, n in sorted(repeated.items()))

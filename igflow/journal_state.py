@@ -93,6 +93,9 @@ class JournalState:
     sent_per_step: Counter[str] = field(default_factory=Counter)
     # Endpoints of the writes known applied, counted (a fresh run must not redo them blindly).
     applied_endpoints: Counter[str] = field(default_factory=Counter)
+    # Per key, how many matching entries existed before its first write (igflow.safety: only
+    # entries beyond these and the key's applied writes can be an in-doubt write of it).
+    baselines: dict[WriteKey, int] = field(default_factory=dict)
     torn_tail: int = 0  # bytes of a last line cut short by a crash (ignored, then truncated)
     valid_bytes: int = 0  # the length of the file up to its last complete line
 
@@ -168,6 +171,9 @@ def parse_state(text: str, path: str) -> JournalState:
             continue
         key = _key(record, path, number)
         if kind == INTENT:
+            baseline = record.get("baseline")
+            if isinstance(baseline, int) and baseline >= 0:
+                state.baselines.setdefault(key, baseline)
             replaced = record.get("supersedes")
             if replaced is not None and intents.pop(str(replaced), None) is not None:
                 state.sent_per_step[step_of.get(str(replaced), key.step)] -= 1

@@ -3,6 +3,9 @@
 :func:`read_response` is the last stage of a call (see :mod:`igflow.client`): it turns one HTTP
 response into an :class:`ApiResponse`, or raises the typed igflow error its status and body
 call for. It does no I/O, and every text it produces has gone through the Redactor.
+
+Length: a little over 400 lines: reading an answer into a response or a typed error, and wording
+the ones that are neither, are one decision that belongs together.
 """
 
 from __future__ import annotations

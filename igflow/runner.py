@@ -9,6 +9,10 @@ Rules of this module:
   ``steps`` (every step with an id, as ``steps.<id>``).
 - A step's outcome is a ``StepRecord``; the first unexpected error stops the run and is returned in
   ``RunResult.error`` (the CLI turns it into a message and an exit code).
+
+Length: over 400 lines: the step semantics (loops, pages, writes, outputs) are one interpreter
+over the compiled plan; the result types, the write protocol and the run's assembly already live
+elsewhere (results.py, safety.py, compose.py).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from igflow.errors import (
     MalformedResponse,
     SafetyError,
     StepError,
+    TransportError,
     WriteInDoubt,
 )
 from igflow.outputs import OutputDir
@@ -159,6 +164,16 @@ class Runner:
         result.reconciled = list(self.gate.reconciled)
         result.in_doubt = list(self.gate.in_doubt)
         result.files_written = list(self._files_written)
+        if result.error is None and not result.interrupted and self.gate.unsent:
+            # on_error: continue goes past the API's refusals of items, not past writes that a
+            # failing network kept from being sent: the run says so, and a later run sends them.
+            count = len(self.gate.unsent)
+            result.error = TransportError(
+                f"{count} write{'s were' if count != 1 else ' was'} not sent because of "
+                f"failures on the way, first {self.gate.unsent[0]}"
+                + (f" (and {count - 1} more)" if count > 1 else "")
+                + "; run again (with --resume where a journal is kept) to send them"
+            )
         if result.error is None and not result.interrupted and result.in_doubt:
             # on_error: continue went past them; the run still does not end well.
             count = len(result.in_doubt)
@@ -597,25 +612,29 @@ class Runner:
         return result.body
 
     def _account_of(self, auth: Any, client: Any, token: str | None, timeouts: Any) -> str | None:
-        """The id of the account a token acts for (read once per authorization, if needed)."""
+        """The id of the account a token acts for (read once per authorization, if needed).
+
+        None when the registry says nothing about accounts, or the answer holds no id.
+
+        Raises:
+            IgflowError: The read failed (it is tried again the next time: a failure is not
+                remembered, an answer is).
+        """
         registry = self.gate.registry
         lookup = registry.account if registry is not None else None
         if auth is None or lookup is None or registry is None:
             return None
+        reader = registry.endpoints.get(lookup.call)
+        if reader is None:
+            return None
         with self._account_lock:
             key = id(auth)
             if key not in self._accounts:
-                self._accounts[key] = None
-                reader = registry.endpoints.get(lookup.call)
-                if reader is not None:
-                    try:
-                        body = client.call(reader, {}, token=token, timeout=timeouts).body
-                    except IgflowError:
-                        body = None
-                    value: Any = body
-                    for part in lookup.id_field.split("."):
-                        value = value.get(part) if isinstance(value, dict) else None
-                    self._accounts[key] = None if value is None else str(value)
+                body = client.call(reader, {}, token=token, timeout=timeouts).body
+                value: Any = body
+                for part in lookup.id_field.split("."):
+                    value = value.get(part) if isinstance(value, dict) else None
+                self._accounts[key] = None if value is None else str(value)
             return self._accounts[key]
 
     def _note_api_error(self, error: ApiError, record: StepRecord | ItemRecord) -> None:

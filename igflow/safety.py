@@ -23,6 +23,9 @@ The runner hands the gate a write (:class:`WriteRequest`) with a way to send it 
 At the end of a resumed run that went through, in-doubt writes of earlier runs that it never met
 again are settled too (:meth:`WriteGate.settle_leftovers`): the resumed run re-read the state
 and no longer asked for them.
+
+Length: over 400 lines, by design: the whole write protocol (decide, journal, send, classify,
+settle, reconcile) is in one module so that no other module decides anything about a write.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from igflow.errors import (
     ApiError,
     ConnectError,
     IgflowError,
+    RateLimitError,
     SafetyError,
     TransientApiError,
     TransportError,
@@ -168,15 +172,20 @@ class WriteGate:
         self.resumed = 0  # writes an earlier run had applied, skipped by this one
         self.reconciled: list[str] = []  # how each in-doubt write was settled, for the summary
         self.in_doubt: list[str] = []  # writes this run leaves in doubt, in words
+        # Writes not sent, or refused unapplied, because of a failure that is not the API's
+        # answer to them (the network, a 5xx on the read before them): a later run sends them.
+        self.unsent: list[str] = []
         # Applied writes per key, earlier runs included: a reconcile read must find more
         # matching entries than these to count one as this write's.
         self._applied: Counter[WriteKey] = Counter(
             {key: len(values) for key, values in (earlier.done.items() if earlier else ())}
         )
+        # Per request: how many matching entries existed before its first write (the journal
+        # keeps it, so a resume counts from the same place).
+        self._baselines: dict[WriteKey, int] = dict(earlier.baselines) if earlier else {}
         self._accounts_checked: set[str] = set()
-        # Reconcile reads made before writes, per thing read; sends per request in this run.
+        # Reconcile reads made before first writes, per thing read (a media's comments).
         self._reads: dict[tuple[str, tuple[tuple[str, str], ...]], list[Any]] = {}
-        self._sent_now: Counter[WriteKey] = Counter()
         self._key_locks: dict[WriteKey, threading.Lock] = {}
 
     # -- before a step ---------------------------------------------------------------------
@@ -266,12 +275,15 @@ class WriteGate:
                 self._left_in_doubt(f"{label}: cannot be checked with a read")
                 continue
             account = intent.get("account")
+            leftover = WriteKey(*[str(part) for part in (intent.get("key") or ["", ""])])
+            baseline = _recorded(intent, 0)  # journals before baselines: none known
             found = self._look_for(
                 spec,
                 params,
                 account if isinstance(account, str) else None,
                 channel,
-                _recorded(intent, 0),
+                baseline,
+                leftover,
             )
             if found is None:
                 self._left_in_doubt(f"{label}: the read that would settle it failed")
@@ -280,6 +292,8 @@ class WriteGate:
                 self._note(f"{label} absent from {spec.call}, and no longer asked for")
             else:
                 journal.settle(serial, APPLIED, f"found by {spec.call}")
+                with self._lock:
+                    self._applied[leftover] += 1
                 self._note(f"{label} found by {spec.call}")
 
     # -- the protocol's steps --------------------------------------------------------------
@@ -292,18 +306,52 @@ class WriteGate:
         earlier: _Earlier | None,
     ) -> WriteResult:
         endpoint = request.endpoint
+        if endpoint.reconcile is None or endpoint.idempotent or self.dry_run:
+            return self._send_now(key, request, channel, extract, earlier, None)
+        # The same request twice (a list with duplicates) goes one at a time: its baseline must
+        # count the one before it as sent and finished, never as in flight.
+        with self._key_lock(key):
+            # How many entries a reconcile read already matches before this write: only more
+            # than that can be this write (an older comment with the same text must not pass
+            # for a lost post). Read before the intent; a failed read sends nothing.
+            try:
+                baseline = self._baseline(key, request, channel)
+            except IgflowError as error:
+                self._note_unsent(request, error)
+                if earlier is None:
+                    self._release(request)  # not sent: it takes no slot of the caps
+                else:  # the earlier attempt stays in doubt, as its journal still says
+                    self._left_in_doubt(
+                        f"{endpoint.id} {self._brief(request)}: in doubt from an earlier run, "
+                        "and the read before resending it failed"
+                    )
+                raise
+            return self._send_now(key, request, channel, extract, earlier, baseline)
+
+    def _send_now(
+        self,
+        key: WriteKey,
+        request: WriteRequest,
+        channel: WriteChannel,
+        extract: Extract,
+        earlier: _Earlier | None,
+        baseline: int | None,
+    ) -> WriteResult:
+        endpoint = request.endpoint
         journal = self.journal
         serial: str | None = None
-        # How many entries a reconcile read would already match before this write: only more
-        # than that can be this write (finding: an older comment with the same text passed
-        # for a lost post). Read before the intent; a failed read sends nothing.
-        try:
-            baseline = self._baseline(key, request, channel)
-        except BaseException:
-            self._release(request)  # not sent: it takes no slot of the caps
-            raise
         if journal is not None:
-            account = channel.account()
+            try:
+                account = channel.account()
+            except IgflowError as error:
+                self._note_unsent(request, error)
+                if earlier is None:
+                    self._release(request)  # not sent: it takes no slot of the caps
+                error.message = (
+                    f"{endpoint.id} not sent: the read of the account it is sent as (which the "
+                    f"journal records) failed ({error.message}); nothing was applied"
+                )
+                raise
             self.check_account(account)
             serial = journal.intent(
                 key,
@@ -344,6 +392,8 @@ class WriteGate:
         status = error.status if isinstance(error, ApiError) else None
         described = f"{type(error).__name__}: {error.message}"
         if outcome is WriteOutcome.NOT_APPLIED:
+            if not isinstance(error, ApiError) or isinstance(error, RateLimitError):
+                self._note_unsent(request, error)  # not the API's verdict on this write
             if self.journal is not None and serial is not None:
                 self.journal.outcome(key, serial, NOT_APPLIED, status=status, error=described)
             self._release(request)  # it changed nothing: it does not count against the caps
@@ -353,7 +403,7 @@ class WriteGate:
         spec = endpoint.reconcile
         why = "nothing can tell which"
         if spec is not None and not endpoint.idempotent and baseline is not None:
-            found = self._look_for(spec, request.params, None, channel, baseline)
+            found = self._look_for(spec, request.params, None, channel, baseline, key)
             if found is not None and found is not _ABSENT:
                 extracted = extract(found)
                 self._applied_now(key, serial, None, extracted, found=True)
@@ -405,11 +455,8 @@ class WriteGate:
             return WriteResult(WriteOutcome.IN_DOUBT, message=why)
         recorded = earlier.intent.get("account")
         account = recorded if isinstance(recorded, str) else None
-        with self._lock:
-            known = self._applied[key]
-        found = self._look_for(
-            spec, request.params, account, channel, _recorded(earlier.intent, known)
-        )
+        baseline = _recorded(earlier.intent, 0)  # journals before baselines: none known
+        found = self._look_for(spec, request.params, account, channel, baseline, key)
         if found is None:
             why = (
                 f"{endpoint.id} is in doubt and the read of {spec.call} that would settle it failed"
@@ -433,18 +480,23 @@ class WriteGate:
         account: str | None,
         channel: WriteChannel,
         baseline: int,
+        key: WriteKey,
     ) -> Any:
         """Read whether a write was applied: a response-shaped document around the entry that
         is it, ``_ABSENT``, or None when the read failed or the author cannot be known.
 
-        ``baseline`` is how many matching entries are not this write (they were there before
-        it, or are other writes of the same request): only one beyond them can be this one.
+        ``baseline``: how many matching entries existed before the request's first write.
         """
         matching = self._matching(spec, params, account, channel, cached=False)
         if matching is None:
             return None
-        if len(matching) > baseline:
-            return {"meta": {"code": 200}, "data": matching[baseline]}
+        # The entries that were there before the request's first write, and those its known
+        # applied writes made, are explained; one more is this write (duplicates in a list are
+        # the same request: the count settles how many of them were applied).
+        with self._lock:
+            explained = baseline + self._applied[key]
+        if len(matching) > explained:
+            return {"meta": {"code": 200}, "data": matching[explained]}
         return _ABSENT
 
     def _matching(
@@ -459,14 +511,15 @@ class WriteGate:
     ) -> list[Any] | None:
         """The entries of the reconcile read that match the write (media, text, author).
 
-        ``cached``: reuse this run's earlier read of the same thing (a baseline before a write;
-        what this run wrote since is counted by the caller). None: the read failed, or the
-        author the match needs is unknown.
+        ``cached``: reuse this run's read of the same thing, made before the first write of a
+        request on it (a media's comments, for every text posted there). None: the read failed,
+        or the author the match needs is unknown.
         """
         if self.registry is None or spec.call not in self.registry.endpoints:
             return None
         if spec.author is not None:
-            account = account or _safe(channel.account)
+            if account is None:
+                account = channel.account() if raise_errors else _safe(channel.account)
             if account is None:
                 return None  # without the author, someone else's entry could pass for ours
         reader = self.registry.endpoints[spec.call]
@@ -483,7 +536,8 @@ class WriteGate:
                 return None
             entries = found if isinstance(found, list) else [found]
             if cached:
-                self._reads[where] = entries
+                with self._lock:
+                    self._reads[where] = entries
         return [
             entry
             for entry in entries
@@ -494,10 +548,9 @@ class WriteGate:
         ]
 
     def _baseline(self, key: WriteKey, request: WriteRequest, channel: WriteChannel) -> int | None:
-        """How many entries match a reconcilable write before it is sent (None: no reconcile).
-
-        One read per thing read (a media's comments) per run, then counting: the entries it
-        showed, plus this run's earlier sends of the same request (duplicates in a list).
+        """How many entries matched a reconcilable request before its first write (None: no
+        reconcile): one read per thing read (a media's comments) per run, made before the
+        first write there; later writes of the same request reuse the number.
 
         Raises:
             SafetyError: The read failed: without a baseline the write could not be checked
@@ -507,26 +560,28 @@ class WriteGate:
         spec = endpoint.reconcile
         if spec is None or endpoint.idempotent or self.dry_run:
             return None
-        with self._key_lock(key):
-            try:
-                matching = self._matching(
-                    spec, request.params, None, channel, cached=True, raise_errors=True
-                )
-            except IgflowError as error:
-                error.message = (
-                    f"{endpoint.id} not sent: the read of {spec.call} that lets igflow check "
-                    f"it later failed ({error.message}); nothing was applied"
-                )
-                raise
-            if matching is None:
-                raise SafetyError(
-                    f"{endpoint.id} not sent: the account it would be sent as is unknown, so "
-                    "igflow could not check it later; nothing was applied"
-                )
-            with self._lock:
-                baseline = len(matching) + self._sent_now[key]
-                self._sent_now[key] += 1
-        return baseline
+        with self._lock:
+            known = self._baselines.get(key)
+        if known is not None:  # not the request's first write (in this run or an earlier one)
+            return known
+        try:
+            matching = self._matching(
+                spec, request.params, None, channel, cached=True, raise_errors=True
+            )
+        except IgflowError as error:
+            error.message = (
+                f"{endpoint.id} not sent: the read of {spec.call} that lets igflow check "
+                f"it later failed ({error.message}); nothing was applied"
+            )
+            raise
+        if matching is None:
+            raise SafetyError(
+                f"{endpoint.id} not sent: the account it would be sent as is unknown, so "
+                "igflow could not check it later; nothing was applied"
+            )
+        with self._lock:
+            self._baselines[key] = len(matching)
+        return len(matching)
 
     def _key_lock(self, key: WriteKey) -> threading.Lock:
         with self._lock:
@@ -608,6 +663,16 @@ class WriteGate:
     def _brief(request: WriteRequest) -> str:
         params = request.params
         return ", ".join(f"{k}={_show(v)}" for k, v in params.items() if v is not None)
+
+    def _note_unsent(self, request: WriteRequest, error: IgflowError) -> None:
+        if isinstance(error, ApiError) and not isinstance(
+            error, TransientApiError | RateLimitError
+        ):
+            return  # the API refused it: final, and reported as such
+        with self._lock:
+            self.unsent.append(
+                self._redact(f"{request.endpoint.id} {self._brief(request)}: {error.message}")
+            )
 
     def _left_in_doubt(self, why: str) -> None:
         with self._lock:

@@ -26,6 +26,10 @@ Semantics copied from jsonschema 4 (``Draft7Validator``), keyword by keyword:
 
 Compiling the schema into closures happens once per schema dict (cached by identity; schemas are
 treated as immutable, as :func:`igflow.resources.load_schema`'s cached dict is).
+
+Length: over 400 lines, a second implementation kept only for speed: it settles valid playbooks
+without importing jsonschema (80 ms of import plus 77 ms of validation, against about 2 ms;
+bench/README.md). Measured again in issue 12's work: still needed.
 """
 
 from __future__ import annotations

@@ -13,6 +13,9 @@ Decisions (see also the README's language reference):
 - Merge keys (``<<: *base``) work as in YAML 1.1; keys written explicitly win over merged ones.
 - Duplicate keys are reported (PyYAML would silently keep the last) but do not stop loading,
   so they are listed with every other problem; the first occurrence wins in the data.
+
+Length: over 400 lines: the YAML safety bounds (size, depth, alias expansion, numbers) and the
+libyaml fast path with its pure-Python fallback must agree line by line, so they stay together.
 """
 
 from __future__ import annotations

@@ -12,8 +12,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from jinja2.defaults import DEFAULT_NAMESPACE
-from jinja2.nodes import Const, Getattr, Getitem, Name, Node, Test
+from jinja2.nodes import Name, Node, Test
 
+from igflow.envvars import constant_lookups
 from igflow.errors import SourceLocation
 from igflow.playbook.suggest import did_you_mean
 
@@ -106,15 +107,7 @@ def names_tested_for_definition(ast: Node) -> set[str]:
 def step_references(ast: Node) -> list[str]:
     """The step ids read as ``steps.<id>`` or ``steps['<id>']`` in a parsed template."""
     found: list[str] = []
-    for node in ast.find_all((Getattr, Getitem)):
-        # find_all types a tuple of node classes as their common base (Expr): narrow again.
-        key: object
-        if isinstance(node, Getattr):
-            key = node.attr
-        elif isinstance(node, Getitem) and isinstance(node.arg, Const):
-            key = node.arg.value
-        else:
-            continue
+    for node, key in constant_lookups(ast):
         target = node.node
         if isinstance(target, Name) and target.name == "steps" and isinstance(key, str):
             found.append(key)

@@ -8,6 +8,9 @@ that cannot be written is kept as ``failure``, and the CLI reports it once, at t
 are written with ``igflow.export.atomic_write_text`` (the ``write`` action's): temp file, fsync,
 rename; only over a regular file, never over the playbook, the --vars-file or another report,
 and over an existing file only if it is a report of the same kind (or with ``--force``).
+
+Length: over 400 lines; it is the shared vocabulary of three reporters (snapshots, error views,
+item lines), each piece small, and splitting it would scatter what they must word alike.
 """
 
 from __future__ import annotations

@@ -3,6 +3,9 @@
 Long loops show progress: on a terminal one line that rewrites itself (items done/total, items
 per second, ETA) and is cleared when the step ends; in a pipe or a CI log a plain line now and
 then (see ``_PlainProgress``), never one per item; nothing with ``-q``.
+
+Length: over 400 lines: one reporter, with progress, the summary and -v exchanges; they share
+its state (the line being drawn) and are not useful apart.
 """
 
 from __future__ import annotations

@@ -6,6 +6,9 @@ validity → signed request → rate limit → retired endpoint → the endpoint
 nothing (rate-limit counters live outside it, on purpose). OAuth views live in ``oauth.py``,
 igflow's control endpoints in ``admin.py``. All state is injected: nothing lives at module level,
 so any number of sandboxes can run in one process.
+
+Length: over 400 lines: the /v1 pipeline of reference §14 (check order) is one sequence, and its
+steps only make sense read in order.
 """
 
 from __future__ import annotations

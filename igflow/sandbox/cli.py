@@ -4,6 +4,9 @@
 :func:`run_sandbox_command`. Every failure is raised as the igflow error of its kind, which the
 CLI's one error path words as one line with its exit status: 2 usage or bad values, 4 cannot
 connect, 5 authorization refused; never a traceback.
+
+Length: over 400 lines: one small handler per ``igflow sandbox`` command, each with its argparse
+declaration beside it.
 """
 
 from __future__ import annotations

@@ -3,6 +3,9 @@
 All of it lives in the sandbox's SQLite database, in ``oauth_*`` tables, so a ``--db`` file keeps
 clients and tokens across restarts. Every public method runs in its own (possibly joined)
 transaction of :class:`~igflow.sandbox.db.Database`, which also serialises threads.
+
+Length: over 400 lines: clients, grants, codes and sessions are one state machine (the OAuth
+rules of reference §5) over one store.
 """
 
 from __future__ import annotations

@@ -6,6 +6,9 @@ exact §5.5 texts. The login and consent pages are small HTML forms that a brows
 each form's ``csrfmiddlewaretoken`` must be the one the server made for that session (consent)
 or for the ``csrftoken`` nonce it issued (login), see ``csrf.py``. Every parameter is checked by
 ``oauth_input`` first; failed logins are throttled (``throttle.py``).
+
+Length: a little over 400 lines, because the OAuth views share one request-checking and page-
+rendering path; split, each half would import the other's helpers.
 """
 
 from __future__ import annotations

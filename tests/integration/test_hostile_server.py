@@ -342,7 +342,7 @@ def test_a_write_to_a_server_that_trickles_everything_is_never_sent(tmp_path: Pa
     with serving(trickled_headers) as server:
         path = playbook(tmp_path, steps, scopes="[basic, comments]")
         code, out, err, seconds = run_bounded(path, server.origin, "--timeout", "1")
-    assert_clean(code, out, err, seconds, expected=6)
+    assert_clean(code, out, err, seconds, expected=4)  # the reads before a post failed
     assert "POST" not in server.methods, list(zip(server.methods, server.requests, strict=True))
     assert "no complete response within 2s" in out + err, err
     assert "comments.create not sent" in err, err

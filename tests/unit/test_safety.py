@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from runner_fakes import AUTH, FakeClient, run
 
+import igflow.errors as errors_module
 from igflow.errors import (
     APIError,
     ConnectError,
@@ -500,3 +501,14 @@ def test_two_runs_on_one_journal_at_once_are_refused(tmp_path: Path) -> None:
     finally:
         first.close()
     journal_for(tmp_path, UNLIKE, resume=True).close()  # free again once the first one ends
+
+
+def test_on_error_continue_does_not_hide_a_write_the_network_kept_from_being_sent() -> None:
+    body = COMMENT.replace("    extract: {comment_id: $.data.id}\n", "    on_error: continue\n")
+    api = Api()
+    api.refuse_connection = {"m3"}
+    result, _ = run(body, FakeClient(api), gate=gate())
+    assert isinstance(result.error, errors_module.TransportError)
+    assert result.error.exit_code == 4
+    assert "1 write was not sent because of failures on the way" in result.error.message
+    assert sorted(api.comments) == ["m0", "m1", "m2", "m4", "m5"]  # the others went on
