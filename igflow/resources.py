@@ -26,6 +26,14 @@ def load_schema(name: str) -> dict[str, Any]:
     return schema
 
 
+def playbook_schema() -> dict[str, Any]:
+    """The playbook JSON Schema (draft-07), as shipped in ``schemas/playbook.schema.json``.
+
+    The one reader of it: the fast check, jsonschema's wording of problems, ``igflow schema``.
+    """
+    return load_schema("playbook.schema.json")
+
+
 def package_data(*parts: str) -> Path:
     """A data file shipped inside the package.
 

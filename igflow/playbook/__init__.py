@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from igflow.errors import Issue, PlaybookSyntaxError, SourceLocation
 from igflow.playbook.loader import LoadedDocument, load_playbook_file, load_playbook_text
@@ -29,7 +28,7 @@ from igflow.playbook.model import (
 )
 from igflow.playbook.validate import check_playbook, compile_playbook, sort_issues
 from igflow.registry import Registry
-from igflow.resources import load_schema
+from igflow.resources import playbook_schema
 from igflow.source import quote_source, read_source_lines
 from igflow.templating import TemplateEngine
 
@@ -50,15 +49,6 @@ __all__ = [
     "load_playbook_text",
     "playbook_schema",
 ]
-
-
-def playbook_schema() -> dict[str, Any]:
-    """The playbook JSON Schema (draft-07), as shipped in ``schemas/playbook.schema.json``.
-
-    Read here, not through :mod:`igflow.playbook.schema_check`, whose jsonschema import costs
-    about 80 ms: only a playbook the fast check does not pass needs it.
-    """
-    return load_schema("playbook.schema.json")
 
 
 @dataclass(frozen=True)

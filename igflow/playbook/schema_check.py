@@ -20,7 +20,7 @@ from igflow.errors import Issue, printable
 from igflow.playbook.loader import LoadedDocument, Path
 from igflow.playbook.model import ACTIONS
 from igflow.playbook.suggest import did_you_mean, kind_of
-from igflow.resources import load_schema
+from igflow.resources import playbook_schema
 
 __all__ = ["schema_issues", "playbook_schema"]
 
@@ -51,11 +51,6 @@ _NAME_RULE = "use letters, digits and _, not starting with a digit"
 @lru_cache(maxsize=1)
 def _validator() -> Draft7Validator:
     return Draft7Validator(playbook_schema())
-
-
-def playbook_schema() -> dict[str, Any]:
-    """The playbook JSON Schema (draft-07), as shipped in ``schemas/playbook.schema.json``."""
-    return load_schema("playbook.schema.json")
 
 
 def schema_issues(doc: LoadedDocument) -> list[Issue]:

@@ -27,7 +27,7 @@ from igflow.playbook.names import ALWAYS_DEFINED, Definition, NameTable
 from igflow.playbook.steps import ScopeState, action_of, compile_step
 from igflow.playbook.suggest import kind_of
 from igflow.registry import Registry, load_registry
-from igflow.resources import load_schema
+from igflow.resources import playbook_schema
 from igflow.templating import CompiledExpression, CompiledValue, TemplateEngine
 
 __all__ = ["DEFAULT_API", "check_playbook", "compile_playbook", "sort_issues"]
@@ -73,7 +73,7 @@ def compile_playbook(
         return None, sort_issues(issues)
     # The fast check settles a valid playbook (2 ms for 400 steps); jsonschema (about 80 ms to
     # import, 77 ms for 400 steps) runs only when it says invalid or unknown, to word the issues.
-    if is_valid(data, load_schema("playbook.schema.json")) is not True:
+    if is_valid(data, playbook_schema()) is not True:
         from igflow.playbook.schema_check import schema_issues
 
         issues.extend(schema_issues(doc))
