@@ -214,8 +214,12 @@ class Runner:
         return error.message
 
     def _run_step(self, step: Step) -> StepRecord:
-        record = StepRecord(step, endpoint=step.endpoint.id if step.endpoint else None)
-        self.reporter.step_started(step)
+        record = StepRecord(
+            step,
+            endpoint=step.endpoint.id if step.endpoint else None,
+            label=step.rendered_label(self.names),  # a templated name, with the names known now
+        )
+        self.reporter.step_started(step, record.label)
         started = time.perf_counter()
         response: Any = None
         try:
@@ -231,7 +235,7 @@ class Runner:
                 # A step outside a loop reads and writes the run's namespace directly.
                 response = self._perform(step, self.names, record)
         except IgflowError as exc:
-            exc.at(step.location, step.label)
+            exc.at(step.location, record.label)
             record.error = exc
             record.status = self._failure_status(step, exc)
         record.elapsed = time.perf_counter() - started

@@ -93,9 +93,7 @@ def _json_value(name: str, text: str) -> Any:
     def number(kind: type[int] | type[float]) -> Any:
         def convert(digits: str) -> Any:
             if len(digits) > MAX_NUMBER_LENGTH:
-                raise _BadJson(
-                    f"a number of {len(digits)} characters; at most {MAX_NUMBER_LENGTH}"
-                )
+                raise _BadJson(f"a number of {len(digits)} characters; at most {MAX_NUMBER_LENGTH}")
             return kind(digits)
 
         return convert

@@ -55,7 +55,7 @@ def test_a_plain_var_stays_a_string(tmp_path: Path) -> None:
         ("n:=", "--var n:= expects JSON"),
         ("tags:=[1,", "--var tags:= expects JSON"),
         ("n:=NaN", "NaN is not JSON"),
-        ("m:={\"a\": 1, \"a\": 2}", "the key 'a' appears twice"),
+        ('m:={"a": 1, "a": 2}', "the key 'a' appears twice"),
         ("n:=" + "[" * 5000 + "]" * 5000, "nests deeper than 100 levels"),
         ("n:=" + "9" * 2000, "a number of 2000 characters"),
     ],
@@ -71,6 +71,6 @@ def test_invalid_json_is_a_usage_error_naming_the_variable(
 
 
 def test_check_accepts_a_typed_var(tmp_path: Path) -> None:
-    path = write_playbook(tmp_path, "steps:\n  - log: \"{{ n + 1 }}\"\n")
+    path = write_playbook(tmp_path, 'steps:\n  - log: "{{ n + 1 }}"\n')
     code, _, err = run_cli("check", path, "--var", "n:=1")
     assert code == 0, err
