@@ -440,12 +440,12 @@ class Runner:
         def text(value: Any) -> str | None:
             return None if value is None else _as_text(value.render(scope))
 
-        user = text(spec.user)
+        user, client = text(spec.user), text(spec.client)
         self._auth = self.connection.authorize(
             scopes=spec.scopes,
             user=user,
             password=text(spec.password),
-            client=spec.client,
+            client=client,
             token=text(spec.token),
         )
         journal = self.gate.journal
@@ -457,7 +457,7 @@ class Runner:
                 self._account_of(auth, auth.client, auth.token, self._timeouts_for(None))
             )
         who = f"as {user}" if user is not None else "with the given token"
-        return who + (f" (client {spec.client})" if spec.client else "")
+        return who + (f" (client {client})" if client else "")
 
     def _write(self, step: Step, scope: Mapping[str, Any]) -> str:
         from igflow.export import serialize

@@ -58,7 +58,7 @@ class AuthorizeSpec:
     scopes: tuple[str, ...]
     user: CompiledValue | None = None
     password: CompiledValue | None = None
-    client: str | None = None
+    client: CompiledValue | None = None  # a client's name, like `user` a template
     token: CompiledValue | None = None
 
 

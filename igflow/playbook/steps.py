@@ -441,19 +441,18 @@ class _StepCompiler:
                 "authorize takes `user` (sandbox login) or `token` (a ready token), not both",
             )
         values = {}
-        for key in ("user", "password", "token"):
+        for key in ("user", "password", "client", "token"):
             if isinstance(raw.get(key), str):
                 values[key] = ctx.template(raw[key], (*base, key))
                 ctx.check_value_names(raw[key], (*base, key))
         self.scopes.scopes = frozenset(scopes)
         self.scopes.location = self.location
         self.scopes.unknown = not isinstance(raw.get("scopes"), list)
-        client = raw.get("client")
         return AuthorizeSpec(
             scopes=tuple(scopes),
             user=values.get("user"),
             password=values.get("password"),
-            client=client if isinstance(client, str) else None,
+            client=values.get("client"),
             token=values.get("token"),
         )
 
