@@ -466,12 +466,14 @@ class Runner:
         assert spec is not None
         path = _as_text(spec.path.render(scope))
         fmt = _write_format(spec.format, path, scope)
-        text, count = serialize(spec.value.render(scope), fmt, spec.columns)
+        warnings: list[str] = []  # csv `columns` that rows lack or that hold nested values
+        text, count = serialize(spec.value.render(scope), fmt, spec.columns, warnings=warnings)
         # Confined to the output directory: a rendered path can still lead out (or onto a link).
         self._outputs.write_text(path, self._redact_text(text))
         self._files_written.append(path)
         unit = "value" if fmt == "json" else ("row" if count == 1 else "rows")
-        return f"wrote {count if fmt != 'json' else 1} {unit} to {path}"
+        wrote = f"wrote {count if fmt != 'json' else 1} {unit} to {path}"
+        return "; warning: ".join([wrote, *warnings])
 
     def _call(self, step: Step, scope: dict[str, Any], record: StepRecord | ItemRecord) -> Any:
         endpoint = step.endpoint
