@@ -242,6 +242,7 @@ def _add_variable_options(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="set a variable (repeatable); overrides the playbook's vars",
+        help="set a variable (repeatable); overrides the playbook's vars; NAME:=JSON sets a "
+        "typed value (n:=5, on:=true, tags:='[\"a\"]')",
     )
     parser.add_argument("--vars-file", metavar="FILE", help="a YAML mapping of variables")

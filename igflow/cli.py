@@ -28,38 +28,9 @@ __all__ = ["COMMANDS", "Environment", "main"]
 
 
 def _external_variables(args: argparse.Namespace) -> dict[str, Any]:
-    variables: dict[str, Any] = {}
-    if args.vars_file:
-        # The playbook loader: safe, bounded (size, depth, number length) and located messages.
-        from igflow.errors import PlaybookSyntaxError
-        from igflow.playbook.loader import load_playbook_text, read_bounded
+    from igflow.variables import external_variables
 
-        try:
-            text = read_bounded(args.vars_file, "a --vars-file").decode("utf-8")
-        except OSError as exc:
-            raise UsageError(f"cannot read --vars-file {args.vars_file}: {exc.strerror}") from None
-        except UnicodeDecodeError:
-            raise UsageError(f"--vars-file {args.vars_file} is not UTF-8 text") from None
-        try:
-            loaded = load_playbook_text(text, args.vars_file).data
-        except PlaybookSyntaxError as exc:
-            if exc.message != "playbook is empty":
-                raise
-            loaded = None  # only comments, or nothing: no variables
-        if loaded is None:
-            loaded = {}
-        if not isinstance(loaded, dict) or not all(isinstance(k, str) for k in loaded):
-            raise UsageError(f"--vars-file {args.vars_file} must be a mapping of names to values")
-        variables.update(loaded)
-    for item in args.var:
-        name, sep, value = item.partition("=")
-        if not sep or not name.isidentifier():
-            raise UsageError(f"--var expects NAME=VALUE with NAME a plain identifier, got '{item}'")
-        variables[name] = value
-    for reserved in ("env", "steps"):
-        if reserved in variables:
-            raise UsageError(f"'{reserved}' is a reserved name and cannot be set as a variable")
-    return variables
+    return external_variables(args.var, args.vars_file)
 
 
 def _compile(path: str, names: Sequence[str]) -> Playbook:

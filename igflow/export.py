@@ -49,13 +49,22 @@ class UnsafeTarget(WriteFailed):
     link, the playbook itself, the --vars-file, a report (exit 2)."""
 
 
-def serialize(value: Any, fmt: str, columns: Sequence[str] | None = None) -> tuple[str, int]:
+def serialize(
+    value: Any,
+    fmt: str,
+    columns: Sequence[str] | None = None,
+    *,
+    warnings: list[str] | None = None,
+) -> tuple[str, int]:
     """Render ``value`` as ``fmt`` text.
 
     Args:
         value: JSON-like data; a list for ``jsonl`` and ``csv``.
         fmt: ``json``, ``jsonl`` or ``csv``.
         columns: For ``csv``: the columns in order (default: keys in order of first appearance).
+        warnings: Gets one line per chosen ``columns`` entry that some rows lack or that holds
+            lists or mappings (written as JSON text): the file is still written, since rows
+            with optional fields are normal, but a typo or an unpicked field is said out loud.
 
     Returns:
         The text and the number of records in it (rows for jsonl/csv, 1 for json).
@@ -69,6 +78,8 @@ def serialize(value: Any, fmt: str, columns: Sequence[str] | None = None) -> tup
     if fmt == "jsonl":
         return "".join(_dumps(row) + "\n" for row in rows), len(rows)
     if fmt == "csv":
+        if columns is not None and warnings is not None:
+            warnings.extend(column_warnings(rows, columns))
         return _csv_text(rows, columns), len(rows)
     raise ExportError(f"unknown format {fmt!r} (json, jsonl or csv)")
 
@@ -261,6 +272,36 @@ def _csv_text(rows: list[Any], columns: Sequence[str] | None) -> str:
         else:
             raise ExportError(f"csv row {number} is {_kind(row)}, not a mapping or a list")
     return buffer.getvalue()
+
+
+def column_warnings(rows: Sequence[Any], columns: Sequence[str]) -> list[str]:
+    """What is off with chosen CSV ``columns``: one line per column that rows lack, and one per
+    column holding lists or mappings (their cells are JSON text). Rows given as lists are
+    written by position and not judged."""
+    records = [row for row in rows if isinstance(row, Mapping)]
+    if not records:
+        return []
+    found: list[str] = []
+    keys: dict[str, None] = {}
+    for row in records:
+        keys.update((str(key), None) for key in row)
+    total = len(records)
+    for name in dict.fromkeys(columns):
+        missing = sum(1 for row in records if name not in row)
+        nested = sum(1 for row in records if isinstance(row.get(name), Mapping | list | tuple))
+        if missing == total:
+            from igflow.playbook.suggest import did_you_mean
+
+            hint = did_you_mean(name, keys)
+            found.append(f"no row has the column '{name}' (its cells are empty){hint}")
+        elif missing:
+            found.append(f"column '{name}' is missing from {missing} of {total} rows (left empty)")
+        if nested:
+            found.append(
+                f"column '{name}' holds a list or mapping in {nested} of {total} rows, written "
+                "as JSON text (build rows of plain values with a `set` step to pick one field)"
+            )
+    return found
 
 
 def _columns(rows: list[Any]) -> list[str]:

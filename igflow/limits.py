@@ -13,8 +13,9 @@ from typing import Final
 
 # --- playbook input ----------------------------------------------------------------------
 
-# A real playbook is a few kilobytes; the node bound (loader.MAX_NODES) already refuses anything
-# much past a megabyte, but only after reading and parsing it. The file's size is checked first.
+# A real playbook is a few kilobytes, a generated one of 6,400 steps about a megabyte. The node
+# bounds (loader.MAX_NODES, MAX_ALIAS_NODES) act only after reading and parsing: the file's size
+# is checked first.
 MAX_PLAYBOOK_BYTES: Final = 4 * 1024 * 1024
 
 # --- one template render -----------------------------------------------------------------

@@ -146,7 +146,7 @@ def _action(step: Step) -> str:
     if step.kind == "call" and step.endpoint is not None:
         return f"{step.endpoint.method} {step.endpoint.id}"
     if step.kind == "authorize" and step.authorize is not None and step.authorize.client:
-        return f"authorize (client {step.authorize.client})"
+        return f"authorize (client {step.authorize.client.source})"
     if step.kind == "set":
         return "set " + ", ".join(step.set_values)
     if step.kind == "write" and step.write is not None:

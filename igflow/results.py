@@ -109,6 +109,12 @@ class StepRecord:
     request: RequestView | None = None  # the last request the step sent (not for foreach)
     pages: int | None = None  # paginated calls: pages fetched
     items: list[ItemRecord] | None = None  # foreach steps: one per item, in item order
+    # What reports call the step: its name rendered as the step started (Step.rendered_label).
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.label:
+            self.label = self.step.label
 
     @property
     def failed_items(self) -> list[ItemRecord]:
@@ -152,7 +158,8 @@ class Reporter(Protocol):
     """What the runner tells its observers. Every call comes from the runner's own thread."""
 
     def run_started(self, playbook: Playbook, origin: str) -> None: ...
-    def step_started(self, step: Step) -> None: ...
+    # ``label``: the step's name as rendered when it started (None: ``step.label``).
+    def step_started(self, step: Step, label: str | None = None) -> None: ...
     def loop_started(self, step: Step, total: int) -> None: ...
     def item_finished(self, step: Step, item: ItemRecord, done: int, total: int) -> None: ...
     def step_finished(self, record: StepRecord) -> None: ...

@@ -232,8 +232,12 @@ class Runner:
         return error.message
 
     def _run_step(self, step: Step) -> StepRecord:
-        record = StepRecord(step, endpoint=step.endpoint.id if step.endpoint else None)
-        self.reporter.step_started(step)
+        record = StepRecord(
+            step,
+            endpoint=step.endpoint.id if step.endpoint else None,
+            label=step.rendered_label(self.names),  # a templated name, with the names known now
+        )
+        self.reporter.step_started(step, record.label)
         started = time.perf_counter()
         response: Any = None
         try:
@@ -249,7 +253,7 @@ class Runner:
                 # A step outside a loop reads and writes the run's namespace directly.
                 response = self._perform(step, self.names, record)
         except IgflowError as exc:
-            exc.at(step.location, step.label)
+            exc.at(step.location, record.label)
             record.error = exc
             record.status = self._failure_status(step, exc)
         record.elapsed = time.perf_counter() - started
@@ -456,12 +460,12 @@ class Runner:
         def text(value: Any) -> str | None:
             return None if value is None else _as_text(value.render(scope))
 
-        user = text(spec.user)
+        user, client = text(spec.user), text(spec.client)
         self._auth = self.connection.authorize(
             scopes=spec.scopes,
             user=user,
             password=text(spec.password),
-            client=spec.client,
+            client=client,
             token=text(spec.token),
         )
         journal = self.gate.journal
@@ -473,7 +477,7 @@ class Runner:
                 self._account_of(auth, auth.client, auth.token, self._timeouts_for(None))
             )
         who = f"as {user}" if user is not None else "with the given token"
-        return who + (f" (client {spec.client})" if spec.client else "")
+        return who + (f" (client {client})" if client else "")
 
     def _write(self, step: Step, scope: Mapping[str, Any]) -> str:
         from igflow.export import serialize
@@ -482,12 +486,14 @@ class Runner:
         assert spec is not None
         path = _as_text(spec.path.render(scope))
         fmt = _write_format(spec.format, path, scope)
-        text, count = serialize(spec.value.render(scope), fmt, spec.columns)
+        warnings: list[str] = []  # csv `columns` that rows lack or that hold nested values
+        text, count = serialize(spec.value.render(scope), fmt, spec.columns, warnings=warnings)
         # Confined to the output directory: a rendered path can still lead out (or onto a link).
         self._outputs.write_text(path, self._redact_text(text))
         self._files_written.append(path)
         unit = "value" if fmt == "json" else ("row" if count == 1 else "rows")
-        return f"wrote {count if fmt != 'json' else 1} {unit} to {path}"
+        wrote = f"wrote {count if fmt != 'json' else 1} {unit} to {path}"
+        return "; warning: ".join([wrote, *warnings])
 
     def _call(self, step: Step, scope: dict[str, Any], record: StepRecord | ItemRecord) -> Any:
         endpoint = step.endpoint

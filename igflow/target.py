@@ -6,7 +6,7 @@ holds the API prefix. ``sandbox`` starts a fresh in-memory sandbox on a loopback
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from types import TracebackType
@@ -244,9 +244,7 @@ class TargetSession(AbstractContextManager["TargetSession"]):
         if password is None:
             password = info.passwords.get(user)
             if password is None:
-                raise AuthenticationError(
-                    f"no demo password is known for sandbox user '{user}'; give `password:`"
-                )
+                raise AuthenticationError(_unknown_user(user, info.passwords))
         self.redactor.add(password)
         from igflow.auth import authorize_sandbox
 
@@ -270,3 +268,14 @@ class TargetSession(AbstractContextManager["TargetSession"]):
             sign_requests=chosen.signed,
         )
         return Authorized(api, new_token, tuple(scopes), user)
+
+
+def _unknown_user(user: str, known: Mapping[str, str]) -> str:
+    """Why a sandbox user without a password cannot log in: usually a typo of a demo user."""
+    from igflow.playbook.suggest import did_you_mean
+
+    hint = did_you_mean(user, known)
+    return (
+        f"no demo password is known for sandbox user '{user}'{hint} "
+        "(`igflow sandbox users` lists the users; give `password:` for another one)"
+    )

@@ -31,6 +31,7 @@ from igflow.errors import Issue, PlaybookSyntaxError, SourceLocation, UsageError
 from igflow.limits import MAX_PLAYBOOK_BYTES
 
 __all__ = [
+    "MAX_ALIAS_NODES",
     "MAX_DEPTH",
     "MAX_NODES",
     "MAX_NUMBER_LENGTH",
@@ -43,9 +44,14 @@ __all__ = [
 
 Path = tuple[str | int, ...]
 
-# A real playbook has a few hundred nodes; this leaves room for generated ones while refusing
-# "billion laughs" documents long before they could exhaust memory.
-MAX_NODES = 100_000
+# Nodes written in the file. A real playbook has a few hundred; a generated one of 6,400 steps
+# about 110,000, and one filling the 4 MiB a file may have about 400,000. This only stops a
+# file packed with tiny nodes ("[1,1,1,...]") from costing gigabytes to compose.
+MAX_NODES = 500_000
+# Nodes aliases add beyond the written ones: what "billion laughs" documents are made of. An
+# alias re-uses its anchor's node, so a few written nodes can expand to billions; this refuses
+# them while they are composed, long before anything expands them.
+MAX_ALIAS_NODES = 100_000
 # Composing, building and schema validation all recurse; a real playbook nests < 10 deep.
 MAX_DEPTH = 100
 
@@ -214,17 +220,21 @@ def _decode(raw: bytes, filename: str) -> str:
 
 
 class _BoundedLoader(yaml.SafeLoader):
-    """A SafeLoader whose composer tracks each node's expanded size as it is built.
+    """A SafeLoader whose composer counts the nodes written and tracks each node's expanded
+    size as it is built.
 
     Composing is linear in the file size because an alias re-uses the anchored node; the
     expansion happens only when something walks the tree. Summing child sizes (an alias counts
-    the whole size of its target, computed once) bounds that walk before it happens.
+    the whole size of its target, computed once) bounds that walk before it happens. What is
+    bounded is what aliases add: a node's expanded size less the nodes written so far (all of
+    its own among them) can only grow towards the document's total, so refusing as soon as it
+    passes MAX_ALIAS_NODES refuses exactly the documents whose aliases add more than that.
     """
 
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
         self.sizes: dict[int, int] = {}
-        self.saw_alias = False
+        self.written = 0
         self.depth = 0
 
     def compose_node(self, parent: Node | None, index: Any) -> Node:
@@ -239,8 +249,12 @@ class _BoundedLoader(yaml.SafeLoader):
                     f"alias *{event.anchor} refers to a node that contains it",
                     event.start_mark,
                 )
-            self.saw_alias = True
             return self._compose_node(parent, index)
+        # Counted as it starts (document order): the libyaml path reports the same node.
+        self.written += 1
+        if self.written > MAX_NODES:
+            event = self.peek_event()  # type: ignore[no-untyped-call]  # untyped, as below
+            raise _TooBig(event.start_mark, by_aliases=False)
         self.depth += 1
         if self.depth > MAX_DEPTH:
             event = self.peek_event()  # type: ignore[no-untyped-call]  # untyped, as above
@@ -253,8 +267,8 @@ class _BoundedLoader(yaml.SafeLoader):
         elif isinstance(node, MappingNode):
             size += sum(self.sizes[id(k)] + self.sizes[id(v)] for k, v in node.value)
         self.sizes[id(node)] = size
-        if size > MAX_NODES:
-            raise _TooBig(node.start_mark, self.saw_alias)
+        if size - self.written > MAX_ALIAS_NODES:
+            raise _TooBig(node.start_mark, by_aliases=True)
         return node
 
     def _compose_node(self, parent: Node | None, index: Any) -> Node:
@@ -263,10 +277,10 @@ class _BoundedLoader(yaml.SafeLoader):
 
 
 class _TooBig(Exception):
-    def __init__(self, mark: yaml.Mark, saw_alias: bool) -> None:
+    def __init__(self, mark: yaml.Mark, *, by_aliases: bool) -> None:
         super().__init__()
         self.mark = mark
-        self.saw_alias = saw_alias
+        self.by_aliases = by_aliases
 
 
 class _TooDeep(Exception):
@@ -285,7 +299,10 @@ _SLOW: Any = object()
 
 def _compose(text: str, filename: str) -> Node | None:
     if _LIBYAML_LOADER is not None and _shallow(text):
-        node = _compose_with_libyaml(text)
+        try:
+            node = _compose_with_libyaml(text)
+        except _TooBig as exc:
+            raise _too_big(exc, filename) from None
         if node is not _SLOW:
             return cast(Node | None, node)
     return _compose_checked(text, filename)
@@ -325,38 +342,45 @@ def _compose_with_libyaml(text: str) -> Node | None | Any:
     # character at least (an empty one shares its ":" or "-"), so a short text holds few nodes (at
     # most about twice its length); a longer one is counted. Documents with anchors need the walk.
     if "&" not in text:
-        return node if 2 * len(text) <= MAX_NODES or _few_nodes(node) else _SLOW
+        if 2 * len(text) > MAX_NODES:
+            past = _node_past_limit(node)
+            if past is not None:  # refused here: composing it again in Python costs seconds
+                raise _TooBig(past.start_mark, by_aliases=False)
+        return node
     return node if _within_bounds(node) else _SLOW
 
 
-def _few_nodes(root: Node) -> bool:
-    """Whether a tree without aliases has at most MAX_NODES nodes."""
+def _node_past_limit(root: Node) -> Node | None:
+    """In a tree without aliases, the node after the first MAX_NODES in document order (where
+    the Python composer stops too), or None when there are no more than that."""
     count = 0
     stack = [root]
     while stack:
         node = stack.pop()
         count += 1
         if count > MAX_NODES:
-            return False
-        if isinstance(node, MappingNode):
-            for pair in node.value:
-                stack.extend(pair)
-        elif isinstance(node, SequenceNode):
-            stack.extend(node.value)
-    return True
+            return node
+        stack.extend(reversed(_children(node)))
+    return None
 
 
 def _within_bounds(root: Node) -> bool:
     """Expanded size and depth within bounds and no cycle, computed without expanding.
 
     Iterative post-order over distinct nodes (an alias shares its target's node object), so the
-    cost is linear in the file, never in the expansion.
+    cost is linear in the file, never in the expansion. The bounds are the Python composer's
+    (see _BoundedLoader), counted in the same order, so a document past them is refused here
+    at the node the Python composer would name (composing a large file again costs seconds).
+
+    Raises:
+        _TooBig: Too many nodes written, or aliases adding too many.
     """
     size: dict[int, int] = {}
     depth: dict[int, int] = {}
     # Each entry: a node, its children, and how many of them are done.
     stack: list[list[Any]] = [[root, _children(root), 0]]
     open_nodes = {id(root)}
+    written = 1  # nodes started, in document order (an alias starts none)
     while stack:
         entry = stack[-1]
         node, children, done = entry
@@ -367,6 +391,9 @@ def _within_bounds(root: Node) -> bool:
                 continue  # an alias of a node already counted
             if id(child) in open_nodes:
                 return False  # a node that contains itself
+            written += 1
+            if written > MAX_NODES:
+                raise _TooBig(child.start_mark, by_aliases=False)
             open_nodes.add(id(child))
             stack.append([child, _children(child), 0])
             continue
@@ -375,7 +402,9 @@ def _within_bounds(root: Node) -> bool:
         open_nodes.discard(key)
         size[key] = 1 + sum(size[id(c)] for c in children)
         depth[key] = 1 + max((depth[id(c)] for c in children), default=0)
-        if size[key] > MAX_NODES or depth[key] > MAX_DEPTH:
+        if size[key] - written > MAX_ALIAS_NODES:
+            raise _TooBig(node.start_mark, by_aliases=True)
+        if depth[key] > MAX_DEPTH:
             return False
     return True
 
@@ -388,6 +417,21 @@ def _children(node: Node) -> list[Node]:
     return []
 
 
+def _too_big(exc: _TooBig, filename: str) -> PlaybookSyntaxError:
+    if exc.by_aliases:
+        message = (
+            f"YAML aliases expand to more than {MAX_ALIAS_NODES:,} nodes beyond the ones written "
+            "(an alias bomb?); the limit is igflow.playbook.loader.MAX_ALIAS_NODES: "
+            "write the repeated parts out, or anchor smaller parts"
+        )
+    else:
+        message = (
+            f"playbook is too large: more than {MAX_NODES:,} YAML nodes (the limit is "
+            "igflow.playbook.loader.MAX_NODES); split it into several playbooks"
+        )
+    return PlaybookSyntaxError(message, location=_mark_location(filename, exc.mark))
+
+
 def _compose_checked(text: str, filename: str) -> Node | None:
     loader: _BoundedLoader | None = None
     try:
@@ -395,12 +439,7 @@ def _compose_checked(text: str, filename: str) -> Node | None:
         loader = _BoundedLoader(text)
         return loader.get_single_node()
     except _TooBig as exc:
-        message = (
-            f"YAML aliases expand to more than {MAX_NODES} nodes (an alias bomb?)"
-            if exc.saw_alias
-            else f"playbook is too large (more than {MAX_NODES} YAML nodes)"
-        )
-        raise PlaybookSyntaxError(message, location=_mark_location(filename, exc.mark)) from None
+        raise _too_big(exc, filename) from None
     except _TooDeep as exc:
         raise PlaybookSyntaxError(
             f"YAML nesting is deeper than {MAX_DEPTH} levels",

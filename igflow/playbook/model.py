@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from igflow.errors import ApiError, SourceLocation
+from igflow.errors import ApiError, IgflowError, SourceLocation
 from igflow.registry import Endpoint
 
 if TYPE_CHECKING:
@@ -42,6 +42,9 @@ FORMAT_BY_EXTENSION: Mapping[str, str] = MappingProxyType(
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
+# A rendered step name longer than this is cut (with "..."): data can be any length.
+MAX_LABEL = 200
+
 
 @dataclass(frozen=True, slots=True)
 class AuthorizeSpec:
@@ -55,7 +58,7 @@ class AuthorizeSpec:
     scopes: tuple[str, ...]
     user: CompiledValue | None = None
     password: CompiledValue | None = None
-    client: str | None = None
+    client: CompiledValue | None = None  # a client's name, like `user` a template
     token: CompiledValue | None = None
 
 
@@ -137,7 +140,9 @@ class Step:
     name: str | None
     location: SourceLocation
     kind: str  # one of ACTIONS
-    label: str  # for the console: the step's name, else e.g. "call likes.delete"
+    # The step's name as written, else e.g. "call likes.delete". A name with templates is shown
+    # rendered (``rendered_label``); this literal text is the fallback and what `plan` shows.
+    label: str
     when: CompiledExpression | None = None
     authorize: AuthorizeSpec | None = None
     endpoint: Endpoint | None = None
@@ -160,6 +165,27 @@ class Step:
     retry: RetrySpec | None = None
     max_writes: int | CompiledValue | None = None
     confirm: bool = False
+    # `name` when it holds templates (None for a plain name): rendered as the step starts.
+    name_template: CompiledValue | None = None
+
+    def rendered_label(self, names: Mapping[str, Any]) -> str:
+        """The label a run shows: a templated name rendered against ``names`` (the names
+        defined when the step starts; a loop step renders it once, before its items).
+
+        A name that cannot be rendered (a name a skipped step never set, a filter failing on
+        the data) falls back to the literal text: a label is never worth stopping a run for.
+        """
+        if self.name_template is None:
+            return self.label
+        try:
+            rendered = self.name_template.render(names)
+        except IgflowError:
+            return self.label
+        # One line, of a length a console line can take, whatever the data held.
+        text = " ".join(str(rendered).split())
+        if not text:
+            return self.label
+        return text if len(text) <= MAX_LABEL else text[: MAX_LABEL - 3] + "..."
 
 
 @dataclass(frozen=True, slots=True)

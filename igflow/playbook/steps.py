@@ -129,6 +129,7 @@ class _StepCompiler:
             when = ctx.expression(raw["when"], self.at("when"), "when")
             if when is not None:
                 ctx.check_names(when.names, self.at("when"), self.loop, source=when.source)
+        name_template = self.name_template()
         kind = self.kind
         if kind is not None and kind != "call":
             for key in _CALL_ONLY:
@@ -170,6 +171,7 @@ class _StepCompiler:
             location=self.location,
             kind=kind,
             label=self.label(kind),
+            name_template=name_template,
             when=when,
             asserts=asserts,
             on_error=self.str_field("on_error") or "halt",
@@ -188,6 +190,24 @@ class _StepCompiler:
         if first is not None:
             self.ctx.error(self.at("id"), f"duplicate step id '{step_id}' (first used at {first})")
         return step_id
+
+    def name_template(self) -> CompiledValue | None:
+        """A `name` with templates, rendered when the step starts: so before its loop's items
+        (the loop variable is not readable) and before its own extract or set."""
+        name = self.str_field("name")
+        if name is None or not any(mark in name for mark in ("{{", "{%", "{#")):
+            return None
+        compiled = self.ctx.template(name, self.at("name"))
+        if compiled is None:
+            return None
+        for loop_name in sorted(compiled.names & set(self.loop)):
+            self.ctx.error(
+                self.at("name"),
+                f"`name` is rendered once, before the loop's items: it cannot read '{loop_name}' "
+                "(say what the loop does in `name`, and per item in `log`)",
+            )
+        self.ctx.check_value_names(name, self.at("name"), self.loop)
+        return compiled
 
     def label(self, kind: str) -> str:
         name = self.str_field("name")
@@ -424,19 +444,18 @@ class _StepCompiler:
                 "authorize takes `user` (sandbox login) or `token` (a ready token), not both",
             )
         values = {}
-        for key in ("user", "password", "token"):
+        for key in ("user", "password", "client", "token"):
             if isinstance(raw.get(key), str):
                 values[key] = ctx.template(raw[key], (*base, key))
                 ctx.check_value_names(raw[key], (*base, key))
         self.scopes.scopes = frozenset(scopes)
         self.scopes.location = self.location
         self.scopes.unknown = not isinstance(raw.get("scopes"), list)
-        client = raw.get("client")
         return AuthorizeSpec(
             scopes=tuple(scopes),
             user=values.get("user"),
             password=values.get("password"),
-            client=client if isinstance(client, str) else None,
+            client=values.get("client"),
             token=values.get("token"),
         )
 

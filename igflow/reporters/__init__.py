@@ -82,9 +82,9 @@ class FanOut:
         for reporter in self.reporters:
             reporter.run_started(playbook, origin)
 
-    def step_started(self, step: Step) -> None:
+    def step_started(self, step: Step, label: str | None = None) -> None:
         for reporter in self.reporters:
-            reporter.step_started(step)
+            reporter.step_started(step, label)
 
     def loop_started(self, step: Step, total: int) -> None:
         for reporter in self.reporters:

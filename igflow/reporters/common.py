@@ -60,6 +60,7 @@ class RunSnapshot:
     # which items were done.
     current_items: list[ItemRecord] = field(default_factory=list)
     current_total: int | None = None
+    current_label: str | None = None  # the in-flight step's name as rendered when it started
     result: RunResult | None = None
     error: BaseException | None = None  # what ended the run (None when it passed)
     interrupted: bool = False
@@ -136,8 +137,9 @@ class ReportWriter:
         self.snapshot.started_at = dt.datetime.now(dt.timezone.utc)
         self._started = time.perf_counter()
 
-    def step_started(self, step: Step) -> None:
+    def step_started(self, step: Step, label: str | None = None) -> None:
         self.snapshot.current = step
+        self.snapshot.current_label = label
         self.snapshot.current_items = []
         self.snapshot.current_total = None
 

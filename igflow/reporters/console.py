@@ -92,6 +92,7 @@ class ConsoleReporter:
         self._exchanges_lock = threading.Lock()
         self._retries: list[str] = []  # shown under their step's line, like exchanges
         self._current: Step | None = None  # the step started and not finished yet
+        self._current_label = ""  # its name as rendered when it started
         self._current_items: list[ItemRecord] = []
         self._current_total: int | None = None
         self._waiting = False  # a rate-limit countdown is on the (TTY) line
@@ -110,10 +111,11 @@ class ConsoleReporter:
             title = playbook.name or playbook.path
             self._write(self._paint(f"{title}", "1") + f"  ({playbook.path} → {origin})")
 
-    def step_started(self, step: Step) -> None:
+    def step_started(self, step: Step, label: str | None = None) -> None:
         # Kept until the step's line is printed: after Ctrl-C mid-step, run_finished says
         # how far it got (the reports do too).
         self._current = step
+        self._current_label = label or step.label
         self._current_items = []
         self._current_total = None
 
@@ -146,7 +148,8 @@ class ConsoleReporter:
     def _progress_text(self, loop: _Loop, done: int, total: int, now: float) -> str:
         elapsed = now - loop.started
         rate = done / elapsed if elapsed > 0 else 0.0
-        text = f"{loop.step.index + 1}/{self._total} {loop.step.label}: {done}/{total} items"
+        label = printable(self._current_label or loop.step.label)
+        text = f"{loop.step.index + 1}/{self._total} {label}: {done}/{total} items"
         text += f" ({done * 100 // total}%), {rate:.1f}/s"
         if 0 < done < total and rate > 0:
             text += f", ETA {_clock_time((total - done) / rate)}"
@@ -180,7 +183,8 @@ class ConsoleReporter:
         word, colour = _STATUS.get(record.status, (record.status.upper(), "0"))
         step = record.step
         width = len(str(self._total))
-        parts = [self._paint(word, colour), f"{step.index + 1:>{width}}/{self._total}", step.label]
+        label = printable(record.label)
+        parts = [self._paint(word, colour), f"{step.index + 1:>{width}}/{self._total}", label]
         if record.http_status is not None:
             parts.append(f"→ {record.http_status}")
         if record.items is not None:
@@ -340,7 +344,7 @@ class ConsoleReporter:
         parts = [
             self._paint("INTR", "31;1"),
             f"{step.index + 1:>{width}}/{self._total}",
-            step.label,
+            printable(self._current_label or step.label),
         ]
         total = self._current_total
         if total is not None:

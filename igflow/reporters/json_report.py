@@ -137,6 +137,7 @@ def _writes(result: Any) -> dict[str, Any] | None:
 def _step_in_flight(step: Step, snap: RunSnapshot) -> dict[str, Any]:
     """The step the run stopped in (Ctrl-C, a bug): what it had done, items in item order."""
     entry = _step(step, None)
+    entry["label"] = snap.current_label or step.label
     done = sorted(snap.current_items, key=lambda item: item.index)
     entry.update(
         status=IN_FLIGHT_INTERRUPTED if snap.interrupted else IN_FLIGHT_STOPPED,
@@ -152,7 +153,7 @@ def _step(step: Step, record: StepRecord | None) -> dict[str, Any]:
         "number": step.index + 1,
         "id": step.id,
         "name": step.name,
-        "label": step.label,
+        "label": record.label if record is not None else step.label,
         "kind": step.kind,
         "line": step.location.line,
         "col": step.location.col,

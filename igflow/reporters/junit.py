@@ -179,7 +179,7 @@ class _Builder:
     def _case(self, step: Step, record: StepRecord | None) -> ET.Element:
         snap = self.snap
         case = self._new_case(
-            f"{step.index + 1:0{self.width}d} {step.label}",
+            f"{step.index + 1:0{self.width}d} {_label(step, record, snap)}",
             step.location.line,
             record.elapsed if record is not None else 0.0,
         )
@@ -272,3 +272,11 @@ def _message(error: BaseException) -> str:
         return str(error.issues[0]) + (f" (and {more} more)" if more else "")
     text = str(error) if not isinstance(error, KeyboardInterrupt) else "interrupted"
     return text.splitlines()[0] if text else type(error).__name__
+
+
+def _label(step: Step, record: StepRecord | None, snap: RunSnapshot) -> str:
+    """The step's name as the run rendered it; the in-flight step's from when it started."""
+    if record is not None:
+        return record.label
+    in_flight = snap.current is not None and snap.current.index == step.index
+    return (snap.current_label if in_flight else None) or step.label

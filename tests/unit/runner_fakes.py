@@ -98,7 +98,7 @@ class Events:
     def run_started(self, playbook: Playbook, origin: str) -> None:
         self._note("start")
 
-    def step_started(self, step: Step) -> None:
+    def step_started(self, step: Step, label: str | None = None) -> None:
         self._note(f"begin {step.index}")
 
     def loop_started(self, step: Step, total: int) -> None:

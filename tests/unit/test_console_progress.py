@@ -315,3 +315,22 @@ def test_a_dry_run_says_what_it_wrote_and_quiet_hides_each_would_send() -> None:
         assert ("would send 1" in text) is shown
         assert "nothing was sent to the account; files written: exports/media.jsonl" in text
         assert "nothing was written" not in text
+
+
+def test_progress_and_the_interrupted_line_show_the_label_the_step_started_with() -> None:
+    """Issue 12: a templated name is rendered as the step starts; every line of it shows that."""
+    step = make_step(0, "Unlike the media of {{ owner }}")
+    playbook = make_playbook([step])
+    reporter, out, clock = console()
+    reporter.run_started(playbook, "http://x")
+    reporter.step_started(step, "Unlike the media of maya.bakes")
+    reporter.loop_started(step, 100)
+    for done, item in enumerate(items(40), 1):
+        clock.now += 1.0
+        reporter.item_finished(step, item, done, 100)
+    reporter.run_finished(make_result(playbook, [], interrupted=True))
+    text = out.getvalue()
+    assert progress_lines(text)
+    assert all("1/1 Unlike the media of maya.bakes: " in line for line in progress_lines(text))
+    assert "INTR  1/1  Unlike the media of maya.bakes  40 of 100 items done" in text
+    assert "{{ owner }}" not in text

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from igflow.errors import PlaybookSyntaxError, SourceLocation, UsageError
-from igflow.playbook.loader import MAX_NODES, load_playbook_file, load_playbook_text
+from igflow.playbook.loader import MAX_ALIAS_NODES, load_playbook_file, load_playbook_text
 
 
 def loc(line: int, col: int) -> SourceLocation:
@@ -134,7 +134,9 @@ def test_alias_bomb_is_refused_quickly_before_expansion() -> None:
     started = time.perf_counter()
     error = syntax_error(billion_laughs(30))  # 9**30 nodes if expanded
     assert time.perf_counter() - started < 1.0
-    assert error.message == f"YAML aliases expand to more than {MAX_NODES} nodes (an alias bomb?)"
+    assert error.message.startswith(
+        f"YAML aliases expand to more than {MAX_ALIAS_NODES:,} nodes beyond the ones written"
+    )
 
 
 def test_moderate_alias_use_is_fine() -> None:
@@ -145,9 +147,16 @@ def test_moderate_alias_use_is_fine() -> None:
 def test_a_huge_document_without_aliases_is_refused_too(monkeypatch: pytest.MonkeyPatch) -> None:
     from igflow.playbook import loader
 
-    monkeypatch.setattr(loader, "MAX_NODES", 1000)  # the same rule, without parsing 100k nodes
+    monkeypatch.setattr(loader, "MAX_NODES", 1000)  # the same rule, without parsing 500k nodes
     text = "a: [" + ", ".join("1" for _ in range(1001)) + "]\n"
-    assert syntax_error(text).message == "playbook is too large (more than 1000 YAML nodes)"
+    error = syntax_error(text)
+    assert error.message == (
+        "playbook is too large: more than 1,000 YAML nodes (the limit is "
+        "igflow.playbook.loader.MAX_NODES); split it into several playbooks"
+    )
+    # Both composers stop at the same node: the 1,001st written, in document order.
+    monkeypatch.setattr(loader, "_LIBYAML_LOADER", None)
+    assert str(syntax_error(text)) == str(error)
 
 
 def test_file_errors_are_usage_errors(tmp_path: Path) -> None:

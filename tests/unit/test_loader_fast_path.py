@@ -57,7 +57,8 @@ def bomb(levels: int) -> str:
 
 
 def cases() -> Iterator[str]:
-    yield bomb(12)  # expands far past MAX_NODES
+    yield bomb(12)  # expands far past MAX_ALIAS_NODES
+    yield "".join(f"k{n}: [a, b, {n}]\n" for n in range(3000)) + bomb(12)  # after many nodes
     yield "a: &x [1, *x]\n"  # refers to itself
     yield "a: " + "[" * 150 + "]" * 150 + "\n"  # too deep
     yield "a: b: c\n"  # a syntax error

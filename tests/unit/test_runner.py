@@ -88,7 +88,7 @@ class RecordingReporter:
     def run_started(self, playbook: Playbook, origin: str) -> None:
         self.events.append(f"start {origin}")
 
-    def step_started(self, step: Step) -> None:
+    def step_started(self, step: Step, label: str | None = None) -> None:
         self.events.append(f"begin {step.index}")
 
     def loop_started(self, step: Step, total: int) -> None:
