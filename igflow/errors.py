@@ -2,14 +2,20 @@
 
     IgflowError                          .location, .step, .exit_code
     ├── UsageError                       bad command line or settings            exit 2
+    │   └── WriteFailed                  a file cannot be written (write, report)
+    │       └── UnsafeTarget             a device, link, the playbook...: refused
     ├── PlaybookError                    anything wrong with the input            exit 2
     │   ├── PlaybookSyntaxError          YAML could not be parsed / is unsafe
     │   ├── PlaybookValidationError      schema and semantic problems (.issues)
     │   ├── UnknownEndpointError
     │   ├── TemplateSyntaxError          Jinja syntax error found at plan time
+    │   │   └── PositionedSyntaxError    ... knowing the character it is about (.offset)
     │   └── JsonPathSyntaxError          JSONPath syntax error found at plan time
+    │       └── PathSyntaxError          ... where parsing stopped (.offset)
     ├── StepError                        failures while running a step
     │   ├── LoopError                    foreach gave no list                     exit 2
+    │   ├── OutsideOutputDir             a write path leads out of --out-dir     exit 2
+    │   ├── ExportError                  a value the write's format cannot hold  exit 1
     │   ├── TemplateRenderError          undefined name, sandbox violation       exit 2
     │   ├── ExtractionError              a singular path matched nothing         exit 1
     │   ├── AssertionFailed              an assertion was falsy                  exit 1
@@ -223,6 +229,46 @@ class AssertionFailed(StepError):
 
 class ExpectedErrorMissing(StepError):
     pass
+
+
+class PathSyntaxError(JsonPathSyntaxError):
+    """A JSONPath that does not parse, and the character of it where parsing stopped
+    (``offset``, 0-based; the path's length when it ended too early)."""
+
+    def __init__(self, message: str, offset: int) -> None:
+        super().__init__(message)
+        self.offset = offset
+
+
+class PositionedSyntaxError(TemplateSyntaxError):
+    """A syntax error that knows which character of the source text it is about.
+
+    ``offset`` counts characters from the start of the text (0-based), across lines; the check
+    turns it into a column when the playbook shows the text as it is.
+    """
+
+    def __init__(self, message: str, *, lineno: int = 1, offset: int) -> None:
+        super().__init__(message, lineno=lineno)
+        self.offset = offset
+
+
+class OutsideOutputDir(StepError):
+    """A write path that leads outside the output directory (exit 2: the playbook is wrong)."""
+
+    exit_code = ExitCode.USAGE
+
+
+class ExportError(StepError):
+    """The value cannot be written in the asked format (a data problem: exit 1)."""
+
+
+class WriteFailed(UsageError):
+    """The file cannot be written (permissions, a directory in the way, disk full: exit 2)."""
+
+
+class UnsafeTarget(WriteFailed):
+    """The path names a file igflow must not replace: a device, FIFO, socket, directory or
+    link, the playbook itself, the --vars-file, a report (exit 2)."""
 
 
 class AuthenticationError(IgflowError):

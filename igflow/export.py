@@ -24,7 +24,7 @@ import stat
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from igflow.errors import StepError, UsageError
+from igflow.errors import ExportError, UnsafeTarget, WriteFailed
 
 __all__ = [
     "ExportError",
@@ -34,19 +34,6 @@ __all__ = [
     "serialize",
     "write_in_directory",
 ]
-
-
-class ExportError(StepError):
-    """The value cannot be written in the asked format (a data problem: exit 1)."""
-
-
-class WriteFailed(UsageError):
-    """The file cannot be written (permissions, a directory in the way, disk full: exit 2)."""
-
-
-class UnsafeTarget(WriteFailed):
-    """The path names a file igflow must not replace: a device, FIFO, socket, directory or
-    link, the playbook itself, the --vars-file, a report (exit 2)."""
 
 
 def serialize(

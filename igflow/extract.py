@@ -33,19 +33,10 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Final
 
-from igflow.errors import ExtractionError, JsonPathSyntaxError, printable
+from igflow.errors import ExtractionError, JsonPathSyntaxError, PathSyntaxError, printable
 from igflow.redact import cut_before_redacting
 
 __all__ = ["MAX_PATH_DEPTH", "MISSING", "CompiledPath", "PathSyntaxError", "compile_path"]
-
-
-class PathSyntaxError(JsonPathSyntaxError):
-    """A JSONPath that does not parse, and the character of it where parsing stopped
-    (``offset``, 0-based; the path's length when it ended too early)."""
-
-    def __init__(self, message: str, offset: int) -> None:
-        super().__init__(message)
-        self.offset = offset
 
 
 class _Missing(enum.Enum):

@@ -21,17 +21,11 @@ import os
 import stat
 from collections.abc import Mapping
 
-from igflow.errors import ExitCode, StepError
+from igflow.errors import OutsideOutputDir
 
 __all__ = ["OutputDir", "OutsideOutputDir", "path_problem", "protected_files"]
 
 _DIRECTORY_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
-
-
-class OutsideOutputDir(StepError):
-    """A write path that leads outside the output directory (exit 2: the playbook is wrong)."""
-
-    exit_code = ExitCode.USAGE
 
 
 def path_problem(path: str, *, prefix_only: bool = False) -> str | None:

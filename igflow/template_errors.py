@@ -13,21 +13,9 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
-from igflow.errors import TemplateSyntaxError
+from igflow.errors import PositionedSyntaxError, TemplateSyntaxError
 
 __all__ = ["PositionedSyntaxError", "syntax_error", "type_error_message"]
-
-
-class PositionedSyntaxError(TemplateSyntaxError):
-    """A syntax error that knows which character of the source text it is about.
-
-    ``offset`` counts characters from the start of the text (0-based), across lines; the check
-    turns it into a column when the playbook shows the text as it is.
-    """
-
-    def __init__(self, message: str, *, lineno: int = 1, offset: int) -> None:
-        super().__init__(message, lineno=lineno)
-        self.offset = offset
 
 
 # Jinja's lexer: `unexpected char "'" at 5` (the offset into the whole source).

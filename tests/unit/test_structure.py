@@ -66,3 +66,34 @@ def test_a_module_over_400_lines_says_why_at_its_top() -> None:
         if not any(word in doc for word in ("Length:", "over the 400", "400 lines")):
             unexplained.append(str(path.relative_to(PACKAGE)))
     assert unexplained == []
+
+
+def test_every_error_class_lives_in_errors_py_and_in_its_tree() -> None:
+    """One error tree: every IgflowError subclass is defined in errors.py and drawn there."""
+    import ast
+
+    errors_text = (PACKAGE / "errors.py").read_text(encoding="utf-8")
+    tree_drawing = ast.get_docstring(ast.parse(errors_text)) or ""
+    elsewhere = []
+    for path in sources():
+        if path.name == "errors.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.ClassDef)
+                and any(
+                    isinstance(base, ast.Name) and base.id.endswith(("Error", "Failed", "Target"))
+                    for base in node.bases
+                )
+                and not node.name.startswith("_")
+            ):
+                elsewhere.append(f"{path.relative_to(PACKAGE)}: {node.name}")
+    assert elsewhere == []
+    defined = [
+        node.name
+        for node in ast.walk(ast.parse(errors_text))
+        if isinstance(node, ast.ClassDef)
+        and node.name not in ("ExitCode", "SourceLocation", "Issue")
+    ]
+    undrawn = [name for name in defined if name not in tree_drawing]
+    assert undrawn == []
