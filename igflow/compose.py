@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from igflow import gcpolicy
@@ -168,8 +167,7 @@ def _execute(
 
     target = settings.target or playbook.target or SANDBOX
     registry = load_registry(playbook.api)
-    client = replace(
-        settings.client,
+    client = settings.client._replace(
         rate_limit_policy=settings.rate_limit_policy or playbook.on_rate_limit or "halt",
     )
     hooks = ClientHooks(
@@ -211,8 +209,6 @@ def _open_journal(
     settings: RunSettings, playbook: Playbook, variables: dict[str, Any], redactor: Redactor
 ) -> Journal | None:
     """The resume journal, for a run that may write (none for a dry run or a read-only one)."""
-    from igflow.journal import Journal, check_journal_path, default_journal_path, playbook_digest
-    from igflow.registry import load_registry
     from igflow.target import SANDBOX, normalize_origin
 
     target = settings.target or playbook.target or SANDBOX
@@ -226,6 +222,9 @@ def _open_journal(
     # The built-in sandbox's state ends with the run: a journal of it could never be resumed.
     if settings.dry_run or not writes or (embedded and not settings.journal):
         return None
+    # Imported only here: a run that keeps no journal never loads the journal's code.
+    from igflow.journal import Journal, check_journal_path, default_journal_path, playbook_digest
+    from igflow.registry import load_registry
     path = settings.journal or default_journal_path(settings.playbook)
     check_journal_path(path, protected=_protected(settings, settings.reports, journal=False))
     registry = load_registry(playbook.api)
@@ -293,7 +292,7 @@ def _protected(
     """The files a run's outputs (reports, exports, the journal) must never replace."""
     named: dict[str, str] = {}
     if journal:  # the resume journal: a report or an export over it would lose its writes
-        from igflow.journal import default_journal_path
+        from igflow.journal_records import default_journal_path
 
         journal_path = settings.journal or default_journal_path(settings.playbook)
         named[_real_path(journal_path)] = "the resume journal of this run"

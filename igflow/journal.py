@@ -55,6 +55,7 @@ from typing import IO, Any
 
 from igflow import __version__
 from igflow.errors import SafetyError, UsageError
+from igflow.journal_records import default_journal_path
 from igflow.journal_state import (
     APPLIED,
     IN_DOUBT,
@@ -94,18 +95,6 @@ def playbook_digest(text: str, variables: Mapping[str, Any]) -> str:
     """What must not change between a run and its resume: the playbook and outside variables."""
     material = json.dumps([text, dict(variables)], sort_keys=True, default=str)
     return hashlib.sha256(material.encode("utf-8")).hexdigest()
-
-
-def default_journal_path(playbook_path: str, cwd: str | None = None) -> str:
-    """``.igflow/journals/<stem>-<hash of the playbook's absolute path>.jsonl`` under ``cwd``.
-
-    In the working directory (playbooks may live where igflow cannot write), one file per
-    playbook, so two playbooks with the same name in different folders never share a journal.
-    """
-    absolute = os.path.abspath(playbook_path)
-    stem = os.path.splitext(os.path.basename(absolute))[0] or "playbook"
-    tag = hashlib.sha256(absolute.encode("utf-8")).hexdigest()[:8]
-    return os.path.join(cwd or os.getcwd(), ".igflow", "journals", f"{stem}-{tag}.jsonl")
 
 
 def check_journal_path(path: str, *, protected: Mapping[str, str]) -> None:

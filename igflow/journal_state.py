@@ -6,7 +6,6 @@ journal file, torn last line and older record names included. Writing is :mod:`i
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import stat
@@ -16,6 +15,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from igflow.errors import UsageError
+from igflow.journal_records import (
+    _OLD_NAMES,
+    APPLIED,
+    IN_DOUBT,
+    INTENT,
+    NOT_APPLIED,
+    SETTLED,
+    WriteKey,
+    request_fingerprint,
+)
 
 __all__ = [
     "APPLIED",
@@ -30,44 +39,9 @@ __all__ = [
     "request_fingerprint",
 ]
 
-# Record types, and the older names read as them.
-INTENT = "intent"
-APPLIED = "applied"
-NOT_APPLIED = "not-applied"
-IN_DOUBT = "in-doubt"
-SETTLED = "settled"
-_OLD_NAMES = {
-    "done": APPLIED,
-    "failed": NOT_APPLIED,
-    "not-sent": NOT_APPLIED,
-    "resolved": SETTLED,
-}
 # The most a journal file may be (its records are one line per write): far beyond any real run,
 # and a bound on what `read_state` holds in memory.
 MAX_JOURNAL_BYTES = 512 * 1024 * 1024
-
-
-@dataclass(frozen=True, slots=True)
-class WriteKey:
-    """Which write: its step and the fingerprint of its request."""
-
-    step: str
-    fingerprint: str
-
-    def as_list(self) -> list[str]:
-        return [self.step, self.fingerprint]
-
-
-def request_fingerprint(method: str, endpoint_id: str, params: Mapping[str, Any]) -> str:
-    """A stable digest of a request, from its resolved parameters (JSON, sorted keys)."""
-    canonical = json.dumps(
-        [method.upper(), endpoint_id, {str(k): v for k, v in params.items() if v is not None}],
-        sort_keys=True,
-        ensure_ascii=False,
-        separators=(",", ":"),
-        default=str,
-    )
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32]
 
 
 @dataclass

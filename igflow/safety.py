@@ -35,7 +35,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from igflow.errors import (
     ApiError,
@@ -47,9 +47,12 @@ from igflow.errors import (
     TransportError,
 )
 from igflow.extract import compile_path
-from igflow.journal import APPLIED, IN_DOUBT, NOT_APPLIED, Journal, WriteKey, request_fingerprint
+from igflow.journal_records import APPLIED, IN_DOUBT, NOT_APPLIED, WriteKey, request_fingerprint
 from igflow.playbook.model import Step
 from igflow.registry import Endpoint, Reconcile, Registry
+
+if TYPE_CHECKING:  # a run without a journal never imports it
+    from igflow.journal import Journal
 
 __all__ = [
     "Confirm",

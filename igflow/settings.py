@@ -5,13 +5,17 @@ together; its :class:`ClientSettings` is everything every HTTP client of the run
 (timeouts, retries, rate-limit policy, response bound), handed down as one value instead of a
 dozen arguments at each layer. :class:`ClientHooks` are the callbacks and seams that go with it
 (console notices, the sleep tests replace). Nothing here imports requests, Jinja or YAML.
+
+They are NamedTuples, not frozen dataclasses: as immutable, and about a tenth of the cost to
+define, which every ``igflow`` command pays at start-up (bench/startup.py, bench/overhead.py).
+``settings._replace(field=value)`` makes a changed copy.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from igflow.client import Exchange, RetryReporter
@@ -25,8 +29,7 @@ __all__ = ["ClientHooks", "ClientSettings", "RunSettings", "Timeouts"]
 DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 
 
-@dataclass(frozen=True)
-class Timeouts:
+class Timeouts(NamedTuple):
     """Connect and read timeouts in seconds; every request carries both, so nothing hangs.
 
     ``read`` bounds each wait for bytes from the server (requests' semantics), not the whole
@@ -51,8 +54,7 @@ class Timeouts:
         return cls(connect=min(5.0, read), read=read)
 
 
-@dataclass(frozen=True)
-class ClientSettings:
+class ClientSettings(NamedTuple):
     """What every HTTP client of a run shares.
 
     ``retry``: the retry settings of calls that give none (a ``RetrySpec``; 3 attempts when
@@ -61,7 +63,7 @@ class ClientSettings:
     seconds for one call (None: 3600).
     """
 
-    timeouts: Timeouts = field(default_factory=Timeouts)
+    timeouts: Timeouts = Timeouts()
     retry: RetrySettings | None = None
     rate_limit_policy: str = "halt"
     rate_limit_wait: float | None = None
@@ -69,8 +71,7 @@ class ClientSettings:
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
 
 
-@dataclass(frozen=True)
-class ClientHooks:
+class ClientHooks(NamedTuple):
     """Callbacks and seams: told from whichever thread sent the request (loop workers too).
 
     ``on_exchange(exchange)`` after each exchange (``-v``); ``on_retry(attempt, delay,
@@ -85,15 +86,14 @@ class ClientHooks:
     random_source: Callable[[], float] | None = None
 
 
-@dataclass(frozen=True)
-class RunSettings:
+class RunSettings(NamedTuple):
     """One ``igflow run``: the playbook, where it goes, what may be written, how to report."""
 
     playbook: str
-    variables: Mapping[str, Any] = field(default_factory=dict)
+    variables: Mapping[str, Any] = MappingProxyType({})
     vars_file: str | None = None  # where the variables came from (it is never overwritten)
     target: str | None = None  # None: the playbook's own, else the built-in sandbox
-    client: ClientSettings = field(default_factory=ClientSettings)
+    client: ClientSettings = ClientSettings()
     # Unset: the playbook's `on_rate_limit`, else halt (client.rate_limit_policy is ignored).
     rate_limit_policy: str | None = None
     reports: tuple[ReportSpec, ...] = ()

@@ -23,7 +23,7 @@ import collections
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -95,7 +95,7 @@ def no_backoff_sleeps() -> Iterator[None]:
     original = TargetSession.__init__
 
     def init(self: TargetSession, *args: Any, **kwargs: Any) -> None:
-        kwargs["hooks"] = replace(kwargs["hooks"], sleep=lambda seconds: None)
+        kwargs["hooks"] = kwargs["hooks"]._replace(sleep=lambda seconds: None)
         original(self, *args, **kwargs)
 
     with pytest.MonkeyPatch.context() as patch:

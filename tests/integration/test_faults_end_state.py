@@ -27,7 +27,7 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -94,7 +94,7 @@ def client_settings() -> Iterator[Recorded]:
                 shown(attempt, delay, message)
 
         sleep = hooks.sleep or recorded.sleeps.append
-        kwargs["hooks"] = replace(hooks, sleep=sleep, on_retry=on_retry)
+        kwargs["hooks"] = hooks._replace(sleep=sleep, on_retry=on_retry)
         original(self, *args, **kwargs)
 
     with pytest.MonkeyPatch.context() as patch:

@@ -8,7 +8,6 @@ would find when the hour's window moved on.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +66,7 @@ def test_wait_waits_for_the_limit_and_goes_on(
             waits.append(seconds)
             exhaust(sandbox, False)  # the window moved on
 
-        kwargs["hooks"] = replace(kwargs["hooks"], sleep=sleep)
+        kwargs["hooks"] = kwargs["hooks"]._replace(sleep=sleep)
         original(self, *args, **kwargs)
 
     monkeypatch.setattr(TargetSession, "__init__", init)
