@@ -225,6 +225,7 @@ def _open_journal(
     # Imported only here: a run that keeps no journal never loads the journal's code.
     from igflow.journal import Journal, check_journal_path, default_journal_path, playbook_digest
     from igflow.registry import load_registry
+
     path = settings.journal or default_journal_path(settings.playbook)
     check_journal_path(path, protected=_protected(settings, settings.reports, journal=False))
     registry = load_registry(playbook.api)
