@@ -124,9 +124,17 @@ def check_journal_path(path: str, *, protected: Mapping[str, str]) -> None:
 class Journal:
     """An open journal: append-only, one fsynced line per record, safe across threads."""
 
-    def __init__(self, path: str, handle: IO[str], state: JournalState, redact: Redact) -> None:
+    def __init__(
+        self,
+        path: str,
+        handle: IO[str],
+        state: JournalState,
+        redact: Redact,
+        lock_fd: int | None = None,
+    ) -> None:
         self.path = path
         self._handle = handle
+        self._lock_fd = lock_fd  # the journal's lock file, held until close()
         self._lock = threading.Lock()
         self._redact = redact
         self._count = 0
@@ -165,23 +173,23 @@ class Journal:
             raise UsageError(
                 f"nothing to resume: no journal at {path} (run without --resume first)"
             )
-        # One run at a time per journal: it is locked before it is read, for the whole run.
-        held = _locked(path) if os.path.lexists(path) else None
+        # One run at a time per journal: its lock file (beside it, created if need be, so two
+        # fresh runs on a path that does not exist yet cannot both go) is taken before anything
+        # is read, and held for the whole run.
+        lock_fd = _locked(path)
         try:
             if resume:
-                assert held is not None
                 state = read_state(path)
                 _check_resume(path, state, digest=digest, target=target, force=force)
-                handle = _append_to(held, state, path)
-                held = None  # the run's handle holds the lock now
+                handle = _append_to(_open_existing(path), state, path)
             else:
-                if held is not None:
+                if os.path.lexists(path):
                     _check_replace(path, force=force, repeats=repeats or (lambda _: False))
                 handle = _open_fresh(path)
-        finally:
-            if held is not None:
-                os.close(held)
-        journal = cls(path, handle, state, redact)
+        except BaseException:
+            os.close(lock_fd)
+            raise
+        journal = cls(path, handle, state, redact, lock_fd)
         journal._append(
             {
                 "type": "run",
@@ -199,13 +207,14 @@ class Journal:
     @classmethod
     def reopen(cls, path: str) -> Journal:
         """Open an existing journal, locked, to append settlements (``igflow journal settle``)."""
-        fd = _locked(path)
+        lock_fd = _locked(path)
         try:
             state = read_state(path)
+            handle = _append_to(_open_existing(path), state, path)
         except BaseException:
-            os.close(fd)
+            os.close(lock_fd)
             raise
-        return cls(path, _append_to(fd, state, path), state, lambda text: text)
+        return cls(path, handle, state, lambda text: text, lock_fd)
 
     # -- what earlier runs did ------------------------------------------------------------
     def take_done(self, key: WriteKey) -> dict[str, Any] | None:
@@ -239,12 +248,14 @@ class Journal:
         account: str | None = None,
         supersedes: str | None = None,
         baseline: int | None = None,
+        seen: list[str] | None = None,
     ) -> str:
         """Record that a write is about to be sent; returns its serial for the outcome.
 
         ``supersedes``: the serial of an earlier in-doubt attempt this one resends (one record,
         so a crash cannot leave the old attempt settled and the new one unrecorded).
-        ``baseline``: how many entries its reconcile read matched before it was sent.
+        ``baseline``, ``seen``: how many entries its reconcile read matched before the request's
+        first write, and their ids.
         """
         with self._lock:
             self._count += 1
@@ -264,6 +275,8 @@ class Journal:
             record["supersedes"] = supersedes
         if baseline is not None:
             record["baseline"] = baseline
+        if seen is not None:
+            record["seen"] = seen
         self._append(record)
         return serial
 
@@ -313,6 +326,9 @@ class Journal:
     def close(self) -> None:
         with self._lock:
             self._handle.close()
+            if self._lock_fd is not None:
+                os.close(self._lock_fd)  # releases the lock
+                self._lock_fd = None
 
     def _append(self, record: Mapping[str, Any]) -> None:
         line = self._redact(json.dumps(record, ensure_ascii=False, default=str)) + "\n"
@@ -378,18 +394,28 @@ def lock_journal(path: str) -> int:
     return _locked(path)
 
 
+def lock_path(path: str) -> str:
+    """The lock file of the journal at ``path``: ``.<name>.lock`` beside it (it is left there)."""
+    directory, name = os.path.split(os.path.abspath(path))
+    return os.path.join(directory, f".{name}.lock")
+
+
 def _locked(path: str) -> int:
-    """An fd of the journal at ``path``, exclusively locked (flock) for this process.
+    """The fd of the journal's lock file, exclusively locked (flock) for this process.
+
+    One lock per journal path (a copy of a journal under another name is another journal).
 
     Raises:
-        SafetyError: Another igflow run holds it: two runs appending to one journal would
-            interleave their records and send the same writes twice.
-        UsageError: It cannot be opened.
+        SafetyError: Another igflow run holds it: two runs on one journal would interleave
+            their records and send the same writes twice.
+        UsageError: It cannot be created.
     """
+    lock = lock_path(path)
     try:
-        fd = os.open(path, os.O_RDWR | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0))
+        os.makedirs(os.path.dirname(lock), exist_ok=True)
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
     except OSError as exc:
-        raise UsageError(f"cannot open the journal {path}: {exc.strerror or exc}") from None
+        raise UsageError(f"cannot lock the journal {path}: {exc.strerror or exc}") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -401,10 +427,17 @@ def _locked(path: str) -> int:
     return fd
 
 
+def _open_existing(path: str) -> int:
+    try:
+        return os.open(path, os.O_RDWR | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0))
+    except OSError as exc:
+        raise UsageError(f"cannot open the journal {path}: {exc.strerror or exc}") from None
+
+
 def _open_fresh(path: str) -> IO[str]:
     # Written to a temporary file and renamed, so a crash never leaves half an old journal
-    # and half a new one; O_NOFOLLOW refuses a symlink planted at the temporary name. The new
-    # file is locked before it takes the name, so no other run can open it unlocked.
+    # and half a new one; O_NOFOLLOW refuses a symlink planted at the temporary name (the
+    # caller holds the journal's lock file).
     try:
         directory = os.path.dirname(os.path.abspath(path))
         os.makedirs(directory, exist_ok=True)
@@ -413,7 +446,6 @@ def _open_fresh(path: str) -> IO[str]:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
         fd = os.open(temporary, flags, 0o600)
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         try:
             os.replace(temporary, path)
         except OSError:
@@ -426,7 +458,7 @@ def _open_fresh(path: str) -> IO[str]:
 
 
 def _append_to(fd: int, state: JournalState, path: str) -> IO[str]:
-    """Append through ``fd`` (locked), after cutting off a torn last line."""
+    """Append through ``fd``, after cutting off a torn last line (the caller holds the lock)."""
     try:
         if os.fstat(fd).st_size != state.valid_bytes:
             os.ftruncate(fd, state.valid_bytes)

@@ -15,6 +15,7 @@ can; these commands are for the rest, and for a person who wants to see what a j
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 from typing import Any, TextIO
@@ -181,11 +182,13 @@ def _discard(args: argparse.Namespace, path: str, state: Any, stdout: TextIO) ->
             "discarding it forgets whether they were applied. Settle them (igflow journal "
             "settle), or add --force to discard anyway"
         )
-    from igflow.journal import lock_journal
+    from igflow.journal import lock_journal, lock_path
 
     fd = lock_journal(path)  # not while a run is using it
     try:
         os.unlink(path)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(lock_path(path))
     finally:
         os.close(fd)
     dropped = f" ({len(doubts)} in doubt, dropped)" if doubts else ""

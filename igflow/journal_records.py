@@ -15,6 +15,8 @@ from typing import Any, NamedTuple
 
 __all__ = [
     "APPLIED",
+    "Baseline",
+    "baseline_of",
     "INTENT",
     "IN_DOUBT",
     "NOT_APPLIED",
@@ -36,6 +38,24 @@ _OLD_NAMES = {
     "not-sent": NOT_APPLIED,
     "resolved": SETTLED,
 }
+
+
+class Baseline(NamedTuple):
+    """What a reconcile read matched before a request's first write: how many entries, and
+    their ids (None in journals written before ids were recorded)."""
+
+    matched: int
+    ids: frozenset[str] | None
+
+
+def baseline_of(intent: Mapping[str, Any]) -> Baseline | None:
+    """The baseline an intent record holds, if any."""
+    count = intent.get("baseline")
+    if not isinstance(count, int) or count < 0:
+        return None
+    seen = intent.get("seen")
+    ids = frozenset(str(i) for i in seen) if isinstance(seen, list) else None
+    return Baseline(count, ids if ids is not None or count == 0 else None)
 
 
 class WriteKey(NamedTuple):

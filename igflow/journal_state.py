@@ -22,7 +22,9 @@ from igflow.journal_records import (
     INTENT,
     NOT_APPLIED,
     SETTLED,
+    Baseline,
     WriteKey,
+    baseline_of,
     request_fingerprint,
 )
 
@@ -69,7 +71,7 @@ class JournalState:
     applied_endpoints: Counter[str] = field(default_factory=Counter)
     # Per key, how many matching entries existed before its first write (igflow.safety: only
     # entries beyond these and the key's applied writes can be an in-doubt write of it).
-    baselines: dict[WriteKey, int] = field(default_factory=dict)
+    baselines: dict[str, Baseline] = field(default_factory=dict)  # by request fingerprint
     torn_tail: int = 0  # bytes of a last line cut short by a crash (ignored, then truncated)
     valid_bytes: int = 0  # the length of the file up to its last complete line
 
@@ -145,9 +147,9 @@ def parse_state(text: str, path: str) -> JournalState:
             continue
         key = _key(record, path, number)
         if kind == INTENT:
-            baseline = record.get("baseline")
-            if isinstance(baseline, int) and baseline >= 0:
-                state.baselines.setdefault(key, baseline)
+            baseline = baseline_of(record)
+            if baseline is not None:
+                state.baselines.setdefault(key.fingerprint, baseline)
             replaced = record.get("supersedes")
             if replaced is not None and intents.pop(str(replaced), None) is not None:
                 state.sent_per_step[step_of.get(str(replaced), key.step)] -= 1
@@ -194,6 +196,8 @@ def _settle_record(
         extracted = record.get("extracted")
         key = WriteKey(*[str(part) for part in intent["key"]])
         state.done[key].append(extracted if isinstance(extracted, dict) else {})
+        # Settled as applied is applied: a fresh run must not send it again blindly either.
+        state.applied_endpoints[str(intent.get("endpoint"))] += 1
     elif outcome == NOT_APPLIED or outcome is None:
         # It changed nothing (older journals wrote no outcome: their `resolved` meant a resend,
         # counted again by the resend's own intent).

@@ -47,7 +47,15 @@ from igflow.errors import (
     TransportError,
 )
 from igflow.extract import compile_path
-from igflow.journal_records import APPLIED, IN_DOUBT, NOT_APPLIED, WriteKey, request_fingerprint
+from igflow.journal_records import (
+    APPLIED,
+    IN_DOUBT,
+    NOT_APPLIED,
+    Baseline,
+    WriteKey,
+    baseline_of,
+    request_fingerprint,
+)
 from igflow.playbook.model import Step
 from igflow.registry import Endpoint, Reconcile, Registry
 
@@ -180,15 +188,16 @@ class WriteGate:
         self.unsent: list[str] = []
         # Applied writes per key, earlier runs included: a reconcile read must find more
         # matching entries than these to count one as this write's.
-        self._applied: Counter[WriteKey] = Counter(
-            {key: len(values) for key, values in (earlier.done.items() if earlier else ())}
-        )
-        # Per request: how many matching entries existed before its first write (the journal
-        # keeps it, so a resume counts from the same place).
-        self._baselines: dict[WriteKey, int] = dict(earlier.baselines) if earlier else {}
+        # Counted per request (its fingerprint), whatever step sends it: two steps posting the
+        # same text on the same media are, to a reconcile read, one request sent twice.
+        self._applied: Counter[str] = Counter()
+        if earlier is not None:
+            for done_key, values in earlier.done.items():
+                self._applied[done_key.fingerprint] += len(values)
+        # Per request: the matching entries that existed before its first write (the journal
+        # keeps them, so a resume counts from the same place).
+        self._baselines: dict[str, Baseline] = dict(earlier.baselines) if earlier else {}
         self._accounts_checked: set[str] = set()
-        # Reconcile reads made before first writes, per thing read (a media's comments).
-        self._reads: dict[tuple[str, tuple[tuple[str, str], ...]], list[Any]] = {}
         self._key_locks: dict[WriteKey, threading.Lock] = {}
 
     # -- before a step ---------------------------------------------------------------------
@@ -279,7 +288,7 @@ class WriteGate:
                 continue
             account = intent.get("account")
             leftover = WriteKey(*[str(part) for part in (intent.get("key") or ["", ""])])
-            baseline = _recorded(intent, 0)  # journals before baselines: none known
+            baseline = _recorded(intent)
             found = self._look_for(
                 spec,
                 params,
@@ -296,7 +305,7 @@ class WriteGate:
             else:
                 journal.settle(serial, APPLIED, f"found by {spec.call}")
                 with self._lock:
-                    self._applied[leftover] += 1
+                    self._applied[leftover.fingerprint] += 1
                 self._note(f"{label} found by {spec.call}")
 
     # -- the protocol's steps --------------------------------------------------------------
@@ -338,7 +347,7 @@ class WriteGate:
         channel: WriteChannel,
         extract: Extract,
         earlier: _Earlier | None,
-        baseline: int | None,
+        baseline: Baseline | None,
     ) -> WriteResult:
         endpoint = request.endpoint
         journal = self.journal
@@ -364,7 +373,8 @@ class WriteGate:
                 item=request.item,
                 account=account,
                 supersedes=earlier.serial if earlier is not None else None,
-                baseline=baseline,
+                baseline=baseline.matched if baseline is not None else None,
+                seen=sorted(baseline.ids) if baseline is not None and baseline.ids else None,
             )
         try:
             response = channel.send()
@@ -388,7 +398,7 @@ class WriteGate:
         channel: WriteChannel,
         extract: Extract,
         error: IgflowError,
-        baseline: int | None,
+        baseline: Baseline | None,
     ) -> WriteResult:
         endpoint = request.endpoint
         outcome = classify_failure(error)
@@ -458,7 +468,7 @@ class WriteGate:
             return WriteResult(WriteOutcome.IN_DOUBT, message=why)
         recorded = earlier.intent.get("account")
         account = recorded if isinstance(recorded, str) else None
-        baseline = _recorded(earlier.intent, 0)  # journals before baselines: none known
+        baseline = _recorded(earlier.intent)
         found = self._look_for(spec, request.params, account, channel, baseline, key)
         if found is None:
             why = (
@@ -472,7 +482,7 @@ class WriteGate:
         extracted = extract(found)
         self.journal.settle(earlier.serial, APPLIED, f"found by {spec.call}", extracted=extracted)
         with self._lock:
-            self._applied[key] += 1
+            self._applied[key.fingerprint] += 1
         self._note(f"found by {spec.call}: {endpoint.id} had been applied")
         return WriteResult(WriteOutcome.APPLIED, body=found, extracted=extracted, found=True)
 
@@ -482,24 +492,27 @@ class WriteGate:
         params: Mapping[str, Any],
         account: str | None,
         channel: WriteChannel,
-        baseline: int,
+        baseline: Baseline,
         key: WriteKey,
     ) -> Any:
         """Read whether a write was applied: a response-shaped document around the entry that
         is it, ``_ABSENT``, or None when the read failed or the author cannot be known.
 
-        ``baseline``: how many matching entries existed before the request's first write.
+        Only entries that are not in the baseline (those that existed before the request's
+        first write: by id where it was recorded, else by count) can be the request's writes;
+        those its known applied writes explain are not this one.
         """
-        matching = self._matching(spec, params, account, channel, cached=False)
+        matching = self._matching(spec, params, account, channel)
         if matching is None:
             return None
-        # The entries that were there before the request's first write, and those its known
-        # applied writes made, are explained; one more is this write (duplicates in a list are
-        # the same request: the count settles how many of them were applied).
+        if baseline.ids is not None:
+            new = [e for e in matching if _field(e, spec.id_field) not in baseline.ids]
+        else:  # journals before ids were recorded: by count
+            new = matching[baseline.matched :]
         with self._lock:
-            explained = baseline + self._applied[key]
-        if len(matching) > explained:
-            return {"meta": {"code": 200}, "data": matching[explained]}
+            explained = self._applied[key.fingerprint]
+        if len(new) > explained:
+            return {"meta": {"code": 200}, "data": new[explained]}
         return _ABSENT
 
     def _matching(
@@ -509,14 +522,11 @@ class WriteGate:
         account: str | None,
         channel: WriteChannel,
         *,
-        cached: bool,
         raise_errors: bool = False,
     ) -> list[Any] | None:
         """The entries of the reconcile read that match the write (media, text, author).
 
-        ``cached``: reuse this run's read of the same thing, made before the first write of a
-        request on it (a media's comments, for every text posted there). None: the read failed,
-        or the author the match needs is unknown.
+        None: the read failed, or the author the match needs is unknown.
         """
         if self.registry is None or spec.call not in self.registry.endpoints:
             return None
@@ -527,20 +537,14 @@ class WriteGate:
                 return None  # without the author, someone else's entry could pass for ours
         reader = self.registry.endpoints[spec.call]
         read_params = {name: params.get(source) for name, source in spec.with_params.items()}
-        where = (reader.id, tuple(sorted((k, str(v)) for k, v in read_params.items())))
-        entries = self._reads.get(where) if cached else None
-        if entries is None:
-            try:
-                body = channel.read(reader, read_params)
-                found = compile_path(spec.find).extract(body, [])
-            except IgflowError:
-                if raise_errors:
-                    raise
-                return None
-            entries = found if isinstance(found, list) else [found]
-            if cached:
-                with self._lock:
-                    self._reads[where] = entries
+        try:
+            body = channel.read(reader, read_params)
+            found = compile_path(spec.find).extract(body, [])
+        except IgflowError:
+            if raise_errors:
+                raise
+            return None
+        entries = found if isinstance(found, list) else [found]
         return [
             entry
             for entry in entries
@@ -550,27 +554,28 @@ class WriteGate:
             and (spec.author is None or _field(entry, spec.author) == account)
         ]
 
-    def _baseline(self, key: WriteKey, request: WriteRequest, channel: WriteChannel) -> int | None:
-        """How many entries matched a reconcilable request before its first write (None: no
-        reconcile): one read per thing read (a media's comments) per run, made before the
-        first write there; later writes of the same request reuse the number.
+    def _baseline(
+        self, key: WriteKey, request: WriteRequest, channel: WriteChannel
+    ) -> Baseline | None:
+        """The matching entries that existed before a reconcilable request's first write (None:
+        no reconcile). Read fresh before the first write of each request in a run (earlier
+        writes of the run to the same media may have added entries), then kept: later writes
+        of the same request, and resumes, count from the same place.
 
         Raises:
-            SafetyError: The read failed: without a baseline the write could not be checked
-                later, so it is not sent (nothing was applied; a resume sends it).
+            IgflowError: The read failed (the write is not sent: nothing was applied).
+            SafetyError: The account the match needs is unknown.
         """
         endpoint = request.endpoint
         spec = endpoint.reconcile
         if spec is None or endpoint.idempotent or self.dry_run:
             return None
         with self._lock:
-            known = self._baselines.get(key)
+            known = self._baselines.get(key.fingerprint)
         if known is not None:  # not the request's first write (in this run or an earlier one)
             return known
         try:
-            matching = self._matching(
-                spec, request.params, None, channel, cached=True, raise_errors=True
-            )
+            matching = self._matching(spec, request.params, None, channel, raise_errors=True)
         except IgflowError as error:
             error.message = (
                 f"{endpoint.id} not sent: the read of {spec.call} that lets igflow check "
@@ -582,9 +587,11 @@ class WriteGate:
                 f"{endpoint.id} not sent: the account it would be sent as is unknown, so "
                 "igflow could not check it later; nothing was applied"
             )
+        ids = {_field(entry, spec.id_field) for entry in matching}
+        baseline = Baseline(len(matching), frozenset(i for i in ids if i is not None))
         with self._lock:
-            self._baselines[key] = len(matching)
-        return len(matching)
+            self._baselines[key.fingerprint] = baseline
+        return baseline
 
     def _key_lock(self, key: WriteKey) -> threading.Lock:
         with self._lock:
@@ -601,7 +608,7 @@ class WriteGate:
         found: bool = False,
     ) -> None:
         with self._lock:
-            self._applied[key] += 1
+            self._applied[key.fingerprint] += 1
         if self.journal is not None and serial is not None:
             self.journal.outcome(
                 key, serial, APPLIED, status=status, extracted=extracted, found=found
@@ -690,10 +697,9 @@ class WriteGate:
 _ABSENT: Any = object()
 
 
-def _recorded(intent: Mapping[str, Any], fallback: int) -> int:
-    """The baseline an intent recorded (journals before baselines: ``fallback``)."""
-    baseline = intent.get("baseline")
-    return baseline if isinstance(baseline, int) and baseline >= 0 else fallback
+def _recorded(intent: Mapping[str, Any]) -> Baseline:
+    """The baseline an intent recorded (journals before baselines: none known)."""
+    return baseline_of(intent) or Baseline(0, None)
 
 
 def _safe(read_account: Callable[[], str | None]) -> str | None:

@@ -54,6 +54,7 @@ class Reconcile:
     # comment's author): without it, someone else's comment with the same text would pass for
     # ours. None: the entries carry no author (a subscription belongs to the client).
     author: str | None = None
+    id_field: str = "id"  # the entry field that identifies it (to tell old entries from new)
 
 
 @dataclass(frozen=True)

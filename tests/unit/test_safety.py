@@ -512,3 +512,113 @@ def test_on_error_continue_does_not_hide_a_write_the_network_kept_from_being_sen
     assert result.error.exit_code == 4
     assert "1 write was not sent because of failures on the way" in result.error.message
     assert sorted(api.comments) == ["m0", "m1", "m2", "m4", "m5"]  # the others went on
+
+
+TWO_STEPS = (
+    "steps:\n"
+    + AUTH
+    + """\
+  - id: first
+    call: comments.create
+    with: {media_id: m0, text: "same words"}
+  - id: second
+    call: comments.create
+    with: {media_id: m0, text: "same words"}
+"""
+)
+
+
+def test_two_steps_posting_the_same_text_are_two_comments_under_faults(tmp_path: Path) -> None:
+    """Hostile round 2, finding 1: the second step's refused post was 'found' (the first
+    step's comment) and lost, and the run said ok."""
+    api = Api()
+    posts: list[str] = []
+
+    def second_post_refused_by_a_500(endpoint: Endpoint, params: Mapping[str, Any]) -> Any:
+        if endpoint.id == "comments.create":
+            posts.append("post")
+            if len(posts) == 2:
+                return APIError("Oops, an error occurred.", status=500, error_type="APIError")
+        return api(endpoint, params)
+
+    journal = journal_for(tmp_path, TWO_STEPS)
+    first, _ = run(TWO_STEPS, FakeClient(second_post_refused_by_a_500), gate=gate(journal))
+    journal.close()
+    assert isinstance(first.error, WriteInDoubt), first.error
+    journal = journal_for(tmp_path, TWO_STEPS, resume=True)
+    resumed, _ = run(TWO_STEPS, FakeClient(api), gate=gate(journal))
+    journal.close()
+    assert resumed.ok, resumed.error
+    assert len(api.comments["m0"]) == 2
+
+
+def test_an_older_comment_deleted_before_the_resume_does_not_cause_a_second_post(
+    tmp_path: Path,
+) -> None:
+    """Hostile round 2, finding 2: the baseline was a count, so deleting an older same-text
+    comment between the crash and the resume made the applied post look absent."""
+    api = Api()
+    create = load_registry().endpoints["comments.create"]
+    api(create, {"media_id": "m0", "text": "nice one"})
+    api.comments["m0"][0]["id"] = "older"
+    api.drop_after_applying = {"m0"}
+    reads = {"fail": False}
+
+    def settle_read_fails(endpoint: Endpoint, params: Mapping[str, Any]) -> Any:
+        if endpoint.id == "comments.list" and reads["fail"]:
+            return ConnectionDropped("the read dropped")
+        if endpoint.id == "comments.create":
+            reads["fail"] = True  # the baseline read came before; the settling read fails
+        return api(endpoint, params)
+
+    body = COMMENT.replace(IDS, json.dumps(["m0"]))
+    journal = journal_for(tmp_path, body)
+    first, _ = run(body, FakeClient(settle_read_fails), gate=gate(journal))
+    journal.close()
+    assert isinstance(first.error, WriteInDoubt)
+    api.comments["m0"] = [c for c in api.comments["m0"] if c["id"] != "older"]  # deleted
+    api.drop_after_applying = set()
+    journal = journal_for(tmp_path, body, resume=True)
+    resumed, _ = run(body, FakeClient(api), gate=gate(journal))
+    journal.close()
+    assert resumed.ok, resumed.error
+    assert len(api.comments["m0"]) == 1  # ours, once
+    assert resumed.reconciled == ["found by comments.list: comments.create had been applied"]
+
+
+def test_a_fresh_run_is_refused_after_a_stopped_run_whose_posts_were_settled_applied(
+    tmp_path: Path,
+) -> None:
+    """Hostile round 2, finding 3: writes settled as applied were not counted as applied."""
+    journal = journal_for(tmp_path, COMMENT)
+    params = {"media_id": "m0", "text": "nice one"}
+    serial = journal.intent(
+        WriteKey("post", request_fingerprint("POST", "comments.create", params)),
+        endpoint="comments.create",
+        method="POST",
+        params=params,
+        item=0,
+    )
+    journal.settle(serial, "applied", "settled by hand")
+    journal.close()  # no end record: the run stopped
+    with pytest.raises(SafetyError, match="stopped before its end after applying 1 comments"):
+        Journal.start(
+            str(tmp_path / "journal.jsonl"),
+            playbook="play.yml",
+            digest=playbook_digest(COMMENT, {}),
+            resume=False,
+            repeats=lambda endpoint: endpoint == "comments.create",
+        )
+
+
+def test_two_fresh_runs_on_a_journal_path_that_does_not_exist_yet_cannot_both_go(
+    tmp_path: Path,
+) -> None:
+    """Hostile round 2, finding 4: both runs locked their own new file and both went on."""
+    path = tmp_path / "new" / "journal.jsonl"
+    first = Journal.start(str(path), playbook="p", digest="d", resume=False)
+    try:
+        with pytest.raises(SafetyError, match="in use by another igflow run"):
+            Journal.start(str(path), playbook="p", digest="d", resume=False)
+    finally:
+        first.close()
