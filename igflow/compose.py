@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from igflow import gcpolicy
 from igflow.environment import Environment, isatty
 from igflow.errors import IgflowError, UsageError
+from igflow.outputs import real_path
 from igflow.settings import ClientHooks, RunSettings, Timeouts
 
 if TYPE_CHECKING:
@@ -84,7 +85,7 @@ def _report_writers(settings: RunSettings, redactor: Redactor) -> list[ReportWri
     from igflow.reporters import make_report_writer
 
     specs = settings.reports
-    paths = [_real_path(spec.path) for spec in specs]
+    paths = [real_path(spec.path) for spec in specs]
     for spec, path in zip(specs, paths, strict=True):
         if paths.count(path) > 1:
             raise UsageError(f"--report: {spec.path} is given more than once")
@@ -281,12 +282,6 @@ def _confirmer(settings: RunSettings, io: Environment) -> Callable[[Step, int], 
     return confirm
 
 
-def _real_path(path: str) -> str:
-    """``path`` with its directories' links resolved (the file itself may not exist yet)."""
-    directory, name = os.path.split(os.path.abspath(path))
-    return os.path.join(os.path.realpath(directory), name)
-
-
 def _protected(
     settings: RunSettings, reports: Sequence[ReportSpec], *, journal: bool = True
 ) -> dict[str, str]:
@@ -296,14 +291,14 @@ def _protected(
         from igflow.journal_records import default_journal_path
 
         journal_path = settings.journal or default_journal_path(settings.playbook)
-        named[_real_path(journal_path)] = "the resume journal of this run"
+        named[real_path(journal_path)] = "the resume journal of this run"
     for spec in reports:
-        named[_real_path(spec.path)] = f"the {spec.format} report of this run"
+        named[real_path(spec.path)] = f"the {spec.format} report of this run"
     inputs = (("the playbook", settings.playbook), ("the --vars-file", settings.vars_file))
     for what, path in inputs:
         if path:
             named[os.path.realpath(path)] = what
-            named.setdefault(_real_path(path), what)  # the name itself, if it is a link
+            named.setdefault(real_path(path), what)  # the name itself, if it is a link
     return named
 
 

@@ -25,6 +25,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from igflow.errors import ExportError, UnsafeTarget, WriteFailed
+from igflow.outputs import real_path
 
 __all__ = [
     "ExportError",
@@ -96,8 +97,9 @@ def atomic_write_text(path: str, text: str, *, protected: Mapping[str, str] | No
     except OSError as exc:
         raise WriteFailed(f"cannot write {path}: {exc.strerror or exc}") from None
     try:
-        real = os.path.join(os.path.realpath(directory), name)
-        write_in_directory(dir_fd, name, text, shown=path, real_path=real, protected=protected)
+        write_in_directory(
+            dir_fd, name, text, shown=path, real_path=real_path(target), protected=protected
+        )
     finally:
         os.close(dir_fd)
 

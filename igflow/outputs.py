@@ -28,6 +28,13 @@ __all__ = ["OutputDir", "OutsideOutputDir", "path_problem", "protected_files"]
 _DIRECTORY_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 
 
+def real_path(path: str) -> str:
+    """``path`` with its directories' links resolved (the file itself may not exist yet, and a
+    link in its own name is kept: that is what a protected-files check compares)."""
+    directory, name = os.path.split(os.path.abspath(path))
+    return os.path.join(os.path.realpath(directory), name)
+
+
 def path_problem(path: str, *, prefix_only: bool = False) -> str | None:
     """What keeps ``path`` from naming a file under the output directory, or None.
 

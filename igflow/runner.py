@@ -510,25 +510,19 @@ class Runner:
         timeouts = self._timeouts_for(step.timeout)
         if endpoint.mutates:
             auth = self._auth
-            return self._write_call(step, scope, record, endpoint, params, client, token, auth)
+            channel = _Channel(self, client, token, timeouts, step, endpoint, params, auth)
+            return self._write_call(step, scope, record, endpoint, params, channel)
         try:
             response = client.call(
                 endpoint, params, token=token, timeout=timeouts, retry=step.retry
             )
         except ApiError as exc:
-            self._note_api_error(exc, record)
-            if step.expect_error is not None and step.expect_error.matches(exc):
-                record.status = EXPECTED_ERROR
-                record.error = exc
-                record.message = f"{exc.error_type}: {exc.message}"
+            if self._expected(step, exc, record):
                 return None
             raise
         self._note_response(response, record)
         if step.expect_error is not None:
-            raise ExpectedErrorMissing(
-                f"expected {step.expect_error.name}, but {endpoint.id} succeeded "
-                f"(HTTP {response.status})"
-            )
+            raise _missing_expected(step, endpoint, response.status)
         if step.paginate is None:
             for name, extraction in step.extract.items():
                 value = self._extract(step, extraction, response)
@@ -543,13 +537,9 @@ class Runner:
         record: StepRecord | ItemRecord,
         endpoint: Endpoint,
         params: Mapping[str, Any],
-        client: Any,
-        token: str | None,
-        auth: Any,
+        channel: _Channel,
     ) -> Any:
         """Hand a write to the gate, which sends, journals and settles it; record the result."""
-        timeouts = self._timeouts_for(step.timeout)
-        channel = _Channel(self, client, token, timeouts, step, endpoint, params, auth)
 
         def extract(body: Any) -> dict[str, Any]:
             if step.expect_error is not None:
@@ -583,13 +573,8 @@ class Runner:
         if outcome is WriteOutcome.NOT_APPLIED:
             error = result.error
             assert error is not None
-            if isinstance(error, ApiError):
-                self._note_api_error(error, record)
-                if step.expect_error is not None and step.expect_error.matches(error):
-                    record.status = EXPECTED_ERROR
-                    record.error = error
-                    record.message = f"{error.error_type}: {error.message}"
-                    return None
+            if isinstance(error, ApiError) and self._expected(step, error, record):
+                return None
             raise error
         if outcome is WriteOutcome.IN_DOUBT:
             cause = result.error
@@ -611,10 +596,8 @@ class Runner:
             if result.error is None:
                 record.status = DONE_EARLIER
         if step.expect_error is not None:
-            raise ExpectedErrorMissing(
-                f"expected {step.expect_error.name}, but {endpoint.id} succeeded"
-                + (f" (HTTP {result.response.status})" if result.response is not None else "")
-            )
+            status = result.response.status if result.response is not None else None
+            raise _missing_expected(step, endpoint, status)
         return result.body
 
     def _account_of(self, auth: Any, client: Any, token: str | None, timeouts: Any) -> str | None:
@@ -642,6 +625,16 @@ class Runner:
                     value = value.get(part) if isinstance(value, dict) else None
                 self._accounts[key] = None if value is None else str(value)
             return self._accounts[key]
+
+    def _expected(self, step: Step, error: ApiError, record: StepRecord | ItemRecord) -> bool:
+        """Note an API error on the record; True when it is the one ``expect_error`` names."""
+        self._note_api_error(error, record)
+        if step.expect_error is None or not step.expect_error.matches(error):
+            return False
+        record.status = EXPECTED_ERROR
+        record.error = error
+        record.message = f"{error.error_type}: {error.message}"
+        return True
 
     def _note_api_error(self, error: ApiError, record: StepRecord | ItemRecord) -> None:
         record.http_status = error.status
@@ -789,6 +782,14 @@ def _write_format(fmt: Any, path: str, scope: Mapping[str, Any]) -> str:
     if value not in WRITE_FORMATS:
         raise StepError(f"format must be one of {', '.join(WRITE_FORMATS)}, got {value!r}")
     return str(value)
+
+
+def _missing_expected(step: Step, endpoint: Endpoint, status: int | None) -> ExpectedErrorMissing:
+    assert step.expect_error is not None
+    answered = f" (HTTP {status})" if status is not None else ""
+    return ExpectedErrorMissing(
+        f"expected {step.expect_error.name}, but {endpoint.id} succeeded{answered}"
+    )
 
 
 def _loop_list(value: Any) -> list[Any]:

@@ -186,10 +186,9 @@ class WriteGate:
         # Writes not sent, or refused unapplied, because of a failure that is not the API's
         # answer to them (the network, a 5xx on the read before them): a later run sends them.
         self.unsent: list[str] = []
-        # Applied writes per key, earlier runs included: a reconcile read must find more
-        # matching entries than these to count one as this write's.
-        # Counted per request (its fingerprint), whatever step sends it: two steps posting the
-        # same text on the same media are, to a reconcile read, one request sent twice.
+        # Applied writes, earlier runs included, counted per request (its fingerprint) whatever
+        # step sends it: two steps posting the same text on the same media are, to a reconcile
+        # read, one request sent twice.
         self._applied: Counter[str] = Counter()
         if earlier is not None:
             for done_key, values in earlier.done.items():
@@ -198,7 +197,7 @@ class WriteGate:
         # keeps them, so a resume counts from the same place).
         self._baselines: dict[str, Baseline] = dict(earlier.baselines) if earlier else {}
         self._accounts_checked: set[str] = set()
-        self._key_locks: dict[WriteKey, threading.Lock] = {}
+        self._request_locks: dict[str, threading.Lock] = {}
 
     # -- before a step ---------------------------------------------------------------------
     def confirm_step(self, step: Step, writes: int) -> None:
@@ -318,11 +317,11 @@ class WriteGate:
         earlier: _Earlier | None,
     ) -> WriteResult:
         endpoint = request.endpoint
-        if endpoint.reconcile is None or endpoint.idempotent or self.dry_run:
+        if endpoint.reconcile is None or endpoint.idempotent:
             return self._send_now(key, request, channel, extract, earlier, None)
-        # The same request twice (a list with duplicates) goes one at a time: its baseline must
-        # count the one before it as sent and finished, never as in flight.
-        with self._key_lock(key):
+        # The same request twice (a list with duplicates, or two steps) goes one at a time: its
+        # reconcile counts must see the one before it finished, never in flight.
+        with self._request_lock(key.fingerprint):
             # How many entries a reconcile read already matches before this write: only more
             # than that can be this write (an older comment with the same text must not pass
             # for a lost post). Read before the intent; a failed read sends nothing.
@@ -568,7 +567,7 @@ class WriteGate:
         """
         endpoint = request.endpoint
         spec = endpoint.reconcile
-        if spec is None or endpoint.idempotent or self.dry_run:
+        if spec is None or endpoint.idempotent:
             return None
         with self._lock:
             known = self._baselines.get(key.fingerprint)
@@ -593,9 +592,9 @@ class WriteGate:
             self._baselines[key.fingerprint] = baseline
         return baseline
 
-    def _key_lock(self, key: WriteKey) -> threading.Lock:
+    def _request_lock(self, fingerprint: str) -> threading.Lock:
         with self._lock:
-            return self._key_locks.setdefault(key, threading.Lock())
+            return self._request_locks.setdefault(fingerprint, threading.Lock())
 
     # -- bookkeeping -----------------------------------------------------------------------
     def _applied_now(

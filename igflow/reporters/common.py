@@ -209,10 +209,10 @@ class ReportWriter:
             UnsafeTarget: with a message naming the reason (and --force where it helps).
         """
         from igflow.export import UnsafeTarget, refuse_unsafe_target
+        from igflow.outputs import real_path
 
         target = os.path.abspath(self.path)
-        directory, name = os.path.split(target)
-        real = os.path.join(os.path.realpath(directory), name)
+        real = real_path(target)
         try:
             existing: os.stat_result | None = os.lstat(target)
         except OSError:
