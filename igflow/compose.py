@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from igflow import gcpolicy
 from igflow.environment import Environment, isatty
-from igflow.errors import IgflowError, UsageError
+from igflow.errors import IgflowError, SafetyError, UsageError
 from igflow.outputs import real_path
 from igflow.settings import ClientHooks, RunSettings, Timeouts
 
@@ -255,9 +255,13 @@ def _finish_journal(
     if not result.ok and (any(result.writes.values()) or result.in_doubt):
         doubt = len(result.in_doubt)
         settled = f" ({doubt} in doubt: a resume settles them)" if doubt else ""
+        how = f"igflow run --resume {settings.playbook}"
+        if isinstance(result.error, SafetyError) and result.error.cap_reached:
+            # Caps count every run of a journal: a plain resume would stop at once again.
+            how += " with a higher cap (--max-writes, or the step's max_writes)"
         io.stderr.write(
             f"igflow: the writes done so far are journaled in {journal.path}{settled}; "
-            f"to continue: igflow run --resume {settings.playbook}\n"
+            f"to continue: {how}\n"
         )
 
 

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from igflow.playbook.model import Playbook, Step
 
 __all__ = [
+    "SETTLE_BY_HAND",
+    "SETTLE_BY_RESUME",
     "ItemRecord",
     "Reporter",
     "RequestView",
@@ -27,6 +29,14 @@ __all__ = [
     "Status",
     "StepRecord",
 ]
+
+
+# What a user can do about writes in doubt, with a journal and without one.
+SETTLE_BY_RESUME = "igflow run --resume settles them (igflow journal show lists them)"
+SETTLE_BY_HAND = (
+    "no journal was kept for this target (the built-in sandbox starts afresh on every run), "
+    "so no later run can settle a write in doubt here: check the account by hand"
+)
 
 
 class Status(str, Enum):
@@ -136,8 +146,10 @@ class RunResult:
     writes: dict[str, int] = field(default_factory=dict)
     writes_done_earlier: int = 0
     reconciled: list[str] = field(default_factory=list)
-    # Writes this run leaves in doubt (may or may not have been applied), in words.
+    # Writes this run leaves in doubt (may or may not have been applied), in words, and
+    # whether a journal was kept (so a resume can settle them).
     in_doubt: list[str] = field(default_factory=list)
+    journaled: bool = False
     # Files `write` steps wrote (a dry run writes them too: they change nothing remote).
     files_written: list[str] = field(default_factory=list)
     # Reports (--report) that could not be written, in words (they were said on stderr).

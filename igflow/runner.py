@@ -51,6 +51,8 @@ from igflow.playbook.model import (
 from igflow.redact import cut_before_redacting
 from igflow.registry import Endpoint
 from igflow.results import (
+    SETTLE_BY_HAND,
+    SETTLE_BY_RESUME,
     ItemRecord,
     Reporter,
     RequestView,
@@ -163,6 +165,7 @@ class Runner:
         result.writes_done_earlier = self.gate.resumed
         result.reconciled = list(self.gate.reconciled)
         result.in_doubt = list(self.gate.in_doubt)
+        result.journaled = self.gate.journal is not None
         result.files_written = list(self._files_written)
         if result.error is None and not result.interrupted and self.gate.unsent:
             # on_error: continue goes past the API's refusals of items, not past writes that a
@@ -180,8 +183,7 @@ class Runner:
             result.error = WriteInDoubt(
                 f"{count} write{'s are' if count != 1 else ' is'} in doubt: "
                 f"{'they' if count != 1 else 'it'} may or may not have been applied; "
-                "igflow run --resume settles "
-                f"{'them' if count != 1 else 'it'} (igflow journal show lists them)",
+                + (SETTLE_BY_RESUME if result.journaled else SETTLE_BY_HAND),
                 count=count,
             )
         result.elapsed = time.perf_counter() - started
@@ -224,7 +226,7 @@ class Runner:
         ]
         if steps:
             listed = ", ".join(f"`{step_id}`" for step_id in steps)
-            return f"{when}step {listed} " + ("ran" if stopped else "did not run")
+            return f"{when}step {listed} " + ("finished" if stopped else "did not run")
         missing = sorted(n for n in expression.names if n not in self.names)
         if missing:
             listed = ", ".join(f"`{n}`" for n in missing)

@@ -58,6 +58,7 @@ from igflow.journal_records import (
 )
 from igflow.playbook.model import Step
 from igflow.registry import Endpoint, Reconcile, Registry
+from igflow.results import SETTLE_BY_HAND
 
 if TYPE_CHECKING:  # a run without a journal never imports it
     from igflow.journal import Journal
@@ -413,7 +414,8 @@ class WriteGate:
         if self.journal is not None and serial is not None:
             self.journal.outcome(key, serial, IN_DOUBT, status=status, error=described)
         spec = endpoint.reconcile
-        why = "nothing can tell which"
+        why = "nothing here can tell which"
+        later = "a resume settles it" if self.journal is not None else SETTLE_BY_HAND
         if spec is not None and not endpoint.idempotent and baseline is not None:
             found = self._look_for(spec, request.params, None, channel, baseline, key)
             if found is not None and found is not _ABSENT:
@@ -424,17 +426,17 @@ class WriteGate:
                     WriteOutcome.APPLIED, body=found, extracted=extracted, found=True, error=error
                 )
             # Absent is not proof: a server that failed to answer may still be applying it.
-            why = (
-                f"{spec.call} does not show it yet; a resume looks again and sends it only if "
-                "it is still absent"
-                if found is _ABSENT
-                else f"the read of {spec.call} that would tell failed too"
-            )
+            if found is _ABSENT:
+                why = f"{spec.call} does not show it yet"
+                if self.journal is not None:
+                    later = "a resume looks again and sends it only if it is still absent"
+            else:
+                why = f"the read of {spec.call} that would tell failed too"
         self._left_in_doubt(f"{endpoint.id} {self._brief(request)}: {described}")
         return WriteResult(
             WriteOutcome.IN_DOUBT,
             error=error,
-            message=f"{endpoint.id} may or may not have been applied ({described}); {why}",
+            message=f"{endpoint.id} may or may not have been applied ({described}); {why}; {later}",
         )
 
     def _settle_earlier(

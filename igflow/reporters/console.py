@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from igflow.errors import printable
 from igflow.reporters.common import item_counts, item_error_line, json_safe, pages_fetched
-from igflow.results import Status
+from igflow.results import SETTLE_BY_HAND, SETTLE_BY_RESUME, Status
 
 if TYPE_CHECKING:
     from igflow.client import Exchange
@@ -317,6 +317,8 @@ class ConsoleReporter:
         for record in result.records:
             counts[record.status] = counts.get(record.status, 0) + 1
         not_run = len(result.playbook.steps) - len(result.records)
+        # The step Ctrl-C stopped has no record, yet it ran: it was interrupted, not "not run".
+        stopped_in = self._current is not None and result.interrupted
         pieces = [f"{counts.get(Status.OK, 0)} passed"]
         for status, one, many in (
             (Status.EXPECTED_ERROR, "expected error", "expected errors"),
@@ -330,6 +332,9 @@ class ConsoleReporter:
             count = counts.get(status, 0)
             if count:
                 pieces.append(f"{count} {one if count == 1 else many}")
+        if stopped_in:
+            pieces.append("1 interrupted")
+            not_run -= 1
         if not_run:
             pieces.append(f"{not_run} not run")
         verdict = "interrupted" if result.interrupted else ("ok" if result.ok else "FAILED")
@@ -392,12 +397,13 @@ class ConsoleReporter:
             self._write(
                 self._paint("in doubt: ", "33;1")
                 + f"{count} write{'s' if count != 1 else ''} may or may not have been applied; "
-                "igflow run --resume settles them"
+                + (SETTLE_BY_RESUME if result.journaled else SETTLE_BY_HAND)
             )
             for why in result.in_doubt[:3]:
                 self._write(self._paint(f"  {why}", "33"))
             if count > 3:
-                self._write(self._paint(f"  ... and {count - 3} more (igflow journal show)", "33"))
+                more = " (igflow journal show)" if result.journaled else ""
+                self._write(self._paint(f"  ... and {count - 3} more{more}", "33"))
 
     def _show_outputs(self, result: RunResult) -> None:
         """The playbook's `outputs`: shown even with -q, since they are the run's result."""

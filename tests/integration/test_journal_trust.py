@@ -279,3 +279,18 @@ steps:
     code, out, err = run(sandbox, playbook, journal, "--resume")
     assert code == 0, out + err
     assert len(sandbox.requests("comments.create")) == 4  # the other two, once each
+
+
+def test_after_a_cap_stop_the_hint_says_a_resume_needs_a_higher_cap(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """Caps count every run of a journal: a plain --resume after a cap stop stops at once."""
+    playbook, journal = unlike_playbook(tmp_path), tmp_path / "journal.jsonl"
+    code, _, err = run(sandbox, playbook, journal, "--max-writes", "3")
+    assert code == 6, err
+    assert "with a higher cap (--max-writes, or the step's max_writes)" in err
+    code, _, err = run(sandbox, playbook, journal, "--resume", "--max-writes", "3")
+    assert code == 6 and "earlier runs of this journal included" in err
+    # The resume re-reads the liked list (the 3 are gone from it): 12 more, 15 in all.
+    code, out, err = run(sandbox, playbook, journal, "--resume", "--max-writes", "15")
+    assert code == 0, out + err

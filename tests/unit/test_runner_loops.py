@@ -572,6 +572,6 @@ outputs:
 """
     result, _ = run(body, FakeClient(respond))
     assert result.output_errors == {
-        "oks": "the run stopped before step `each` ran",
+        "oks": "the run stopped before step `each` finished",
         "n": "the run stopped before `mid` was set",
     }

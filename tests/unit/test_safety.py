@@ -622,3 +622,19 @@ def test_two_fresh_runs_on_a_journal_path_that_does_not_exist_yet_cannot_both_go
             Journal.start(str(path), playbook="p", digest="d", resume=False)
     finally:
         first.close()
+
+
+def test_without_a_journal_a_write_in_doubt_is_not_said_to_be_settled_by_a_resume() -> None:
+    """The built-in sandbox keeps no journal: 'igflow run --resume settles them' was a lie."""
+    api = Api()
+    api.drop_after_applying = {"m1"}
+
+    def settle_read_fails(endpoint: Endpoint, params: Mapping[str, Any]) -> Any:
+        if endpoint.id == "comments.list" and api.comments.get("m1"):
+            return ConnectionDropped("the read dropped")
+        return api(endpoint, params)
+
+    result, _ = run(COMMENT, FakeClient(settle_read_fails), gate=gate())
+    assert isinstance(result.error, WriteInDoubt) and not result.journaled
+    assert "check the account by hand" in result.error.message
+    assert "--resume" not in result.error.message
