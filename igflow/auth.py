@@ -9,9 +9,8 @@ the token (``token: "{{ env.IG_TOKEN }}"``) and igflow only checks it is there.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from html.parser import HTMLParser
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import requests
@@ -38,8 +37,7 @@ from igflow.transport_errors import TRANSPORT_EXCEPTIONS
 _MAX_HOPS = 8  # authorize → login → authorize → consent → redirect, with room to spare
 
 
-@dataclass(frozen=True)
-class SandboxClient:
+class SandboxClient(NamedTuple):
     """A client registered with a sandbox, as ``/_sandbox/info`` describes it."""
 
     name: str
@@ -51,8 +49,7 @@ class SandboxClient:
     mode: str
 
 
-@dataclass(frozen=True)
-class SandboxInfo:
+class SandboxInfo(NamedTuple):
     era: str
     clients: Mapping[str, SandboxClient]
     passwords: Mapping[str, str]  # demo passwords by username

@@ -33,8 +33,8 @@ import hashlib
 import random
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit
 
 import requests
@@ -137,15 +137,17 @@ def _default_retry() -> RetrySpec:
     return RetrySpec()
 
 
-@dataclass(frozen=True)
-class _PreparedCall:
+_NO_HEADERS: Mapping[str, str] = MappingProxyType({})
+
+
+class _PreparedCall(NamedTuple):
     """Everything needed to send (or resend) one request; the URL and body hold secrets."""
 
     endpoint: Endpoint
     method: str
     url: str
     body: str | None
-    headers: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = _NO_HEADERS
     # Which rate-limit budget the request draws on (see igflow.pacing); never shown anywhere.
     budget: str = GLOBAL_BUCKET
 

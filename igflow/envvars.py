@@ -14,8 +14,7 @@ register with the redactor before any template is rendered.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
-from typing import Final, NoReturn
+from typing import Final, NamedTuple, NoReturn
 
 from jinja2.nodes import Call, Const, Getattr, Getitem, Name, Node
 
@@ -109,8 +108,7 @@ def secret_values(environ: Mapping[str, str], declared: Mapping[str, bool]) -> l
     return [environ[name] for name, public in declared.items() if not public and name in environ]
 
 
-@dataclass(frozen=True, slots=True)
-class EnvReference:
+class EnvReference(NamedTuple):
     """One use of ``env`` in a template: ``name`` is the variable read, None for a use of
     ``env`` as a whole (``{{ env }}``, ``env | list``, ``env[key]`` with a computed key)."""
 

@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from igflow.playbook.model import Playbook, Step
 
 __all__ = ["Plan", "PlanRow", "Requests", "build_plan", "render_plan"]
 
 
-@dataclass(frozen=True)
-class Requests:
+class Requests(NamedTuple):
     """How many requests a step sends: at least ``low``, at most ``high`` (None: unbounded)."""
 
     low: int
@@ -35,8 +34,7 @@ class Requests:
         return f"{count} ({self.note})" if self.note else count
 
 
-@dataclass(frozen=True)
-class PlanRow:
+class PlanRow(NamedTuple):
     number: int
     label: str
     line: int

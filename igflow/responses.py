@@ -18,7 +18,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any
+from typing import Any, NamedTuple
 
 import requests
 
@@ -140,8 +140,7 @@ class ApiResponse:
         return self.body.get("data") if isinstance(self.body, dict) else None
 
 
-@dataclass(frozen=True)
-class Exchange:
+class Exchange(NamedTuple):
     """One HTTP exchange as `-v` shows it; every field is already redacted."""
 
     method: str

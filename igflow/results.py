@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 if TYPE_CHECKING:
     from igflow.errors import IgflowError
@@ -82,8 +82,7 @@ class RunStatus(str, Enum):
         return cls.FAILED if error is not None else cls.PASSED
 
 
-@dataclass(frozen=True)
-class RequestView:
+class RequestView(NamedTuple):
     """The request behind a record, as reports show it: method and URL, already redacted."""
 
     method: str

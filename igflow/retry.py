@@ -26,8 +26,7 @@ from __future__ import annotations
 
 import random as _random
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from igflow.errors import (
     ApiError,
@@ -83,8 +82,7 @@ class EndpointMarks(Protocol):
     def idempotent(self) -> bool: ...
 
 
-@dataclass(frozen=True)
-class RetryDecision:
+class RetryDecision(NamedTuple):
     """The policy's answer for one failed attempt.
 
     ``retry``: send the same request again after ``delay`` seconds. ``kind``: how the attempt

@@ -33,9 +33,8 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from igflow.errors import (
     ApiError,
@@ -107,8 +106,7 @@ def classify_failure(error: IgflowError) -> WriteOutcome:
     return WriteOutcome.IN_DOUBT
 
 
-@dataclass(frozen=True)
-class WriteRequest:
+class WriteRequest(NamedTuple):
     """One write, as the runner resolved it."""
 
     step: Step
@@ -131,8 +129,7 @@ class WriteChannel(Protocol):
         """The id of the account the write is sent as (None when it cannot be known)."""
 
 
-@dataclass(frozen=True)
-class WriteResult:
+class WriteResult(NamedTuple):
     """What the gate did with a write, for the runner to record and report.
 
     ``body`` is the document to extract from (the response's body, or a response-shaped
@@ -149,8 +146,7 @@ class WriteResult:
     found: bool = False  # applied, as a read showed (not as the write's own answer)
 
 
-@dataclass(frozen=True)
-class _Earlier:
+class _Earlier(NamedTuple):
     """An in-doubt attempt of an earlier run, being settled by this one."""
 
     serial: str

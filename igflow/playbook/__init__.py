@@ -14,7 +14,7 @@ Public API::
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from igflow.errors import Issue, PlaybookSyntaxError, SourceLocation
 from igflow.playbook.loader import LoadedDocument, load_playbook_file, load_playbook_text
@@ -51,8 +51,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class Diagnosis:
+class Diagnosis(NamedTuple):
     """Everything `igflow check` needs to print about one playbook file.
 
     Attributes:

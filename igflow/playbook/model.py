@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from igflow.errors import ApiError, IgflowError, SourceLocation
 from igflow.registry import Endpoint
@@ -46,8 +46,7 @@ _EMPTY: Mapping[str, Any] = MappingProxyType({})
 MAX_LABEL = 200
 
 
-@dataclass(frozen=True, slots=True)
-class AuthorizeSpec:
+class AuthorizeSpec(NamedTuple):
     """What an ``authorize`` step asks for.
 
     ``scopes`` is what the token is granted (against a real target: what it *was* granted, for
@@ -62,8 +61,7 @@ class AuthorizeSpec:
     token: CompiledValue | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Extraction:
+class Extraction(NamedTuple):
     """``name: <JSONPath>`` or ``name: {path: ..., default: ...}``."""
 
     name: str
@@ -73,8 +71,7 @@ class Extraction:
     location: SourceLocation
 
 
-@dataclass(frozen=True, slots=True)
-class AssertionSpec:
+class AssertionSpec(NamedTuple):
     """One assertion: a bare Jinja expression that must be truthy."""
 
     expression: CompiledExpression
@@ -82,8 +79,7 @@ class AssertionSpec:
     location: SourceLocation
 
 
-@dataclass(frozen=True, slots=True)
-class ExpectedError:
+class ExpectedError(NamedTuple):
     """``expect_error``: an error class or group, optionally narrowed by a message substring."""
 
     name: str
@@ -98,16 +94,14 @@ class ExpectedError:
         return self.message is None or self.message in getattr(error, "message", str(error))
 
 
-@dataclass(frozen=True, slots=True)
-class PaginateSpec:
+class PaginateSpec(NamedTuple):
     """``paginate``: follow next-page links, optionally capped (None: no cap)."""
 
     max_pages: int | CompiledValue | None = None
     max_items: int | CompiledValue | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class RetrySpec:
+class RetrySpec(NamedTuple):
     """``retry``: how often and how patiently a step's requests are retried (when it is safe)."""
 
     attempts: int = 3
@@ -116,8 +110,7 @@ class RetrySpec:
     jitter: bool = True
 
 
-@dataclass(frozen=True, slots=True)
-class WriteSpec:
+class WriteSpec(NamedTuple):
     """``write``: export a value to a file."""
 
     path: CompiledValue
@@ -188,8 +181,7 @@ class Step:
         return text if len(text) <= MAX_LABEL else text[: MAX_LABEL - 3] + "..."
 
 
-@dataclass(frozen=True, slots=True)
-class Playbook:
+class Playbook(NamedTuple):
     """A whole checked playbook, ready to run."""
 
     path: str
@@ -201,8 +193,8 @@ class Playbook:
     steps: tuple[Step, ...]
     lines: tuple[str, ...]
     description: str | None = None
-    outputs: Mapping[str, CompiledExpression] = field(default_factory=lambda: _EMPTY)
+    outputs: Mapping[str, CompiledExpression] = _EMPTY
     on_rate_limit: str | None = None  # "halt" | "wait"; None: the command line decides
     # The environment variables templates may read (`env:` and `secrets:`): name -> public.
     # A public value is shown as is; every other one is redacted everywhere.
-    env: Mapping[str, bool] = field(default_factory=lambda: _EMPTY)
+    env: Mapping[str, bool] = _EMPTY

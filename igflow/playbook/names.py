@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from jinja2.defaults import DEFAULT_NAMESPACE
 from jinja2.nodes import Name, Node, Test
@@ -33,8 +34,7 @@ ALWAYS_DEFINED = frozenset({"env", "steps"})
 _JINJA_GLOBALS = frozenset(DEFAULT_NAMESPACE)
 
 
-@dataclass(frozen=True)
-class Definition:
+class Definition(NamedTuple):
     """Where and how a name gets its value."""
 
     how: str  # "var" | "external" | "extracted" | "set"

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 from urllib.parse import quote
 
 from igflow.errors import UnknownEndpointError
@@ -19,8 +19,7 @@ from igflow.resources import package_data
 PROFILES = {"instagram.v1": "instagram_v1.yaml"}
 
 
-@dataclass(frozen=True)
-class Param:
+class Param(NamedTuple):
     name: str
     location: str  # "path" | "query" | "form"
     required: bool = False
@@ -29,16 +28,14 @@ class Param:
     doc: str = ""
 
 
-@dataclass(frozen=True)
-class Pagination:
+class Pagination(NamedTuple):
     """How a list endpoint pages: the request's cursor parameter and the response's next key."""
 
     cursor_param: str
     next_cursor: str
 
 
-@dataclass(frozen=True)
-class Reconcile:
+class Reconcile(NamedTuple):
     """How to tell, with a read, whether an in-doubt non-idempotent write was applied.
 
     ``call`` is read with parameters taken from the write's (``with``: read param -> write
@@ -57,8 +54,10 @@ class Reconcile:
     id_field: str = "id"  # the entry field that identifies it (to tell old entries from new)
 
 
-@dataclass(frozen=True)
-class Endpoint:
+_NO_PARAMS: Mapping[str, Param] = MappingProxyType({})
+
+
+class Endpoint(NamedTuple):
     id: str
     method: str
     path: str  # with {placeholders}, after the prefix
@@ -69,7 +68,7 @@ class Endpoint:
     scope_if_not_owner: str | None
     mutates: bool
     idempotent: bool
-    params: Mapping[str, Param] = field(default_factory=dict)
+    params: Mapping[str, Param] = _NO_PARAMS
     pagination: Pagination | None = None
     rate_bucket: str | None = (
         None  # per-endpoint write limit bucket: likes | comments | relationships
@@ -97,16 +96,14 @@ class Endpoint:
         return path
 
 
-@dataclass(frozen=True)
-class AccountLookup:
+class AccountLookup(NamedTuple):
     """How to learn which account a token acts for: a read and the dotted path to its id."""
 
     call: str
     id_field: str
 
 
-@dataclass(frozen=True)
-class Registry:
+class Registry(NamedTuple):
     profile: str
     title: str
     origin: str  # the real service's origin

@@ -7,7 +7,6 @@ environment values to the redactor.
 
 from __future__ import annotations
 
-import dataclasses
 import textwrap
 from typing import Any
 
@@ -321,7 +320,7 @@ def test_the_runner_refuses_a_name_the_plan_does_not_declare() -> None:
     # `check` stops this first; the namespace still refuses if a plan gets past it.
     playbook, _ = check("env: [HOME]\nsteps:\n  - log: '{{ env.HOME }}'\n")
     assert playbook is not None
-    result = run(dataclasses.replace(playbook, env={}), ENVIRON, [])
+    result = run(playbook._replace(env={}), ENVIRON, [])
     assert isinstance(result.error, TemplateRenderError)
     assert result.error.exit_code == 2
     assert result.error.message == (
