@@ -105,6 +105,9 @@ class IgflowError(Exception):
     exit_code: ExitCode = ExitCode.INTERNAL
     rate_limit: RateLimitInfo | None = None
     request: tuple[str, str] | None = None
+    # Where in the playbook's data a run-time template error arose, relative to its step
+    # (("set", "total"), ("with", "media_id")): the runner turns it into the value's line:col.
+    value_path: tuple[str | int, ...] = ()
 
     def __init__(
         self,
@@ -124,6 +127,11 @@ class IgflowError(Exception):
             self.location = location
         if self.step is None:
             self.step = step
+        return self
+
+    def within(self, *keys: str | int) -> IgflowError:
+        """Note that the error arose inside the value at ``keys`` (outermost first)."""
+        self.value_path = (*keys, *self.value_path)
         return self
 
     def __str__(self) -> str:

@@ -235,6 +235,8 @@ def _json_default(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, set | frozenset | tuple):
         return list(value)
+    if isinstance(value, Mapping):  # a loop's result entries (igflow.results.ItemResult)
+        return dict(value)
     raise ExportError(f"cannot write a {type(value).__name__} as JSON")
 
 

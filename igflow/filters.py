@@ -386,11 +386,14 @@ def epoch_to_iso(value: Any) -> str:
     return from_epoch(value).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _json_default(value: Any) -> Any:
+def json_default(value: Any) -> Any:
+    """What ``tojson`` and ``to_json`` write for a value JSON has no type for."""
     if isinstance(value, dt.datetime):
         return value.isoformat()
     if isinstance(value, Undefined):
         value._fail_with_undefined_error()
+    if isinstance(value, Mapping):  # a loop's result entries (igflow.results.ItemResult)
+        return dict(value)
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
@@ -405,7 +408,7 @@ def to_json(value: Any, indent: int | None = None) -> str:
         The JSON text.
     """
     _check_text_size(value)
-    text = json.dumps(value, ensure_ascii=False, indent=indent, default=_json_default)
+    text = json.dumps(value, ensure_ascii=False, indent=indent, default=json_default)
     return limits.check_text(text)
 
 

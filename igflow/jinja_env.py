@@ -31,6 +31,7 @@ from igflow.filters import (
     check_replace,
     guard,
     guard_stock,
+    json_default,
 )
 
 __all__ = ["Sandbox", "bound_node", "bound_tree", "check_defined", "make_environment"]
@@ -258,6 +259,8 @@ def make_environment() -> Sandbox:
     env.filters.update(_bounded_filters(env.filters))
     env.tests.update(TESTS)
     env.globals["range"] = _range
+    # Jinja's own tojson: datetimes and a loop's result entries as to_json writes them.
+    env.policies["json.dumps_kwargs"] = {"sort_keys": True, "default": json_default}
     for name in REMOVED_FILTERS:
         env.filters.pop(name, None)
     for name in REMOVED_GLOBALS:

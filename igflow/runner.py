@@ -36,6 +36,7 @@ from igflow.errors import (
     LoopError,
     MalformedResponse,
     SafetyError,
+    SourceLocation,
     StepError,
     TransportError,
     WriteInDoubt,
@@ -54,11 +55,13 @@ from igflow.results import (
     SETTLE_BY_HAND,
     SETTLE_BY_RESUME,
     ItemRecord,
+    ItemResult,
     Reporter,
     RequestView,
     RunResult,
     Status,
     StepRecord,
+    error_view,
 )
 from igflow.safety import WriteGate, WriteOutcome, WriteRequest
 
@@ -246,16 +249,16 @@ class Runner:
             if step.foreach is not None:
                 self._resolve_cap(step)
                 self._run_loop(step, record)
-            elif step.when is not None and not step.when.evaluate(self.names):
+            elif (skipped := _skip_reason(step, self.names)) is not None:
                 record.status = SKIPPED
-                record.message = f"when: {step.when.source}"
+                record.message = skipped
             else:
                 self._resolve_cap(step)
                 self._confirm(step, 1)
                 # A step outside a loop reads and writes the run's namespace directly.
                 response = self._perform(step, self.names, record)
         except IgflowError as exc:
-            exc.at(step.location, record.label)
+            exc.at(self._value_location(step, exc), record.label)
             record.error = exc
             record.status = self._failure_status(step, exc)
         record.elapsed = time.perf_counter() - started
@@ -264,33 +267,42 @@ class Runner:
         self.reporter.step_finished(record)
         return record
 
+    def _value_location(self, step: Step, exc: IgflowError) -> SourceLocation:
+        """Where in the playbook an error arose: the value a template error came from (its
+        line:col, as a check-time error shows), else the step."""
+        if not exc.value_path:
+            return step.location
+        path: tuple[str | int, ...] = ("steps", step.index, *exc.value_path)
+        locations = self.playbook.locations
+        for end in range(len(path), 2, -1):
+            found = locations.get(path[:end])
+            if found is not None:
+                return found
+        return step.location
+
     @staticmethod
     def _step_view(record: StepRecord, response: Any) -> dict[str, Any]:
         view: dict[str, Any] = {
             "status": record.status,
             "extracted": dict(record.extracted),
-            "error": _error_view(record.error),
+            "error": error_view(record.error),
             "response": response,
             "pages": record.pages,
         }
         if record.items is not None:
             # The item's own extracted dict, not a copy: a loop of 100,000 items would keep a
             # second dict per item (nothing changes it once the loop is over).
-            view["results"] = [
-                {
-                    "item": item.item,
-                    "status": item.status,
-                    "extracted": item.extracted,
-                    "error": _error_view(item.error) if item.error is not None else None,
-                }
-                for item in record.items
-            ]
+            view["results"] = [ItemResult(item) for item in record.items]
         return view
 
     # -- loops ---------------------------------------------------------------------------
     def _run_loop(self, step: Step, record: StepRecord) -> None:
         assert step.foreach is not None
-        values = _loop_list(step.foreach.render(self.names))
+        try:
+            values = _loop_list(step.foreach.render(self.names))
+        except IgflowError as exc:
+            exc.within("foreach")
+            raise
         total = len(values)
         items: list[ItemRecord] = [ItemRecord(index, value) for index, value in enumerate(values)]
         record.items = items
@@ -418,14 +430,14 @@ class Runner:
         started = time.perf_counter()
         item.status = OK  # it runs: a status of its own, unless something below says otherwise
         try:
-            if step.when is not None and not step.when.evaluate(scope):
+            if (skipped := _skip_reason(step, scope)) is not None:
                 item.status = SKIPPED
-                item.message = f"when: {step.when.source}"
+                item.message = skipped
             else:
                 self._perform(step, scope, item)
         except IgflowError as exc:
             exc.message = f"item {item.index + 1} of {total} ({_brief(item.item)}): {exc.message}"
-            exc.at(step.location, step.label)
+            exc.at(self._value_location(step, exc), step.label)
             item.error = exc
             item.status = self._failure_status(step, exc)
         item.elapsed = time.perf_counter() - started
@@ -443,11 +455,19 @@ class Runner:
             body = self._call(step, scope, record)
         elif step.kind == "set":
             for name, expression in step.set_values.items():
-                scope[name] = expression.evaluate(scope)
+                try:
+                    scope[name] = expression.evaluate(scope)
+                except IgflowError as exc:
+                    exc.within("set", name)
+                    raise
                 record.extracted[name] = scope[name]
         elif step.kind == "log":
             assert step.log is not None
-            record.message = _as_text(step.log.render(scope))
+            try:
+                record.message = _as_text(step.log.render(scope))
+            except IgflowError as exc:
+                exc.within("log")
+                raise
         elif step.kind == "write":
             record.message = self._write(step, scope)
         if record.status not in (EXPECTED_ERROR, DRY_RUN):  # no response to check
@@ -486,10 +506,19 @@ class Runner:
 
         spec = step.write
         assert spec is not None
-        path = _as_text(spec.path.render(scope))
+        try:
+            path = _as_text(spec.path.render(scope))
+        except IgflowError as exc:
+            exc.within("write", "path")
+            raise
         fmt = _write_format(spec.format, path, scope)
         warnings: list[str] = []  # csv `columns` that rows lack or that hold nested values
-        text, count = serialize(spec.value.render(scope), fmt, spec.columns, warnings=warnings)
+        try:
+            value = spec.value.render(scope)
+        except IgflowError as exc:
+            exc.within("write", "value")
+            raise
+        text, count = serialize(value, fmt, spec.columns, warnings=warnings)
         # Confined to the output directory: a rendered path can still lead out (or onto a link).
         self._outputs.write_text(path, self._redact_text(text))
         self._files_written.append(path)
@@ -500,7 +529,11 @@ class Runner:
     def _call(self, step: Step, scope: dict[str, Any], record: StepRecord | ItemRecord) -> Any:
         endpoint = step.endpoint
         assert endpoint is not None
-        params = step.params.render(scope) if step.params is not None else {}
+        try:
+            params = step.params.render(scope) if step.params is not None else {}
+        except IgflowError as exc:
+            exc.within("with")
+            raise
         if endpoint.auth == "token":
             if self._auth is None:
                 raise AuthenticationError(
@@ -794,6 +827,17 @@ def _missing_expected(step: Step, endpoint: Endpoint, status: int | None) -> Exp
     )
 
 
+def _skip_reason(step: Step, scope: Mapping[str, Any]) -> str | None:
+    """Why the step is skipped in ``scope`` (its ``when`` is false), or None: it runs."""
+    if step.when is None:
+        return None
+    try:
+        return None if step.when.evaluate(scope) else f"when: {step.when.source}"
+    except IgflowError as exc:
+        exc.within("when")
+        raise
+
+
 def _loop_list(value: Any) -> list[Any]:
     if isinstance(value, list | tuple):
         return list(value)
@@ -822,15 +866,6 @@ def _brief(value: Any, limit: int = 60) -> str:
 
 def _as_text(value: Any) -> str:
     return value if isinstance(value, str) else str(value)
-
-
-def _error_view(error: IgflowError | None) -> dict[str, Any] | None:
-    if error is None:
-        return None
-    view: dict[str, Any] = {"type": type(error).__name__, "message": error.message}
-    if isinstance(error, ApiError):
-        view.update(error_type=error.error_type, status=error.status, code=error.code)
-    return view
 
 
 class _Channel:

@@ -260,7 +260,14 @@ class _Mapping(CompiledValue):
         return {key: value.static() for key, value in self._items}
 
     def render(self, context: Mapping[str, Any]) -> Any:
-        return {key: value.render(context) for key, value in self._items}
+        rendered = {}
+        for key, value in self._items:
+            try:
+                rendered[key] = value.render(context)
+            except IgflowError as exc:
+                exc.within(key)
+                raise
+        return rendered
 
 
 class _Sequence(CompiledValue):
@@ -275,7 +282,14 @@ class _Sequence(CompiledValue):
         return self._kind(item.static() for item in self._items)
 
     def render(self, context: Mapping[str, Any]) -> Any:
-        return self._kind(item.render(context) for item in self._items)
+        rendered = []
+        for index, item in enumerate(self._items):
+            try:
+                rendered.append(item.render(context))
+            except IgflowError as exc:
+                exc.within(index)
+                raise
+        return rendered if self._kind is list else self._kind(rendered)
 
 
 # --------------------------------------------------------------------------- the engine

@@ -41,6 +41,7 @@ FORMAT_BY_EXTENSION: Mapping[str, str] = MappingProxyType(
 )
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
+_NO_LOCATIONS: Mapping[tuple[str | int, ...], SourceLocation] = MappingProxyType({})
 
 # A rendered step name longer than this is cut (with "..."): data can be any length.
 MAX_LABEL = 200
@@ -198,3 +199,6 @@ class Playbook(NamedTuple):
     # The environment variables templates may read (`env:` and `secrets:`): name -> public.
     # A public value is shown as is; every other one is redacted everywhere.
     env: Mapping[str, bool] = _EMPTY
+    # Where each part of the playbook's data was written (a path such as ("steps", 3, "set",
+    # "total") to its value's line:col): run-time errors point at the value they came from.
+    locations: Mapping[tuple[str | int, ...], SourceLocation] = _NO_LOCATIONS

@@ -118,6 +118,7 @@ def compile_playbook(
         if data.get("on_rate_limit") in ("halt", "wait")
         else None,
         env=MappingProxyType(dict(ctx.env)),
+        locations=MappingProxyType(doc.locations),
     )
     return playbook, issues
 
