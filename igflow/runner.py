@@ -621,7 +621,8 @@ class Runner:
         with self._account_lock:
             key = id(auth)
             if key not in self._accounts:
-                body = client.call(reader, {}, token=token, timeout=timeouts).body
+                params = dict(lookup.params)  # Graph: the fields holding the id
+                body = client.call(reader, params, token=token, timeout=timeouts).body
                 value: Any = body
                 for part in lookup.id_field.split("."):
                     value = value.get(part) if isinstance(value, dict) else None

@@ -97,6 +97,13 @@ def compile_playbook(
     variables = _compile_vars(ctx, data.get("vars"))
     steps = _compile_steps(ctx, data.get("steps"))
     outputs = _compile_outputs(ctx, data.get("outputs"))
+    version = data.get("api_version")
+    if isinstance(version, str) and registry is not None and registry.version is None:
+        ctx.key_error(
+            ("api_version",),
+            f"{registry.profile} has no API versions to choose from (api_version is for "
+            "instagram.graph)",
+        )
     issues.extend(ctx.issues)
     issues = sort_issues(issues)
     if any(issue.severity == "error" for issue in issues) or steps is None:
@@ -118,6 +125,7 @@ def compile_playbook(
         if data.get("on_rate_limit") in ("halt", "wait")
         else None,
         env=MappingProxyType(dict(ctx.env)),
+        api_version=version if isinstance(version, str) else None,
     )
     return playbook, issues
 
