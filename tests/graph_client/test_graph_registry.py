@@ -1,4 +1,4 @@
-"""The instagram.graph registry: valid data, the contract's endpoint ids, versions, FB-only marks."""
+"""The instagram.graph registry: valid data, the contract's endpoint ids, versions, FB marks."""
 
 from __future__ import annotations
 
