@@ -357,6 +357,7 @@ class ApiError(IgflowError):
 
     # Graph only: the envelope's error_subcode and fbtrace_id (support id), its own `type`.
     subcode: int | None = None
+    try_later: bool = False  # a refusal that applied nothing and says to retry (see retry.py)
     fbtrace_id: str | None = None
     api_type: str | None = None
 
@@ -497,7 +498,9 @@ class GraphMediaError(InvalidRequestError):
 
 
 class MediaNotReadyError(InvalidRequestError):
-    pass
+    # A refusal that applied nothing and says to try again: retried like a refused connection
+    # (igflow.retry), even for a write that is not idempotent (media.publish).
+    try_later = True
 
 
 class GraphNotFoundError(NotFoundError):

@@ -79,7 +79,7 @@ TABLE: list[tuple[BaseException, str, bool, bool, bool]] = [
     (api(errors.PublishQuotaError, 400), RATE_LIMITED, False, False, False),
     (api(errors.GraphInvalidParameterError, 400), NEVER, False, False, False),
     (api(errors.GraphMediaError, 400), NEVER, False, False, False),
-    (api(errors.MediaNotReadyError, 400), NEVER, False, False, False),
+    (api(errors.MediaNotReadyError, 400), NOT_SENT, True, True, True),
     (api(errors.GraphNotFoundError, 400), NEVER, False, False, False),
     (api(errors.GraphTransientError, 500), MAYBE_APPLIED, True, True, False),
     (api(errors.GraphApiError, 400), NEVER, False, False, False),
