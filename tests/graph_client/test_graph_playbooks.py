@@ -223,3 +223,23 @@ def test_token_age_refreshes_an_old_enough_token(tmp_path: Path) -> None:
         assert sandbox.get(MIRA, "me", fields="username")["username"] == MIRA
         assert "days_left = 59.0" in run.out
         no_token_leaked(sandbox, run)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "hide_spam_comments.yml",
+        "reply_unanswered.yml",
+        "export_media_insights.yml",
+        "comments_off_old.yml",
+        "token_age.yml",
+    ],
+)
+def test_each_runs_against_the_built_in_sandbox(name: str, tmp_path: Path) -> None:
+    """The default target: a fresh built-in Graph sandbox per run (publish_photo, which waits
+    for its container, runs against a served one above)."""
+    for extra in (["--dry-run"], []):
+        argv = ["run", str(PLAYBOOKS / name), "--out-dir", str(tmp_path), *extra]
+        run = run_igflow(argv)
+        assert run.code == 0, run.out + run.err
+        assert "(sandbox)" in run.out
