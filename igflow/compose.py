@@ -118,7 +118,9 @@ def _run(
     from igflow.safety import WriteGate
 
     variables = dict(settings.variables)
-    playbook = check_playbook(settings.playbook, external_names=list(variables))
+    playbook = check_playbook(
+        settings.playbook, external_names=list(variables), api_version=settings.api_version
+    )
     for writer in writers:
         writer.set_playbook(playbook)
     for name in playbook.secrets:

@@ -138,11 +138,8 @@ class TargetSession(AbstractContextManager["TargetSession"]):
             from igflow.sandbox.config import SandboxConfig
             from igflow.sandbox.server import start_sandbox
 
-            config = self._sandbox_config
-            if config is None:
-                # The profile says which emulator serves it (v1, or Graph).
-                kind = self.registry.sandbox
-                config = SandboxConfig() if kind == "v1" else SandboxConfig(api=kind)  # type: ignore[call-arg,unused-ignore]
+            # The profile says which emulator serves it (v1, or Graph).
+            config = self._sandbox_config or SandboxConfig(api=self.registry.sandbox)
             self._running = start_sandbox(config)
             self.origin = self._running.url
         else:
