@@ -38,6 +38,7 @@ from igflow.errors import (
     OAuthError,
     RequestTimeout,
     TransportError,
+    printable,
 )
 from igflow.transport_errors import TRANSPORT_EXCEPTIONS
 
@@ -195,11 +196,15 @@ class _FormParser(HTMLParser):
         self.method = "get"
         self.fields: dict[str, str] = {}
         self.submits: dict[str, str] = {}
+        self.alert = ""  # the text of a role="alert" element (the page's error message)
+        self._in_alert = False
         self._in_form = False
         self._done = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         attributes = {k: v or "" for k, v in attrs}
+        if attributes.get("role") == "alert" and not self.alert:
+            self._in_alert = True
         if self._done:
             return
         if tag == "form":
@@ -211,7 +216,13 @@ class _FormParser(HTMLParser):
             target = self.submits if kind == "submit" else self.fields
             target[attributes["name"]] = attributes.get("value", "")
 
+    def handle_data(self, data: str) -> None:
+        if self._in_alert and len(self.alert) < 300:
+            self.alert += data
+
     def handle_endtag(self, tag: str) -> None:
+        if self._in_alert and tag in ("p", "div", "span"):
+            self._in_alert = False
         if tag == "form" and self._in_form:
             self._in_form = False
             self._done = True
@@ -398,7 +409,11 @@ def drive_login_pages(
         fields = dict(form.fields)
         if "password" in fields or "username" in fields:
             if logged_in:
-                raise OAuthError(f"the sandbox refused the password for user '{username}'")
+                why = printable(" ".join(form.alert.split()))
+                raise OAuthError(
+                    f"the sandbox refused the login of user '{username}'"
+                    + (f": {why}" if why else " (wrong password?)")
+                )
             fields.update(username=username, password=password)
             logged_in = True
         else:
