@@ -95,3 +95,22 @@ def test_endpoints_lists_the_graph_registry() -> None:
     assert "Facebook Login only" in run.out
     one = run_igflow(["endpoints", "--api", "instagram.graph", "media.publish"])
     assert "Authorization: Bearer header" in one.out and "containers.get" in one.out
+
+
+def test_a_graph_error_halts_with_its_codes_in_the_report(tmp_path: Path) -> None:
+    import json
+
+    path = tmp_path / "play.yml"
+    path.write_text(
+        "igflow: 1\napi: instagram.graph\nsteps:\n"
+        "  - authorize: {user: mira.makes, scopes: [instagram_business_basic]}\n"
+        "  - call: media.get\n    with: {media_id: '999', fields: [id]}\n",
+        encoding="utf-8",
+    )
+    report = tmp_path / "run.json"
+    run = run_igflow(["run", str(path), "--report", f"json:{report}"])
+    assert run.code == 3, run.out + run.err
+    error = json.loads(report.read_text())["error"]
+    assert error["type"] == "GraphInvalidParameterError" and error["code"] == 100
+    assert error["fbtrace_id"] and error["api_type"] == "GraphMethodException"
+    assert "fbtrace_id" in run.err and "[100" in run.err
