@@ -114,3 +114,18 @@ def test_a_graph_error_halts_with_its_codes_in_the_report(tmp_path: Path) -> Non
     assert error["type"] == "GraphInvalidParameterError" and error["code"] == 100
     assert error["fbtrace_id"] and error["api_type"] == "GraphMethodException"
     assert "fbtrace_id" in run.err and "[100" in run.err
+
+
+def test_the_docs_example_checks_and_calls_real_endpoints(tmp_path: Path) -> None:
+    import re
+
+    from igflow.registry import load_registry
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "graph.md").read_text()
+    called = set(re.findall(r"call: ([a-z][\w.]*)", doc))
+    assert called and called <= set(load_registry("instagram.graph").endpoints)
+    example = doc.split("## A playbook", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "example.yml"
+    path.write_text(example, encoding="utf-8")
+    run = run_igflow(["check", str(path)])
+    assert run.code == 0, run.err
