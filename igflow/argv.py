@@ -83,6 +83,12 @@ def _add_run_arguments(run: argparse.ArgumentParser) -> None:
         "e.g. http://127.0.0.1:8765 for `igflow sandbox serve`",
     )
     run.add_argument(
+        "--api-version",
+        metavar="VERSION",
+        help="the Graph API version to call, e.g. v24.0 (default: the playbook's api_version, "
+        "else the version instagram.graph pins, v25.0)",
+    )
+    run.add_argument(
         "--timeout",
         type=float,
         metavar="SECONDS",
@@ -183,7 +189,12 @@ def _add_check_arguments(check: argparse.ArgumentParser) -> None:
 
 def _add_endpoints_arguments(endpoints: argparse.ArgumentParser) -> None:
     endpoints.add_argument("endpoint", nargs="?", help="an endpoint id, e.g. likes.delete")
-    endpoints.add_argument("--api", default="instagram.v1", help="registry profile")
+    endpoints.add_argument(
+        "--api",
+        default="instagram.v1",
+        choices=("instagram.v1", "instagram.graph"),
+        help="registry profile: instagram.v1 (legacy, the default) or instagram.graph",
+    )
 
 
 def _add_schema_arguments(schema: argparse.ArgumentParser) -> None:

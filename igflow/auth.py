@@ -4,6 +4,12 @@ Against a sandbox igflow performs the real OAuth 2.0 implicit flow over HTTP, as
 browser would: open the authorize URL, log in as the sandbox user, grant consent, and read the
 token from the redirect's ``#access_token=`` fragment. Against a real target the playbook supplies
 the token (``token: "{{ env.IG_TOKEN }}"``) and igflow only checks it is there.
+
+The login and consent pages are driven by :func:`drive_login_pages`, which the Graph profile's
+Instagram Login (:mod:`igflow.auth_graph`) shares.
+
+Length: a little over 400 lines: the page driver, the form parser and the OAuth error shapes
+are one browser-like client of the sandbox's pages, used by both profiles.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from igflow.errors import (
     OAuthError,
     RequestTimeout,
     TransportError,
+    printable,
 )
 from igflow.transport_errors import TRANSPORT_EXCEPTIONS
 
@@ -119,7 +126,8 @@ def _sandbox_client(entry: dict[str, Any]) -> SandboxClient | None:
         client_secret=entry["client_secret"],
         redirect_uri=first if isinstance(first, str) else "http://localhost",
         implicit=bool(entry.get("implicit", True)),
-        signed=bool(entry.get("signed", False)),
+        # Graph apps say "require_app_secret" (every call carries appsecret_proof).
+        signed=bool(entry.get("signed", False) or entry.get("require_app_secret", False)),
         mode=str(entry.get("mode", "sandbox")),
     )
 
@@ -185,11 +193,15 @@ class _FormParser(HTMLParser):
         self.method = "get"
         self.fields: dict[str, str] = {}
         self.submits: dict[str, str] = {}
+        self.alert = ""  # the text of a role="alert" element (the page's error message)
+        self._in_alert = False
         self._in_form = False
         self._done = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         attributes = {k: v or "" for k, v in attrs}
+        if attributes.get("role") == "alert" and not self.alert:
+            self._in_alert = True
         if self._done:
             return
         if tag == "form":
@@ -201,7 +213,13 @@ class _FormParser(HTMLParser):
             target = self.submits if kind == "submit" else self.fields
             target[attributes["name"]] = attributes.get("value", "")
 
+    def handle_data(self, data: str) -> None:
+        if self._in_alert and len(self.alert) < 300:
+            self.alert += data
+
     def handle_endtag(self, tag: str) -> None:
+        if self._in_alert and tag in ("p", "div", "span"):
+            self._in_alert = False
         if tag == "form" and self._in_form:
             self._in_form = False
             self._done = True
@@ -314,7 +332,52 @@ def authorize_sandbox(
             "scope": " ".join(scopes),
         }
     )
-    url = f"{origin}/oauth/authorize/?{query}"
+    location = drive_login_pages(
+        session,
+        f"{origin}/oauth/authorize/?{query}",
+        origin=origin,
+        redirect_uri=redirect_uri,
+        username=username,
+        password=password,
+        timeout=timeout,
+        max_response_bytes=max_response_bytes,
+    )
+    kind, value = _grant_from_redirect(location, redirect_uri)
+    if kind == "token":
+        return value
+    assert client_secret is not None
+    return _exchange_code(
+        session,
+        origin,
+        code=value,
+        client_id=client_id,
+        client_secret=client_secret,
+        redirect_uri=redirect_uri,
+        timeout=timeout,
+        max_bytes=max_response_bytes,
+    )
+
+
+def drive_login_pages(
+    session: requests.Session,
+    url: str,
+    *,
+    origin: str,
+    redirect_uri: str,
+    username: str,
+    password: str,
+    timeout: float,
+    max_response_bytes: int,
+) -> str:
+    """Go through a sandbox's login and consent pages from ``url``, as a browser would; return
+    the Location of the redirect to ``redirect_uri`` (it carries the grant, or the refusal).
+
+    Both profiles' sandboxes serve the same page shapes (v1 and Graph: Instagram Login).
+
+    Raises:
+        OAuthError: A page refused (wrong password, unknown client, ...) or had no form.
+        TransportError: The sandbox could not be reached.
+    """
     method, data = "GET", None
     logged_in = False
     for _ in range(_MAX_HOPS):
@@ -331,20 +394,7 @@ def authorize_sandbox(
         if response.is_redirect:
             location = response.headers["Location"]
             if location.startswith(redirect_uri):
-                kind, value = _grant_from_redirect(location, redirect_uri)
-                if kind == "token":
-                    return value
-                assert client_secret is not None
-                return _exchange_code(
-                    session,
-                    origin,
-                    code=value,
-                    client_id=client_id,
-                    client_secret=client_secret,
-                    redirect_uri=redirect_uri,
-                    timeout=timeout,
-                    max_bytes=max_response_bytes,
-                )
+                return location
             url, method, data = urljoin(url, location), "GET", None
             continue
         if response.status_code != 200 or "html" not in response.headers.get("Content-Type", ""):
@@ -356,7 +406,11 @@ def authorize_sandbox(
         fields = dict(form.fields)
         if "password" in fields or "username" in fields:
             if logged_in:
-                raise OAuthError(f"the sandbox refused the password for user '{username}'")
+                why = printable(" ".join(form.alert.split()))
+                raise OAuthError(
+                    f"the sandbox refused the login of user '{username}'"
+                    + (f": {why}" if why else " (wrong password?)")
+                )
             fields.update(username=username, password=password)
             logged_in = True
         else:

@@ -60,6 +60,7 @@ from igflow.errors import (
     UsageError,
     printable,
 )
+from igflow.fields import render_list
 from igflow.pacing import (
     GLOBAL_BUCKET,
     RATE_LIMIT_MAX_WAIT,
@@ -82,7 +83,7 @@ from igflow.responses import (
 )
 from igflow.retry import RetryDecision, RetrySettings, decide, retry_after
 from igflow.settings import ClientHooks, ClientSettings, Timeouts
-from igflow.signing import sign
+from igflow.signing import appsecret_proof, sign
 from igflow.target import normalize_origin
 from igflow.transport_errors import (
     TRANSPORT_EXCEPTIONS,
@@ -265,11 +266,7 @@ class ApiClient:
         self.on_rate_limit_wait = hooks.on_rate_limit_wait
         self._sleep = hooks.sleep if hooks.sleep is not None else _sleep
         self._random = hooks.random_source if hooks.random_source is not None else random.random
-        self.pacer = (
-            pacer
-            if pacer is not None
-            else Pacer(sleep=self._sleep, on_wait=hooks.on_rate_limit_wait)
-        )
+        self.pacer = pacer if pacer is not None else pacer_for(registry, self._sleep, hooks)
         redactor.add_all((client_secret,))
 
     def close(self) -> None:
@@ -369,7 +366,15 @@ class ApiClient:
         if not present.issuperset(self._auth_names(endpoint)):
             query = [(k, v) for k, v in query if k not in self._auth_names(endpoint)]
             query.extend(self._auth_params(endpoint, token))
-        sig = self._sig_pair(endpoint, self._path_after_prefix(endpoint, parts.path), query)
+        if self._bearer(endpoint):
+            # Graph's links repeat the token when it was sent as a parameter (and a hostile
+            # one might add it): it is dropped, and travels in the header instead.
+            query = [(k, v) for k, v in query if k != self.registry.token_param]
+            self._auth_params(endpoint, token)  # no token: refused here, nothing sent
+            headers = {**self._headers, "Authorization": f"Bearer {token}"}
+        else:
+            headers = self._headers
+        sig = self._sig_pair(endpoint, self._path_after_prefix(endpoint, parts.path), query, token)
         if sig is not None:
             query.append(sig)
         # Rebuilt on the client's own spelling of the origin: same origin, canonical form.
@@ -379,7 +384,7 @@ class ApiClient:
             endpoint.method.upper(),
             target,
             None,
-            self._headers,
+            headers,
             self._budget(endpoint, token),
         )
         return self._send_with_policy(prepared, timeout, retry)
@@ -393,20 +398,28 @@ class ApiClient:
         path = self._build_path(endpoint, params)
         query, form = self._split_params(endpoint, method, params)
         auth = self._auth_params(endpoint, token)
-        # Official clients sent the token in the body for POST and in the URL otherwise; `sig`
-        # covers every parameter sent (query and form) and travels with the auth parameters.
+        # v1: official clients sent the token in the body for POST and in the URL otherwise;
+        # `sig` covers every parameter sent (query and form) and travels with the auth
+        # parameters. Graph (placement "bearer"): the token goes in a header, never in a URL.
         carrier = form if method in _BODY_METHODS else query
-        carrier.extend(auth)
-        sig = self._sig_pair(endpoint, path, [*query, *form] if carrier is form else query)
+        headers = self._form_headers if method in _BODY_METHODS else self._headers
+        if self._bearer(endpoint):
+            headers = {**headers, "Authorization": f"Bearer {token}"}
+        else:
+            carrier.extend(auth)
+        sig = self._sig_pair(endpoint, path, [*query, *form] if carrier is form else query, token)
         if sig is not None:
             carrier.append(sig)
         url = self.origin + endpoint.prefix + path
         if query:
             url += "?" + urlencode(query)
         budget = self._budget(endpoint, token)
-        if method in _BODY_METHODS:
-            return _PreparedCall(endpoint, method, url, urlencode(form), self._form_headers, budget)
-        return _PreparedCall(endpoint, method, url, None, self._headers, budget)
+        body = urlencode(form) if method in _BODY_METHODS else None
+        return _PreparedCall(endpoint, method, url, body, headers, budget)
+
+    def _bearer(self, endpoint: Endpoint) -> bool:
+        """The token travels in the Authorization header (Graph), not as a parameter."""
+        return endpoint.auth == "token" and self.registry.token_placement == "bearer"
 
     @staticmethod
     def _build_path(endpoint: Endpoint, params: Mapping[str, Any]) -> str:
@@ -431,7 +444,14 @@ class ApiClient:
             where = spec.location if spec is not None else default
             if value is None or where == "path":
                 continue
-            (form if where == "form" else query).append((name, render_value(value)))
+            if spec is not None and spec.type == "list":
+                try:
+                    text = render_list(value)
+                except ValueError as exc:
+                    raise UsageError(f"{endpoint.id}: {name}: {exc}") from None
+            else:
+                text = render_value(value)
+            (form if where == "form" else query).append((name, text))
         return query, form
 
     def _auth_params(self, endpoint: Endpoint, token: str | None) -> list[tuple[str, str]]:
@@ -441,6 +461,8 @@ class ApiClient:
                     f"no access token: add an `authorize` step before calling {endpoint.id}"
                 )
             self._remember_token(token)
+            if self.registry.token_placement == "bearer":
+                return []  # in the Authorization header (see _prepare)
             return [(self.registry.token_param, token)]
         if endpoint.auth == "client":
             if not (self.client_id and self.client_secret):
@@ -452,6 +474,8 @@ class ApiClient:
 
     def _auth_names(self, endpoint: Endpoint) -> tuple[str, ...]:
         if endpoint.auth == "token":
+            if self.registry.token_placement == "bearer":
+                return ()
             return (self.registry.token_param,)
         if endpoint.auth == "client":
             return (CLIENT_ID_PARAM, CLIENT_SECRET_PARAM)
@@ -483,12 +507,19 @@ class ApiClient:
         return self.sign_requests and endpoint.auth != "none"
 
     def _sig_pair(
-        self, endpoint: Endpoint, path: str, pairs: list[tuple[str, str]]
+        self, endpoint: Endpoint, path: str, pairs: list[tuple[str, str]], token: str | None
     ) -> tuple[str, str] | None:
-        """The ``sig`` pair over ``pairs`` when signing applies; ``path`` is after the prefix."""
+        """The signature pair when signing applies: v1's ``sig`` over ``pairs`` (``path`` is
+        after the prefix), or Graph's ``appsecret_proof`` of the token."""
         if not self._signs(endpoint):
             return None
         assert self.client_secret is not None  # checked in __init__
+        if self.registry.sign_scheme == "appsecret-proof":
+            if endpoint.auth != "token" or not token:
+                return None
+            proof = appsecret_proof(token, self.client_secret)
+            self.redactor.add(proof)
+            return self.registry.sign_param, proof
         return self.registry.sign_param, sign(path, dict(pairs), self.client_secret)
 
     @staticmethod
@@ -557,6 +588,9 @@ class ApiClient:
                 seconds have been waited for this call.
         """
         if self.rate_limit_policy != "wait":
+            raise error
+        if not error.recovers_soon:  # e.g. Graph's 24 h publishing quota: no wait would do
+            error.message = f"{error.message} (not waited for: it lasts up to 24 hours)"
             raise error
         left = self.rate_limit_max_wait - waited
         if left < 0.001:  # not `<= 0`: float sums may leave a sliver that would loop forever
@@ -679,6 +713,8 @@ class ApiClient:
             endpoint_id=prepared.endpoint.id,
             elapsed=elapsed,
             redactor=self.redactor,
+            error_style=self.registry.error_style,
+            usage_style=self.registry.usage_headers,
         )
 
     def _exchange(
@@ -699,6 +735,20 @@ class ApiClient:
             redactor=self.redactor,
             error=error,
         )
+
+
+def pacer_for(registry: Registry, sleep: Any, hooks: ClientHooks) -> Pacer:
+    """The pacer a profile's rate-limit headers call for: Graph reports percentages used, read
+    as "percent left" out of 100 (see igflow.responses.RateLimitInfo), pacing from the
+    registry's ``slow_down_at``."""
+    if registry.usage_headers == "graph-usage":
+        return Pacer(
+            sleep=sleep,
+            on_wait=hooks.on_rate_limit_wait,
+            reserve_fraction=max(0.0, (100.0 - registry.slow_down_at) / 100.0),
+            percent=True,
+        )
+    return Pacer(sleep=sleep, on_wait=hooks.on_rate_limit_wait)
 
 
 def _caller_key(kind: str, secret: str) -> str:

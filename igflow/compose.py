@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from igflow.journal import Journal
     from igflow.playbook.model import Playbook, Step
     from igflow.redact import Redactor
+    from igflow.registry import Registry
     from igflow.reporters import ReportSpec
     from igflow.reporters.common import ReportWriter
     from igflow.reporters.console import ConsoleReporter
@@ -112,13 +113,14 @@ def _run(
     settings: RunSettings, io: Environment, redactor: Redactor, writers: Sequence[ReportWriter]
 ) -> RunResult:
     from igflow.playbook import check_playbook
-    from igflow.registry import load_registry
     from igflow.reporters import FanOut
     from igflow.reporters.console import ConsoleOptions, ConsoleReporter
     from igflow.safety import WriteGate
 
     variables = dict(settings.variables)
-    playbook = check_playbook(settings.playbook, external_names=list(variables))
+    playbook = check_playbook(
+        settings.playbook, external_names=list(variables), api_version=settings.api_version
+    )
     for writer in writers:
         writer.set_playbook(playbook)
     for name in playbook.secrets:
@@ -137,7 +139,7 @@ def _run(
         max_writes=settings.max_writes,
         journal=journal,
         confirm=_confirmer(settings, io),
-        registry=load_registry(playbook.api),
+        registry=_registry(settings, playbook),
         redact=redactor.redact,
     )
     try:
@@ -161,13 +163,12 @@ def _execute(
     gate: WriteGate,
 ) -> RunResult:
     from igflow.outputs import OutputDir
-    from igflow.registry import load_registry
     from igflow.reporters.common import SANDBOX_SUFFIX
     from igflow.runner import Runner
     from igflow.target import SANDBOX, TargetSession
 
     target = settings.target or playbook.target or SANDBOX
-    registry = load_registry(playbook.api)
+    registry = _registry(settings, playbook)
     client = settings.client._replace(
         rate_limit_policy=settings.rate_limit_policy or playbook.on_rate_limit or "halt",
     )
@@ -225,11 +226,10 @@ def _open_journal(
         return None
     # Imported only here: a run that keeps no journal never loads the journal's code.
     from igflow.journal import Journal, check_journal_path, default_journal_path, playbook_digest
-    from igflow.registry import load_registry
 
     path = settings.journal or default_journal_path(settings.playbook)
     check_journal_path(path, protected=_protected(settings, settings.reports, journal=False))
-    registry = load_registry(playbook.api)
+    registry = _registry(settings, playbook)
 
     def repeats(endpoint_id: str) -> bool:  # sending it again would apply it again
         endpoint = registry.endpoints.get(endpoint_id)
@@ -266,6 +266,14 @@ def _finish_journal(
 
 
 # -- helpers ----------------------------------------------------------------------------------
+
+
+def _registry(settings: RunSettings, playbook: Playbook) -> Registry:
+    """The playbook's profile at the API version asked for: --api-version, then the
+    playbook's ``api_version``, then the profile's pinned one."""
+    from igflow.registry import load_registry
+
+    return load_registry(playbook.api, settings.api_version or playbook.api_version)
 
 
 def _confirmer(settings: RunSettings, io: Environment) -> Callable[[Step, int], bool]:

@@ -32,23 +32,36 @@
     └── ApiError                         an error envelope from the API           exit 3
         ├── AuthError                    token missing/invalid                   exit 5
         │   ├── OAuthParameterException, OAuthAccessTokenException,
-        │   └── OAuthClientException, APIRequiresAuthenticationError
+        │   ├── OAuthClientException, APIRequiresAuthenticationError
+        │   └── GraphAccessTokenError    Graph 190 (its subcodes), 102
         ├── ApiPermissionError
         │   ├── OAuthPermissionsException, OAuthForbiddenException
-        │   └── APINotAllowedError
-        │       └── RetiredEndpointError "This endpoint has been retired"
+        │   ├── APINotAllowedError
+        │   │   └── RetiredEndpointError "This endpoint has been retired"
+        │   ├── GraphPermissionError     Graph 3, 10, 200-299, 25, 368
+        │   └── GraphSpamRestrictedError Graph 4/2207051 (not a rate limit)
         ├── RateLimitError
-        │   └── OAuthRateLimitException
+        │   ├── OAuthRateLimitException
+        │   ├── GraphRateLimitError      Graph 4, 17, 32, 341, 613, 80001, 80002
+        │   └── PublishQuotaError        Graph 9/2207042 (24 h quota: never waited for)
         ├── InvalidRequestError
-        │   └── APIInvalidParametersError, APISubscriptionError
+        │   ├── APIInvalidParametersError, APISubscriptionError
+        │   ├── GraphInvalidParameterError  Graph 100, 506
+        │   ├── GraphMediaError          Graph 352, 9004, 36000-36004 (media rejected)
+        │   └── MediaNotReadyError       Graph 9007/2207027 (poll status_code)
         ├── NotFoundError
-        │   └── APINotFoundError
-        └── TransientApiError            HTTP 5xx, edge throttling bodies
-            └── APIError
+        │   ├── APINotFoundError
+        │   └── GraphNotFoundError       Graph 24 (container or media not found)
+        ├── TransientApiError            HTTP 5xx, edge throttling bodies
+        │   ├── APIError
+        │   └── GraphTransientError      Graph 1, 2, -1, -2, is_transient
+        └── GraphApiError                a Graph error no row of the table names
 
 The API's own ``error_type`` names are leaf classes, so ``expect_error`` can name either a
 leaf or a group. ``API_ERROR_TYPES`` is the one table from error_type to class;
-``api_error_class`` adds the one case where a message decides (retired endpoints).
+``api_error_class`` adds the one case where a message decides (retired endpoints). Graph errors
+all say ``type: OAuthException``, so they are classified by ``code`` and ``error_subcode``
+instead, by the table in :mod:`igflow.graph_errors`; their leaves are named here.
 
 Length: over 400 lines because it is the whole error tree, on purpose in one place (the drawing
 above is its table of contents).
@@ -350,6 +363,12 @@ class ApiError(IgflowError):
 
     exit_code = ExitCode.API_ERROR
 
+    # Graph only: the envelope's error_subcode and fbtrace_id (support id), its own `type`.
+    subcode: int | None = None
+    try_later: bool = False  # a refusal that applied nothing and says to retry (see retry.py)
+    fbtrace_id: str | None = None
+    api_type: str | None = None
+
     def __init__(
         self,
         message: str,
@@ -369,7 +388,12 @@ class ApiError(IgflowError):
     def __str__(self) -> str:
         prefix = f"{self.location}: " if self.location else ""
         where = f"{self.endpoint}: " if self.endpoint else ""
-        code = f" [{self.code}]" if self.code is not None else ""
+        codes = [] if self.code is None else [str(self.code)]
+        if codes and self.subcode is not None:
+            codes[0] += f"/{self.subcode}"
+        if self.fbtrace_id:
+            codes.append(f"fbtrace_id {self.fbtrace_id}")
+        code = f" [{', '.join(codes)}]" if codes else ""
         return f"{prefix}{where}{self.error_type}: {self.message}{code}"
 
 
@@ -382,7 +406,9 @@ class ApiPermissionError(ApiError):
 
 
 class RateLimitError(ApiError):
-    pass
+    # False: a limit that does not recover within a wait worth making (Graph's 24 h publishing
+    # quota); `--on-rate-limit wait` halts on it at once.
+    recovers_soon: bool = True
 
 
 class InvalidRequestError(ApiError):
@@ -450,6 +476,68 @@ class APIError(TransientApiError):
     pass
 
 
+# Graph (instagram.graph): classified by code/subcode in igflow.graph_errors.
+class GraphAccessTokenError(AuthError):
+    pass
+
+
+class GraphPermissionError(ApiPermissionError):
+    pass
+
+
+class GraphSpamRestrictedError(ApiPermissionError):
+    pass
+
+
+class GraphRateLimitError(RateLimitError):
+    pass
+
+
+class PublishQuotaError(RateLimitError):
+    recovers_soon = False
+
+
+class GraphInvalidParameterError(InvalidRequestError):
+    pass
+
+
+class GraphMediaError(InvalidRequestError):
+    pass
+
+
+class MediaNotReadyError(InvalidRequestError):
+    # A refusal that applied nothing and says to try again: retried like a refused connection
+    # (igflow.retry), even for a write that is not idempotent (media.publish).
+    try_later = True
+
+
+class GraphNotFoundError(NotFoundError):
+    pass
+
+
+class GraphTransientError(TransientApiError):
+    pass
+
+
+class GraphApiError(ApiError):
+    pass
+
+
+GRAPH_ERROR_CLASSES: tuple[type[ApiError], ...] = (
+    GraphAccessTokenError,
+    GraphPermissionError,
+    GraphSpamRestrictedError,
+    GraphRateLimitError,
+    PublishQuotaError,
+    GraphInvalidParameterError,
+    GraphMediaError,
+    MediaNotReadyError,
+    GraphNotFoundError,
+    GraphTransientError,
+    GraphApiError,
+)
+
+
 API_ERROR_TYPES: dict[str, type[ApiError]] = {
     cls.__name__: cls
     for cls in (
@@ -486,6 +574,7 @@ EXPECTABLE: dict[str, type[ApiError]] = {
         )
     },
     **API_ERROR_TYPES,
+    **{cls.__name__: cls for cls in GRAPH_ERROR_CLASSES},
 }
 
 

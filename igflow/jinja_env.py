@@ -254,6 +254,13 @@ def _finalize(value: Any) -> Any:
 _CONTAINERS: Final = frozenset({list, tuple, dict, set, frozenset})
 
 
+def _now() -> int:
+    """``now()``: the current Unix time in whole seconds (e.g. Graph's ``since``/``until``)."""
+    import time
+
+    return int(time.time())
+
+
 def make_environment() -> Sandbox:
     env = Sandbox(undefined=_Undefined, autoescape=False, finalize=_finalize)
     env.filters.update(_bounded_filters(env.filters))
@@ -261,6 +268,7 @@ def make_environment() -> Sandbox:
     env.globals["range"] = _range
     # Jinja's own tojson: datetimes and a loop's result entries as to_json writes them.
     env.policies["json.dumps_kwargs"] = {"sort_keys": True, "default": json_default}
+    env.globals["now"] = _now
     for name in REMOVED_FILTERS:
         env.filters.pop(name, None)
     for name in REMOVED_GLOBALS:

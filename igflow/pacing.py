@@ -154,6 +154,7 @@ class Pacer:
         window: The API's rate-limit window in seconds.
         reserve_fraction: The share of the limit below which pacing starts.
         max_interval: The longest a single request is held back.
+        percent: The budget's figures are percentages (Graph), for the messages.
     """
 
     def __init__(
@@ -165,8 +166,10 @@ class Pacer:
         window: float = WINDOW,
         reserve_fraction: float = RESERVE_FRACTION,
         max_interval: float = MAX_INTERVAL,
+        percent: bool = False,
     ) -> None:
         self._clock = clock
+        self.percent = percent  # the budget is "percent left" (Graph's usage headers)
         self._sleep = sleep
         self.on_wait = on_wait
         self.window = window
@@ -206,10 +209,16 @@ class Pacer:
         delay = slot - now
         if delay <= 0:
             return 0.0
-        message = (
-            f"rate limit: {left} of {limit} requests left this hour; "
-            f"pacing to one request every {gap:.0f} s so they last"
-        )
+        if self.percent:
+            message = (
+                f"rate limit: the API reports {100 - (left or 0)} % of its budget used; "
+                f"pacing to one request every {gap:.0f} s"
+            )
+        else:
+            message = (
+                f"rate limit: {left} of {limit} requests left this hour; "
+                f"pacing to one request every {gap:.0f} s so they last"
+            )
         # Held back outside the lock: other budgets, and responses, must not wait for this one.
         countdown(
             delay,

@@ -28,7 +28,7 @@ MIN_SECRET_LENGTH = 4  # shorter values would mask ordinary text ("1", "abc") ev
 
 # Parameter names whose value is secret. `code` is handled separately: as a bare word it is too
 # common ("error code=400"), so it only counts right after a URL's `?`, `&` or `#`.
-_SECRET_NAME = r"(?:[\w.-]*?(?:token|secret|password|passwd)|sig)"
+_SECRET_NAME = r"(?:[\w.-]*?(?:token|secret|password|passwd)|sig|appsecret_proof)"
 # A name starts at a non-name character, or right after an encoded ?, & or # (nested URLs).
 _NAME_START = r"(?:(?<![\w.-])|(?<=%3f)|(?<=%26)|(?<=%23))"
 _URL_DELIM = r"(?:(?<=[?&#])|(?<=%3f)|(?<=%26)|(?<=%23)|^)"
@@ -57,6 +57,7 @@ _SECRET_KEYS = frozenset(
         "access_token",
         "client_secret",
         "sig",
+        "appsecret_proof",
         "password",
         "token",
         "secret",

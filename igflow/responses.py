@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime
 import email.utils
 import json
+import math
 import re
 import time
 from collections.abc import Mapping
@@ -53,26 +54,54 @@ class RateLimitInfo:
 
     ``retry_after`` is the ``Retry-After`` header in seconds (v1 never documented one, but an
     edge or a proxy in front of it may send it); None when absent or unreadable.
+
+    Graph (``graph-usage``) reports percentages instead (:mod:`igflow.usage`): ``usage`` holds
+    them as read, and ``limit``/``remaining`` are 100 and 100 minus the highest one, so the
+    pacer treats "percent of the budget left" as it treats requests left. An
+    ``estimated_time_to_regain_access`` (minutes) becomes ``retry_after`` when the API sent no
+    Retry-After.
     """
 
     limit: int | None
     remaining: int | None
     retry_after: float | None = None
+    usage: Mapping[str, Any] | None = None
 
     @classmethod
-    def from_headers(cls, headers: Mapping[str, str]) -> RateLimitInfo:
+    def from_headers(cls, headers: Mapping[str, str], style: str = "x-ratelimit") -> RateLimitInfo:
         """Parse the headers (any casing); malformed values become None, never an error.
 
         Args:
             headers: Response headers; a case-insensitive mapping or a plain dict.
+            style: The registry's ``rate_limits.headers``: ``x-ratelimit`` or ``graph-usage``.
 
         Returns:
             The parsed limit and remaining counts, and Retry-After.
         """
+        retry = _retry_after(headers)
+        if style == "graph-usage":
+            from igflow.usage import read_usage
+
+            usage = read_usage(
+                _header(headers, "X-App-Usage"), _header(headers, "X-Business-Use-Case-Usage")
+            )
+            if usage is None:
+                return cls(limit=None, remaining=None, retry_after=retry)
+            highest = usage.get("highest")
+            regain = usage.get("regain_minutes")
+            if retry is None and isinstance(regain, int | float) and regain > 0:
+                retry = float(regain) * 60.0
+            remaining = None if highest is None else max(0, 100 - math.ceil(highest))
+            return cls(
+                limit=100 if remaining is not None else None,
+                remaining=remaining,
+                retry_after=retry,
+                usage=usage,
+            )
         return cls(
             limit=_header_int(headers, "X-Ratelimit-Limit"),
             remaining=_header_int(headers, "X-Ratelimit-Remaining"),
-            retry_after=_retry_after(headers),
+            retry_after=retry,
         )
 
 
@@ -162,6 +191,8 @@ def read_response(
     endpoint_id: str,
     elapsed: float,
     redactor: Redactor,
+    error_style: str = "v1-meta",
+    usage_style: str = "x-ratelimit",
 ) -> ApiResponse:
     """Interpret one HTTP response.
 
@@ -172,6 +203,8 @@ def read_response(
         endpoint_id: The registry endpoint the request called.
         elapsed: Seconds the exchange took.
         redactor: Redacts every text taken from the exchange.
+        error_style: The registry's error envelope kind (``v1-meta`` or ``graph``).
+        usage_style: The registry's rate-limit headers (``x-ratelimit`` or ``graph-usage``).
 
     Returns:
         The response, when it is a 2xx JSON body without an error envelope.
@@ -182,10 +215,11 @@ def read_response(
     """
     status = response.status_code
     headers = response.headers
-    rate_limit = RateLimitInfo.from_headers(headers)
+    rate_limit = RateLimitInfo.from_headers(headers, usage_style)
     body, parsed = _parse_json(response.content)
     ok = 200 <= status < 300
-    if ok and parsed and not _is_error_body(body):
+    graph = error_style == "graph"
+    if ok and parsed and not (_is_graph_error(body) if graph else _is_error_body(body)):
         return ApiResponse(
             status=status,
             body=body,
@@ -198,13 +232,16 @@ def read_response(
         )
     error: IgflowError
     if parsed and isinstance(body, dict):
-        error = _api_error(endpoint_id, status, body, redactor) or _status_error(
-            endpoint_id, response, redactor
+        typed = (
+            _graph_error(endpoint_id, status, body, redactor)
+            if graph
+            else _api_error(endpoint_id, status, body, redactor)
         )
+        error = typed or _status_error(endpoint_id, response, redactor, graph=graph)
     elif ok:
         error = _malformed(endpoint_id, response, redactor)
     else:
-        error = _status_error(endpoint_id, response, redactor)
+        error = _status_error(endpoint_id, response, redactor, graph=graph)
     # Any error read from a response carries its rate-limit headers...
     error.rate_limit = rate_limit
     # ... and the request it answered (redacted), so reports can say which request failed.
@@ -238,15 +275,42 @@ def _api_error(
     return None
 
 
-def _status_error(endpoint_id: str, response: requests.Response, redactor: Redactor) -> ApiError:
+def _status_error(
+    endpoint_id: str, response: requests.Response, redactor: Redactor, *, graph: bool = False
+) -> ApiError:
     """An error from the HTTP status alone (no API error body)."""
     status = response.status_code
     reason = printable(f"HTTP {status} {response.reason or _status_phrase(status)}".rstrip())
     snippet = _snippet(response, redactor)
     message = f"{reason}: {snippet}" if snippet else f"{reason} with no body"
     # By status: bare 429 -> RateLimitError, 5xx (503 included) -> TransientApiError, ...
-    cls = api_error_class(None, message, status)
+    if graph:
+        from igflow.graph_errors import graph_error_class
+
+        cls = graph_error_class(None, None, status)[0]
+    else:
+        cls = api_error_class(None, message, status)
     return cls(message, status=status, endpoint=endpoint_id)
+
+
+def _graph_error(
+    endpoint_id: str, status: int, body: dict[str, Any], redactor: Redactor
+) -> IgflowError | None:
+    """A Graph envelope, typed; an OAuth-shaped body (``error_type``) from the token endpoints
+    as the v1 reader types it; None for neither."""
+    from igflow.graph_errors import graph_error
+
+    typed = graph_error(endpoint_id, status, body, redactor)
+    if typed is not None:
+        return typed
+    if "error_type" in body or "error_message" in body:
+        return _api_error(endpoint_id, status, body, redactor)
+    return None
+
+
+def _is_graph_error(body: Any) -> bool:
+    """A 2xx body that still carries a Graph error envelope."""
+    return isinstance(body, dict) and isinstance(body.get("error"), dict)
 
 
 def _malformed(

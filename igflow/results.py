@@ -202,6 +202,9 @@ class RunResult:
     journaled: bool = False
     # Files `write` steps wrote (a dry run writes them too: they change nothing remote).
     files_written: list[str] = field(default_factory=list)
+    # The latest usage the API reported (Graph's X-App-Usage / X-Business-Use-Case-Usage,
+    # as igflow.usage.read_usage gives it); None when it reported none.
+    api_usage: dict[str, Any] | None = None
     # Reports (--report) that could not be written, in words (they were said on stderr).
     report_failures: list[str] = field(default_factory=list)
     # The run's redaction (every secret it learned), for whoever words its error afterwards.

@@ -7,6 +7,7 @@ marks and the class of the igflow error the attempt raised:
 error                         read       idempotent write     other write
 ============================  =========  ===================  =========================
 ConnectError                  retry      retry                retry (nothing was sent)
+"try later" API refusals      retry      retry                retry (nothing was applied)
 RequestTimeout                retry      retry                never (may be applied)
 ConnectionDropped             retry      retry                never (may be applied)
 TransientApiError (5xx)       retry      retry                never (may be applied)
@@ -107,6 +108,9 @@ def classify(error: BaseException) -> str:
     """How a failed attempt left its request: NOT_SENT, MAYBE_APPLIED, RATE_LIMITED or NEVER."""
     if isinstance(error, ConnectError):
         return NOT_SENT
+    if isinstance(error, ApiError) and error.try_later:
+        # Graph 9007 (the container is not ready yet): the API refused before doing anything.
+        return NOT_SENT
     if isinstance(error, RequestTimeout | ConnectionDropped | TransientApiError):
         return MAYBE_APPLIED
     if isinstance(error, MalformedResponse):
@@ -153,7 +157,7 @@ def decide(
     if attempt >= max(spec.attempts, 1):
         return RetryDecision(False, 0.0, kind, f"gave up after {attempt} attempts", exhausted=True)
     if kind == NOT_SENT:
-        reason = "nothing was sent"
+        reason = "nothing was sent" if isinstance(error, ConnectError) else "nothing was applied"
     elif endpoint.mutates:
         reason = f"{endpoint.id} is idempotent"
     else:

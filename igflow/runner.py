@@ -133,6 +133,7 @@ class Runner:
         self._auth: Any = None
         # The API's latest X-Ratelimit-Remaining, read by the loop scheduler (any thread writes).
         self._rate_remaining: int | None = None
+        self._api_usage: Any = None  # the latest usage the API reported (Graph)
         self._caps: dict[int, int] = {}  # step index -> its max_writes, once rendered
         self._accounts: dict[int, str | None] = {}  # id(authorization) -> account id
         self._files_written: list[str] = []  # what `write` steps wrote, in order
@@ -170,6 +171,7 @@ class Runner:
         result.in_doubt = list(self.gate.in_doubt)
         result.journaled = self.gate.journal is not None
         result.files_written = list(self._files_written)
+        result.api_usage = self._api_usage
         if result.error is None and not result.interrupted and self.gate.unsent:
             # on_error: continue goes past the API's refusals of items, not past writes that a
             # failing network kept from being sent: the run says so, and a later run sends them.
@@ -654,7 +656,8 @@ class Runner:
         with self._account_lock:
             key = id(auth)
             if key not in self._accounts:
-                body = client.call(reader, {}, token=token, timeout=timeouts).body
+                params = dict(lookup.params)  # Graph: the fields holding the id
+                body = client.call(reader, params, token=token, timeout=timeouts).body
                 value: Any = body
                 for part in lookup.id_field.split("."):
                     value = value.get(part) if isinstance(value, dict) else None
@@ -793,6 +796,9 @@ class Runner:
         remaining = getattr(rate_limit, "remaining", None)
         if remaining is not None:
             self._rate_remaining = remaining
+        usage = getattr(rate_limit, "usage", None)  # Graph's usage headers, for the reports
+        if usage is not None:
+            self._api_usage = usage
 
     def _check_assertions(self, step: Step, scope: Mapping[str, Any]) -> None:
         for spec in step.asserts:

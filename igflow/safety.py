@@ -509,8 +509,18 @@ class WriteGate:
         with self._lock:
             explained = self._applied[key.fingerprint]
         if len(new) > explained:
-            return {"meta": {"code": 200}, "data": new[explained]}
+            return self._as_answer(spec, new[explained])
         return _ABSENT
+
+    def _as_answer(self, spec: Reconcile, entry: Any) -> Any:
+        """The found entry shaped as the write's own answer would be, for its extractions:
+        v1 wraps an object in ``{"meta", "data"}``, Graph answers the object itself. An entry
+        that is not the answer at all (Graph's publish is found by its container) gives an
+        empty document: the write's extractions then take their defaults."""
+        if not spec.answer:
+            return {}
+        key = self.registry.object_key if self.registry is not None else "data"
+        return {"meta": {"code": 200}, key: entry} if key else entry
 
     def _matching(
         self,
@@ -533,7 +543,8 @@ class WriteGate:
             if account is None:
                 return None  # without the author, someone else's entry could pass for ours
         reader = self.registry.endpoints[spec.call]
-        read_params = {name: params.get(source) for name, source in spec.with_params.items()}
+        read_params = dict(spec.params)
+        read_params.update({name: params.get(src) for name, src in spec.with_params.items()})
         try:
             body = channel.read(reader, read_params)
             found = compile_path(spec.find).extract(body, [])
@@ -548,6 +559,7 @@ class WriteGate:
             if all(
                 _field(entry, name) == _text(params.get(src)) for name, src in spec.match.items()
             )
+            and all(_field(entry, name) == value for name, value in spec.equals.items())
             and (spec.author is None or _field(entry, spec.author) == account)
         ]
 

@@ -103,3 +103,11 @@ def insta_forwarded_for(ips: str, client_secret: str) -> str:
         ``<ips>|<hex HMAC-SHA256(client_secret, ips)>``.
     """
     return f"{ips}|{_hmac_sha256_hex(client_secret, ips)}"
+
+
+def appsecret_proof(access_token: str, app_secret: str) -> str:
+    """Graph's ``appsecret_proof``: hex HMAC-SHA256 of the token, keyed by the app secret.
+
+    (graph-api.md §2.4; the sandbox checks it with the same function.)
+    """
+    return _hmac_sha256_hex(app_secret, access_token)

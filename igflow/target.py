@@ -138,7 +138,9 @@ class TargetSession(AbstractContextManager["TargetSession"]):
             from igflow.sandbox.config import SandboxConfig
             from igflow.sandbox.server import start_sandbox
 
-            self._running = start_sandbox(self._sandbox_config or SandboxConfig())
+            # The profile says which emulator serves it (v1, or Graph).
+            config = self._sandbox_config or SandboxConfig(api=self.registry.sandbox)
+            self._running = start_sandbox(config)
             self.origin = self._running.url
         else:
             self.origin = normalize_origin(self.target)
@@ -246,6 +248,8 @@ class TargetSession(AbstractContextManager["TargetSession"]):
             if password is None:
                 raise AuthenticationError(_unknown_user(user, info.passwords))
         self.redactor.add(password)
+        if self.registry.login_flow == "instagram-login":
+            return self._instagram_login(chosen, user, password, scopes)
         from igflow.auth import authorize_sandbox
 
         new_token = authorize_sandbox(
@@ -268,6 +272,33 @@ class TargetSession(AbstractContextManager["TargetSession"]):
             sign_requests=chosen.signed,
         )
         return Authorized(api, new_token, tuple(scopes), user)
+
+    def _instagram_login(
+        self, chosen: Any, user: str, password: str, scopes: Sequence[str]
+    ) -> Authorized:
+        """Graph: Instagram Login on the sandbox's pages, then the long-lived token."""
+        from igflow.auth_graph import authorize_graph_sandbox
+
+        api = self._client(
+            "client:" + chosen.name,
+            client_id=chosen.client_id,
+            client_secret=chosen.client_secret,
+            sign_requests=chosen.signed,
+        )
+        token = authorize_graph_sandbox(
+            self.session,
+            self.origin,
+            api=api,
+            client_id=chosen.client_id,
+            client_secret=chosen.client_secret,
+            redirect_uri=chosen.redirect_uri,
+            username=user,
+            password=password,
+            scopes=scopes,
+            timeout=self.timeouts.read,
+            max_response_bytes=self.max_response_bytes,
+        )
+        return Authorized(api, token, tuple(scopes), user)
 
 
 def _unknown_user(user: str, known: Mapping[str, str]) -> str:

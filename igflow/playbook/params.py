@@ -18,6 +18,7 @@ _TYPE_WORDS = {
     "number": "a number",
     "boolean": "true or false",
     "string": "a string",
+    "list": "a list",
 }
 
 
@@ -61,6 +62,14 @@ def literal_problem(param: Param, value: Any) -> str | None:
     """What is wrong with a literal (non-template) value for ``param``, or None."""
     if isinstance(value, str) and TemplateEngine.is_template(value):
         return None  # only known at run time
+    if param.type == "list":
+        if isinstance(value, list) and any(
+            isinstance(item, str) and TemplateEngine.is_template(item) for item in value
+        ):
+            return None  # items rendered at run time
+        from igflow.fields import list_problem
+
+        return list_problem(param.name, value)
     if isinstance(value, dict | list):
         return f"'{param.name}' must be a single value, got {kind_of(value)}"
     ok = {

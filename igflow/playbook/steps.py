@@ -18,6 +18,7 @@ from typing import Any
 
 from igflow.errors import (
     EXPECTABLE,
+    GraphPermissionError,
     OAuthParameterException,
     OAuthPermissionsException,
     SourceLocation,
@@ -475,7 +476,10 @@ class _StepCompiler:
             ctx.check_value_names(raw_with, self.at("with"), self.loop)
         if endpoint is not None:
             check_params(ctx, endpoint, raw_with if isinstance(raw_with, dict) else {}, self.path)
-            self.check_scope(endpoint, expected)
+            if endpoint.login == "facebook":
+                self.check_login(endpoint, expected)
+            else:
+                self.check_scope(endpoint, expected)
         self.check_safety(endpoint)
         return {
             "endpoint": endpoint,
@@ -483,6 +487,19 @@ class _StepCompiler:
             "expect_error": expected,
             "paginate": self.paginate(endpoint),
         }
+
+    def check_login(self, endpoint: Endpoint, expected: ExpectedError | None) -> None:
+        """A Facebook-Login-only endpoint fails on every token this profile's authorize gets
+        (an Instagram Login token), unless the step expects that error."""
+        if expected is not None or "expect_error" in self.raw:
+            return
+        needs = f" ({endpoint.permission})" if endpoint.permission else ""
+        self.ctx.error(
+            self.at("call"),
+            f"{endpoint.id} needs a Facebook Login token (graph.facebook.com){needs}; an "
+            "Instagram Login token, which this profile's authorize gets, is refused with "
+            "error 100 or 10 (expect_error: ApiError if that is the point)",
+        )
 
     def check_scope(self, endpoint: Endpoint, expected: ExpectedError | None) -> None:
         if endpoint.auth != "token":
@@ -504,13 +521,16 @@ class _StepCompiler:
         scope = endpoint.scope
         if scope is None or scope in state.scopes:
             return
-        if expected is not None and issubclass(OAuthPermissionsException, expected.cls):
+        if expected is not None and (
+            issubclass(OAuthPermissionsException, expected.cls)
+            or issubclass(GraphPermissionError, expected.cls)
+        ):
             return
         self.ctx.error(
             where,
             f"{endpoint.id} needs scope '{scope}', but the authorize step at "
             f"{state.location} did not request it (add it to scopes, or expect "
-            "OAuthPermissionsException)",
+            f"{_permission_error_name(self.ctx)})",
         )
 
     def extract(self, defines: list[str]) -> Mapping[str, Extraction]:
@@ -591,3 +611,9 @@ def _write_path_problem(text: str) -> str | None:
     # "exports/{{ me }}.csv" -> "exports/"; "{{ dir }}/x" -> "": the rest is known when rendered.
     prefix = text[: min(starts)]
     return path_problem(prefix[: prefix.rfind("/") + 1], prefix_only=True)
+
+
+def _permission_error_name(ctx: CheckContext) -> str:
+    """The leaf a missing scope raises in the playbook's profile (for the hint)."""
+    graph = ctx.registry is not None and ctx.registry.error_style == "graph"
+    return "GraphPermissionError" if graph else "OAuthPermissionsException"

@@ -18,7 +18,13 @@ from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
 
-from igflow.errors import Issue, PlaybookValidationError, SourceLocation, UnknownEndpointError
+from igflow.errors import (
+    Issue,
+    PlaybookValidationError,
+    SourceLocation,
+    UnknownEndpointError,
+    UsageError,
+)
 from igflow.playbook.context import CheckContext
 from igflow.playbook.fast_schema import is_valid
 from igflow.playbook.loader import LoadedDocument, Path, load_playbook_file
@@ -47,6 +53,7 @@ def compile_playbook(
     registry: Registry | None = None,
     engine: TemplateEngine | None = None,
     external_names: Iterable[str] = (),
+    api_version: str | None = None,
 ) -> tuple[Playbook | None, list[Issue]]:
     """Check a loaded playbook and compile it.
 
@@ -55,6 +62,8 @@ def compile_playbook(
         registry: The endpoint registry; by default the profile named by the playbook's ``api``.
         engine: The template engine to compile with (one per run; it caches compiled sources).
         external_names: Names given from outside (``--var``, ``--vars-file``).
+        api_version: The API version the run calls (``--api-version``), over the playbook's
+            ``api_version``: the compiled endpoints carry its prefix.
 
     Returns:
         The playbook (None when there is any error) and every issue found, sorted by position.
@@ -80,10 +89,15 @@ def compile_playbook(
     raw_api = data.get("api")
     api = raw_api if isinstance(raw_api, str) else DEFAULT_API
     if registry is None:
+        wanted = api_version or data.get("api_version")
         try:
             registry = load_registry(api)
+            if isinstance(wanted, str) and registry.version not in (None, wanted):
+                registry = load_registry(api, wanted)
         except UnknownEndpointError:
             registry = None  # the schema already reported the unknown profile
+        except UsageError:
+            pass  # not a version: the schema (or --api-version's own check) says so
     ctx = CheckContext(
         doc=doc,
         engine=engine or TemplateEngine(),
@@ -97,6 +111,13 @@ def compile_playbook(
     variables = _compile_vars(ctx, data.get("vars"))
     steps = _compile_steps(ctx, data.get("steps"))
     outputs = _compile_outputs(ctx, data.get("outputs"))
+    version = data.get("api_version")
+    if isinstance(version, str) and registry is not None and registry.version is None:
+        ctx.key_error(
+            ("api_version",),
+            f"{registry.profile} has no API versions to choose from (api_version is for "
+            "instagram.graph)",
+        )
     issues.extend(ctx.issues)
     issues = sort_issues(issues)
     if any(issue.severity == "error" for issue in issues) or steps is None:
@@ -119,6 +140,7 @@ def compile_playbook(
         else None,
         env=MappingProxyType(dict(ctx.env)),
         locations=MappingProxyType(doc.locations),
+        api_version=version if isinstance(version, str) else None,
     )
     return playbook, issues
 
@@ -129,6 +151,7 @@ def check_playbook(
     registry: Registry | None = None,
     engine: TemplateEngine | None = None,
     external_names: Iterable[str] = (),
+    api_version: str | None = None,
 ) -> Playbook:
     """Load, check and compile a playbook file; raise if anything is wrong.
 
@@ -137,6 +160,7 @@ def check_playbook(
         registry: See :func:`compile_playbook`.
         engine: See :func:`compile_playbook`.
         external_names: See :func:`compile_playbook`.
+        api_version: See :func:`compile_playbook`.
 
     Returns:
         The compiled playbook.
@@ -150,7 +174,11 @@ def check_playbook(
     """
     doc = load_playbook_file(path)
     playbook, issues = compile_playbook(
-        doc, registry=registry, engine=engine, external_names=external_names
+        doc,
+        registry=registry,
+        engine=engine,
+        external_names=external_names,
+        api_version=api_version,
     )
     if playbook is None:
         error = PlaybookValidationError([i for i in issues if i.severity == "error"] or issues)

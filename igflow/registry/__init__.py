@@ -16,14 +16,17 @@ from urllib.parse import quote
 from igflow.errors import UnknownEndpointError
 from igflow.resources import package_data
 
-PROFILES = {"instagram.v1": "instagram_v1.yaml"}
+PROFILES = {"instagram.v1": "instagram_v1.yaml", "instagram.graph": "instagram_graph.yaml"}
+
+# An API version as Graph spells it (v25.0): a playbook's api_version and --api-version.
+VERSION_PATTERN = r"^v\d{1,3}\.\d{1,2}$"
 
 
 class Param(NamedTuple):
     name: str
     location: str  # "path" | "query" | "form"
     required: bool = False
-    type: str = "string"  # "string" | "integer" | "number" | "boolean"
+    type: str = "string"  # "string" | "integer" | "number" | "boolean" | "list"
     enum: tuple[str, ...] = ()
     doc: str = ""
 
@@ -52,6 +55,14 @@ class Reconcile(NamedTuple):
     # ours. None: the entries carry no author (a subscription belongs to the client).
     author: str | None = None
     id_field: str = "id"  # the entry field that identifies it (to tell old entries from new)
+    # Constant parameters of the read (Graph: the fields the match needs, a page size).
+    params: Mapping[str, Any] = field(default_factory=dict)
+    # Dotted entry field -> the literal it must equal (Graph media.publish: the container's
+    # status_code is PUBLISHED once the publish went through).
+    equals: Mapping[str, str] = field(default_factory=dict)
+    # False: the found entry is not the write's answer (a publish found by its container), so
+    # the write's extractions get nothing from it and take their defaults.
+    answer: bool = True
 
 
 _NO_PARAMS: Mapping[str, Param] = MappingProxyType({})
@@ -79,6 +90,9 @@ class Endpoint(NamedTuple):
     )
     legacy_only: bool = False  # unavailable to apps created after 2015-11-17 (the sandbox's apps)
     reconcile: Reconcile | None = None  # non-idempotent writes: how a resume checks them
+    # "facebook": only a Facebook Login token can call it (Graph); None: any token of the profile.
+    login: str | None = None
+    permission: str | None = None  # what a `login: facebook` endpoint needs there
 
     @property
     def required_params(self) -> list[str]:
@@ -101,6 +115,7 @@ class AccountLookup(NamedTuple):
 
     call: str
     id_field: str
+    params: Mapping[str, Any] = field(default_factory=dict)  # constant (Graph: the fields)
 
 
 class Registry(NamedTuple):
@@ -114,6 +129,25 @@ class Registry(NamedTuple):
     scopes: Mapping[str, str]
     endpoints: Mapping[str, Endpoint]
     account: AccountLookup | None = None
+    # Request mechanics, as data (docs/graph.md): how the token travels ("param" in the query
+    # or form, as v1; "bearer": the Authorization header only, never in a URL), how a signing
+    # client signs ("hmac-sha256-path-params": v1's sig; "appsecret-proof": Graph's), the
+    # error envelope ("v1-meta" | "graph"), the rate-limit headers ("x-ratelimit" |
+    # "graph-usage") and, for percentages, the one at which pacing starts.
+    version: str | None = None
+    token_placement: str = "param"
+    sign_scheme: str = "hmac-sha256-path-params"
+    error_style: str = "v1-meta"
+    usage_headers: str = "x-ratelimit"
+    slow_down_at: float = 90.0
+    # The key a single object's answer sits under ("data" in v1's envelope; "": the body is
+    # the object, as in Graph): a reconcile read's found entry is shaped like it.
+    object_key: str = "data"
+    # How `authorize` with `user:` logs in ("v1": the implicit/code flow of the v1 sandbox;
+    # "instagram-login": code, exchange, long-lived token) and which built-in sandbox serves
+    # the profile (igflow.sandbox.config.SandboxConfig.api).
+    login_flow: str = "v1"
+    sandbox: str = "v1"
 
     def get(self, endpoint_id: str) -> Endpoint:
         try:
@@ -154,6 +188,9 @@ def _endpoint(endpoint_id: str, raw: Mapping[str, Any], defaults: Mapping[str, A
             check["find"],
             dict(check["match"]),
             check.get("author"),
+            params=dict(check.get("params") or {}),
+            equals=dict(check.get("equals") or {}),
+            answer=bool(check.get("answer", True)),
         )
         if check
         else None
@@ -176,32 +213,85 @@ def _endpoint(endpoint_id: str, raw: Mapping[str, Any], defaults: Mapping[str, A
         retired_for_others=raw.get("retired_for_others"),
         legacy_only=bool(raw.get("legacy_only", False)),
         reconcile=reconcile,
+        login=raw.get("login"),
+        permission=raw.get("permission"),
     )
 
 
-def parse_registry(raw: Mapping[str, Any]) -> Registry:
-    """Build a Registry from already-validated data."""
+def parse_registry(raw: Mapping[str, Any], version: str | None = None) -> Registry:
+    """Build a Registry from already-validated data.
+
+    Args:
+        raw: The profile's data.
+        version: The API version to use instead of the profile's pinned ``version`` (it
+            replaces ``{version}`` in the prefixes).
+    """
+    chosen = version or raw.get("version")
+    if chosen is not None:
+        raw = _with_version(raw, chosen)
     endpoints = {eid: _endpoint(eid, spec, raw) for eid, spec in raw["endpoints"].items()}
+    auth = raw["auth"]
+    limits = raw.get("rate_limits") or {}
+    account = raw.get("account")
     return Registry(
         profile=raw["profile"],
         title=raw.get("title", raw["profile"]),
         origin=raw["origin"],
         prefix=raw["prefix"],
-        token_param=raw["auth"]["token_param"],
-        sign_param=raw["signing"]["param"],
+        token_param=auth["token_param"],
+        sign_param=(raw.get("signing") or {}).get("param", ""),
         next_url_path=raw["pagination"]["next_url"],
         scopes=dict(raw.get("scopes", {})),
         endpoints=endpoints,
         account=(
-            AccountLookup(raw["account"]["call"], raw["account"]["id"])
-            if raw.get("account")
+            AccountLookup(account["call"], account["id"], dict(account.get("params") or {}))
+            if account
             else None
         ),
+        version=chosen,
+        token_placement=auth.get("placement", "param"),
+        sign_scheme=(raw.get("signing") or {}).get("scheme", "hmac-sha256-path-params"),
+        error_style=raw["errors"],
+        usage_headers=limits.get("headers", "x-ratelimit"),
+        slow_down_at=float(limits.get("slow_down_at", 90)),
+        object_key=raw.get("object_key", "data"),
+        login_flow=raw.get("login_flow", "v1"),
+        sandbox=raw.get("sandbox", "v1"),
     )
 
 
+def _with_version(raw: Mapping[str, Any], version: str) -> dict[str, Any]:
+    """The profile's data with ``{version}`` in its prefixes replaced by ``version``."""
+
+    def fill(prefix: str) -> str:
+        return prefix.replace("{version}", version)
+
+    endpoints = {
+        eid: {**spec, "prefix": fill(spec["prefix"])} if "prefix" in spec else spec
+        for eid, spec in raw["endpoints"].items()
+    }
+    return {**raw, "prefix": fill(raw["prefix"]), "endpoints": endpoints}
+
+
+def load_registry(profile: str = "instagram.v1", version: str | None = None) -> Registry:
+    """Load a registry profile shipped with igflow (cached), at ``version`` if given.
+
+    Raises:
+        UnknownEndpointError: No such profile.
+        UsageError: ``version`` is not a version (v25.0), or the profile has none to replace.
+    """
+    if version is not None:
+        import re
+
+        if not re.match(VERSION_PATTERN, version):
+            from igflow.errors import UsageError
+
+            raise UsageError(f"an API version looks like v25.0, not {version!r}")
+    return _load_registry(profile, version)
+
+
 @cache
-def load_registry(profile: str = "instagram.v1") -> Registry:
+def _load_registry(profile: str, version: str | None) -> Registry:
     """Load and cache a registry profile shipped with igflow.
 
     The shipped files are checked against ``schemas/registry.schema.json`` by the test suite
@@ -209,7 +299,12 @@ def load_registry(profile: str = "instagram.v1") -> Registry:
     validating took longer than reading (about 4.6 ms against 3.4 ms), besides importing
     jsonschema, the costliest import of a run (about 80 ms).
     """
-    return parse_registry(read_profile(profile))
+    raw = read_profile(profile)
+    if version is not None and "version" not in raw:
+        from igflow.errors import UsageError
+
+        raise UsageError(f"{profile} has no API versions to choose from (--api-version)")
+    return parse_registry(raw, version)
 
 
 def read_profile(profile: str) -> dict[str, Any]:

@@ -7,9 +7,12 @@ from igflow.registry import Endpoint, Registry
 
 def endpoint_table(registry: Registry) -> str:
     """One line per endpoint: id, method, path, scope, and whether it writes."""
-    rows = [("ID", "METHOD", "PATH", "SCOPE", "WRITES")]
+    graph = registry.version is not None
+    rows = [("ID", "METHOD", "PATH", "PERMISSION" if graph else "SCOPE", "WRITES")]
     for endpoint in registry.endpoints.values():
         scope = endpoint.scope or f"({endpoint.auth})"
+        if endpoint.login == "facebook":
+            scope = "Facebook Login only"
         if endpoint.scope_if_not_owner:
             scope += f" / {endpoint.scope_if_not_owner}"
         writes = ("yes, idempotent" if endpoint.idempotent else "yes") if endpoint.mutates else "-"
@@ -21,7 +24,15 @@ def endpoint_table(registry: Registry) -> str:
     ]
     lines.append("")
     lines.append(f"{len(registry.endpoints)} endpoints in {registry.profile} ({registry.title}).")
-    lines.append("Scopes after '/' apply to other users' data. `igflow endpoints ID` shows one.")
+    if graph:
+        lines.append(
+            f"Paths are under /{registry.version} (--api-version changes it) except the token "
+            "endpoints. `igflow endpoints --api instagram.graph ID` shows one."
+        )
+    else:
+        lines.append(
+            "Scopes after '/' apply to other users' data. `igflow endpoints ID` shows one."
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -31,12 +42,22 @@ def describe_endpoint(registry: Registry, endpoint: Endpoint) -> str:
         f"{endpoint.id}: {endpoint.doc}",
         f"  request     {endpoint.method} {registry.origin}{endpoint.prefix}{endpoint.path}",
     ]
+    placed = (
+        "Authorization: Bearer header"
+        if registry.token_placement == "bearer"
+        else registry.token_param
+    )
     auth = {
-        "token": f"access token ({registry.token_param})",
+        "token": f"access token ({placed})",
         "client": "client credentials (client_id, client_secret)",
         "none": "none",
     }[endpoint.auth]
     lines.append(f"  auth        {auth}")
+    if endpoint.login == "facebook":
+        lines.append(
+            f"  login       Facebook Login only (graph.facebook.com): {endpoint.permission}; an "
+            "Instagram Login token is refused"
+        )
     if endpoint.scope:
         scope = endpoint.scope
         if endpoint.scope_if_not_owner:
@@ -60,7 +81,12 @@ def describe_endpoint(registry: Registry, endpoint: Endpoint) -> str:
     if endpoint.pagination:
         p = endpoint.pagination
         lines.append(
-            f"  pagination  next_url; cursor {p.cursor_param} (response key {p.next_cursor})"
+            f"  pagination  {registry.next_url_path}; cursor {p.cursor_param} "
+            f"(response key {p.next_cursor})"
+        )
+    if endpoint.reconcile is not None:
+        lines.append(
+            f"  reconcile   an in-doubt write is looked for with {endpoint.reconcile.call}"
         )
     if endpoint.retired_for_others:
         lines.append(f"  retired     {endpoint.retired_for_others} for other users' data")

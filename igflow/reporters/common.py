@@ -331,6 +331,13 @@ def error_view(error: BaseException | None) -> dict[str, Any] | None:
             code=error.code,
             endpoint=error.endpoint,
         )
+        # Graph: the subcode, Meta's support id and the envelope's own type, when there are.
+        graph = {
+            "subcode": error.subcode,
+            "fbtrace_id": error.fbtrace_id,
+            "api_type": error.api_type,
+        }
+        view.update({key: value for key, value in graph.items() if value is not None})
     if isinstance(error, AssertionFailed):
         view.update(expression=error.expression, values=json_safe(error.values))
     if isinstance(error, PlaybookValidationError):

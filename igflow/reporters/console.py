@@ -337,6 +337,12 @@ class ConsoleReporter:
             not_run -= 1
         if not_run:
             pieces.append(f"{not_run} not run")
+        if result.api_usage is not None:
+            from igflow.usage import describe_usage
+
+            usage = describe_usage(result.api_usage)
+            if usage:
+                self._write(self._paint(usage, "2"))
         verdict = "interrupted" if result.interrupted else ("ok" if result.ok else "FAILED")
         colour = "32;1" if result.ok else "31;1"
         self._write(

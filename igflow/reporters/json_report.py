@@ -117,6 +117,7 @@ def build_document(snap: RunSnapshot) -> dict[str, Any]:
         "outputs": dict(snap.outputs),
         "output_errors": dict(snap.output_errors),
         "writes": _writes(snap.result),
+        "api_usage": getattr(snap.result, "api_usage", None),
         "steps": steps,
     }
 

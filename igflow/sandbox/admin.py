@@ -14,10 +14,10 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from igflow.sandbox import envelope
+from igflow.sandbox import control, envelope
 from igflow.sandbox.clients import Client, ClientSpecError, OAuthState, UserStore, user_resolver
-from igflow.sandbox.clock import Clock, FakeClock
-from igflow.sandbox.faults import FaultInjector, FaultSpec, FaultSpecError
+from igflow.sandbox.clock import Clock
+from igflow.sandbox.faults import FaultInjector
 from igflow.sandbox.ratelimit import RateLimiter
 
 
@@ -61,6 +61,7 @@ class AdminViews:
         return envelope.json_response(
             {
                 "sandbox": True,
+                "api": "instagram.v1",
                 "era": self.era,
                 "clock": {
                     "kind": "fake" if self.clock.controllable else "real",
@@ -89,36 +90,10 @@ class AdminViews:
         )
 
     def clock_view(self, request: Request) -> Response:
-        if request.method == "POST":
-            if not isinstance(self.clock, FakeClock):
-                return _error(
-                    409,
-                    "the sandbox runs on real time; start it with --clock fake to move the clock",
-                )
-            body = request.get_json(silent=True)
-            if not isinstance(body, dict) or not ({"advance", "set"} & set(body)):
-                return _error(400, 'send {"advance": seconds} or {"set": epoch}')
-            try:
-                if "set" in body:
-                    self.clock.set(float(body["set"]))
-                if "advance" in body:
-                    self.clock.advance(float(body["advance"]))
-            except (TypeError, ValueError):
-                return _error(400, "clock values must be numbers")
-        return envelope.json_response(
-            {"kind": "fake" if self.clock.controllable else "real", "now": self.clock.now()}
-        )
+        return control.clock_view(self.clock, request)
 
     def faults_view(self, request: Request) -> Response:
-        if request.method == "POST":
-            body = request.get_json(silent=True)
-            if not isinstance(body, dict):
-                return _error(400, "send a JSON object of fault settings ({} clears every fault)")
-            try:
-                self.faults.set(FaultSpec.from_dict(body))
-            except FaultSpecError as exc:
-                return _error(400, str(exc))
-        return envelope.json_response(self.faults.spec.to_dict())
+        return control.faults_view(self.faults, request)
 
     def reset_rate_limits(self, request: Request) -> Response:
         self.limiter.reset()

@@ -66,6 +66,12 @@ def add_sandbox_parser(subparsers: Any) -> None:
         "--port", type=int, default=8765, help="port (default: 8765; 0 picks a free one)"
     )
     serve.add_argument(
+        "--api",
+        choices=("v1", "graph"),
+        default="v1",
+        help="the legacy API v1 (default) or the Graph API with Instagram Login",
+    )
+    serve.add_argument(
         "--era", default="2016", help="2016 (default), 2018-04-04, 2018-12-11 or 2020-06-29"
     )
     serve.add_argument(
@@ -222,6 +228,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
         if args.data and not os.path.isfile(args.data):
             raise ConfigError(f"no such dataset file: {args.data}")
         return SandboxConfig(
+            api=getattr(args, "api", "v1"),
             era=args.era,
             db=args.db or ":memory:",
             data=args.data,

@@ -8,6 +8,7 @@ from igflow.sandbox.contract import ERAS
 from igflow.sandbox.faults import FaultSpec
 
 MEMORY = ":memory:"
+APIS = ("v1", "graph")  # the legacy API v1, or the Instagram API with Instagram Login
 
 
 class ConfigError(ValueError):
@@ -32,8 +33,11 @@ class SandboxConfig:
     clock: str = "real"  # "real" | "fake"
     clock_start: float | None = None  # epoch of a fake clock; None: clock.FAKE_EPOCH
     seed: int = 0  # for a generated dataset
+    api: str = "v1"  # "v1" | "graph" (docs/graph-sandbox.md)
 
     def __post_init__(self) -> None:
+        if self.api not in APIS:
+            raise ConfigError(f"unknown api '{self.api}' (expected one of: {', '.join(APIS)})")
         if self.era not in ERAS:
             raise ConfigError(f"unknown era '{self.era}' (expected one of: {', '.join(ERAS)})")
         if self.clock not in ("real", "fake"):

@@ -10,7 +10,7 @@ import logging
 import threading
 from http import HTTPStatus
 from types import TracebackType
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO, Union
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
@@ -18,6 +18,12 @@ from igflow.sandbox import envelope
 from igflow.sandbox.app import SandboxApp, create_app
 from igflow.sandbox.config import SandboxConfig
 from igflow.sandbox.contract import SandboxApiError
+
+if TYPE_CHECKING:
+    from igflow.sandbox.graph.app import GraphApp
+
+# Either emulator: the v1 one, or the Graph one (``SandboxConfig.api == "graph"``).
+AnyApp = Union[SandboxApp, "GraphApp"]
 
 # How often the serving loop looks for a shutdown request: small, so stop() returns promptly.
 _POLL_SECONDS = 0.05
@@ -40,14 +46,22 @@ class QuietRequestHandler(WSGIRequestHandler):
             text = message or HTTPStatus(code).phrase
         except ValueError:
             text = message or "Bad request"
-        error = SandboxApiError(code, "APIInvalidParametersError", text)
-        body = envelope.dumps(envelope.error_body(error)).encode("utf-8")
+        app = getattr(self.server, "app", None)
+        if getattr(app, "api", None) == "instagram.graph":
+            # The Graph sandbox answers in its own envelope (§5.1), fbtrace_id included.
+            from igflow.sandbox.graph.errors import GraphError
+
+            error_body: Any = GraphError("bad_param", detail=text).body()
+        else:
+            error_body = envelope.error_body(
+                SandboxApiError(code, "APIInvalidParametersError", text)
+            )
+        body = envelope.dumps(error_body).encode("utf-8")
         self.close_connection = True
         self.send_response(code, text)
         self.send_header("Content-Type", envelope.JSON_TYPE)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Connection", "close")
-        app = getattr(self.server, "app", None)
         requestline = getattr(self, "raw_requestline", b"") or b""
         if isinstance(app, SandboxApp) and b" /v1/" in requestline[:64]:
             for name, value in app.limiter.unauthenticated().headers().items():
@@ -60,7 +74,7 @@ class QuietRequestHandler(WSGIRequestHandler):
 class RunningSandbox:
     """A sandbox serving in a background thread; a context manager that stops it on exit."""
 
-    def __init__(self, app: SandboxApp, server: BaseWSGIServer) -> None:
+    def __init__(self, app: AnyApp, server: BaseWSGIServer) -> None:
         self.app = app
         self._server = server
         self.url = f"http://{server.host}:{server.port}"
@@ -99,7 +113,7 @@ class RunningSandbox:
         self.stop()
 
 
-def _server(app: SandboxApp, host: str, port: int) -> BaseWSGIServer:
+def _server(app: AnyApp, host: str, port: int) -> BaseWSGIServer:
     return make_server(host, port, app, threaded=True, request_handler=QuietRequestHandler)
 
 
@@ -108,14 +122,15 @@ def start_sandbox(
     port: int = 0,
     *,
     host: str = "127.0.0.1",
-    app: SandboxApp | None = None,
+    app: AnyApp | None = None,
     **app_options: Any,
 ) -> RunningSandbox:
     """Serve a sandbox in a daemon thread; ``port=0`` picks a free ephemeral port.
 
-    ``app_options`` go to :func:`create_app` (tests inject stores and handlers that way).
+    ``config.api`` picks the emulator (v1 or Graph). ``app_options`` go to :func:`create_app`
+    (tests inject stores and handlers that way) or to ``create_graph_app``.
     """
-    app = app or create_app(config or SandboxConfig(), **app_options)
+    app = app or _create(config or SandboxConfig(), **app_options)
     try:
         server = _server(app, host, port)
     except BaseException:
@@ -124,8 +139,20 @@ def start_sandbox(
     return RunningSandbox(app, server)
 
 
-def describe(app: SandboxApp, url: str) -> str:
+def _create(config: SandboxConfig, **app_options: Any) -> AnyApp:
+    if config.api == "graph":
+        from igflow.sandbox.graph.app import create_graph_app
+
+        return create_graph_app(config, **app_options)
+    return create_app(config, **app_options)
+
+
+def describe(app: AnyApp, url: str) -> str:
     """The banner ``igflow sandbox serve`` prints: URL, era, clients and demo users."""
+    if not isinstance(app, SandboxApp):
+        from igflow.sandbox.graph.admin import describe_graph
+
+        return describe_graph(app, url)
     lines = [f"igflow sandbox serving on {url}  (era {app.config.era}, clock {app.config.clock})"]
     lines.append("clients:")
     for client in app.oauth_state.clients():
@@ -154,7 +181,7 @@ def serve_forever(
     import sys
 
     out = out or sys.stdout
-    app = create_app(config)
+    app = _create(config)
     try:
         server = _server(app, host, port)
     except BaseException:

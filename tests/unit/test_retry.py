@@ -71,6 +71,18 @@ TABLE: list[tuple[BaseException, str, bool, bool, bool]] = [
     (api(errors.APIInvalidParametersError, 400), NEVER, False, False, False),
     (api(errors.APISubscriptionError, 400), NEVER, False, False, False),
     (api(errors.InvalidRequestError, 400), NEVER, False, False, False),
+    # Graph (classified by code: igflow.graph_errors)
+    (api(errors.GraphAccessTokenError, 400), NEVER, False, False, False),
+    (api(errors.GraphPermissionError, 403), NEVER, False, False, False),
+    (api(errors.GraphSpamRestrictedError, 400), NEVER, False, False, False),
+    (api(errors.GraphRateLimitError, 400), RATE_LIMITED, False, False, False),
+    (api(errors.PublishQuotaError, 400), RATE_LIMITED, False, False, False),
+    (api(errors.GraphInvalidParameterError, 400), NEVER, False, False, False),
+    (api(errors.GraphMediaError, 400), NEVER, False, False, False),
+    (api(errors.MediaNotReadyError, 400), NOT_SENT, True, True, True),
+    (api(errors.GraphNotFoundError, 400), NEVER, False, False, False),
+    (api(errors.GraphTransientError, 500), MAYBE_APPLIED, True, True, False),
+    (api(errors.GraphApiError, 400), NEVER, False, False, False),
     # anything else
     (api(errors.ApiError, 405), NEVER, False, False, False),
     (api(errors.ApiError, 401), NEVER, False, False, False),

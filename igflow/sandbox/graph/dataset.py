@@ -1,0 +1,143 @@
+"""The Graph sandbox's dataset: read and check a YAML file, load it into a fresh state.
+
+The format is in docs/graph-sandbox.md. Times are ``age_hours`` before the clock's "now" when the
+state is created, so "recent" and "old" posts stay so whatever the clock says. Every problem is
+reported at once, with the file name.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from igflow.resources import package_data
+from igflow.sandbox.graph.store import App, GraphStore
+
+ACCOUNT_TYPES = ("Business", "Media_Creator", "Personal")
+MEDIA_TYPES = ("IMAGE", "VIDEO", "CAROUSEL_ALBUM")
+PRODUCT_TYPES = ("FEED", "REELS", "STORY")
+
+
+def default_path() -> str:
+    return str(package_data("sandbox", "data", "graph_default.yaml"))
+
+
+def read_dataset(path: str | None = None) -> dict[str, Any]:
+    """Read and check a Graph dataset; None reads the packaged default. ValueError on problems."""
+    path = path or default_path()
+    try:
+        with open(path, encoding="utf-8") as fh:
+            raw = yaml.safe_load(fh)
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read the dataset: {exc.strerror or exc}") from None
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{path}: not valid YAML: {exc}") from None
+    problems = _check(raw)
+    if problems:
+        raise ValueError(f"{path}: " + "; ".join(problems))
+    assert isinstance(raw, dict)
+    return raw
+
+
+def _check(raw: Any) -> list[str]:
+    if not isinstance(raw, dict):
+        return ["the dataset must be a mapping"]
+    problems: list[str] = []
+    usernames: set[str] = set()
+    for i, account in enumerate(raw.get("accounts") or []):
+        if not isinstance(account, dict):
+            problems.append(f"accounts[{i}] must be a mapping")
+            continue
+        for key in ("id", "username", "password", "account_type"):
+            if not account.get(key):
+                problems.append(f"accounts[{i}] needs '{key}'")
+        if account.get("account_type") not in ACCOUNT_TYPES:
+            problems.append(f"accounts[{i}].account_type must be one of {', '.join(ACCOUNT_TYPES)}")
+        usernames.add(str(account.get("username", "")))
+    media_ids: set[str] = set()
+    for i, media in enumerate(raw.get("media") or []):
+        if not isinstance(media, dict):
+            problems.append(f"media[{i}] must be a mapping")
+            continue
+        if str(media.get("owner", "")) not in usernames:
+            problems.append(f"media[{i}].owner '{media.get('owner')}' is not an account")
+        if media.get("media_type") not in MEDIA_TYPES:
+            problems.append(f"media[{i}].media_type must be one of {', '.join(MEDIA_TYPES)}")
+        if media.get("media_product_type", "FEED") not in PRODUCT_TYPES:
+            problems.append(
+                f"media[{i}].media_product_type must be one of {', '.join(PRODUCT_TYPES)}"
+            )
+        media_ids.add(str(media.get("id", "")))
+    for i, comment in enumerate(raw.get("comments") or []):
+        if not isinstance(comment, dict) or str(comment.get("media", "")) not in media_ids:
+            problems.append(f"comments[{i}] must name a media of the dataset")
+        elif not comment.get("id") or not comment.get("by") or "text" not in comment:
+            problems.append(f"comments[{i}] needs id, by and text")
+    for i, app in enumerate(raw.get("apps") or []):
+        if not isinstance(app, dict) or not app.get("client_id") or not app.get("client_secret"):
+            problems.append(f"apps[{i}] needs client_id and client_secret")
+    return problems
+
+
+def from_id_for(username: str, accounts: dict[str, str]) -> str:
+    """An account's own id, or a stable app-scoped-looking id (an IGSID) for other users."""
+    if username in accounts:
+        return accounts[username]
+    return str(17841450000000000 + sum(ord(c) * 31**i for i, c in enumerate(username)) % 10**9)
+
+
+def load(store: GraphStore, raw: dict[str, Any], now: float) -> None:
+    """Fill a fresh state (inside the caller's transaction)."""
+    for app in raw.get("apps") or []:
+        store.add_app(
+            App(
+                client_id=str(app["client_id"]),
+                name=str(app.get("name") or app["client_id"]),
+                secret=str(app["client_secret"]),
+                redirect_uris=tuple(
+                    str(u) for u in app.get("redirect_uris") or ["http://localhost"]
+                ),
+                api_version=str(app.get("api_version") or "v25.0"),
+                require_app_secret=bool(app.get("require_app_secret", False)),
+            )
+        )
+    accounts: dict[str, str] = {}
+    for account in raw.get("accounts") or []:
+        entry = {k: v for k, v in account.items()}
+        entry["id"] = str(entry["id"])
+        store.add_account(entry)
+        accounts[str(account["username"])] = entry["id"]
+    for media in raw.get("media") or []:
+        owner = accounts[str(media["owner"])]
+        created = now - float(media.get("age_hours", 1)) * 3600
+        media_id = str(media["id"])
+        body = {k: v for k, v in media.items() if k not in ("id", "owner", "age_hours", "children")}
+        body.setdefault("media_product_type", "FEED")
+        body.setdefault("is_comment_enabled", True)
+        body.setdefault("caption", "")
+        store.add_media(media_id, owner, created, body)
+        for position, child in enumerate(media.get("children") or []):
+            child_body = {
+                "media_type": child.get("media_type", "IMAGE"),
+                "media_product_type": "FEED",
+                "shortcode": f"{body.get('shortcode', media_id)}{position + 1}",
+            }
+            store.add_media(
+                str(child["id"]), owner, created, child_body, parent=media_id, position=position
+            )
+    for comment in raw.get("comments") or []:
+        username = str(comment["by"])
+        store.add_comment(
+            {
+                "id": str(comment["id"]),
+                "media": str(comment["media"]),
+                "parent": str(comment["reply_to"]) if comment.get("reply_to") else None,
+                "created": now - float(comment.get("age_hours", 1)) * 3600,
+                "username": username,
+                "from_id": from_id_for(username, accounts),
+                "text": str(comment["text"]),
+                "hidden": bool(comment.get("hidden", False)),
+                "like_count": int(comment.get("like_count", 0)),
+            }
+        )

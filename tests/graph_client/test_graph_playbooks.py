@@ -1,0 +1,245 @@
+"""The six Graph housekeeping playbooks: `check`, a dry run that changes nothing, then the real
+run, against a served Graph sandbox; the end state is read back through the API with plain
+requests (graph_sandbox_support), and no token shows in any URL igflow sent or any artefact."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from graph_sandbox_support import (
+    MIRA,
+    MIRA_ID,
+    NORTHWIND,
+    NORTHWIND_ID,
+    PLAYBOOKS,
+    GraphSandbox,
+    Run,
+    run_igflow,
+    serve,
+)
+
+SPAM_ON_RECENT = {"17800000000010003", "17800000000010004", "17800000000010009"}
+OLD_POST = "17900000000001004"
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Iterator[GraphSandbox]:
+    yield from serve(tmp_path, request_log=str(tmp_path / "requests.jsonl"))
+
+
+def no_token_leaked(sandbox: GraphSandbox, *runs: Run) -> None:
+    """No URL igflow sent carries a token (or an access_token at all), and no artefact shows
+    one of the tokens the requests presented."""
+    tokens = sandbox.recorder.bearer_tokens()
+    assert tokens, "no request carried a Bearer token"
+    for seen in sandbox.recorder.seen:
+        url = seen.path + "?" + seen.query
+        assert "access_token" not in seen.query, url
+        assert not any(token in url for token in tokens), url
+    for run in runs:
+        for text in run.texts():
+            assert not any(token in text for token in tokens)
+
+
+def ok(run: Run) -> Run:
+    assert run.code == 0, run.out + run.err
+    return run
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in PLAYBOOKS.glob("*.yml")))
+def test_each_playbook_passes_check(name: str) -> None:
+    run = run_igflow(["check", str(PLAYBOOKS / name)])
+    assert run.code == 0, run.err
+    assert "ok (" in run.out
+
+
+def test_there_are_the_six_playbooks() -> None:
+    assert {p.stem for p in PLAYBOOKS.glob("*.yml")} == {
+        "hide_spam_comments",
+        "reply_unanswered",
+        "export_media_insights",
+        "comments_off_old",
+        "publish_photo",
+        "token_age",
+    }
+
+
+def test_hide_spam_comments(sandbox: GraphSandbox) -> None:
+    before = sandbox.all_comments(MIRA, MIRA_ID)
+    assert set(before) >= SPAM_ON_RECENT and not any(c["hidden"] for c in before.values())
+    dry = ok(sandbox.run("hide_spam_comments.yml", "--dry-run"))
+    assert sandbox.all_comments(MIRA, MIRA_ID) == before
+    real = ok(sandbox.run("hide_spam_comments.yml"))
+    after = sandbox.all_comments(MIRA, MIRA_ID)
+    hidden = {cid for cid, c in after.items() if c["hidden"]}
+    assert hidden == SPAM_ON_RECENT
+    assert set(after) == set(before)  # hidden, not deleted
+    # Spam on the old post (outside the 7 days) and the allowlisted author are left alone.
+    assert all(not c["hidden"] for c in after.values() if c["username"] in ("kiln_kate", MIRA))
+    no_token_leaked(sandbox, dry, real)
+
+
+def test_hide_spam_comments_can_delete_instead(sandbox: GraphSandbox) -> None:
+    before = sandbox.all_comments(MIRA, MIRA_ID)
+    ok(sandbox.run("hide_spam_comments.yml", "--var", "delete:=true"))
+    after = sandbox.all_comments(MIRA, MIRA_ID)
+    assert set(before) - set(after) == SPAM_ON_RECENT
+    assert not any(c["hidden"] for c in after.values())
+
+
+def _mine(comment: dict[str, object]) -> list[dict[str, str]]:
+    replies = comment.get("replies")
+    data = replies.get("data", []) if isinstance(replies, dict) else []
+    return [r for r in data if r["username"] == MIRA]
+
+
+def test_reply_unanswered_replies_once(sandbox: GraphSandbox) -> None:
+    before = sandbox.all_comments(MIRA, MIRA_ID)
+    dry = ok(sandbox.run("reply_unanswered.yml", "--dry-run"))
+    assert sandbox.all_comments(MIRA, MIRA_ID) == before
+    real = ok(sandbox.run("reply_unanswered.yml"))
+    after = sandbox.all_comments(MIRA, MIRA_ID)
+    # What should have been answered, computed from the state before: top-level comments by
+    # others, with no reply of mine, not spam (the playbook's skip patterns).
+    spammy = ("spam.example", "dm for promo", "cheap followers", "http")
+    expected = {
+        cid
+        for cid, c in before.items()
+        if c["username"] != MIRA
+        and not _mine(c)
+        and not any(word in c["text"].lower() for word in spammy)
+    }
+    assert expected  # the dataset has some
+    for cid, comment in after.items():
+        new = len(_mine(comment)) - len(_mine(before[cid]))
+        assert new == (1 if cid in expected else 0), cid
+        if cid in expected:
+            assert _mine(comment)[-1]["text"] == (
+                f"Thank you for the comment, @{comment['username']}!"
+            )
+    again = ok(sandbox.run("reply_unanswered.yml"))
+    assert sandbox.all_comments(MIRA, MIRA_ID) == after  # once: nothing new the second time
+    no_token_leaked(sandbox, dry, real, again)
+
+
+def test_export_media_insights(sandbox: GraphSandbox) -> None:
+    out = sandbox.tmp / "out" / "exports"
+    dry = ok(sandbox.run("export_media_insights.yml", "--dry-run"))  # reads only: it writes too
+    real = ok(sandbox.run("export_media_insights.yml"))
+    media = sandbox.all_pages(
+        NORTHWIND, f"{NORTHWIND_ID}/media", fields="id,media_type,like_count,caption", limit=50
+    )
+    with open(out / "northwind.coffee-insights.csv", encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    lines = (out / "northwind.coffee-insights.jsonl").read_text().splitlines()
+    records = [json.loads(line) for line in lines]
+    assert [r["id"] for r in rows] == [m["id"] for m in media] == [r["id"] for r in records]
+    for m, row, record in zip(media, rows, records, strict=True):
+        insights = sandbox.get(NORTHWIND, f"{m['id']}/insights", metric="reach,views,saved")
+        values = {i["name"]: i["values"][0]["value"] for i in insights["data"]}
+        assert record["reach"] == values["reach"] and int(row["reach"]) == values["reach"]
+        assert record["views"] == values["views"] and record["saved"] == values["saved"]
+        assert record["like_count"] == m["like_count"] and row["media_type"] == m["media_type"]
+        assert record["caption"] == m.get("caption")
+    no_token_leaked(sandbox, dry, real)
+
+
+def _comment_enabled(sandbox: GraphSandbox) -> dict[str, bool]:
+    media = sandbox.all_pages(MIRA, f"{MIRA_ID}/media", fields="id,is_comment_enabled", limit=50)
+    return {m["id"]: m["is_comment_enabled"] for m in media}
+
+
+def test_comments_off_old(sandbox: GraphSandbox) -> None:
+    before = _comment_enabled(sandbox)
+    assert before[OLD_POST] is True and all(before.values())
+    dry = ok(sandbox.run("comments_off_old.yml", "--dry-run"))
+    assert _comment_enabled(sandbox) == before
+    real = ok(sandbox.run("comments_off_old.yml"))
+    assert _comment_enabled(sandbox) == {**before, OLD_POST: False}
+    ok(sandbox.run("comments_off_old.yml", "--var", "enable:=true"))
+    assert _comment_enabled(sandbox) == before
+    no_token_leaked(sandbox, dry, real)
+
+
+def test_publish_photo(sandbox: GraphSandbox) -> None:
+    before = sandbox.media_ids(NORTHWIND, NORTHWIND_ID)
+    dry = ok(sandbox.run("publish_photo.yml", "--dry-run"))
+    assert sandbox.media_ids(NORTHWIND, NORTHWIND_ID) == before
+    real = ok(sandbox.run("publish_photo.yml", "--report", f"json:{sandbox.tmp / 'pub.json'}"))
+    after = sandbox.media_ids(NORTHWIND, NORTHWIND_ID)
+    new = [m for m in after if m not in before]
+    assert len(new) == 1 and after[0] == new[0]  # one post, the newest
+    post = sandbox.get(NORTHWIND, new[0], fields="id,caption,media_type,comments_count")
+    assert post["caption"] == "Ethiopia Guji, now on filter too. #coffee #specialtycoffee"
+    assert post["media_type"] == "IMAGE"
+    comments = sandbox.comments(NORTHWIND, new[0])
+    assert [(c["username"], c["text"]) for c in comments] == [
+        (NORTHWIND, "Tasting notes: jasmine, apricot, black tea.")
+    ]
+    report = json.loads((sandbox.tmp / "pub.json").read_text())
+    container = report["outputs"]["container"]
+    status = sandbox.get(NORTHWIND, container, fields="status_code")
+    assert status["status_code"] == "PUBLISHED"
+    limit = sandbox.get(NORTHWIND, f"{NORTHWIND_ID}/content_publishing_limit")
+    assert limit["data"][0]["quota_usage"] == 1
+    no_token_leaked(sandbox, dry, real)
+
+
+def test_token_age_on_the_built_in_sandbox() -> None:
+    run = run_igflow(["run", str(PLAYBOOKS / "token_age.yml")])
+    assert run.code == 0, run.out + run.err
+    assert "days_left = 60.0" in run.out and "refreshable = false" in run.out
+
+
+def test_token_age_refreshes_an_old_enough_token(tmp_path: Path) -> None:
+    for sandbox in serve(tmp_path, clock="fake", request_log=str(tmp_path / "requests.jsonl")):
+        token = sandbox.token(MIRA)
+        clock = requests.post(
+            f"{sandbox.url}/_sandbox/clock", json={"advance": 25 * 3600}, timeout=10
+        )
+        assert clock.status_code == 200
+        env = {"IG_TOKEN": token}
+        run = sandbox.run(
+            "token_age.yml",
+            "--var",
+            "obtained_at:=1000000",
+            "--var",
+            f"checked_at:={1000000 + 25 * 3600}",
+            "--var",
+            "refresh:=true",
+            environ=env,
+        )
+        assert run.code == 0, run.out + run.err
+        refreshes = [s for s in sandbox.recorder.seen if s.path == "/refresh_access_token"]
+        assert len(refreshes) == 1 and refreshes[0].authorization == f"Bearer {token}"
+        # The refresh went through: the sandbox's answer says 60 days, and the old token still
+        # reads the account (a refresh does not revoke it).
+        assert "refreshed_for_days = 60.0" in run.out
+        assert sandbox.get(MIRA, "me", fields="username")["username"] == MIRA
+        assert "days_left = 59.0" in run.out
+        no_token_leaked(sandbox, run)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "hide_spam_comments.yml",
+        "reply_unanswered.yml",
+        "export_media_insights.yml",
+        "comments_off_old.yml",
+        "token_age.yml",
+    ],
+)
+def test_each_runs_against_the_built_in_sandbox(name: str, tmp_path: Path) -> None:
+    """The default target: a fresh built-in Graph sandbox per run (publish_photo, which waits
+    for its container, runs against a served one above)."""
+    for extra in (["--dry-run"], []):
+        argv = ["run", str(PLAYBOOKS / name), "--out-dir", str(tmp_path), *extra]
+        run = run_igflow(argv)
+        assert run.code == 0, run.out + run.err
+        assert "(sandbox)" in run.out
