@@ -22,6 +22,10 @@ PROFILES = {"instagram.v1": "instagram_v1.yaml", "instagram.graph": "instagram_g
 VERSION_PATTERN = r"^v\d{1,3}\.\d{1,2}$"
 
 
+# The default of a record's mapping field (shared, so it must never change).
+_NOTHING: Mapping[str, Any] = MappingProxyType({})
+
+
 class Param(NamedTuple):
     name: str
     location: str  # "path" | "query" | "form"
@@ -56,10 +60,10 @@ class Reconcile(NamedTuple):
     author: str | None = None
     id_field: str = "id"  # the entry field that identifies it (to tell old entries from new)
     # Constant parameters of the read (Graph: the fields the match needs, a page size).
-    params: Mapping[str, Any] = field(default_factory=dict)
+    params: Mapping[str, Any] = _NOTHING
     # Dotted entry field -> the literal it must equal (Graph media.publish: the container's
     # status_code is PUBLISHED once the publish went through).
-    equals: Mapping[str, str] = field(default_factory=dict)
+    equals: Mapping[str, str] = _NOTHING
     # False: the found entry is not the write's answer (a publish found by its container), so
     # the write's extractions get nothing from it and take their defaults.
     answer: bool = True
@@ -115,7 +119,7 @@ class AccountLookup(NamedTuple):
 
     call: str
     id_field: str
-    params: Mapping[str, Any] = field(default_factory=dict)  # constant (Graph: the fields)
+    params: Mapping[str, Any] = _NOTHING  # constant (Graph: the fields)
 
 
 class Registry(NamedTuple):
