@@ -83,6 +83,12 @@ def _add_run_arguments(run: argparse.ArgumentParser) -> None:
         "e.g. http://127.0.0.1:8765 for `igflow sandbox serve`",
     )
     run.add_argument(
+        "--sandbox-data",
+        metavar="FILE",
+        help="a dataset YAML for the built-in sandbox (fresh each run; overrides the "
+        "playbook's sandbox_data)",
+    )
+    run.add_argument(
         "--timeout",
         type=float,
         metavar="SECONDS",

@@ -101,6 +101,7 @@ def _run_settings(args: argparse.Namespace) -> RunSettings:
         variables=_external_variables(args),
         vars_file=args.vars_file,
         target=args.target,
+        sandbox_data=args.sandbox_data,
         client=client,
         rate_limit_policy=args.on_rate_limit,
         reports=tuple(args.report),

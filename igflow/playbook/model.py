@@ -203,6 +203,8 @@ class Playbook:
     description: str | None = None
     outputs: Mapping[str, CompiledExpression] = field(default_factory=lambda: _EMPTY)
     on_rate_limit: str | None = None  # "halt" | "wait"; None: the command line decides
+    # A dataset file for the built-in sandbox, as written (relative to the playbook's directory).
+    sandbox_data: str | None = None
     # The environment variables templates may read (`env:` and `secrets:`): name -> public.
     # A public value is shown as is; every other one is redacted everywhere.
     env: Mapping[str, bool] = field(default_factory=lambda: _EMPTY)

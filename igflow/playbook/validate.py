@@ -118,6 +118,9 @@ def compile_playbook(
         if data.get("on_rate_limit") in ("halt", "wait")
         else None,
         env=MappingProxyType(dict(ctx.env)),
+        sandbox_data=data.get("sandbox_data")
+        if isinstance(data.get("sandbox_data"), str)
+        else None,
     )
     return playbook, issues
 
