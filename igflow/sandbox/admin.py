@@ -86,7 +86,7 @@ class AdminViews:
 
     def clients(self, request: Request) -> Response:
         if request.method == "GET":
-            return envelope.json_response([client.public() for client in self.state.clients()])
+            return envelope.json_response([client_json(c) for c in self.state.clients()])
         body = request.get_json(silent=True)
         if not isinstance(body, dict):
             return _error(
