@@ -161,7 +161,7 @@ def cmd_journal(args: argparse.Namespace, env: Environment) -> int:
 def cmd_sandbox(args: argparse.Namespace, env: Environment) -> int:
     from igflow.sandbox.cli import run_sandbox_command
 
-    return run_sandbox_command(args, env.stdout)
+    return run_sandbox_command(args, env.stdout, env.stderr)
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace, Environment], int]] = {

@@ -184,11 +184,17 @@ def _add_target(parser: argparse.ArgumentParser) -> None:
 
 
 # ---- dispatch ----------------------------------------------------------------------------------
-def run_sandbox_command(args: argparse.Namespace, out: TextIO) -> int:
-    """Run a parsed ``igflow sandbox ...`` command; return its exit status."""
+def run_sandbox_command(args: argparse.Namespace, out: TextIO, err: TextIO | None = None) -> int:
+    """Run a parsed ``igflow sandbox ...`` command; return its exit status.
+
+    ``err`` gets notes that are not the command's output (default: sys.stderr).
+    """
+    if args.sandbox_command == "users":
+        import sys
+
+        return _users(args, out, err or sys.stderr)
     commands: dict[str, Callable[[argparse.Namespace, TextIO], int]] = {
         "serve": _serve,
-        "users": _users,
         "token": _token,
         "clients": _clients,
         "grants": _manage("run_grants"),
@@ -256,14 +262,14 @@ def config_from_args(args: argparse.Namespace) -> Any:
 
 
 # ---- users ------------------------------------------------------------------------------------
-def _users(args: argparse.Namespace, out: TextIO) -> int:
+def _users(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.db:
         with _open_state(args.db) as (state, store):
             users = store.list_users()
     elif args.url:
         users = _get_json(args.url, "/_sandbox/info").get("users", [])
     else:
-        users = _users_here_or_default(out)
+        users = _users_here_or_default(err)
     rows = [
         (
             u.get("username", ""),
@@ -277,14 +283,12 @@ def _users(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def _users_here_or_default(out: TextIO) -> list[dict[str, Any]]:
+def _users_here_or_default(err: TextIO) -> list[dict[str, Any]]:
     """The users of the sandbox at the default URL, else of the default dataset (saying so)."""
     try:
         users: list[dict[str, Any]] = _get_json(DEFAULT_URL, "/_sandbox/info").get("users", [])
         return users
     except TransportError:
-        import sys
-
         from igflow.sandbox.admin import user_summary
         from igflow.sandbox.dataset import read_dataset
 
@@ -292,7 +296,7 @@ def _users_here_or_default(out: TextIO) -> list[dict[str, Any]]:
         print(
             f"igflow: no sandbox is running at {DEFAULT_URL}; these are the default dataset's "
             "users (what `igflow run` and `igflow sandbox serve` start with)",
-            file=sys.stderr,
+            file=err,
         )
         return [user_summary(user) for user in read_dataset(None).get("users", [])]
 
