@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from werkzeug.datastructures import MultiDict
-from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
@@ -481,7 +481,7 @@ class SandboxApp:
                 method=request.method,
                 path=request.path,
                 query=redact_params(request.args),
-                form=redact_params(request.form),
+                form=redact_params(_form_or_empty(request)),
                 status=status,
                 endpoint=trace.endpoint,
                 fault=trace.fault,
@@ -507,6 +507,14 @@ def _guard(view: Callable[[Request], Response], request: Request, *, oauth: bool
         return envelope.json_response(
             {"error": "internal error (see the sandbox's log)"}, status=500
         )
+
+
+def _form_or_empty(request: Request) -> MultiDict[str, str]:
+    """The form for the log; a body refused as too large has none (and must not fail here)."""
+    try:
+        return request.form
+    except HTTPException:
+        return MultiDict()
 
 
 def _is_portal_page(path: str) -> bool:
