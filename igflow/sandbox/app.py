@@ -161,9 +161,11 @@ class SandboxApp:
         The same database is emptied and loaded again (a ``--db`` file stays that file), from
         the dataset this sandbox was started with (``--data``, ``--generate``, or the default).
         """
-        self.db.wipe()
-        self.portal.details.reset()
-        initialize(self.db, self.store, self.config, self.reset_dataset)
+        # Other requests wait meanwhile: none sees the tables half made.
+        with self.db.exclusive():
+            self.db.wipe()
+            self.portal.details.reset()
+            initialize(self.db, self.store, self.config, self.reset_dataset)
         self.limiter.reset()
 
     # ---- routing ---------------------------------------------------------------------------

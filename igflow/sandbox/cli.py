@@ -159,7 +159,9 @@ def add_sandbox_parser(subparsers: Any) -> None:
     implicit.add_argument(
         "--implicit", action="store_true", help="allow implicit OAuth (default: disabled)"
     )
-    implicit.add_argument("--no-implicit", action="store_true", help="disable implicit OAuth")
+    implicit.add_argument(
+        "--no-implicit", action="store_true", help="disable implicit OAuth (the default)"
+    )
     add.add_argument("--signed", action="store_true", help="enforce signed requests (sig)")
     add.add_argument(
         "--live", action="store_true", help="live mode (no sandbox caps, live rate limits)"

@@ -398,6 +398,11 @@ class OAuthState:
             conn.execute("INSERT INTO oauth_sessions VALUES (?, ?)", (session_id, user_id))
         return session_id
 
+    def end_session(self, session_id: str) -> None:
+        """Log out: the session id is forgotten, so a copy of the cookie no longer works."""
+        with self.db.transaction() as conn:
+            conn.execute("DELETE FROM oauth_sessions WHERE session_id = ?", (session_id,))
+
     def session_user(self, session_id: str | None) -> str | None:
         if not session_id:
             return None

@@ -46,6 +46,12 @@ class Database:
         with self._lock:
             self._conn.executescript(script)
 
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold the connection for a sequence of transactions no other thread may interleave."""
+        with self._lock:
+            yield
+
     def wipe(self) -> None:
         """Drop every table, index and trigger (a reset loads the dataset again afterwards)."""
         with self._lock:

@@ -311,6 +311,7 @@ def test_manage_access_lists_authorized_apps_and_revokes_them(sandbox: RunningSa
 
 def test_logging_out_ends_the_portal_session(sandbox: RunningSandbox) -> None:
     session = log_in(sandbox.url)
+    old_session = session.cookies["sessionid"]
     token = csrf(session, sandbox.url, "/developer/")
     out = session.post(
         sandbox.url + "/accounts/logout/",
@@ -318,6 +319,13 @@ def test_logging_out_ends_the_portal_session(sandbox: RunningSandbox) -> None:
         allow_redirects=False,
     )
     assert out.status_code == 303 and "sessionid" not in session.cookies
+    # The session itself ends: a copy of the old cookie no longer logs anyone in.
+    copy = requests.get(
+        sandbox.url + "/developer/clients/manage/",
+        cookies={"sessionid": old_session},
+        allow_redirects=False,
+    )
+    assert copy.status_code == 303 and "/accounts/login/" in copy.headers["Location"]
     assert (
         session.get(sandbox.url + "/developer/clients/manage/", allow_redirects=False).status_code
         == 303

@@ -349,6 +349,8 @@ class PortalViews:
         visitor = self._visitor(request)
         if visitor is not None and not self._csrf_ok(request, visitor):
             return self._csrf_failure(request, visitor)
+        if visitor is not None:
+            self.state.end_session(visitor.session_id)
         response = _redirect("/")
         response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="Lax")
         return response
