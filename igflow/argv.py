@@ -89,6 +89,12 @@ def _add_run_arguments(run: argparse.ArgumentParser) -> None:
         "else the version instagram.graph pins, v25.0)",
     )
     run.add_argument(
+        "--sandbox-data",
+        metavar="FILE",
+        help="a dataset YAML for the built-in sandbox (fresh each run; overrides the "
+        "playbook's sandbox_data)",
+    )
+    run.add_argument(
         "--timeout",
         type=float,
         metavar="SECONDS",

@@ -102,6 +102,7 @@ def _run_settings(args: argparse.Namespace) -> RunSettings:
         vars_file=args.vars_file,
         target=args.target,
         api_version=args.api_version,
+        sandbox_data=args.sandbox_data,
         client=client,
         rate_limit_policy=args.on_rate_limit,
         reports=tuple(args.report),
@@ -161,7 +162,7 @@ def cmd_journal(args: argparse.Namespace, env: Environment) -> int:
 def cmd_sandbox(args: argparse.Namespace, env: Environment) -> int:
     from igflow.sandbox.cli import run_sandbox_command
 
-    return run_sandbox_command(args, env.stdout)
+    return run_sandbox_command(args, env.stdout, env.stderr)
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace, Environment], int]] = {

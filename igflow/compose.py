@@ -178,8 +178,19 @@ def _execute(
         on_rate_limit_wait=console.rate_limit_wait,
     )
     default_timeouts = client.timeouts
+    scope_cap = None
+    if settings.dry_run:  # a rehearsal must not leave the grant wider (igflow.dry_scopes)
+        from igflow.dry_scopes import read_scopes
+
+        scope_cap = read_scopes(playbook)
     with TargetSession(
-        target, registry=registry, redactor=redactor, settings=client, hooks=hooks
+        target,
+        registry=registry,
+        redactor=redactor,
+        settings=client,
+        hooks=hooks,
+        sandbox_config=_sandbox_config(settings, playbook, target),
+        scope_cap=scope_cap,
     ) as session:
         runner = Runner(
             playbook,
@@ -202,6 +213,31 @@ def _execute(
         origin = session.origin + (SANDBOX_SUFFIX if target == SANDBOX else "")
         gcpolicy.settled()
         return runner.run(origin)
+
+
+def _sandbox_config(settings: RunSettings, playbook: Playbook, target: str) -> Any:
+    """The built-in sandbox's config for a dataset (--sandbox-data, else the playbook's
+    ``sandbox_data``, relative to the playbook); None for the default dataset."""
+    from igflow.target import SANDBOX
+
+    if settings.sandbox_data is not None:
+        if target != SANDBOX:
+            raise UsageError(
+                f"--sandbox-data loads the built-in sandbox, but the target is {target} "
+                "(serve the dataset there with `igflow sandbox serve --data FILE`)"
+            )
+        path, where = settings.sandbox_data, "--sandbox-data"
+    elif playbook.sandbox_data is not None and target == SANDBOX:
+        # Another target (a served sandbox) has its own data: the fixture is not used there.
+        path = os.path.join(os.path.dirname(playbook.path), playbook.sandbox_data)
+        where = f"{playbook.path}: sandbox_data"
+    else:
+        return None
+    if not os.path.isfile(path):
+        raise UsageError(f"{where}: no such dataset file: {path}")
+    from igflow.sandbox.config import SandboxConfig
+
+    return SandboxConfig(data=path)
 
 
 # -- the journal ------------------------------------------------------------------------------

@@ -94,6 +94,7 @@ class RunSettings(NamedTuple):
     vars_file: str | None = None  # where the variables came from (it is never overwritten)
     target: str | None = None  # None: the playbook's own, else the built-in sandbox
     api_version: str | None = None  # Graph: --api-version (None: the playbook's, else pinned)
+    sandbox_data: str | None = None  # a dataset for the built-in sandbox (--sandbox-data)
     client: ClientSettings = ClientSettings()
     # Unset: the playbook's `on_rate_limit`, else halt (client.rate_limit_policy is ignored).
     rate_limit_policy: str | None = None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -101,6 +101,7 @@ class TargetSession(AbstractContextManager["TargetSession"]):
         settings: ClientSettings | None = None,
         hooks: ClientHooks | None = None,
         sandbox_config: SandboxConfig | None = None,
+        scope_cap: frozenset[str] | None = None,
     ) -> None:
         """Set up the run's connection (nothing is started before ``with``).
 
@@ -125,6 +126,8 @@ class TargetSession(AbstractContextManager["TargetSession"]):
         self.registry = registry
         self.redactor = redactor
         self._sandbox_config = sandbox_config
+        # A dry run's cap on the scopes a sandbox login asks for (igflow.dry_scopes).
+        self.scope_cap = scope_cap
         self._running: RunningSandbox | None = None
         self._session: requests.Session | None = None
         self._info: SandboxInfo | None = None
@@ -138,9 +141,13 @@ class TargetSession(AbstractContextManager["TargetSession"]):
             from igflow.sandbox.config import SandboxConfig
             from igflow.sandbox.server import start_sandbox
 
-            # The profile says which emulator serves it (v1, or Graph).
-            config = self._sandbox_config or SandboxConfig(api=self.registry.sandbox)
-            self._running = start_sandbox(config)
+            # The profile says which emulator serves it (v1, or Graph); --sandbox-data its data.
+            config = self._sandbox_config or SandboxConfig()
+            config = replace(config, api=self.registry.sandbox)
+            try:
+                self._running = start_sandbox(config)
+            except ValueError as exc:  # a --sandbox-data file that does not load
+                raise UsageError(str(exc)) from None
             self.origin = self._running.url
         else:
             self.origin = normalize_origin(self.target)
@@ -251,6 +258,11 @@ class TargetSession(AbstractContextManager["TargetSession"]):
         if self.registry.login_flow == "instagram-login":
             return self._instagram_login(chosen, user, password, scopes)
         from igflow.auth import authorize_sandbox
+
+        if self.scope_cap is not None:
+            from igflow.dry_scopes import capped
+
+            scopes = capped(scopes, self.scope_cap)
 
         new_token = authorize_sandbox(
             self.session,

@@ -197,6 +197,8 @@ class Playbook(NamedTuple):
     outputs: Mapping[str, CompiledExpression] = _EMPTY
     on_rate_limit: str | None = None  # "halt" | "wait"; None: the command line decides
     api_version: str | None = None  # Graph: the version to call; None: the profile's pinned one
+    # A dataset file for the built-in sandbox, as written (relative to the playbook's directory).
+    sandbox_data: str | None = None
     # The environment variables templates may read (`env:` and `secrets:`): name -> public.
     # A public value is shown as is; every other one is redacted everywhere.
     env: Mapping[str, bool] = _EMPTY

@@ -141,6 +141,9 @@ def compile_playbook(
         env=MappingProxyType(dict(ctx.env)),
         locations=MappingProxyType(doc.locations),
         api_version=version if isinstance(version, str) else None,
+        sandbox_data=data.get("sandbox_data")
+        if isinstance(data.get("sandbox_data"), str)
+        else None,
     )
     return playbook, issues
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from werkzeug.datastructures import MultiDict
-from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
@@ -54,6 +54,7 @@ from igflow.sandbox.csrf import CsrfGuard
 from igflow.sandbox.db import Database
 from igflow.sandbox.faults import DROP, DroppedConnection, FaultInjector
 from igflow.sandbox.oauth import OAuthViews
+from igflow.sandbox.portal.views import PortalViews
 from igflow.sandbox.ratelimit import RateLimiter, RateStatus
 from igflow.sandbox.requestlog import LogEntry, RequestLog, redact_params
 from igflow.sandbox.secretindex import SecretIndex
@@ -110,6 +111,7 @@ class SandboxApp:
         self.handlers = handlers
         self.registry = registry
         self.clock = clock
+        self.reset_dataset: dict[str, Any] | None = None  # None: the config's dataset
         self.oauth_state = OAuthState(db)
         # Every secret issued, from the database and from now on, so the log masks its value.
         self.secrets = SecretIndex(lookup=self.oauth_state.secret_ending)
@@ -134,15 +136,37 @@ class SandboxApp:
             throttle=LoginThrottle(clock.now),
         )
         self.admin = AdminViews(
-            self.oauth_state, store, clock, self.faults, self.limiter, config.era
+            self.oauth_state,
+            store,
+            clock,
+            self.faults,
+            self.limiter,
+            config.era,
+            reset_state=self.reset,
         )
         self._admin_routes = self.admin.routes()
+        self.portal = _portal(self)
+        self._portal_routes = self.portal.routes()
         self._map = self._build_map()
 
     def _issued(self, kind: str, value: str) -> None:
         self.secrets.add(value)
-        if kind == "session":  # its consent form's CSRF token is as secret as the session
+        if kind == "session":  # its forms' CSRF tokens are as secret as the session
             self.secrets.add(self.csrf.consent_token(value))
+            self.secrets.add(self.csrf.portal_token(value))
+
+    def reset(self) -> None:
+        """Put the state back to the dataset: content, clients, grants, sessions, counters.
+
+        The same database is emptied and loaded again (a ``--db`` file stays that file), from
+        the dataset this sandbox was started with (``--data``, ``--generate``, or the default).
+        """
+        # Other requests wait meanwhile: none sees the tables half made.
+        with self.db.exclusive():
+            self.db.wipe()
+            self.portal.details.reset()
+            initialize(self.db, self.store, self.config, self.reset_dataset)
+        self.limiter.reset()
 
     # ---- routing ---------------------------------------------------------------------------
     def _build_map(self) -> Map:
@@ -163,6 +187,10 @@ class SandboxApp:
         rules += [
             Rule(path, endpoint="admin:" + path, methods=list(methods))
             for path, (methods, _) in self._admin_routes.items()
+        ]
+        rules += [
+            Rule(path, endpoint="portal:" + path, methods=list(methods))
+            for path, (methods, _) in self._portal_routes.items()
         ]
         return Map(rules, strict_slashes=False, merge_slashes=False)
 
@@ -198,9 +226,11 @@ class SandboxApp:
         try:
             target, args = adapter.match(path, method=request.method)
         except MethodNotAllowed as exc:
+            if _is_portal_page(path):
+                return self.portal.method_not_allowed(request, exc.valid_methods or [])
             return self._method_not_allowed(path, request.method, exc.valid_methods or [])
         except NotFound:
-            return self._not_found(path)
+            return self._not_found(request, path)
         kind, _, name = str(target).partition(":")
         if kind == "oauth":
             view = {
@@ -210,13 +240,18 @@ class SandboxApp:
             }[name]
             return _guard(view, request, oauth=True)
         if kind == "admin":
-            return _guard(self._admin_routes[name][1], request, oauth=False)
+            view = self._admin_routes[name][1]
+            return _guard(lambda r: view(r, **args), request, oauth=False)
+        if kind == "portal":
+            return self.portal.handle(self._portal_routes[name][1], request, **args)
         endpoint = self.registry.endpoints[name]
         trace.endpoint = endpoint.id
         return self.api(request, endpoint, args, path, trace)
 
-    def _not_found(self, path: str) -> Response:
-        if path.startswith(("/oauth/", "/accounts/")):
+    def _not_found(self, request: Request, path: str) -> Response:
+        if _is_portal_page(path):  # the website: a page, not JSON
+            return self.portal.not_found(request)
+        if path.startswith("/oauth/"):
             return envelope.oauth_error(404, "OAuthException", "No such OAuth endpoint")
         error = SandboxApiError(404, "APINotFoundError", "this endpoint does not exist")
         return envelope.api_response(
@@ -448,7 +483,7 @@ class SandboxApp:
                 method=request.method,
                 path=request.path,
                 query=redact_params(request.args),
-                form=redact_params(request.form),
+                form=redact_params(_form_or_empty(request)),
                 status=status,
                 endpoint=trace.endpoint,
                 fault=trace.fault,
@@ -474,6 +509,24 @@ def _guard(view: Callable[[Request], Response], request: Request, *, oauth: bool
         return envelope.json_response(
             {"error": "internal error (see the sandbox's log)"}, status=500
         )
+
+
+def _form_or_empty(request: Request) -> MultiDict[str, str]:
+    """The form for the log; a body refused as too large has none (and must not fail here)."""
+    try:
+        return request.form
+    except HTTPException:
+        return MultiDict()
+
+
+def _is_portal_page(path: str) -> bool:
+    """The website's pages (the OAuth login keeps the OAuth endpoints' JSON errors)."""
+    return (
+        path == "/"
+        or path == "/developer"
+        or path.startswith(("/developer/", "/accounts/"))
+        and not path.startswith("/accounts/login")
+    )
 
 
 def _first_values(params: MultiDict[str, str]) -> dict[str, str]:
@@ -541,22 +594,41 @@ def create_app(
 
         handlers = HANDLERS
     clock = make_clock(config.clock, config.clock_start)
-    oauth_state = OAuthState(db)
-    if not oauth_state.initialized():
-        raw = dataset if dataset is not None else _dataset(config)
-        store.create_schema()
-        store.load(raw)
-        # The OAuth tables are made last: their presence marks a fully initialised database.
-        oauth_state.create_schema()
-        load_clients(
-            oauth_state,
-            raw.get("clients") or _default_client_specs(),
-            user_resolver(store),
-            [str(user["id"]) for user in store.list_users()],
-        )
-    return SandboxApp(
+    if not OAuthState(db).initialized():
+        initialize(db, store, config, dataset)
+    app = SandboxApp(
         config, db=db, store=store, handlers=handlers, registry=load_registry(), clock=clock
     )
+    if dataset is not None:  # an injected dataset is also what a reset goes back to
+        app.reset_dataset = dataset
+    return app
+
+
+def initialize(
+    db: Database, store: UserStore, config: SandboxConfig, dataset: dict[str, Any] | None = None
+) -> None:
+    """Load a fresh database: the dataset's content, then its clients."""
+    oauth_state = OAuthState(db)
+    raw = dataset if dataset is not None else _dataset(config)
+    store.create_schema()
+    store.load(raw)
+    # The OAuth tables are made last: their presence marks a fully initialised database.
+    oauth_state.create_schema()
+    load_clients(
+        oauth_state,
+        raw.get("clients") or _default_client_specs(),
+        user_resolver(store),
+        [str(user["id"]) for user in store.list_users()],
+    )
+
+
+def _portal(app: SandboxApp) -> PortalViews:
+    from igflow.sandbox.portal.details import ClientDetails
+
+    endpoints = [
+        (e.method, e.prefix + e.path, e.scope or "(none)") for e in app.registry.endpoints.values()
+    ]
+    return PortalViews(app.oauth_state, app.store, app.csrf, ClientDetails(app.db), endpoints)
 
 
 def _dataset(config: SandboxConfig) -> dict[str, Any]:

@@ -161,7 +161,13 @@ def add_sandbox_parser(subparsers: Any) -> None:
         metavar="URI",
         help="a registered redirect URI (repeatable; default: http://localhost)",
     )
-    add.add_argument("--no-implicit", action="store_true", help="disable implicit OAuth")
+    implicit = add.add_mutually_exclusive_group()
+    implicit.add_argument(
+        "--implicit", action="store_true", help="allow implicit OAuth (default: disabled)"
+    )
+    implicit.add_argument(
+        "--no-implicit", action="store_true", help="disable implicit OAuth (the default)"
+    )
     add.add_argument("--signed", action="store_true", help="enforce signed requests (sig)")
     add.add_argument(
         "--live", action="store_true", help="live mode (no sandbox caps, live rate limits)"
@@ -173,6 +179,10 @@ def add_sandbox_parser(subparsers: Any) -> None:
         metavar="USER",
         help="a sandbox user (repeatable; default: the default client's)",
     )
+    from igflow.sandbox.cli_manage import add_client_actions, add_commands
+
+    add_client_actions(actions)
+    add_commands(commands)
 
 
 def _add_target(parser: argparse.ArgumentParser) -> None:
@@ -182,16 +192,34 @@ def _add_target(parser: argparse.ArgumentParser) -> None:
 
 
 # ---- dispatch ----------------------------------------------------------------------------------
-def run_sandbox_command(args: argparse.Namespace, out: TextIO) -> int:
-    """Run a parsed ``igflow sandbox ...`` command; return its exit status."""
+def run_sandbox_command(args: argparse.Namespace, out: TextIO, err: TextIO | None = None) -> int:
+    """Run a parsed ``igflow sandbox ...`` command; return its exit status.
+
+    ``err`` gets notes that are not the command's output (default: sys.stderr).
+    """
+    if args.sandbox_command == "users":
+        import sys
+
+        return _users(args, out, err or sys.stderr)
     commands: dict[str, Callable[[argparse.Namespace, TextIO], int]] = {
         "serve": _serve,
-        "users": _users,
         "token": _token,
         "clients": _clients,
+        "grants": _manage("run_grants"),
+        "reset": _manage("run_reset"),
     }
     # Failures are igflow errors: they go to the CLI's one error path (igflow.cli.main).
     return commands[args.sandbox_command](args, out)
+
+
+def _manage(name: str) -> Callable[[argparse.Namespace, TextIO], int]:
+    def run(args: argparse.Namespace, out: TextIO) -> int:
+        from igflow.sandbox import cli_manage
+
+        command: Callable[[argparse.Namespace, TextIO], int] = getattr(cli_manage, name)
+        return command(args, out)
+
+    return run
 
 
 def _serve(args: argparse.Namespace, out: TextIO) -> int:
@@ -243,12 +271,14 @@ def config_from_args(args: argparse.Namespace) -> Any:
 
 
 # ---- users ------------------------------------------------------------------------------------
-def _users(args: argparse.Namespace, out: TextIO) -> int:
+def _users(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.db:
         with _open_state(args.db) as (state, store):
             users = store.list_users()
+    elif args.url:
+        users = _get_json(args.url, "/_sandbox/info").get("users", [])
     else:
-        users = _get_json(args.url or DEFAULT_URL, "/_sandbox/info").get("users", [])
+        users = _users_here_or_default(err)
     rows = [
         (
             u.get("username", ""),
@@ -260,6 +290,24 @@ def _users(args: argparse.Namespace, out: TextIO) -> int:
     ]
     _table(out, ("USERNAME", "ID", "PRIVATE", "PASSWORD"), rows)
     return 0
+
+
+def _users_here_or_default(err: TextIO) -> list[dict[str, Any]]:
+    """The users of the sandbox at the default URL, else of the default dataset (saying so)."""
+    try:
+        users: list[dict[str, Any]] = _get_json(DEFAULT_URL, "/_sandbox/info").get("users", [])
+        return users
+    except TransportError:
+        from igflow.sandbox.admin import user_summary
+        from igflow.sandbox.dataset import read_dataset
+
+        # On stderr, so the table on stdout reads the same either way.
+        print(
+            f"igflow: no sandbox is running at {DEFAULT_URL}; these are the default dataset's "
+            "users (what `igflow run` and `igflow sandbox serve` start with)",
+            file=err,
+        )
+        return [user_summary(user) for user in read_dataset(None).get("users", [])]
 
 
 # ---- token ------------------------------------------------------------------------------------
@@ -298,6 +346,8 @@ def _token(args: argparse.Namespace, out: TextIO) -> int:
                 password=password,
                 scopes=scopes,
                 timeout=DEFAULT_TIMEOUT,
+                # Implicit OAuth off (new clients' default): the code flow, as a server would.
+                client_secret=None if client.implicit else client.client_secret,
             )
         except TransportError as exc:
             raise _failure(str(exc), ExitCode.TRANSPORT) from None
@@ -309,6 +359,10 @@ def _token(args: argparse.Namespace, out: TextIO) -> int:
 
 # ---- clients ----------------------------------------------------------------------------------
 def _clients(args: argparse.Namespace, out: TextIO) -> int:
+    if args.clients_command in ("update", "remove"):
+        from igflow.sandbox.cli_manage import run_client_action
+
+        return run_client_action(args, out)
     if args.clients_command == "list":
         if args.db:
             with _open_state(args.db) as (state, _store):
@@ -334,7 +388,7 @@ def _clients(args: argparse.Namespace, out: TextIO) -> int:
         )
         return 0
     body: dict[str, Any] = {
-        "implicit": not args.no_implicit,
+        "implicit": bool(args.implicit),
         "signed": args.signed,
         "mode": "live" if args.live else "sandbox",
         "redirect_uris": args.redirect_uris or ["http://localhost"],
@@ -354,6 +408,12 @@ def _clients(args: argparse.Namespace, out: TextIO) -> int:
                 raise _failure(str(exc), ExitCode.USAGE) from None
     else:
         client = _post_json(args.url or DEFAULT_URL, "/_sandbox/clients", body)
+    print_client(client, out)
+    return 0
+
+
+def print_client(client: dict[str, Any], out: TextIO) -> None:
+    """A client as ``clients add`` and ``clients update`` print it, one ``key: value`` a line."""
     for key in (
         "name",
         "client_id",
@@ -372,7 +432,6 @@ def _clients(args: argparse.Namespace, out: TextIO) -> int:
             else value
         )
         print(f"{key}: {shown}", file=out)
-    return 0
 
 
 # ---- helpers ----------------------------------------------------------------------------------
@@ -429,7 +488,8 @@ def _request(method: str, url: str, path: str, body: Any = None) -> Any:
         payload = response.json()
     except ValueError:
         payload = None
-    if response.status_code == 404 and path.startswith("/_sandbox/"):
+    explained = isinstance(payload, dict) and isinstance(payload.get("error"), str)
+    if response.status_code == 404 and path.startswith("/_sandbox/") and not explained:
         raise _failure(f"{url} is not an igflow sandbox (no {path})", ExitCode.TRANSPORT)
     if response.status_code >= 400:
         message = payload.get("error") if isinstance(payload, dict) else None

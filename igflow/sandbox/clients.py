@@ -10,18 +10,21 @@ rules of reference §5) over one store.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from igflow.sandbox.db import Database
 
 MODES = ("sandbox", "live")
 MAX_SANDBOX_USERS = 10  # reference §10: the admin counts as one of the ten
 CODE_TTL_SECONDS = 600.0
+MAX_URI_LENGTH = 2048
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS oauth_clients (
@@ -164,40 +167,32 @@ class OAuthState:
         *,
         name: str,
         redirect_uris: Sequence[str] = ("http://localhost",),
-        implicit: bool = True,
+        implicit: bool = False,
         signed: bool = False,
         mode: str = "sandbox",
         sandbox_users: Iterable[str] = (),
         client_id: str | None = None,
         client_secret: str | None = None,
     ) -> Client:
-        """Register a client; ids and secrets are generated unless given (32 hex each)."""
-        users = tuple(dict.fromkeys(sandbox_users))
-        uris = tuple(redirect_uris)
-        if not name or not isinstance(name, str):
-            raise ClientSpecError("a client needs a name")
-        if mode not in MODES:
-            raise ClientSpecError(f"client mode must be sandbox or live, not '{mode}'")
-        if not uris or not all(
-            isinstance(u, str) and u.startswith(("http://", "https://")) for u in uris
-        ):
-            raise ClientSpecError("redirect_uris must be a non-empty list of http(s) URLs")
-        if mode == "sandbox" and len(users) > MAX_SANDBOX_USERS:
-            raise ClientSpecError(
-                f"a sandbox-mode client has at most {MAX_SANDBOX_USERS} sandbox users"
-            )
+        """Register a client; ids and secrets are generated unless given (32 hex each).
+
+        Implicit OAuth starts disabled, as on the real developer site: the seed had to uncheck
+        "Disable implicit OAuth" before ``response_type=token`` worked.
+        """
         for value, what in ((client_id, "client_id"), (client_secret, "client_secret")):
             if value is not None and not _is_hex32(value):
                 raise ClientSpecError(f"{what} must be 32 hex characters")
-        client = Client(
-            name=name,
-            client_id=client_id or _hex32(),
-            client_secret=client_secret or _hex32(),
-            redirect_uris=uris,
-            implicit=bool(implicit),
-            signed=bool(signed),
-            mode=mode,
-            sandbox_users=users,
+        client = _checked(
+            Client(
+                name=name,
+                client_id=client_id or _hex32(),
+                client_secret=client_secret or _hex32(),
+                redirect_uris=tuple(redirect_uris),
+                implicit=bool(implicit),
+                signed=bool(signed),
+                mode=mode,
+                sandbox_users=tuple(dict.fromkeys(sandbox_users)),
+            )
         )
         with self.db.transaction() as conn:
             clash = conn.execute(
@@ -223,6 +218,64 @@ class OAuthState:
                 ),
             )
         return client
+
+    def update_client(
+        self,
+        client_id: str,
+        *,
+        redirect_uris: Sequence[str] | None = None,
+        implicit: bool | None = None,
+        signed: bool | None = None,
+        mode: str | None = None,
+        sandbox_users: Iterable[str] | None = None,
+    ) -> Client:
+        """Change a client's settings (None leaves one as it is); returns the updated client.
+
+        Its id, secret and tokens stay: on the real site, toggling a checkbox did not revoke
+        anybody's access.
+        """
+        with self.db.transaction() as conn:
+            current = self.client(client_id)
+            if current is None:
+                raise ClientSpecError(f"no client with id '{client_id}'")
+            client = _checked(
+                dataclasses.replace(
+                    current,
+                    redirect_uris=current.redirect_uris
+                    if redirect_uris is None
+                    else tuple(redirect_uris),
+                    implicit=current.implicit if implicit is None else bool(implicit),
+                    signed=current.signed if signed is None else bool(signed),
+                    mode=current.mode if mode is None else mode,
+                    sandbox_users=current.sandbox_users
+                    if sandbox_users is None
+                    else tuple(dict.fromkeys(sandbox_users)),
+                )
+            )
+            conn.execute(
+                "UPDATE oauth_clients SET redirect_uris = ?, implicit = ?, signed = ?, mode = ?, "
+                "sandbox_users = ? WHERE client_id = ?",
+                (
+                    json.dumps(list(client.redirect_uris)),
+                    int(client.implicit),
+                    int(client.signed),
+                    client.mode,
+                    json.dumps(list(client.sandbox_users)),
+                    client.client_id,
+                ),
+            )
+        return client
+
+    def remove_client(self, client_id: str) -> Client:
+        """Delete a client with its grants and codes (its tokens stop working at once)."""
+        with self.db.transaction() as conn:
+            current = self.client(client_id)
+            if current is None:
+                raise ClientSpecError(f"no client with id '{client_id}'")
+            conn.execute("DELETE FROM oauth_grants WHERE client_id = ?", (client_id,))
+            conn.execute("DELETE FROM oauth_codes WHERE client_id = ?", (client_id,))
+            conn.execute("DELETE FROM oauth_clients WHERE client_id = ?", (client_id,))
+        return current
 
     def client(self, client_id: str) -> Client | None:
         with self.db.transaction() as conn:
@@ -278,6 +331,32 @@ class OAuthState:
             row = conn.execute("SELECT * FROM oauth_grants WHERE token = ?", (token,)).fetchone()
         return _grant(row) if row else None
 
+    def grants(self, user_id: str | None = None) -> list[Grant]:
+        """Every grant (of one user when given), oldest first."""
+        sql, params = "SELECT * FROM oauth_grants", ()  # type: tuple[str, tuple[str, ...]]
+        if user_id is not None:
+            sql, params = sql + " WHERE user_id = ?", (user_id,)
+        with self.db.transaction() as conn:
+            rows = conn.execute(sql + " ORDER BY rowid", params).fetchall()
+        return [_grant(row) for row in rows]
+
+    def revoke(self, user_id: str, client_id: str) -> Grant | None:
+        """Withdraw a user's grant to a client (its token is refused from now on).
+
+        Returns the grant revoked, None when there was none. Authorizing again makes a new
+        token, as re-approving a revoked app did. Unused codes the user got for the client go
+        too, so an exchange cannot bring the grant back.
+        """
+        with self.db.transaction() as conn:
+            grant = self.grant_for(user_id, client_id)
+            if grant is None:
+                return None
+            conn.execute("DELETE FROM oauth_grants WHERE token = ?", (grant.token,))
+            conn.execute(
+                "DELETE FROM oauth_codes WHERE user_id = ? AND client_id = ?", (user_id, client_id)
+            )
+        return grant
+
     # ---- authorization codes -----------------------------------------------------------------
     def issue_code(self, client_id: str, user_id: str, redirect_uri: str, now: float) -> str:
         code = _hex32()
@@ -319,6 +398,11 @@ class OAuthState:
             conn.execute("INSERT INTO oauth_sessions VALUES (?, ?)", (session_id, user_id))
         return session_id
 
+    def end_session(self, session_id: str) -> None:
+        """Log out: the session id is forgotten, so a copy of the cookie no longer works."""
+        with self.db.transaction() as conn:
+            conn.execute("DELETE FROM oauth_sessions WHERE session_id = ?", (session_id,))
+
     def session_user(self, session_id: str | None) -> str | None:
         if not session_id:
             return None
@@ -352,6 +436,37 @@ class OAuthState:
                 (core,),
             ).fetchone()
         return str(row[0]) if row else None
+
+
+def _checked(client: Client) -> Client:
+    """The client when its settings can be registered; ClientSpecError says what is wrong."""
+    if not client.name or not isinstance(client.name, str):
+        raise ClientSpecError("a client needs a name")
+    if client.mode not in MODES:
+        raise ClientSpecError(f"client mode must be sandbox or live, not '{client.mode}'")
+    if not client.redirect_uris:
+        raise ClientSpecError("a client needs at least one redirect URI")
+    for uri in client.redirect_uris:
+        problem = redirect_uri_problem(uri)
+        if problem:
+            raise ClientSpecError(problem)
+    if client.mode == "sandbox" and len(client.sandbox_users) > MAX_SANDBOX_USERS:
+        raise ClientSpecError(
+            f"a sandbox-mode client has at most {MAX_SANDBOX_USERS} sandbox users"
+        )
+    return client
+
+
+def redirect_uri_problem(uri: object) -> str | None:
+    """Why a redirect URI cannot be registered (None when it can): an http(s) URL with a host."""
+    if not isinstance(uri, str) or not uri.startswith(("http://", "https://")):
+        return f"redirect URI '{uri}' is not an http(s) URL (e.g. http://localhost)"
+    parts = urlsplit(uri)
+    if not parts.hostname or any(c.isspace() for c in uri) or len(uri) > MAX_URI_LENGTH:
+        return f"redirect URI '{uri}' is not a valid URL (e.g. http://localhost/callback)"
+    if parts.fragment or "#" in uri:
+        return f"redirect URI '{uri}' must not contain a fragment (#...)"
+    return None
 
 
 def _is_hex32(value: str) -> bool:
@@ -415,7 +530,7 @@ def load_clients(
                 client_id=spec.get("client_id") or derived_hex(name, "client_id"),
                 client_secret=spec.get("client_secret") or derived_hex(name, "client_secret"),
                 redirect_uris=spec.get("redirect_uris") or ("http://localhost",),
-                implicit=bool(spec.get("implicit", True)),
+                implicit=bool(spec.get("implicit", False)),
                 signed=bool(spec.get("signed", False)),
                 mode=mode,
                 sandbox_users=users,

@@ -1,10 +1,11 @@
-"""CSRF tokens of the login and consent forms, bound to something the server issued.
+"""CSRF tokens of the login, consent and portal forms, bound to something the server issued.
 
 A double-submit check (cookie == form field) trusts a value the client can set, so a page that
 plants a cookie wins. Here every form token is ``HMAC(server secret, binding)``: on the consent
-form the binding is the login session (a token from another session fails); on the login form,
-which comes before any session, it is a nonce the server issued and remembers (a cookie the
-server never issued is refused, whatever the form says). The secret lives only in this process.
+form and the developer portal's forms (each under its own purpose) the binding is the login
+session (a token from another session fails); on the login form, which comes before any
+session, it is a nonce the server issued and remembers (a cookie the server never issued is
+refused, whatever the form says). The secret lives only in this process.
 """
 
 from __future__ import annotations
@@ -52,6 +53,15 @@ class CsrfGuard:
 
     def consent_ok(self, session_id: str, field: str) -> bool:
         return hmac.compare_digest(self.consent_token(session_id).encode(), field.encode())
+
+    # ---- the developer portal's forms: bound to the login session, a purpose of their own ----
+    def portal_token(self, session_id: str) -> str:
+        return self._sign("portal", session_id)
+
+    def portal_ok(self, session_id: str, field: str) -> bool:
+        return bool(session_id) and hmac.compare_digest(
+            self.portal_token(session_id).encode(), field.encode()
+        )
 
     # ---- the login form: bound to a nonce the server issued ------------------------------------
     def login_nonce(self, cookie: str | None) -> tuple[str, bool]:

@@ -46,6 +46,42 @@ class Database:
         with self._lock:
             self._conn.executescript(script)
 
-    def close(self) -> None:
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold the connection for a sequence of transactions no other thread may interleave."""
         with self._lock:
+            yield
+
+    def wipe(self) -> None:
+        """Drop every table, index and trigger (a reset loads the dataset again afterwards)."""
+        with self._lock:
+            # Foreign keys off while dropping, so the order of the tables does not matter; the
+            # pragma cannot change inside a transaction, hence outside it.
+            self._conn.execute("PRAGMA foreign_keys = OFF")
+            try:
+                with self.transaction() as conn:
+                    names = conn.execute(
+                        "SELECT type, name FROM sqlite_master "
+                        "WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%'"
+                    ).fetchall()
+                    for kind, name in names:
+                        quoted = '"' + str(name).replace('"', '""') + '"'
+                        conn.execute(f"DROP {str(kind).upper()} IF EXISTS {quoted}")
+            finally:
+                self._conn.execute("PRAGMA foreign_keys = ON")
+
+    def close(self) -> None:
+        """Close the connection; a state file is checkpointed first, so it stands alone.
+
+        In WAL mode recent writes sit in ``FILE-wal`` until a checkpoint; copying only the main
+        file after a stop would lose them. Switching back to the rollback journal folds the WAL
+        in and removes it (the next open turns WAL on again).
+        """
+        with self._lock:
+            if self.path != ":memory:":
+                try:
+                    self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                    self._conn.execute("PRAGMA journal_mode = DELETE")
+                except sqlite3.Error:
+                    pass  # closing must not fail; SQLite still checkpoints on the last close
             self._conn.close()

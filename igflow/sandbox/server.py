@@ -197,15 +197,50 @@ def serve_forever(
     if level == logging.NOTSET or level > logging.INFO:
         logger.setLevel(logging.INFO)
     print(describe(app, f"http://{server.host}:{server.port}"), file=out, flush=True)
+    received = _StopSignals()
     try:
-        # werkzeug's serve_forever swallows Ctrl-C itself; the outer catch covers a second one.
-        server.serve_forever(poll_interval=_POLL_SECONDS)
+        with received:
+            # werkzeug's serve_forever swallows Ctrl-C itself; the outer catch covers a second.
+            server.serve_forever(poll_interval=_POLL_SECONDS)
     except KeyboardInterrupt:
         pass
     finally:
         server.server_close()
-        app.close()
+        app.close()  # a --db file is checkpointed here: it stands alone afterwards
         logger.removeHandler(handler)
         logger.setLevel(level)
-    print("sandbox stopped", file=out, flush=True)
+    why = f" ({received.name})" if received.name else ""
+    saved = f"; state saved in {config.db}" if config.db != ":memory:" else ""
+    print(f"sandbox stopped{why}{saved}", file=out, flush=True)
     return 0
+
+
+class _StopSignals:
+    """SIGTERM and SIGINT stop ``serve_forever`` cleanly: each becomes a KeyboardInterrupt
+    raised in the serving loop, which werkzeug ends quietly; the old handlers come back after.
+    Only the main thread can set handlers; elsewhere (tests) this does nothing."""
+
+    def __init__(self) -> None:
+        self.name: str | None = None
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> _StopSignals:
+        import signal
+
+        if threading.current_thread() is not threading.main_thread():
+            return self
+        for number in (signal.SIGTERM, signal.SIGINT):
+            self._previous[number] = signal.signal(number, self._stop)
+        return self
+
+    def _stop(self, number: int, _frame: object) -> None:
+        import signal
+
+        self.name = signal.Signals(number).name
+        raise KeyboardInterrupt
+
+    def __exit__(self, *exc_info: object) -> None:
+        import signal
+
+        for number, handler in self._previous.items():
+            signal.signal(number, handler)

@@ -40,6 +40,11 @@ def test_wheel_ships_the_top_level_schemas(wheel: Path) -> None:
     assert "igflow/help.txt" in names  # what `igflow --help` prints without argparse
     assert "igflow/registry/instagram_v1.yaml" in names
     assert "igflow/sandbox/data/default.yaml" in names
+    # The developer portal's templates (package data, read through igflow.resources).
+    templates = ROOT / "igflow" / "sandbox" / "portal" / "templates"
+    for template in templates.glob("*.html"):
+        assert f"igflow/sandbox/portal/templates/{template.name}" in names
+    assert "igflow/sandbox/portal/templates/register.html" in names
 
 
 def test_installed_package_finds_its_schemas(wheel: Path, tmp_path: Path) -> None:
@@ -78,3 +83,31 @@ def test_installed_package_finds_its_schemas(wheel: Path, tmp_path: Path) -> Non
     where, title = json.loads(completed.stdout)
     assert Path(where) == site / "igflow" / "schemas"
     assert title
+
+
+def test_the_installed_package_renders_the_portal(wheel: Path, tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "--quiet", "--target", str(site)]
+        + [str(wheel)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    probe = (
+        "import igflow.sandbox.portal.render as r;"
+        "print(r.environment().loader.searchpath[0]);"
+        "print('Register Your Application' in r.render('developer.html', path='/', visitor=None))"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(site)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    where, rendered = completed.stdout.split()
+    assert Path(where) == site / "igflow" / "sandbox" / "portal" / "templates"
+    assert rendered == "True"

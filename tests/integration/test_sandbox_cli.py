@@ -78,8 +78,13 @@ def test_token_failures_are_one_line_with_an_exit_status(sandbox: RunningSandbox
     assert code == 5 and out == "" and len(err.splitlines()) == 1 and "password" in err
     code, _, err = run("token", "--url", sandbox.url, "--user", "grantwinney", "--client", "nope")
     assert code == 2 and "no client named 'nope'" in err
-    code, _, err = run("token", "--url", sandbox.url, "--user", "grantwinney", "--client", "signed")
-    assert code == 5 and "Implicit authentication is disabled" in err
+    code, _, err = run("token", "--url", sandbox.url, "--user", "famous_foodie")
+    assert code == 5 and "You are not a sandbox user of this client" in err
+    # A client without implicit OAuth gets its token through the code flow instead.
+    code, out, err = run(
+        "token", "--url", sandbox.url, "--user", "grantwinney", "--client", "signed"
+    )
+    assert code == 0 and out.startswith("3657782666.9bacfc3."), err
     code, _, err = run("token", "--url", f"http://127.0.0.1:{free_port()}", "--user", "grantwinney")
     assert code == 4 and "Traceback" not in err and len(err.splitlines()) == 1
 
