@@ -121,7 +121,7 @@ def _run(
     playbook = check_playbook(settings.playbook, external_names=list(variables))
     for writer in writers:
         writer.set_playbook(playbook)
-    for name in playbook.secrets:
+    for name in (*playbook.secrets, *settings.secret_variables):
         if name in variables:
             redactor.add(str(variables[name]))
     options = ConsoleOptions(

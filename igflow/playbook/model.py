@@ -206,3 +206,6 @@ class Playbook:
     # The environment variables templates may read (`env:` and `secrets:`): name -> public.
     # A public value is shown as is; every other one is redacted everywhere.
     env: Mapping[str, bool] = field(default_factory=lambda: _EMPTY)
+    # For test runs (the pytest plugin): markers, and why to skip it (None: run it).
+    tags: tuple[str, ...] = ()
+    skip: str | None = None

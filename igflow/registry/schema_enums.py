@@ -22,6 +22,7 @@ from igflow.registry import PROFILES, read_profile
 
 __all__ = ["generated_schema", "schema_text"]
 
+
 def _ref(kind: str, profile: str) -> dict[str, str]:
     return {"$ref": f"#/definitions/{kind}.{profile}"}
 

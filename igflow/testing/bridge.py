@@ -58,7 +58,7 @@ def call_app(
         base_url=f"{parts.scheme}://{parts.netloc}",
         query_string=parts.query,
         method=method.upper(),
-        headers=wanted,
+        headers=list(wanted.items()),
         data=data,
         content_type=_header(headers, "content-type"),
     )

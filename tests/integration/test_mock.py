@@ -182,9 +182,7 @@ def test_everything_is_restored_after_the_mock() -> None:
     with igflow.mock():
         assert httplib2.Http.request is not request_before
     assert httplib2.Http.request is request_before
-    assert type(requests.Session().get_adapter("https://api.instagram.com")) is type(
-        adapter_before
-    )
+    assert type(requests.Session().get_adapter("https://api.instagram.com")) is type(adapter_before)
     with pytest.raises(UsageError, match="no igflow.mock is active"):
         igflow.mock.token("grantwinney")
 
