@@ -127,7 +127,7 @@ def _run(
     options = ConsoleOptions(
         verbosity=settings.verbosity,
         color=io.color(io.stdout, settings.color),
-        tty=isatty(io.stdout),
+        tty=io.live(io.stdout),
     )
     console = ConsoleReporter(io.stdout, redactor, options)
     reporter: Reporter = FanOut([console, *writers]) if writers else console

@@ -25,8 +25,6 @@ if TYPE_CHECKING:
     from igflow.testing.handle import SandboxHandle
     from igflow.testing.served import ServedSandbox
 
-_SUFFIXES = (".igflow.yml", ".igflow.yaml")
-_SNIFF_BYTES = 4096
 _COLLECT_CHOICES = ("auto", "suffix", "off")
 _SESSION = pytest.StashKey["ServedSandbox"]()
 
@@ -103,26 +101,11 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 
 
 def _is_playbook(path: Path, mode: str) -> bool:
-    name = path.name.lower()
-    if mode == "off" or not name.endswith((".yml", ".yaml")):
+    if mode == "off" or not path.name.lower().endswith((".yml", ".yaml")):
         return False
-    if name.endswith(_SUFFIXES):
-        return True
-    return mode == "auto" and _starts_as_playbook(path)
+    from igflow.discovery import is_playbook  # stdlib only
 
-
-def _starts_as_playbook(path: Path) -> bool:
-    """A top-level ``igflow: 1`` line near the top: cheap enough for every YAML file."""
-    try:
-        with open(path, "rb") as handle:
-            head = handle.read(_SNIFF_BYTES)
-    except OSError:
-        return False
-    for raw in head.splitlines():
-        line = raw.split(b"#", 1)[0].rstrip()
-        if line.replace(b" ", b"").replace(b"\t", b"") in (b"igflow:1", b'igflow:"1"'):
-            return not raw[:1].isspace()
-    return False
+    return is_playbook(str(path), by_content=mode == "auto")
 
 
 # ---- fixtures -----------------------------------------------------------------------------------

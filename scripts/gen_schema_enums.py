@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """Regenerate the registry enums in schemas/playbook.schema.json (see igflow.registry.schema_enums).
 
-    python scripts/gen_schema_enums.py          # rewrite the schema
-    python scripts/gen_schema_enums.py --check  # exit 1 if it is out of step
+python scripts/gen_schema_enums.py          # rewrite the schema
+python scripts/gen_schema_enums.py --check  # exit 1 if it is out of step
 """
 
 from __future__ import annotations
