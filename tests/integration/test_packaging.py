@@ -40,6 +40,12 @@ def test_wheel_ships_the_top_level_schemas(wheel: Path) -> None:
     assert "igflow/help.txt" in names  # what `igflow --help` prints without argparse
     assert "igflow/registry/instagram_v1.yaml" in names
     assert "igflow/sandbox/data/default.yaml" in names
+    # `igflow completion SHELL` prints these; pytest finds the plugin through the entry point.
+    assert {f"igflow/completions/igflow.{shell}" for shell in ("bash", "zsh", "tcsh")} <= names
+    with zipfile.ZipFile(wheel) as archive:
+        (entry_points,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
+        text = archive.read(entry_points).decode()
+    assert "[pytest11]\nigflow = igflow.pytest_plugin" in text
 
 
 def test_installed_package_finds_its_schemas(wheel: Path, tmp_path: Path) -> None:
