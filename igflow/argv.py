@@ -52,7 +52,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         "3 API error, 4 transport failure, 5 authentication, 6 safety rule, 7 writes in doubt, "
         "70 internal error, 130 interrupted.",
     )
-    parser.add_argument("--version", action="version", version=f"igflow {__version__}")
+    parser.add_argument("-V", "--version", action="version", version=f"igflow {__version__}")
     parser.add_argument(
         "--traceback", action="store_true", help="show a Python traceback for errors (debugging)"
     )
@@ -118,7 +118,8 @@ def _add_run_arguments(run: argparse.ArgumentParser) -> None:
         "--color",
         choices=("auto", "always", "never"),
         default="auto",
-        help="colour output (auto: only on a terminal, never when NO_COLOR is set)",
+        help="colour output (auto: on a terminal, or when FORCE_COLOR is set; never when "
+        "NO_COLOR is set or TERM=dumb)",
     )
     run.add_argument(
         "--report",
@@ -188,7 +189,13 @@ def _add_plan_arguments(plan: argparse.ArgumentParser) -> None:
 
 
 def _add_check_arguments(check: argparse.ArgumentParser) -> None:
-    check.add_argument("playbooks", nargs="+", metavar="PLAYBOOK")
+    check.add_argument(
+        "playbooks",
+        nargs="+",
+        metavar="PLAYBOOK",
+        help="playbook files, or directories: every playbook under them (*.igflow.yml, and "
+        "YAML files that start with `igflow: 1`)",
+    )
     _add_variable_options(check)
     check.add_argument("--traceback", action="store_true", help=argparse.SUPPRESS)
 
@@ -205,6 +212,14 @@ def _add_endpoints_arguments(endpoints: argparse.ArgumentParser) -> None:
 
 def _add_schema_arguments(schema: argparse.ArgumentParser) -> None:
     schema.add_argument("--registry", action="store_true", help="print the registry schema instead")
+
+
+def _add_completion_arguments(completion: argparse.ArgumentParser) -> None:
+    completion.add_argument(
+        "shell",
+        choices=("bash", "zsh", "tcsh"),
+        help='the shell; e.g. eval "$(igflow completion bash)" in ~/.bashrc',
+    )
 
 
 def _add_journal_arguments(journal: argparse.ArgumentParser) -> None:
@@ -233,6 +248,7 @@ _COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
         _add_journal_arguments,
     ),
     "sandbox": ("serve and manage the built-in Instagram API v1 sandbox", _add_sandbox_arguments),
+    "completion": ("print a shell completion script (bash, zsh, tcsh)", _add_completion_arguments),
 }
 
 

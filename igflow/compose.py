@@ -123,13 +123,13 @@ def _run(
     )
     for writer in writers:
         writer.set_playbook(playbook)
-    for name in playbook.secrets:
+    for name in (*playbook.secrets, *settings.secret_variables):
         if name in variables:
             redactor.add(str(variables[name]))
     options = ConsoleOptions(
         verbosity=settings.verbosity,
         color=io.color(io.stdout, settings.color),
-        tty=isatty(io.stdout),
+        tty=io.live(io.stdout),
     )
     console = ConsoleReporter(io.stdout, redactor, options)
     reporter: Reporter = FanOut([console, *writers]) if writers else console

@@ -32,11 +32,22 @@ class Environment:
         self.environ: Mapping[str, str] = dict(os.environ) if environ is None else environ
 
     def color(self, stream: TextIO, choice: str = "auto") -> bool:
+        """Colour or not: ``--color`` wins; then, as CPython decides for its own output,
+        NO_COLOR (set: no colour), FORCE_COLOR (set, non-empty: colour even when piped),
+        TERM=dumb (no colour); else colour on a terminal only."""
         if choice != "auto":
             return choice == "always"
         if "NO_COLOR" in self.environ:
             return False
+        if self.environ.get("FORCE_COLOR"):
+            return True
+        if self.environ.get("TERM") == "dumb":
+            return False
         return isatty(stream)
+
+    def live(self, stream: TextIO) -> bool:
+        """Whether progress may rewrite lines in place: a terminal that is not TERM=dumb."""
+        return isatty(stream) and self.environ.get("TERM") != "dumb"
 
 
 def isatty(stream: TextIO) -> bool:

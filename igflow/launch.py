@@ -1,6 +1,6 @@
 """The ``igflow`` command's entry point.
 
-``igflow --help`` (and ``-h``, ``--version``, and no arguments at all) is answered from text
+``igflow --help`` (and ``-h``, ``--version``/``-V``, and no arguments at all) is answered from text
 shipped in the package, without importing argparse or the CLI: it is the first command people
 run and the one whose startup igflow budgets (bench/startup.py). ``igflow/help.txt`` is what the
 CLI's own parser prints (tests/unit/test_launch.py keeps the two identical). Everything else goes
@@ -18,9 +18,9 @@ _USAGE_EXIT = 2  # no command given: the help, as a usage error (ExitCode.USAGE)
 
 def main() -> int:
     args = sys.argv[1:]
-    if args in (["--help"], ["-h"], []) or args == ["--version"]:
+    if args in (["--help"], ["-h"], [], ["--version"], ["-V"]):
         try:
-            if args == ["--version"]:
+            if args in (["--version"], ["-V"]):
                 sys.stdout.write(f"igflow {__version__}\n")
             else:
                 sys.stdout.write(help_text())

@@ -92,6 +92,8 @@ class RunSettings(NamedTuple):
     playbook: str
     variables: Mapping[str, Any] = MappingProxyType({})
     vars_file: str | None = None  # where the variables came from (it is never overwritten)
+    # Variables whose values are redacted as the playbook's `secrets:` are (IGFLOW_SECRET_x).
+    secret_variables: frozenset[str] = frozenset()
     target: str | None = None  # None: the playbook's own, else the built-in sandbox
     api_version: str | None = None  # Graph: --api-version (None: the playbook's, else pinned)
     sandbox_data: str | None = None  # a dataset for the built-in sandbox (--sandbox-data)

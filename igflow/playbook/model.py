@@ -205,3 +205,6 @@ class Playbook(NamedTuple):
     # Where each part of the playbook's data was written (a path such as ("steps", 3, "set",
     # "total") to its value's line:col): run-time errors point at the value they came from.
     locations: Mapping[tuple[str | int, ...], SourceLocation] = _NO_LOCATIONS
+    # For test runs (the pytest plugin): markers, and why to skip it (None: run it).
+    tags: tuple[str, ...] = ()
+    skip: str | None = None

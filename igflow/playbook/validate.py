@@ -144,8 +144,17 @@ def compile_playbook(
         sandbox_data=data.get("sandbox_data")
         if isinstance(data.get("sandbox_data"), str)
         else None,
+        tags=tuple(data.get("tags") or ()),
+        skip=_skip_reason(data.get("skip")),
     )
     return playbook, issues
+
+
+def _skip_reason(value: Any) -> str | None:
+    """``skip: true`` or ``skip: reason`` (the schema allows only those) as a reason."""
+    if value is True:
+        return "skip: true in the playbook"
+    return value if isinstance(value, str) and value else None
 
 
 def check_playbook(

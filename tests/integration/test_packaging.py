@@ -45,6 +45,12 @@ def test_wheel_ships_the_top_level_schemas(wheel: Path) -> None:
     for template in templates.glob("*.html"):
         assert f"igflow/sandbox/portal/templates/{template.name}" in names
     assert "igflow/sandbox/portal/templates/register.html" in names
+    # `igflow completion SHELL` prints these; pytest finds the plugin through the entry point.
+    assert {f"igflow/completions/igflow.{shell}" for shell in ("bash", "zsh", "tcsh")} <= names
+    with zipfile.ZipFile(wheel) as archive:
+        (entry_points,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
+        text = archive.read(entry_points).decode()
+    assert "[pytest11]\nigflow = igflow.pytest_plugin" in text
 
 
 def test_installed_package_finds_its_schemas(wheel: Path, tmp_path: Path) -> None:

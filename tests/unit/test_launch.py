@@ -48,6 +48,7 @@ def test_the_shipped_help_is_what_the_parser_prints() -> None:
         (["-h"], 0, "help"),
         ([], 2, "help"),
         (["--version"], 0, f"igflow {__version__}\n"),
+        (["-V"], 0, f"igflow {__version__}\n"),
     ],
 )
 def test_the_fast_path_answers_without_argparse(argv: list[str], code: int, output: str) -> None:

@@ -1,0 +1,376 @@
+"""The pytest plugin, driven by pytester: playbooks as items, options, markers, JUnit, xdist.
+
+Every inner run loads the plugin explicitly (``-p no:igflow -p igflow.pytest_plugin``): the
+same whether or not this environment has igflow's ``pytest11`` entry point installed.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+# Imported here, before any in-process pytester run: pytester removes the modules an inner run
+# imported when it ends, and a second import of yaml beside its C extension breaks its loaders.
+import igflow.compose
+import igflow.playbook
+import igflow.sandbox.app
+import igflow.testing.items
+import igflow.testing.mock  # noqa: F401
+from igflow.testing.served import serve_sandbox
+
+pytest_plugins = ("pytester",)
+
+PLUGIN = ("-p", "no:igflow", "-p", "igflow.pytest_plugin")
+ROOT = Path(__file__).resolve().parents[2]
+
+PASSING = """\
+igflow: 1
+name: Seed photo
+tags: [smoke]
+vars:
+  shortcode: Bcizg1_B3nu
+steps:
+  - authorize: {scopes: [basic], user: grantwinney}
+  - id: media
+    name: Get the photo by its shortcode
+    call: media.shortcode
+    with: {shortcode: "{{ shortcode }}"}
+    extract:
+      likes: $.data.likes.count
+    assert:
+      - likes == 1
+"""
+
+FAILING = """\
+igflow: 1
+name: Wrong like count
+steps:
+  - authorize: {scopes: [basic], user: grantwinney}
+  - name: Count the likes
+    call: media.shortcode
+    with: {shortcode: Bcizg1_B3nu}
+    extract:
+      likes: $.data.likes.count
+    assert:
+      - likes == 99
+  - name: Never reached
+    call: users.self
+"""
+
+INVALID = """\
+igflow: 1
+name: Typo
+steps:
+  - call: likes.delte
+"""
+
+UNLIKE = """\
+igflow: 1
+name: Unlike the seed photo
+steps:
+  - authorize: {scopes: [basic, likes], user: grantwinney}
+  - name: Unlike it
+    call: likes.delete
+    with: {media_id: "1667121369441597934_3657782666"}
+"""
+
+
+@pytest.fixture
+def pytester(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    # Subprocess runs (xdist) import this checkout's igflow, not an installed one.
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    for key in [k for k in os.environ if k.startswith(("IGFLOW_VAR_", "IGFLOW_SECRET_"))]:
+        monkeypatch.delenv(key)
+    monkeypatch.delenv("IGFLOW_TARGET", raising=False)
+    return pytester
+
+
+def junit_counts(path: Path) -> dict[str, int]:
+    suite = ET.parse(path).getroot()
+    suite = suite if suite.tag == "testsuite" else suite[0]
+    return {key: int(suite.get(key, "0")) for key in ("tests", "failures", "errors", "skipped")}
+
+
+def test_passing_failing_and_invalid_playbooks(pytester: pytest.Pytester) -> None:
+    pytester.makefile(".igflow.yml", seed=PASSING, wrong=FAILING, typo=INVALID)
+    result = pytester.runpytest(*PLUGIN, "-rA")
+    result.assert_outcomes(passed=1, failed=2)
+    out = result.stdout.str()
+    # The failing step, with its file:line message, the source line and the values...
+    result.stdout.fnmatch_lines(
+        [
+            "*wrong.igflow.yml:11:*likes == 99*",
+            "*- likes == 99",
+            "*where likes = 1",
+        ]
+    )
+    # ... and every step as a sub-result, the steps after it not run.
+    result.stdout.fnmatch_lines(
+        [
+            "Wrong like count: steps",
+            "  ok * line 4 *",
+            "  failed * line 5 * Count the likes  ?media.shortcode, 200?",
+            "  not-run * line 12 * Never reached",
+        ]
+    )
+    # An invalid playbook fails with igflow check's message (file:line:col, did you mean).
+    result.stdout.fnmatch_lines(
+        ["*typo.igflow.yml:4:*unknown endpoint 'likes.delte'*likes.delete*", "*nothing was sent*"]
+    )
+    assert "Traceback" not in out
+    assert "PASSED seed.igflow.yml::Seed photo" in out
+
+
+def test_collection_by_suffix_and_by_content(pytester: pytest.Pytester) -> None:
+    pytester.makefile(".igflow.yml", a=PASSING)
+    pytester.makefile(".yml", b=PASSING.replace("Seed photo", "Plain yml"))
+    pytester.makefile(".yaml", c="# not a playbook\nigflowish: 1\nsteps: []\n")
+    pytester.makefile(".yml", d="nested:\n  igflow: 1\n")
+    result = pytester.runpytest(*PLUGIN, "--collect-only", "-q")
+    result.stdout.fnmatch_lines(["a.igflow.yml::Seed photo", "b.yml::Plain yml"])
+    assert "c.yaml" not in result.stdout.str() and "d.yml" not in result.stdout.str()
+    suffix_only = pytester.runpytest(*PLUGIN, "--collect-only", "-q", "-o", "igflow_collect=suffix")
+    assert "b.yml" not in suffix_only.stdout.str()
+    assert "a.igflow.yml::Seed photo" in suffix_only.stdout.str()
+
+
+def test_k_selects_by_playbook_and_step_name(pytester: pytest.Pytester) -> None:
+    pytester.makefile(".igflow.yml", seed=PASSING, wrong=FAILING)
+    by_playbook = pytester.runpytest(*PLUGIN, "-k", "Wrong and like")
+    by_playbook.assert_outcomes(failed=1)
+    by_step = pytester.runpytest(*PLUGIN, "-k", "shortcode")  # a step name of 'Seed photo'
+    by_step.assert_outcomes(passed=1)
+    by_id = pytester.runpytest(*PLUGIN, "-k", "media and not Wrong")  # a step id
+    by_id.assert_outcomes(passed=1)
+    by_file = pytester.runpytest(*PLUGIN, "-k", "wrong")
+    by_file.assert_outcomes(failed=1)
+
+
+def test_junit_xml_counts_match(pytester: pytest.Pytester) -> None:
+    skipped = PASSING.replace("name: Seed photo", "name: Later\nskip: not yet")
+    pytester.makefile(".igflow.yml", seed=PASSING, wrong=FAILING, typo=INVALID, later=skipped)
+    result = pytester.runpytest(*PLUGIN, "--junitxml=out.xml")
+    result.assert_outcomes(passed=1, failed=2, skipped=1)
+    assert junit_counts(pytester.path / "out.xml") == {
+        "tests": 4,
+        "failures": 2,
+        "errors": 0,
+        "skipped": 1,
+    }
+    xml = (pytester.path / "out.xml").read_text(encoding="utf-8")
+    assert 'name="Seed photo"' in xml
+    assert "likes == 99" in xml  # the failure text
+    assert 'name="step line 5" value="failed: Count the likes"' in xml
+
+
+def test_tags_are_markers_and_skip_skips(pytester: pytest.Pytester) -> None:
+    skipped = FAILING.replace("name: Wrong like count", "name: Later\nskip: waiting for Graph")
+    pytester.makefile(".igflow.yml", seed=PASSING, wrong=FAILING, later=skipped)
+    smoke = pytester.runpytest(*PLUGIN, "--strict-markers", "-m", "smoke")
+    smoke.assert_outcomes(passed=1)
+    every = pytester.runpytest(*PLUGIN, "-m", "igflow", "-rs")
+    every.assert_outcomes(passed=1, failed=1, skipped=1)
+    every.stdout.fnmatch_lines(["*waiting for Graph*"])
+
+
+def test_x_stops_and_lf_reruns_the_failed(pytester: pytest.Pytester) -> None:
+    pytester.makefile(".igflow.yml", a_wrong=FAILING, b_seed=PASSING)
+    stopped = pytester.runpytest(*PLUGIN, "-x")
+    stopped.assert_outcomes(failed=1)
+    again = pytester.runpytest(*PLUGIN, "--lf")
+    again.assert_outcomes(failed=1)
+    assert "run-last-failure: rerun previous 1 failure" in again.stdout.str()
+
+
+def test_vars_target_dry_run_and_reports(pytester: pytest.Pytester) -> None:
+    pytester.makefile(".igflow.yml", unlike=UNLIKE)
+    pytester.makefile(
+        ".igflow.yml",
+        needs_var=PASSING.replace("vars:\n  shortcode: Bcizg1_B3nu\n", "").replace(
+            "Seed photo", "Needs a var"
+        ),
+    )
+    with serve_sandbox() as sandbox:
+        target = ("--igflow-target", sandbox.url, "--igflow-var", "shortcode=Bcizg1_B3nu")
+        dry = pytester.runpytest(*PLUGIN, *target, "--igflow-dry-run")
+        dry.assert_outcomes(passed=2)
+        assert sandbox.state.likers_of("Bcizg1_B3nu") == ["grantwinney"]  # nothing written
+        real = pytester.runpytest(*PLUGIN, *target, "--igflow-report", "json:reports")
+        real.assert_outcomes(passed=2)
+        assert sandbox.state.likers_of("Bcizg1_B3nu") == []  # the served sandbox was the target
+        assert {r["endpoint"] for r in sandbox.requests()} >= {"likes.delete", "media.shortcode"}
+    reports = sorted(p.name for p in (pytester.path / "reports").iterdir())
+    assert reports == [
+        "needs_var.igflow.yml_Needs_a_var.json",
+        "unlike.igflow.yml_Unlike_the_seed_photo.json",
+    ]
+    missing = pytester.runpytest(*PLUGIN, "-k", "Needs")
+    missing.assert_outcomes(failed=1)
+    missing.stdout.fnmatch_lines(["*'shortcode' is not defined*"])
+
+
+def test_environment_overrides(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytester.makefile(
+        ".igflow.yml",
+        env=PASSING.replace("vars:\n  shortcode: Bcizg1_B3nu\n", "")
+        + "  - log: 'the code is {{ shortcode }}'\n",
+    )
+    monkeypatch.setenv("IGFLOW_SECRET_shortcode", "Bcizg1_B3nu")
+    with serve_sandbox() as sandbox:
+        monkeypatch.setenv("IGFLOW_TARGET", sandbox.url)
+        result = pytester.runpytest(*PLUGIN, "-rA")
+        result.assert_outcomes(passed=1)
+        assert sandbox.requests(), "IGFLOW_TARGET was not used"
+    out = result.stdout.str()
+    assert "the code is" in out  # the console output is a report section
+    assert "Bcizg1_B3nu" not in out  # IGFLOW_SECRET_ values are redacted
+
+
+def test_xdist_runs_playbooks_in_parallel_without_port_clashes(pytester: pytest.Pytester) -> None:
+    for n in range(6):
+        pytester.makefile(".igflow.yml", **{f"seed{n}": PASSING.replace("Seed photo", f"Seed {n}")})
+    pytester.makefile(".igflow.yml", wrong=FAILING, unlike=UNLIKE)
+    pytester.makepyfile(
+        test_served="""
+        import requests
+
+        def test_session_one(igflow_sandbox_session):
+            assert requests.get(igflow_sandbox_session.url + "/_sandbox/info").ok
+
+        def test_function_one(igflow_sandbox):
+            assert requests.get(igflow_sandbox.url + "/_sandbox/info").ok
+        """
+    )
+    result = pytester.runpytest_subprocess(*PLUGIN, "-n", "2", "--junitxml=out.xml", "-p", "xdist")
+    result.assert_outcomes(passed=9, failed=1)
+    assert "2 workers" in result.stdout.str()
+    assert junit_counts(pytester.path / "out.xml") == {
+        "tests": 10,
+        "failures": 1,
+        "errors": 0,
+        "skipped": 0,
+    }
+
+
+def test_the_plugin_imports_nothing_until_it_is_needed(pytester: pytest.Pytester) -> None:
+    probe = (
+        "import sys, igflow.pytest_plugin; "
+        "print(sorted(m for m in sys.modules if m.startswith('igflow')))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "['igflow', 'igflow.pytest_plugin']"
+    # A pytest run that collects no playbook and uses no fixture loads none of igflow either.
+    pytester.makepyfile(
+        test_plain="""
+        import sys
+
+        def test_plain():
+            loaded = sorted(m for m in sys.modules if m.startswith("igflow."))
+            assert loaded == ["igflow.pytest_plugin"], loaded
+        """
+    )
+    pytester.runpytest_subprocess(*PLUGIN).assert_outcomes(passed=1)
+
+
+def test_the_entry_point_is_declared() -> None:
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert project["entry-points"]["pytest11"] == {"igflow": "igflow.pytest_plugin"}
+
+
+def test_fixtures_serve_reset_and_tear_down(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_fixtures=textwrap.dedent(
+            """
+            import json, os, pathlib, requests, pytest
+
+            MEDIA = "1667121369441597934_3657782666"
+            SEEN = pathlib.Path("seen.jsonl")
+
+            def note(sandbox, test):
+                with SEEN.open("a") as f:
+                    f.write(json.dumps({"test": test, "url": sandbox.url, "port": sandbox.port,
+                                        "log": sandbox._slot.log_path}) + "\\n")
+
+            def unlike(sandbox):
+                token = sandbox.token("grantwinney", scopes=["basic", "likes"])
+                r = requests.delete(f"{sandbox.url}/v1/media/{MEDIA}/likes",
+                                    params={"access_token": token})
+                assert r.json()["meta"]["code"] == 200
+
+            def test_my_unliker(igflow_sandbox):
+                note(igflow_sandbox, "function")
+                unlike(igflow_sandbox)
+                assert igflow_sandbox.state.likers_of("Bcizg1_B3nu") == []
+                assert [r["endpoint"] for r in igflow_sandbox.requests()] == ["likes.delete"]
+
+            def test_fails_but_is_torn_down(igflow_sandbox):
+                note(igflow_sandbox, "failing")
+                unlike(igflow_sandbox)
+                raise AssertionError("this test fails on purpose")
+
+            def test_session_first(igflow_sandbox_session):
+                note(igflow_sandbox_session, "session-1")
+                unlike(igflow_sandbox_session)
+                assert igflow_sandbox_session.state.likers_of("Bcizg1_B3nu") == []
+
+            def test_session_second_sees_fresh_state(igflow_sandbox_session):
+                note(igflow_sandbox_session, "session-2")
+                assert igflow_sandbox_session.state.likers_of("Bcizg1_B3nu") == ["grantwinney"]
+                assert igflow_sandbox_session.requests() == []
+
+            @pytest.mark.igflow_sandbox(clock="fake", era="2018-04-04")
+            def test_marker_configures(igflow_sandbox):
+                start = igflow_sandbox.clock.now()
+                assert igflow_sandbox.clock.advance(60) == start + 60
+                token = igflow_sandbox.token("grantwinney", ["basic", "public_content"])
+                r = requests.get(f"{igflow_sandbox.url}/v1/media/{MEDIA}",
+                                 params={"access_token": token})
+                assert r.json()["meta"]["error_message"] == "This endpoint has been retired"
+
+            @pytest.mark.igflow_mock(era="2016")
+            def test_mock_fixture(igflow_mock):
+                token = igflow_mock.token("grantwinney")
+                r = requests.get("https://api.instagram.com/v1/users/self",
+                                 params={"access_token": token})
+                assert r.json()["data"]["username"] == "grantwinney"
+            """
+        )
+    )
+    import socket
+    import threading
+
+    before = {t.ident for t in threading.enumerate()}
+    result = pytester.runpytest_inprocess(*PLUGIN)
+    result.assert_outcomes(passed=5, failed=1)
+    import json
+
+    seen = [json.loads(line) for line in (pytester.path / "seen.jsonl").read_text().splitlines()]
+    session = [s for s in seen if s["test"].startswith("session")]
+    assert session[0]["url"] == session[1]["url"]  # one sandbox for the session, reset between
+    assert len({s["port"] for s in seen}) == 3  # two function sandboxes and the session one
+    leaked = [t for t in threading.enumerate() if t.ident not in before]
+    assert leaked == [], leaked
+    for entry in seen:
+        assert not os.path.exists(entry["log"]), entry  # the temporary files are gone
+        with socket.socket() as probe, pytest.raises(OSError):
+            probe.settimeout(2)
+            probe.connect(("127.0.0.1", entry["port"]))  # nothing listens any more
+
+
+def test_bad_options_are_usage_errors(pytester: pytest.Pytester) -> None:
+    pytester.makefile(".igflow.yml", seed=PASSING)
+    bad_report = pytester.runpytest(*PLUGIN, "--igflow-report", "xml:out")
+    assert bad_report.ret == pytest.ExitCode.USAGE_ERROR
+    bad_report.stderr.fnmatch_lines(["*--igflow-report xml:out: expected FORMAT:DIR*"])
+    bad_var = pytester.runpytest(*PLUGIN, "--igflow-var", "no-equals")
+    assert bad_var.ret == pytest.ExitCode.USAGE_ERROR
+    bad_ini = pytester.runpytest_subprocess(*PLUGIN, "-o", "igflow_collect=everything")
+    assert bad_ini.ret == pytest.ExitCode.USAGE_ERROR
