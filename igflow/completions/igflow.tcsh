@@ -13,34 +13,41 @@ complete igflow \
         'c/--out-dir=/d/' \
         'c/--journal=/f/' \
         'c/--on-rate-limit=/(halt wait)/' \
+        'c/--api=/(instagram.v1 instagram.graph)/' \
         'c/--as=/(applied not-applied)/' \
+        'c/--api=/(v1 graph)/' \
         'c/--db=/f/' \
         'c/--data=/f/' \
         'c/--fault-phase=/(before after)/' \
         'c/--clock=/(real fake)/' \
         'c/--request-log=/f/' \
-        'c/--/(all api as client clock color data db drop-nth drop-rate dry-run era exhaust-rate-limit fail-nth fail-rate fault-phase fault-seed force generate help host journal json latency live max-response-bytes max-writes name no-implicit on-rate-limit out-dir password port quiet rate-limits redirect-uri registry report request-log resume retries sandbox-user scopes serial signed target timeout traceback url user var vars-file verbose version yes)/' \
+        'c/--mode=/(sandbox live)/' \
+        'c/--/(all api api-version as client clock color data db drop-nth drop-rate dry-run era exhaust-rate-limit fail-nth fail-rate fault-phase fault-seed force generate help host implicit journal json latency live max-response-bytes max-writes mode name no-implicit no-signed on-rate-limit out-dir password port quiet rate-limits redirect-uri registry report request-log resume retries sandbox-data sandbox-user scopes serial signed target timeout traceback url user var vars-file verbose version yes)/' \
         'c/-/(- V h q v)/' \
         'n/--vars-file/f/' \
         'n/--color/(auto always never)/' \
         'n/--out-dir/d/' \
         'n/--journal/f/' \
         'n/--on-rate-limit/(halt wait)/' \
+        'n/--api/(instagram.v1 instagram.graph)/' \
         'n/--as/(applied not-applied)/' \
+        'n/--api/(v1 graph)/' \
         'n/--db/f/' \
         'n/--data/f/' \
         'n/--fault-phase/(before after)/' \
         'n/--clock/(real fake)/' \
         'n/--request-log/f/' \
+        'n/--mode/(sandbox live)/' \
         'p/1/(run plan check endpoints schema journal sandbox completion)/' \
         'n/run/f/' \
         'n/plan/f/' \
         'n/check/f/' \
         'n/journal/(show settle discard)/' \
-        'n/sandbox/(serve users token clients)/' \
+        'n/sandbox/(serve users token clients grants reset)/' \
         'n/completion/(bash zsh tcsh)/' \
         'n/show/f/' \
         'n/settle/f/' \
         'n/discard/f/' \
-        'n/clients/(list add)/' \
+        'n/clients/(list add update remove)/' \
+        'n/grants/(list revoke)/' \
         'p/*/()/'

@@ -35,9 +35,14 @@ _shtab_igflow_sandbox_commands() {
   local _commands=(
     add:'register a client'
     clients:'list or register OAuth clients'
-    list:'list the registered clients'
+    grants:'list or revoke what users allowed clients'
+    list:'which clients hold which scopes'
+    remove:'delete a client (its tokens stop working)'
+    reset:'put the sandbox back to its dataset (clients, grants, content)'
+    revoke:'withdraw a grant (its token stops working)'
     serve:'serve a sandbox on loopback until Ctrl-C'
     token:'get an access token through the real OAuth flow'
+    update:'change a client'"'"'s settings'
     users:'list the demo users and their passwords'
   )
   _describe 'igflow sandbox commands' _commands
@@ -47,8 +52,18 @@ _shtab_igflow_sandbox_clients_commands() {
   local _commands=(
     add:'register a client'
     list:'list the registered clients'
+    remove:'delete a client (its tokens stop working)'
+    update:'change a client'"'"'s settings'
   )
   _describe 'igflow sandbox clients commands' _commands
+}
+
+_shtab_igflow_sandbox_grants_commands() {
+  local _commands=(
+    list:'which clients hold which scopes'
+    revoke:'withdraw a grant (its token stops working)'
+  )
+  _describe 'igflow sandbox grants commands' _commands
 }
 
 _shtab_igflow_options=(
@@ -80,7 +95,7 @@ _shtab_igflow_completion_defaults_added=0
 
 _shtab_igflow_endpoints_options=(
   "(- : *)"{-h,--help}"[show this help message and exit]"
-  "--api[registry profile]:api:"
+  "--api[registry profile\: instagram.v1 (legacy, the default) or instagram.graph]:api:(instagram.v1 instagram.graph)"
   ":an endpoint id, e.g. likes.delete:"
 )
 
@@ -142,6 +157,8 @@ _shtab_igflow_run_options=(
   "*--var[set a variable (repeatable)\; overrides the playbook\'s vars\; NAME\:\=JSON sets a typed value (n\:\=5, on\:\=true, tags\:\=\'\[\"a\"\]\')]:NAME=VALUE:"
   "--vars-file[a YAML mapping of variables]:FILE:_files"
   "--target[\'sandbox\' (default\: a fresh in-process sandbox) or an API origin URL, e.g. http\:\/\/127.0.0.1\:8765 for \`igflow sandbox serve\`]:target:"
+  "--api-version[the Graph API version to call, e.g. v24.0 (default\: the playbook\'s api_version, else the version instagram.graph pins, v25.0)]:VERSION:"
+  "--sandbox-data[a dataset YAML for the built-in sandbox (fresh each run\; overrides the playbook\'s sandbox_data)]:FILE:"
   "--timeout[read timeout for every request (default 30\; connect timeout 5)]:SECONDS:"
   "--max-response-bytes[the most bytes one response may have, decompressed (default 67108864, 64 MiB)\; a larger one stops the run (exit 4)]:N:"
   {-v,--verbose}"[show each HTTP exchange (secrets redacted)]"
@@ -183,7 +200,8 @@ _shtab_igflow_sandbox_clients_add_options=(
   "--db[a sandbox state file (from serve --db)]:FILE:_files"
   "--name[client name (default\: client-N)]:name:"
   "*--redirect-uri[a registered redirect URI (repeatable\; default\: http\:\/\/localhost)]:URI:"
-  "--no-implicit[disable implicit OAuth]"
+  "--implicit[allow implicit OAuth (default\: disabled)]"
+  "--no-implicit[disable implicit OAuth (the default)]"
   "--signed[enforce signed requests (sig)]"
   "--live[live mode (no sandbox caps, live rate limits)]"
   "*--sandbox-user[a sandbox user (repeatable\; default\: the default client\'s)]:USER:"
@@ -201,10 +219,75 @@ _shtab_igflow_sandbox_clients_list_options=(
 # guard to ensure default positional specs are added only once per session
 _shtab_igflow_sandbox_clients_list_defaults_added=0
 
+_shtab_igflow_sandbox_clients_remove_options=(
+  "(- : *)"{-h,--help}"[show this help message and exit]"
+  "--url[a running sandbox (default\: http\:\/\/127.0.0.1\:8765)]:url:"
+  "--db[a sandbox state file (from serve --db)]:FILE:_files"
+  ":the client\'s name (or id):"
+)
+
+# guard to ensure default positional specs are added only once per session
+_shtab_igflow_sandbox_clients_remove_defaults_added=0
+
+_shtab_igflow_sandbox_clients_update_options=(
+  "(- : *)"{-h,--help}"[show this help message and exit]"
+  "--url[a running sandbox (default\: http\:\/\/127.0.0.1\:8765)]:url:"
+  "--db[a sandbox state file (from serve --db)]:FILE:_files"
+  "--implicit[allow implicit OAuth (response_type\=token)]"
+  "--no-implicit[the opposite]"
+  "--signed[enforce signed requests (sig)]"
+  "--no-signed[the opposite]"
+  "*--redirect-uri[the redirect URIs (repeatable\; replaces the registered ones)]:URI:"
+  "--mode[sandbox or live mode]:mode:(sandbox live)"
+  "*--sandbox-user[the sandbox users (repeatable\; replaces the invited ones)]:USER:"
+  ":the client\'s name (or id):"
+)
+
+# guard to ensure default positional specs are added only once per session
+_shtab_igflow_sandbox_clients_update_defaults_added=0
+
+_shtab_igflow_sandbox_grants_options=(
+  "(- : *)"{-h,--help}"[show this help message and exit]"
+)
+
+# guard to ensure default positional specs are added only once per session
+_shtab_igflow_sandbox_grants_defaults_added=0
+
+_shtab_igflow_sandbox_grants_list_options=(
+  "(- : *)"{-h,--help}"[show this help message and exit]"
+  "--url[a running sandbox (default\: http\:\/\/127.0.0.1\:8765)]:url:"
+  "--db[a sandbox state file (from serve --db)]:FILE:_files"
+  "--user[only this user\'s grants]:user:"
+)
+
+# guard to ensure default positional specs are added only once per session
+_shtab_igflow_sandbox_grants_list_defaults_added=0
+
+_shtab_igflow_sandbox_grants_revoke_options=(
+  "(- : *)"{-h,--help}"[show this help message and exit]"
+  "--url[a running sandbox (default\: http\:\/\/127.0.0.1\:8765)]:url:"
+  "--db[a sandbox state file (from serve --db)]:FILE:_files"
+  "--user[the user who granted access]:user:"
+  "--client[the client\'s name (or id)]:client:"
+)
+
+# guard to ensure default positional specs are added only once per session
+_shtab_igflow_sandbox_grants_revoke_defaults_added=0
+
+_shtab_igflow_sandbox_reset_options=(
+  "(- : *)"{-h,--help}"[show this help message and exit]"
+  "--url[a running sandbox (default\: http\:\/\/127.0.0.1\:8765)]:url:"
+  "--db[a sandbox state file (from serve --db)]:FILE:_files"
+)
+
+# guard to ensure default positional specs are added only once per session
+_shtab_igflow_sandbox_reset_defaults_added=0
+
 _shtab_igflow_sandbox_serve_options=(
   "(- : *)"{-h,--help}"[show this help message and exit]"
   "--host[interface to listen on (default\: 127.0.0.1)]:host:"
   "--port[port (default\: 8765\; 0 picks a free one)]:port:"
+  "--api[the legacy API v1 (default) or the Graph API with Instagram Login]:api:(v1 graph)"
   "--era[2016 (default), 2018-04-04, 2018-12-11 or 2020-06-29]:era:"
   "--db[keep state in this SQLite file (default\: in memory)]:FILE:_files"
   "--data[dataset YAML to load into a fresh state]:FILE:_files"
@@ -330,9 +413,14 @@ _shtab_igflow_sandbox() {
       case $line[1] in
         add) _arguments -C -s $_shtab_igflow_sandbox_add_options ;;
         clients) _shtab_igflow_sandbox_clients ;;
+        grants) _shtab_igflow_sandbox_grants ;;
         list) _arguments -C -s $_shtab_igflow_sandbox_list_options ;;
+        remove) _arguments -C -s $_shtab_igflow_sandbox_remove_options ;;
+        reset) _arguments -C -s $_shtab_igflow_sandbox_reset_options ;;
+        revoke) _arguments -C -s $_shtab_igflow_sandbox_revoke_options ;;
         serve) _arguments -C -s $_shtab_igflow_sandbox_serve_options ;;
         token) _arguments -C -s $_shtab_igflow_sandbox_token_options ;;
+        update) _arguments -C -s $_shtab_igflow_sandbox_update_options ;;
         users) _arguments -C -s $_shtab_igflow_sandbox_users_options ;;
       esac
   esac
@@ -358,6 +446,32 @@ _shtab_igflow_sandbox_clients() {
       case $line[1] in
         add) _arguments -C -s $_shtab_igflow_sandbox_clients_add_options ;;
         list) _arguments -C -s $_shtab_igflow_sandbox_clients_list_options ;;
+        remove) _arguments -C -s $_shtab_igflow_sandbox_clients_remove_options ;;
+        update) _arguments -C -s $_shtab_igflow_sandbox_clients_update_options ;;
+      esac
+  esac
+}
+
+_shtab_igflow_sandbox_grants() {
+  local context state line curcontext="$curcontext" one_or_more='(*)' remainder='(-)*:' default='*::: :->grants'
+
+  # Add default positional/remainder specs only if none exist, and only once per session
+  if (( ! _shtab_igflow_sandbox_grants_defaults_added )); then
+    if (( ${_shtab_igflow_sandbox_grants_options[(I)${(q)one_or_more}*]} +          ${_shtab_igflow_sandbox_grants_options[(I)${(q)remainder}*]} +          ${_shtab_igflow_sandbox_grants_options[(I)${(q)default}]} == 0 )); then
+      _shtab_igflow_sandbox_grants_options+=(': :_shtab_igflow_sandbox_grants_commands' '*::: :->grants')
+    fi
+    _shtab_igflow_sandbox_grants_defaults_added=1
+  fi
+  _arguments -C -s $_shtab_igflow_sandbox_grants_options
+
+  case $state in
+    grants)
+      words=($line[1] "${words[@]}")
+      (( CURRENT += 1 ))
+      curcontext="${curcontext%:*:*}:_shtab_igflow_sandbox_grants-$line[1]:"
+      case $line[1] in
+        list) _arguments -C -s $_shtab_igflow_sandbox_grants_list_options ;;
+        revoke) _arguments -C -s $_shtab_igflow_sandbox_grants_revoke_options ;;
       esac
   esac
 }
