@@ -89,6 +89,7 @@ def test_the_seed_walkthrough_in_a_browser(
     _wait_for(driver, lambda d: "/accounts/login/" in d.current_url)
     _log_in(driver)
     _wait_for(driver, lambda d: "/developer/clients/manage/" in d.current_url)
+    _wait_for(driver, lambda d: d.find_elements(By.LINK_TEXT, "Register a New Client"))
     assert "grantwinney" in driver.find_element(By.ID, "username").text
 
     # "Register a New Client", bogus details, and the confirmation with the client id.
@@ -238,7 +239,8 @@ def test_an_eleventh_sandbox_user_is_refused_on_the_page(
     )
     assert len(default["sandbox_users"]) == 10  # the default client is full
     _logged_in(driver, sandbox, f"/developer/clients/{default['client_id']}/edit/?tab=sandbox")
-    assert len(driver.find_elements(By.CSS_SELECTOR, "#sandbox-users tr")) == 11  # + header
+    # Ten users and the header row (waited for: the page may still be loading).
+    _wait_for(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#sandbox-users tr")) == 11)
     driver.find_element(By.NAME, "username").send_keys("famous_foodie")
     driver.find_element(By.ID, "invite").click()
     assert "at most 10 sandbox users" in _error_text(driver)
