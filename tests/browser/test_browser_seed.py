@@ -16,11 +16,15 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 import requests
-from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions
-from selenium.webdriver.support.ui import WebDriverWait
 
 from igflow.sandbox.server import RunningSandbox
+
+pytest.importorskip(
+    "selenium", exc_type=ImportError, reason="selenium is not installed (pip install '.[test]')"
+)
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support import expected_conditions  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 ALL_SCOPES = "basic public_content follower_list comments relationships likes"
 SHORTCODE = "Bcizg1_B3nu"
