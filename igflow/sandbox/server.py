@@ -170,6 +170,7 @@ def describe(app: AnyApp, url: str) -> str:
         lines.append(f"  {user.get('username', ''):<20} password={user.get('password', '')}")
     if len(users) > 12:
         lines.append(f"  ... and {len(users) - 12} more (igflow sandbox users --url {url})")
+    lines.append(f"developer portal: {url}/  (log in as a demo user)")
     lines.append("Press Ctrl-C to stop.")
     return "\n".join(lines)
 

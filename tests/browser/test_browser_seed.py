@@ -16,11 +16,15 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 import requests
-from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions
-from selenium.webdriver.support.ui import WebDriverWait
 
 from igflow.sandbox.server import RunningSandbox
+
+pytest.importorskip(
+    "selenium", exc_type=ImportError, reason="selenium is not installed (pip install '.[test]')"
+)
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support import expected_conditions  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 ALL_SCOPES = "basic public_content follower_list comments relationships likes"
 SHORTCODE = "Bcizg1_B3nu"
@@ -84,18 +88,20 @@ def test_the_seed_walkthrough_in_a_browser(
     # The index links the portal; "Register Your Application" asks for a login first.
     driver.get(sandbox.url + "/")
     driver.find_element(By.LINK_TEXT, "Developer portal").click()
+    _wait_for(driver, lambda d: d.find_elements(By.LINK_TEXT, "Register Your Application"))
     driver.find_element(By.LINK_TEXT, "Register Your Application").click()
-    assert "/accounts/login/" in driver.current_url
+    _wait_for(driver, lambda d: "/accounts/login/" in d.current_url)
     _log_in(driver)
     _wait_for(driver, lambda d: "/developer/clients/manage/" in d.current_url)
+    _wait_for(driver, lambda d: d.find_elements(By.LINK_TEXT, "Register a New Client"))
     assert "grantwinney" in driver.find_element(By.ID, "username").text
 
     # "Register a New Client", bogus details, and the confirmation with the client id.
     driver.find_element(By.LINK_TEXT, "Register a New Client").click()
-    assert "/developer/clients/register/" in driver.current_url
+    _wait_for(driver, lambda d: "/developer/clients/register/" in d.current_url)
     _register(driver, sandbox, "seed-experiment", redirect_uri)
     _wait_for(driver, lambda d: "/registered/" in d.current_url)
-    assert "has been registered" in driver.page_source
+    _wait_for(driver, lambda d: "has been registered" in d.page_source)
     confirmed_id = driver.find_element(By.ID, "client-id").text
     assert len(confirmed_id) == 32
 
@@ -121,13 +127,15 @@ def test_the_seed_walkthrough_in_a_browser(
     driver.get(sandbox.url + "/developer/clients/manage/")
     row = driver.find_element(By.CSS_SELECTOR, 'tr.client[data-name="seed-experiment"]')
     row.find_element(By.LINK_TEXT, "Manage").click()
+    _wait_for(driver, lambda d: d.find_elements(By.ID, "tab-security"))
     driver.find_element(By.ID, "tab-security").click()
+    _wait_for(driver, lambda d: d.find_elements(By.ID, "disable_implicit"))
     checkbox = driver.find_element(By.ID, "disable_implicit")
     assert checkbox.is_selected()
     checkbox.click()
     driver.find_element(By.ID, "save").click()
     _wait_for(driver, lambda d: "saved=1" in d.current_url)
-    assert "Your changes have been saved." in driver.page_source
+    _wait_for(driver, lambda d: "Your changes have been saved." in d.page_source)
     assert not driver.find_element(By.ID, "disable_implicit").is_selected()
 
     # Paste the authorize URL; consent; the token is in the address bar.
@@ -160,7 +168,7 @@ def test_the_seed_walkthrough_in_a_browser(
     assert "likes" in app.text
     app.find_element(By.CSS_SELECTOR, "button.revoke").click()
     _wait_for(driver, lambda d: "revoked=" in d.current_url)
-    assert "Access revoked for seed-experiment." in driver.page_source
+    _wait_for(driver, lambda d: "Access revoked for seed-experiment." in d.page_source)
     assert not driver.find_elements(By.CSS_SELECTOR, 'tr.app[data-name="seed-experiment"]')
     assert _api(sandbox, "/users/self", token)["meta"] == {
         "code": 400,
@@ -183,7 +191,9 @@ def _logged_in(driver: Any, sandbox: RunningSandbox, page: str) -> None:
 
 
 def _error_text(driver: Any) -> str:
-    return str(driver.find_element(By.CSS_SELECTOR, "[role=alert]").text)
+    """The message of the page a form led to (waited for: a click does not wait for the load)."""
+    located = expected_conditions.presence_of_element_located((By.CSS_SELECTOR, "[role=alert]"))
+    return str(_wait_for(driver, located).text)
 
 
 def test_a_form_without_its_csrf_token_is_refused_on_the_page(
@@ -233,7 +243,8 @@ def test_an_eleventh_sandbox_user_is_refused_on_the_page(
     )
     assert len(default["sandbox_users"]) == 10  # the default client is full
     _logged_in(driver, sandbox, f"/developer/clients/{default['client_id']}/edit/?tab=sandbox")
-    assert len(driver.find_elements(By.CSS_SELECTOR, "#sandbox-users tr")) == 11  # + header
+    # Ten users and the header row (waited for: the page may still be loading).
+    _wait_for(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#sandbox-users tr")) == 11)
     driver.find_element(By.NAME, "username").send_keys("famous_foodie")
     driver.find_element(By.ID, "invite").click()
     assert "at most 10 sandbox users" in _error_text(driver)

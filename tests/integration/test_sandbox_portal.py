@@ -383,3 +383,17 @@ def test_the_request_log_never_shows_a_portal_csrf_token(
     log = (tmp_path / "requests.jsonl").read_text()
     assert "/developer/clients/register/" in log
     assert token not in log
+
+
+def test_a_request_werkzeug_refuses_is_a_portal_page(
+    sandbox: RunningSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from werkzeug.exceptions import BadRequest
+
+    def garbled(*_args: object) -> list[Any]:
+        raise BadRequest("garbled")
+
+    monkeypatch.setattr(sandbox.app.store, "list_users", garbled)
+    page = requests.get(sandbox.url + "/")
+    assert page.status_code == 400 and "The request could not be read." in page.text
+    assert page.headers["Content-Type"].startswith("text/html") and "Manage Clients" in page.text

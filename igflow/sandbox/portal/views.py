@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
 from igflow.sandbox import envelope
@@ -113,6 +113,14 @@ class PortalViews:
                 status=413,
                 title="Request too large",
                 message=f"A form may send at most {MAX_BODY_BYTES} bytes.",
+            )
+        except HTTPException as exc:  # werkzeug refusing the request itself (a garbled body)
+            return self._page(
+                request,
+                "error.html",
+                status=exc.code or 400,
+                title="Bad request",
+                message="The request could not be read.",
             )
         except Exception:
             log.exception("sandbox portal page %s failed", request.path)
