@@ -327,7 +327,7 @@ class GraphApp:
             trace.endpoint = routes.BUSINESS_DISCOVERY
         injected = self._take_injected(trace.endpoint)
         if injected:
-            raise GraphError(injected)
+            raise GraphError(injected, id=head, method=method.lower(), path="/" + head)
         if route.handler is None:
             raise GraphError("fb_login_only", method=method.lower(), id=head)
         if route.permission and route.permission not in caller.token.scopes:
