@@ -167,4 +167,4 @@ class Dispatcher:
         if thread is not None:
             with contextlib.suppress(queue.Full):
                 self._queue.put_nowait(None)
-            thread.join(timeout=self.timeout * 2 + 1)
+            thread.join(timeout=1.0)  # a delivery in flight is abandoned at shutdown
