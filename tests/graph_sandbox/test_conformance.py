@@ -185,7 +185,8 @@ def _media_get(g: Graph) -> None:
         "GET",
         f"/{REEL}",
         params={
-            "fields": "media_type,media_product_type,comments_count,is_comment_enabled,permalink,owner"
+            "fields": "media_type,media_product_type,comments_count,is_comment_enabled,"
+            "permalink,owner"
         },
     )
     assert body == {
