@@ -192,3 +192,27 @@ def test_a_dead_callback_is_recorded_not_retried(g: Graph) -> None:
         time.sleep(0.05)
     assert [d["state"] for d in deliveries] == ["failed"]
     assert deliveries[0]["error"]
+
+
+def test_a_callback_that_never_answers_the_handshake_is_bounded(g: Graph) -> None:
+    import socket
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)  # connections complete, nothing is ever read or answered
+        port = silent.getsockname()[1]
+        started = time.monotonic()
+        response = g.admin(
+            "POST",
+            "graph/webhooks",
+            {"callback_url": f"http://127.0.0.1:{port}/hook", "verify_token": "t"},
+        )
+        assert time.monotonic() - started < 8.0
+    assert response.status_code == 400 and "verification failed" in response.json()["error"]
+
+
+def test_control_bodies_are_bounded(g: Graph) -> None:
+    response = g.admin(
+        "POST", "graph/comments", {"media_id": IMAGE, "username": "a", "text": "x" * 300_000}
+    )
+    assert response.status_code == 413 and "bytes" in response.json()["error"]

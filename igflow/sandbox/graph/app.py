@@ -119,6 +119,7 @@ class GraphApp:
         return response(environ, start_response)
 
     def dispatch(self, request: Request, trace: Trace) -> Response:
+        request.max_content_length = MAX_BODY_BYTES  # every body, API, OAuth or control
         path = request.path
         if len(path) > 1 and path.endswith("/"):
             path = path[:-1]
@@ -152,6 +153,10 @@ class GraphApp:
                     response.headers["Allow"] = ", ".join(methods)
                     return response
                 return view(request)
+        except RequestEntityTooLarge:
+            return envelope.json_response(
+                {"error": f"the request body is over {MAX_BODY_BYTES} bytes"}, 413
+            )
         except Exception:  # a view bug must never take the server down
             log.exception("sandbox view for %s failed", request.path)
             return envelope.json_response({"error": "internal error (see the sandbox's log)"}, 500)
