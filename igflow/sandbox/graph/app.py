@@ -188,6 +188,9 @@ class GraphApp:
             elif segments == ["me"] and request.method == "GET":
                 trace.endpoint = "me"
             caller = self._authenticate(request, params, me=segments[0] == "me", now=now)
+            impressions = int(caller.account.get("impressions_24h", 0))
+            # From here on every answer, an error too, carries the account's usage.
+            usage = self.usage.peek(caller.app.client_id, caller.account["id"], impressions)
             if label is None:
                 version = self.rules.serving_version(caller.app.api_version, now) or version
             self._check_proof(caller, params)
@@ -199,7 +202,7 @@ class GraphApp:
             usage = self.usage.hit(
                 caller.app.client_id,
                 caller.account["id"],
-                int(caller.account.get("impressions_24h", 0)),
+                impressions,
                 exhausted=self.faults.spec.exhaust_rate_limit,
             )
             if usage.throttled:
