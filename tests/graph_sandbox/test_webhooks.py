@@ -216,3 +216,40 @@ def test_control_bodies_are_bounded(g: Graph) -> None:
         "POST", "graph/comments", {"media_id": IMAGE, "username": "a", "text": "x" * 300_000}
     )
     assert response.status_code == 413 and "bytes" in response.json()["error"]
+
+
+def test_an_at_mention_notifies_the_mentioned_account(g: Graph) -> None:
+    with Receiver() as receiver:
+        response = g.admin(
+            "POST",
+            "graph/webhooks",
+            {
+                "callback_url": receiver.url,
+                "verify_token": receiver.verify_token,
+                "fields": ["comments", "mentions"],
+            },
+        )
+        assert response.status_code == 200
+        g.ok("POST", "/me/subscribed_apps", params={"subscribed_fields": "mentions"})  # mira
+        created = g.admin(
+            "POST",
+            "graph/comments",
+            {"media_id": NW_IMAGE, "username": "bean_hunter", "text": "ask @mira.makes!"},
+        ).json()
+        assert created["notifications"] == 1  # northwind is not subscribed: no comments one
+        _wait(receiver, 1)
+        post = receiver.posts[0]
+        expected = "sha256=" + hmac.new(APP_SECRET.encode(), post.body, hashlib.sha256).hexdigest()
+        assert post.headers["X-Hub-Signature-256"] == expected
+        entry = json.loads(post.body)["entry"][0]
+        assert entry["id"] == MIRA_ID
+        assert entry["changes"] == [
+            {"field": "mentions", "value": {"media_id": NW_IMAGE, "comment_id": created["id"]}}
+        ]
+        # The mentioned account answers through the mentions endpoint.
+        reply = g.ok(
+            "POST",
+            "/me/mentions",
+            data={"media_id": NW_IMAGE, "comment_id": created["id"], "message": "hi!"},
+        )
+        assert "id" in reply
