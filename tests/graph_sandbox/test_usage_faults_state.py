@@ -178,6 +178,17 @@ def test_info_describes_apps_and_accounts(g: Graph) -> None:
     default = next(c for c in info["clients"] if c["name"] == "default")
     assert default["client_secret"] == APP_SECRET and "http://localhost" in default["redirect_uris"]
     assert info["clock"]["kind"] == "fake"
+    # igflow's own reader of v1 info reads it too (the Graph authorize flow builds on it).
+    from igflow.auth import fetch_sandbox_info
+
+    parsed = fetch_sandbox_info(requests.Session(), g.url, 10)
+    assert parsed is not None and parsed.passwords["mira.makes"] == "clayandglaze"
+    client = parsed.client("default")
+    assert (client.client_id, client.redirect_uri, client.implicit) == (
+        "990011223344556",
+        "http://localhost",
+        False,
+    )
 
 
 def test_the_v1_sandbox_says_which_api_it_is() -> None:

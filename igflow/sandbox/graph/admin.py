@@ -75,6 +75,8 @@ class GraphAdmin:
                 "account_type": a["account_type"],
                 "professional": a["account_type"] in ("Business", "Media_Creator"),
                 "name": a.get("name", ""),
+                "full_name": a.get("name", ""),  # v1's info shape
+                "private": bool(a.get("is_private", False)),
             }
             for a in accounts
         ]

@@ -43,6 +43,7 @@ class App:
             "redirect_uris": list(self.redirect_uris),
             "api_version": self.api_version,
             "require_app_secret": self.require_app_secret,
+            "implicit": False,  # Instagram Login has the code flow only (v1's info shape)
         }
 
 
