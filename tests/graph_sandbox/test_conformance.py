@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from graph_support import (
+from graph_conformance_support import (
     ALBUM,
     APP_SECRET,
     IMAGE,

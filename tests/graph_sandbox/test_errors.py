@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 import requests
-from graph_support import (
+from graph_conformance_support import (
     ALBUM,
     IMAGE,
     MIRA_ID,

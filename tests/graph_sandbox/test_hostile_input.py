@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 import requests
-from graph_support import IMAGE, Graph, graph_sandbox
+from graph_conformance_support import IMAGE, Graph, graph_sandbox
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

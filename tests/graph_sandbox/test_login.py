@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import pytest
 import requests
-from graph_support import APP_ID, APP_SECRET, MIRA_ID, Graph, error_of, graph_sandbox
+from graph_conformance_support import APP_ID, APP_SECRET, MIRA_ID, Graph, error_of, graph_sandbox
 
 REDIRECT = "http://localhost/callback"
 SCOPES = "instagram_business_basic,instagram_business_manage_comments"

@@ -6,7 +6,16 @@ from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from graph_support import ALBUM, IMAGE, MIRA_ID, REPLY, TOP_COMMENT, Graph, error_of, graph_sandbox
+from graph_conformance_support import (
+    ALBUM,
+    IMAGE,
+    MIRA_ID,
+    REPLY,
+    TOP_COMMENT,
+    Graph,
+    error_of,
+    graph_sandbox,
+)
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from graph_support import Graph, error_of, graph_sandbox
+from graph_conformance_support import Graph, error_of, graph_sandbox
 
 JPG = "https://cdn.example/photo.jpg"
 

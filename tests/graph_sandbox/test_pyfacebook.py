@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from graph_support import ALBUM, IMAGE, MIRA_ID, TOP_COMMENT, Graph, graph_sandbox
+from graph_conformance_support import ALBUM, IMAGE, MIRA_ID, TOP_COMMENT, Graph, graph_sandbox
 
 pyfacebook = pytest.importorskip("pyfacebook")  # the `test` extra installs it
 

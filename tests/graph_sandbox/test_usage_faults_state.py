@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from graph_support import APP_SECRET, IMAGE, MIRA_ID, Graph, error_of, graph_sandbox
+from graph_conformance_support import APP_SECRET, IMAGE, MIRA_ID, Graph, error_of, graph_sandbox
 
 
 @pytest.fixture

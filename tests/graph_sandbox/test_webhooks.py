@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from graph_support import (
+from graph_conformance_support import (
     APP_SECRET,
     IMAGE,
     MIRA_ID,
