@@ -60,6 +60,7 @@ class AuthorizeSpec:
     password: CompiledValue | None = None
     client: CompiledValue | None = None  # a client's name, like `user` a template
     token: CompiledValue | None = None
+    app_secret: CompiledValue | None = None  # with `token`: sign every call with it
 
 
 @dataclass(frozen=True, slots=True)
