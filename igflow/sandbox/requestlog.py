@@ -22,7 +22,16 @@ from werkzeug.datastructures import MultiDict
 MASK = "***"
 # Parameter names whose values never reach the log.
 SECRET_PARAMS = frozenset(
-    {"access_token", "client_secret", "sig", "code", "password", "csrfmiddlewaretoken"}
+    {
+        "access_token",
+        "client_secret",
+        "sig",
+        "code",
+        "password",
+        "csrfmiddlewaretoken",
+        "appsecret_proof",  # the Graph sandbox's (an HMAC of the token)
+        "hub.verify_token",
+    }
 )
 
 

@@ -11,6 +11,7 @@ a password change, an app removal or a logout would. Loopback only, so no authen
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +30,7 @@ REVOKE_REASONS = {
     "logged_out": "token_revoked",
 }
 MAX_TEXT = 2200
+_MENTION = re.compile(r"(?<![\w.])@([A-Za-z0-9_.]{1,30})")
 
 
 def _error(status: int, message: str) -> Response:
@@ -73,6 +75,8 @@ class GraphAdmin:
                 "account_type": a["account_type"],
                 "professional": a["account_type"] in ("Business", "Media_Creator"),
                 "name": a.get("name", ""),
+                "full_name": a.get("name", ""),  # v1's info shape
+                "private": bool(a.get("is_private", False)),
             }
             for a in accounts
         ]
@@ -192,8 +196,22 @@ class GraphAdmin:
         }
         if parent:
             value["parent_id"] = parent
-        queued = self.app.notify(str(owner.get("id", media["owner"])), "comments", value)
+        owner_id = str(owner.get("id", media["owner"]))
+        queued = self.app.notify(owner_id, "comments", value)
+        # An @mention of another professional account is a `mentions` notification to it (§7).
+        for mentioned in self._mentioned(body["text"], exclude=owner_id):
+            change = {"media_id": media["id"], "comment_id": comment_id}
+            queued += self.app.notify(mentioned, "mentions", change)
         return envelope.json_response({"id": comment_id, "notifications": queued}, status=201)
+
+    def _mentioned(self, text: str, exclude: str) -> list[str]:
+        found: list[str] = []
+        with self.app.db.transaction():
+            for name in dict.fromkeys(_MENTION.findall(text)):
+                account = self.app.store.account_by_username(name.rstrip("."))
+                if account and account["id"] != exclude and account["id"] not in found:
+                    found.append(str(account["id"]))
+        return found
 
     def webhooks(self, request: Request) -> Response:
         app = self.app

@@ -119,6 +119,7 @@ class GraphApp:
         return response(environ, start_response)
 
     def dispatch(self, request: Request, trace: Trace) -> Response:
+        request.max_content_length = MAX_BODY_BYTES  # every body, API, OAuth or control
         path = request.path
         if len(path) > 1 and path.endswith("/"):
             path = path[:-1]
@@ -152,6 +153,10 @@ class GraphApp:
                     response.headers["Allow"] = ", ".join(methods)
                     return response
                 return view(request)
+        except RequestEntityTooLarge:
+            return envelope.json_response(
+                {"error": f"the request body is over {MAX_BODY_BYTES} bytes"}, 413
+            )
         except Exception:  # a view bug must never take the server down
             log.exception("sandbox view for %s failed", request.path)
             return envelope.json_response({"error": "internal error (see the sandbox's log)"}, 500)
@@ -183,6 +188,9 @@ class GraphApp:
             elif segments == ["me"] and request.method == "GET":
                 trace.endpoint = "me"
             caller = self._authenticate(request, params, me=segments[0] == "me", now=now)
+            impressions = int(caller.account.get("impressions_24h", 0))
+            # From here on every answer, an error too, carries the account's usage.
+            usage = self.usage.peek(caller.app.client_id, caller.account["id"], impressions)
             if label is None:
                 version = self.rules.serving_version(caller.app.api_version, now) or version
             self._check_proof(caller, params)
@@ -194,7 +202,7 @@ class GraphApp:
             usage = self.usage.hit(
                 caller.app.client_id,
                 caller.account["id"],
-                int(caller.account.get("impressions_24h", 0)),
+                impressions,
                 exhausted=self.faults.spec.exhaust_rate_limit,
             )
             if usage.throttled:
@@ -327,7 +335,7 @@ class GraphApp:
             trace.endpoint = routes.BUSINESS_DISCOVERY
         injected = self._take_injected(trace.endpoint)
         if injected:
-            raise GraphError(injected)
+            raise GraphError(injected, id=head, method=method.lower(), path="/" + head)
         if route.handler is None:
             raise GraphError("fb_login_only", method=method.lower(), id=head)
         if route.permission and route.permission not in caller.token.scopes:

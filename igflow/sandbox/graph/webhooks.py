@@ -55,21 +55,40 @@ def signature(secret: str, body: bytes) -> str:
 
 
 def verify_handshake(url: str, verify_token: str, timeout: float) -> None:
-    """GET the callback with hub.mode/hub.challenge/hub.verify_token; it must echo the challenge."""
+    """GET the callback with hub.mode/hub.challenge/hub.verify_token; it must echo the challenge.
+
+    Runs on a helper thread joined with a deadline: a callback that trickles its answer cannot
+    hold the request thread longer than about twice the timeout.
+    """
     challenge = str(secrets.randbelow(10**9))
     query = urlencode(
         {"hub.mode": "subscribe", "hub.challenge": challenge, "hub.verify_token": verify_token}
     )
     target = url + ("&" if "?" in url else "?") + query
-    try:
-        response = requests.get(target, timeout=(timeout, timeout), allow_redirects=False)
-        text = response.text[:200].strip()
-    except requests.RequestException as exc:
-        raise WebhookError(f"callback verification failed: {type(exc).__name__}") from None
-    if response.status_code != 200 or text != challenge:
+    outcome: list[tuple[int, str] | str] = []
+
+    def attempt() -> None:
+        try:
+            with requests.get(
+                target, timeout=(timeout, timeout), allow_redirects=False, stream=True
+            ) as response:
+                body = response.raw.read(200, decode_content=True)
+                outcome.append((response.status_code, body.decode("utf-8", "replace").strip()))
+        except (requests.RequestException, OSError) as exc:
+            outcome.append(type(exc).__name__)
+
+    worker = threading.Thread(target=attempt, name="igflow-graph-handshake", daemon=True)
+    worker.start()
+    worker.join(timeout * 2 + 0.5)
+    if not outcome:
+        raise WebhookError("callback verification failed: the callback did not answer in time")
+    result = outcome[0]
+    if isinstance(result, str):
+        raise WebhookError(f"callback verification failed: {result}")
+    status, text = result
+    if status != 200 or text != challenge:
         raise WebhookError(
-            f"callback verification failed: answered HTTP {response.status_code} "
-            "without the challenge"
+            f"callback verification failed: answered HTTP {status} without the challenge"
         )
 
 
@@ -152,6 +171,7 @@ class Dispatcher:
                 headers=headers,
                 timeout=(self.timeout, self.timeout),
                 allow_redirects=False,
+                stream=True,  # the answer's body is never read: only its status counts
             )
             response.close()
             delivery.status = response.status_code
@@ -167,4 +187,4 @@ class Dispatcher:
         if thread is not None:
             with contextlib.suppress(queue.Full):
                 self._queue.put_nowait(None)
-            thread.join(timeout=self.timeout * 2 + 1)
+            thread.join(timeout=1.0)  # a delivery in flight is abandoned at shutdown
