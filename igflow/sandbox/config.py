@@ -38,6 +38,12 @@ class SandboxConfig:
     def __post_init__(self) -> None:
         if self.api not in APIS:
             raise ConfigError(f"unknown api '{self.api}' (expected one of: {', '.join(APIS)})")
+        if self.api == "graph" and self.generate:
+            raise ConfigError("--generate makes a v1 dataset; a Graph sandbox takes --data FILE")
+        if self.api == "graph" and self.era != "2016":
+            raise ConfigError(
+                "--era is the v1 sandbox's; a Graph sandbox's versions follow its clock"
+            )
         if self.era not in ERAS:
             raise ConfigError(f"unknown era '{self.era}' (expected one of: {', '.join(ERAS)})")
         if self.clock not in ("real", "fake"):

@@ -90,3 +90,30 @@ def test_a_bad_dataset_is_one_line_and_exit_2(tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "bad.yaml" in result.stderr
+
+
+def test_v1_only_options_are_refused_with_api_graph() -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    for extra, word in (
+        (["--generate", "users=5"], "--generate"),
+        (["--era", "2018-04-04"], "--era"),
+    ):
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "igflow",
+                "sandbox",
+                "serve",
+                "--api",
+                "graph",
+                "--port",
+                "0",
+                *extra,
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+        assert result.returncode == 2 and word in result.stderr and "Traceback" not in result.stderr

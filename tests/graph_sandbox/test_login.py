@@ -261,3 +261,11 @@ def test_an_expired_version_is_served_by_the_oldest_available(g: Graph) -> None:
     assert error_of(g.get("/me", version="v26.0", token=token))["code"] == 2500
     g.advance(5 * 86400)
     assert g.get("/me", version="v26.0", token=token).status_code == 200
+
+
+def test_the_flat_exchange_shape_when_chosen(g: Graph, monkeypatch: pytest.MonkeyPatch) -> None:
+    from igflow.sandbox.graph.rules import load_rules
+
+    monkeypatch.setitem(load_rules().section("tokens"), "exchange_shape", "flat")
+    body = _exchange(g, _code(_authorize(g, "mira.makes", "clayandglaze"))).json()
+    assert set(body) == {"access_token", "user_id", "permissions"} and body["user_id"] == MIRA_ID

@@ -196,3 +196,18 @@ def test_the_v1_sandbox_says_which_api_it_is() -> None:
 
     with start_sandbox() as v1:
         assert requests.get(v1.url + "/_sandbox/info", timeout=10).json()["api"] == "instagram.v1"
+
+
+def test_reset_puts_the_state_back_to_the_dataset(tmp_path: Path) -> None:
+    db = str(tmp_path / "graph.db")
+    with graph_sandbox(db=db) as g:
+        created = g.ok("POST", f"/{IMAGE}/comments", data={"message": "gone after reset"})["id"]
+        g.ok("DELETE", "/17800000000010003")
+        assert g.admin("POST", "reset").json() == {"reset": True}
+        assert error_of(g.get("/me"))["code"] == 190  # tokens are state too
+        token = g.new_token()
+        assert error_of(g.get(f"/{created}", token=token))["code"] == 100
+        assert g.ok("GET", "/17800000000010003", token=token, params={"fields": "text"}) == {
+            "text": "cheap followers at spam.example, DM me"
+        }
+        assert len(g.ok("GET", f"/{IMAGE}/comments", token=token)["data"]) == 5

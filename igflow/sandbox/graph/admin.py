@@ -56,6 +56,7 @@ class GraphAdmin:
                 lambda r: control.faults_view(self.app.faults, r),
             ),
             "/_sandbox/reset-rate-limits": (("POST",), self.reset_rate_limits),
+            "/_sandbox/reset": (("POST",), self.reset),
             "/_sandbox/graph/comments": (("POST",), self.comment),
             "/_sandbox/graph/webhooks": (("GET", "POST"), self.webhooks),
             "/_sandbox/graph/errors": (("GET", "POST", "DELETE"), self.errors),
@@ -145,6 +146,11 @@ class GraphAdmin:
                 "permissions": ",".join(sorted(scopes)),
             }
         )
+
+    def reset(self, request: Request) -> Response:
+        """Back to the dataset (the shape of the v1 sandbox's ``/_sandbox/reset``)."""
+        self.app.reset()
+        return envelope.json_response({"reset": True})
 
     def reset_rate_limits(self, request: Request) -> Response:
         self.app.usage.reset()

@@ -77,6 +77,7 @@ class GraphApp:
         self, config: SandboxConfig, *, db: Database, store: GraphStore, rules: Rules, clock: Clock
     ) -> None:
         self.config = config
+        self.dataset: dict[str, Any] | None = None  # an injected dataset is what reset restores
         self.db = db
         self.store = store
         self.rules = rules
@@ -362,6 +363,22 @@ class GraphApp:
             return "IGContainer", container
         return None, None
 
+    def reset(self) -> None:
+        """Put the state back to the dataset: content, apps, tokens, codes, sessions, counters.
+
+        One transaction: other requests wait meanwhile, none sees the tables half made. The
+        webhook delivery records stay (they are what was sent, not state).
+        """
+        from igflow.sandbox.graph import dataset as graph_dataset
+
+        raw = self.dataset or graph_dataset.read_dataset(self.config.data)
+        with self.db.transaction():
+            self.store.wipe()
+            graph_dataset.load(self.store, raw, self.clock.now())
+            self.store.mark_ready()
+        self.usage.reset()
+        self.clear_injected()
+
     # ---- injected errors (POST /_sandbox/graph/errors) --------------------------------------
     def inject(self, name: str, times: int, endpoint: str | None) -> None:
         GraphError(name)  # raises KeyError for an unknown name
@@ -525,4 +542,6 @@ def create_graph_app(config: SandboxConfig, *, dataset: dict[str, Any] | None = 
     except BaseException:
         db.close()
         raise
-    return GraphApp(config, db=db, store=store, rules=rules, clock=clock)
+    app = GraphApp(config, db=db, store=store, rules=rules, clock=clock)
+    app.dataset = dataset
+    return app

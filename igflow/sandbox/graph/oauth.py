@@ -245,8 +245,10 @@ class GraphOAuth:
                 body = self._exchange(form)
         except _Failure as failure:
             return failure.response
-        self.remember(body["data"][0]["access_token"])
-        return envelope.json_response(body)
+        entry = body["data"][0]
+        self.remember(entry["access_token"])
+        flat = self.rules.section("tokens").get("exchange_shape") == "flat"
+        return envelope.json_response(entry if flat else body)
 
     def _exchange(self, form: Mapping[str, str]) -> dict[str, list[dict[str, str]]]:
         app = self.store.app(form.get("client_id", ""))

@@ -88,6 +88,17 @@ class GraphStore:
         path = package_data("sandbox", "graph", "schema.sql")
         self.db.executescript(path.read_text(encoding="utf-8"))
 
+    def wipe(self) -> None:
+        """Empty every table (``/_sandbox/reset``; inside the caller's transaction)."""
+        names = [
+            row[0]
+            for row in self._conn.execute(
+                "SELECT name FROM sqlite_master WHERE type='table' AND name LIKE 'graph_%'"
+            )
+        ]
+        for name in names:
+            self._conn.execute(f'DELETE FROM "{name}"')  # names from sqlite_master, not input
+
     def mark_ready(self) -> None:
         self._conn.execute("INSERT OR REPLACE INTO graph_meta VALUES ('ready', '1')")
 
