@@ -202,10 +202,12 @@ def _add_check_arguments(check: argparse.ArgumentParser) -> None:
 
 def _add_endpoints_arguments(endpoints: argparse.ArgumentParser) -> None:
     endpoints.add_argument("endpoint", nargs="?", help="an endpoint id, e.g. likes.delete")
+    from igflow.registry import PROFILES  # built only for `igflow endpoints`
+
     endpoints.add_argument(
         "--api",
         default="instagram.v1",
-        choices=("instagram.v1", "instagram.graph"),
+        choices=tuple(PROFILES),
         help="registry profile: instagram.v1 (legacy, the default) or instagram.graph",
     )
 

@@ -485,12 +485,14 @@ class Runner:
             return None if value is None else _as_text(value.render(scope))
 
         user, client = text(spec.user), text(spec.client)
+        secret = text(spec.app_secret)
         self._auth = self.connection.authorize(
             scopes=spec.scopes,
             user=user,
             password=text(spec.password),
             client=client,
             token=text(spec.token),
+            **({"app_secret": secret} if secret is not None else {}),
         )
         journal = self.gate.journal
         if journal is not None and journal.resumed:

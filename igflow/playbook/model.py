@@ -60,6 +60,7 @@ class AuthorizeSpec(NamedTuple):
     password: CompiledValue | None = None
     client: CompiledValue | None = None  # a client's name, like `user` a template
     token: CompiledValue | None = None
+    app_secret: CompiledValue | None = None  # with `token`: sign every call with it
 
 
 class Extraction(NamedTuple):

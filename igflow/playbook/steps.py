@@ -444,8 +444,13 @@ class _StepCompiler:
                 (*base, "token"),
                 "authorize takes `user` (sandbox login) or `token` (a ready token), not both",
             )
+        if "app_secret" in raw and "token" not in raw:
+            ctx.key_error(
+                (*base, "app_secret"),
+                "`app_secret` goes with `token` (a sandbox login signs with its app's secret)",
+            )
         values = {}
-        for key in ("user", "password", "client", "token"):
+        for key in ("user", "password", "client", "token", "app_secret"):
             if isinstance(raw.get(key), str):
                 values[key] = ctx.template(raw[key], (*base, key))
                 ctx.check_value_names(raw[key], (*base, key))
@@ -458,6 +463,7 @@ class _StepCompiler:
             password=values.get("password"),
             client=values.get("client"),
             token=values.get("token"),
+            app_secret=values.get("app_secret"),
         )
 
     def call(self) -> dict[str, Any]:

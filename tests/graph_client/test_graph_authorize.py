@@ -111,3 +111,50 @@ def test_both_shapes_of_the_code_exchange_answer() -> None:
     assert short_lived_token({"access_token": "T2", "user_id": "9"}) == ("T2", "9")
     assert short_lived_token({"error_type": "OAuthException"}) is None
     assert short_lived_token({"data": []}) is None
+
+
+def test_a_given_app_secret_signs_every_call(sandbox: GraphSandbox, tmp_path: Path) -> None:
+    import hashlib
+    import hmac
+
+    import requests
+
+    info = requests.get(f"{sandbox.url}/_sandbox/info", timeout=10).json()
+    secret = next(c["client_secret"] for c in info["clients"] if c["name"] == "strict")
+    answer = requests.post(
+        f"{sandbox.url}/_sandbox/token",
+        json={"user": MIRA, "scopes": ["instagram_business_basic"], "client": "strict"},
+        timeout=10,
+    )
+    token = answer.json()["access_token"]
+    environ = {"IG_TOKEN": token, "IG_APP_SECRET": secret}
+    unsigned = playbook(
+        tmp_path, '{token: "{{ env.IG_TOKEN }}", scopes: [instagram_business_basic]}'
+    )
+    run = run_igflow(["run", unsigned, "--target", sandbox.url], environ=environ)
+    assert run.code != 0  # the app requires appsecret_proof: the sandbox refuses without
+    path = tmp_path / "signed.yml"
+    path.write_text(
+        Path(unsigned)
+        .read_text()
+        .replace("secrets: [IG_TOKEN]", "secrets: [IG_TOKEN, IG_APP_SECRET]")
+        .replace(
+            'token: "{{ env.IG_TOKEN }}",',
+            'token: "{{ env.IG_TOKEN }}", app_secret: "{{ env.IG_APP_SECRET }}",',
+        ),
+        encoding="utf-8",
+    )
+    run = run_igflow(["run", str(path), "--target", sandbox.url], environ=environ)
+    assert run.code == 0, run.out + run.err
+    proof = hmac.new(secret.encode(), token.encode(), hashlib.sha256).hexdigest()
+    me = [s for s in sandbox.recorder.seen if s.path == "/v25.0/me"][-1]
+    assert f"appsecret_proof={proof}" in me.query
+    assert secret not in run.out + run.err and proof not in run.out + run.err
+
+
+def test_app_secret_without_a_token_is_a_check_error(tmp_path: Path) -> None:
+    path = playbook(
+        tmp_path, "{user: mira.makes, app_secret: x1234567, scopes: [instagram_business_basic]}"
+    )
+    run = run_igflow(["check", path])
+    assert run.code == 2 and "`app_secret` goes with `token`" in run.err

@@ -182,6 +182,10 @@ def test_publish_photo(sandbox: GraphSandbox) -> None:
         (NORTHWIND, "Tasting notes: jasmine, apricot, black tea.")
     ]
     report = json.loads((sandbox.tmp / "pub.json").read_text())
+    usage = report["api_usage"]  # the latest usage headers, as the run last saw them
+    assert set(usage["app"]) >= {"call_count", "total_time", "total_cputime"}
+    assert NORTHWIND_ID in usage["business"] and usage["highest"] >= 0
+    assert "API usage: app" in real.out
     container = report["outputs"]["container"]
     status = sandbox.get(NORTHWIND, container, fields="status_code")
     assert status["status_code"] == "PUBLISHED"

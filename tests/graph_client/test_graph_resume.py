@@ -73,7 +73,12 @@ def is_spam(comment: dict[str, object]) -> bool:
 def hides(sandbox: GraphSandbox) -> list[str]:
     """The comment ids of the hide requests the sandbox answered (from its request log)."""
     log = sandbox.tmp / "requests.jsonl"
-    entries = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    entries = []
+    for line in log.read_text().splitlines():
+        try:
+            entries.append(json.loads(line))
+        except ValueError:  # a line being written as we read: the next look sees it whole
+            continue
     return [
         e["path"].rsplit("/", 1)[-1]
         for e in entries
