@@ -58,6 +58,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         help="perform the reads, report the writes instead of sending them",
     )
+    group.addoption(
+        "--igflow-yes",
+        action="store_true",
+        help="answer yes to `confirm: true` steps (else they are refused: no terminal to ask)",
+    )
     parser.addini(
         "igflow_collect",
         "which YAML files are playbooks: auto (*.igflow.yml and files that start with "

@@ -215,6 +215,27 @@ def test_vars_target_dry_run_and_reports(pytester: pytest.Pytester) -> None:
     missing.stdout.fnmatch_lines(["*'shortcode' is not defined*"])
 
 
+def test_confirm_needs_igflow_yes_and_journals_stay_out_of_the_project(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makefile(
+        ".igflow.yml",
+        unlike=UNLIKE.replace(
+            "    call: likes.delete", "    confirm: true\n    call: likes.delete"
+        ),
+    )
+    with serve_sandbox() as sandbox:
+        target = ("--igflow-target", sandbox.url)
+        refused = pytester.runpytest(*PLUGIN, *target)
+        refused.assert_outcomes(failed=1)
+        refused.stdout.fnmatch_lines(["*Unlike it: not confirmed, nothing sent*"])
+        assert sandbox.state.likers_of("Bcizg1_B3nu") == ["grantwinney"]
+        pytester.runpytest(*PLUGIN, *target, "--igflow-yes").assert_outcomes(passed=1)
+        assert sandbox.state.likers_of("Bcizg1_B3nu") == []
+    # A write run keeps its journal in pytest's temporary directory, not in the project.
+    assert not (pytester.path / ".igflow").exists()
+
+
 def test_environment_overrides(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     pytester.makefile(
         ".igflow.yml",
