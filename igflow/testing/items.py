@@ -37,6 +37,8 @@ __all__ = ["PlaybookFailure", "PlaybookFile", "PlaybookItem", "playbook_options"
 _SUFFIX = re.compile(r"(\.igflow)?\.ya?ml$", re.IGNORECASE)
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 _EXTENSIONS = {"json": "json", "junit": "xml"}
+# pytest's own markers that take arguments: as bare tags they would mean something else.
+_PYTEST_MARKS = frozenset({"skipif", "parametrize", "usefixtures", "filterwarnings"})
 
 
 class PlaybookFailure(Exception):
@@ -71,8 +73,18 @@ class PlaybookItem(pytest.Item):
         if playbook is None:
             return
         for tag in playbook.tags:
-            _register_marker(self.config, tag)
-            self.add_marker(tag)
+            if tag in _PYTEST_MARKS:
+                self.problem = (
+                    f"{_shown_path(self)}: tag '{tag}' is one of pytest's own markers and would "
+                    "not be a label; choose another name (xfail and skip are allowed)"
+                )
+            elif tag == "xfail":  # a known failure: it is reported, and passing is news
+                self.add_marker(pytest.mark.xfail(reason="tagged xfail in the playbook"))
+            elif tag == "skip":
+                self.add_marker(pytest.mark.skip(reason="tagged skip in the playbook"))
+            else:
+                _register_marker(self.config, tag)
+                self.add_marker(tag)
         if playbook.skip is not None:
             self.add_marker(pytest.mark.skip(reason=playbook.skip))
         # -k matches step names and ids (and the playbook's file name, as for any item).

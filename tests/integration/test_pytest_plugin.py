@@ -179,6 +179,15 @@ def test_tags_are_markers_and_skip_skips(pytester: pytest.Pytester) -> None:
     every.stdout.fnmatch_lines(["*waiting for Graph*"])
 
 
+def test_xfail_and_reserved_tags(pytester: pytest.Pytester) -> None:
+    known_bug = FAILING.replace("name: Wrong like count", "name: Known bug\ntags: [xfail]")
+    reserved = PASSING.replace("tags: [smoke]", "tags: [parametrize]")
+    pytester.makefile(".igflow.yml", known=known_bug, reserved=reserved)
+    result = pytester.runpytest(*PLUGIN, "--strict-markers")
+    result.assert_outcomes(xfailed=1, failed=1)
+    result.stdout.fnmatch_lines(["*tag 'parametrize' is one of pytest's own markers*"])
+
+
 def test_x_stops_and_lf_reruns_the_failed(pytester: pytest.Pytester) -> None:
     pytester.makefile(".igflow.yml", a_wrong=FAILING, b_seed=PASSING)
     stopped = pytester.runpytest(*PLUGIN, "-x")
