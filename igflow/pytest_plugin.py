@@ -9,8 +9,8 @@
   by overriding ``igflow_sandbox_session_options`` for the session one.
 
 Loaded in every pytest run of an environment where igflow is installed, so it imports nothing
-of igflow's until a playbook is collected or a fixture is used (tests/unit/test_pytest_plugin_
-imports.py keeps it that way). ``-p no:igflow`` turns it off.
+of igflow's until a playbook is collected or a fixture is used (tests/integration/
+test_pytest_plugin.py checks it). ``-p no:igflow`` turns it off.
 """
 
 from __future__ import annotations
@@ -57,6 +57,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--igflow-dry-run",
         action="store_true",
         help="perform the reads, report the writes instead of sending them",
+    )
+    group.addoption(
+        "--igflow-yes",
+        action="store_true",
+        help="answer yes to `confirm: true` steps (else they are refused: no terminal to ask)",
     )
     parser.addini(
         "igflow_collect",

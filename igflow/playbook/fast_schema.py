@@ -51,7 +51,7 @@ ANNOTATIONS = frozenset(
     {"$comment", "$id", "$schema", "default", "definitions", "description", "examples", "title"}
 )
 
-# What this module validates. Anything else (maxLength, allOf, if/then/else, format, ...) makes
+# What this module validates. Anything else (maxLength, allOf, format, ...) makes
 # the whole schema "unknown", so a schema that grows a keyword can never be half-checked.
 KEYWORDS = frozenset(
     {
@@ -60,7 +60,9 @@ KEYWORDS = frozenset(
         "anyOf",
         "const",
         "enum",
+        "else",
         "exclusiveMinimum",
+        "if",
         "items",
         "maximum",
         "minimum",
@@ -73,6 +75,7 @@ KEYWORDS = frozenset(
         "properties",
         "propertyNames",
         "required",
+        "then",
         "type",
         "uniqueItems",
     }
@@ -331,7 +334,15 @@ class _Compiler:
         if "not" in schema:
             negated = self.compile(schema["not"])
             checks.append(lambda x: not negated(x))
+        if "if" in schema:  # `then` and `else` without `if` mean nothing (draft-07)
+            checks.append(self.if_then_else(schema))
         return _all_of(checks)
+
+    def if_then_else(self, schema: Mapping[str, Any]) -> Check:
+        condition = self.compile(schema["if"])
+        then = self.compile(schema["then"]) if "then" in schema else _always
+        otherwise = self.compile(schema["else"]) if "else" in schema else _always
+        return lambda x: then(x) if condition(x) else otherwise(x)
 
     def ref(self, ref: Any) -> Check:
         if not isinstance(ref, str) or not (ref == "#" or ref.startswith("#/")):

@@ -1,15 +1,18 @@
 """The playbook schema's generated part: each registry profile's endpoint ids and scopes.
 
-Editors complete ``call:`` and ``authorize: {scopes: [...]}`` from these enums (and
-``api:`` from the profile names). They come from the registry files, so a new profile or
-endpoint is one regeneration: ``python scripts/gen_schema_enums.py``; tests/unit/
-test_schema_enums.py fails while the schema is out of step.
+Editors complete ``call:`` and ``authorize: {scopes: [...]}`` from these enums (and ``api:``
+from the profile names). They come from the registry files, so a new profile or endpoint is one
+regeneration: ``python scripts/gen_schema_enums.py``; tests/unit/test_schema_enums.py fails
+while the schema is out of step.
 
-The enums suggest, they do not validate: each is one branch of an ``anyOf`` whose other
-branch accepts any value, because a wrong id is ``igflow check``'s to report (with the
-profile's name, the line and a "did you mean"), not the schema's. With several profiles,
-``call:`` suggests the ids of all of them (choosing by ``api:`` would need ``if``/``then``,
-which the fast schema check does not implement yet).
+The enums suggest, they do not validate: each is one branch of an ``anyOf`` whose other branch
+(``{}``) accepts any value, because a wrong id is ``igflow check``'s to report (with the
+profile's name, the line and a "did you mean"), not the schema's.
+
+With one profile, the step's ``call`` and the authorize ``scopes`` carry its enums directly.
+With several, the schema's root chooses by ``api:`` (``if``/``then``/``else``, which the fast
+schema check implements): each profile's hints are ``definitions["profile.<name>"]``, and the
+default profile's apply when ``api`` is absent.
 """
 
 from __future__ import annotations
@@ -20,19 +23,30 @@ from typing import Any
 
 from igflow.registry import PROFILES, read_profile
 
-__all__ = ["generated_schema", "schema_text"]
+__all__ = ["DEFAULT_PROFILE", "generated_schema", "schema_text"]
+
+DEFAULT_PROFILE = "instagram.v1"  # what a playbook without `api:` uses
+_GENERATED = ("endpoints.", "scopes.", "profile.")
 
 
-def _ref(kind: str, profile: str) -> dict[str, str]:
-    return {"$ref": f"#/definitions/{kind}.{profile}"}
+def _suggest(kind: str, profile: str) -> dict[str, Any]:
+    # The last branch, {}, accepts anything: the enums only suggest.
+    return {"anyOf": [{"$ref": f"#/definitions/{kind}.{profile}"}, {}]}
 
 
 def generated_schema(schema: dict[str, Any]) -> dict[str, Any]:
     """``schema`` (the playbook schema) with its generated parts rewritten from the registry."""
     result = copy.deepcopy(schema)
     definitions = result["definitions"]
-    for key in [k for k in definitions if k.startswith(("endpoints.", "scopes."))]:
+    for key in [k for k in definitions if k.startswith(_GENERATED)]:
         del definitions[key]
+    for key in ("if", "then", "else"):
+        result.pop(key, None)
+    call = definitions["step"]["properties"]["call"]
+    scope = definitions["authorize"]["properties"]["scopes"]["items"]
+    call.pop("anyOf", None)
+    scope.pop("anyOf", None)
+
     profiles = sorted(PROFILES)
     for name in profiles:
         raw = read_profile(name)
@@ -45,11 +59,37 @@ def generated_schema(schema: dict[str, Any]) -> dict[str, Any]:
             "enum": sorted(raw.get("scopes", {})),
         }
     result["properties"]["api"]["enum"] = profiles
-    # The last branch, {}, accepts anything: the enums only suggest.
-    call = definitions["step"]["properties"]["call"]
-    call["anyOf"] = [*(_ref("endpoints", p) for p in profiles), {}]
-    scope = definitions["authorize"]["properties"]["scopes"]["items"]
-    scope["anyOf"] = [*(_ref("scopes", p) for p in profiles), {}]
+    if len(profiles) == 1:
+        (only,) = profiles
+        call.update(_suggest("endpoints", only))
+        scope.update(_suggest("scopes", only))
+        return result
+
+    for name in profiles:
+        definitions[f"profile.{name}"] = {
+            "description": f"Editor hints for playbooks with api: {name} (generated).",
+            "properties": {
+                "steps": {
+                    "items": {
+                        "properties": {
+                            "call": _suggest("endpoints", name),
+                            "authorize": {
+                                "properties": {"scopes": {"items": _suggest("scopes", name)}}
+                            },
+                        }
+                    }
+                }
+            },
+        }
+    default = DEFAULT_PROFILE if DEFAULT_PROFILE in profiles else profiles[0]
+    chain: dict[str, Any] = {"$ref": f"#/definitions/profile.{default}"}
+    for name in reversed([p for p in profiles if p != default]):
+        chain = {
+            "if": {"required": ["api"], "properties": {"api": {"const": name}}},
+            "then": {"$ref": f"#/definitions/profile.{name}"},
+            "else": chain,
+        }
+    result.update(chain)
     return result
 
 

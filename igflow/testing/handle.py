@@ -115,7 +115,10 @@ class ClockControl:
 
 
 class SandboxState:
-    """Read-only views of the sandbox's data, by username and shortcode (as tests think)."""
+    """Read-only views of the sandbox's data, by username and shortcode (as tests think).
+
+    They show the data as it is, with no visibility rule applied: a sandbox-mode client's API
+    calls see only its sandbox users, these views see everyone."""
 
     def __init__(self, slot: AppSlot) -> None:
         self._slot = slot

@@ -37,6 +37,8 @@ __all__ = ["PlaybookFailure", "PlaybookFile", "PlaybookItem", "playbook_options"
 _SUFFIX = re.compile(r"(\.igflow)?\.ya?ml$", re.IGNORECASE)
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 _EXTENSIONS = {"json": "json", "junit": "xml"}
+# pytest's own markers that take arguments: as bare tags they would mean something else.
+_PYTEST_MARKS = frozenset({"skipif", "parametrize", "usefixtures", "filterwarnings"})
 
 
 class PlaybookFailure(Exception):
@@ -71,8 +73,18 @@ class PlaybookItem(pytest.Item):
         if playbook is None:
             return
         for tag in playbook.tags:
-            _register_marker(self.config, tag)
-            self.add_marker(tag)
+            if tag in _PYTEST_MARKS:
+                self.problem = (
+                    f"{_shown_path(self)}: tag '{tag}' is one of pytest's own markers and would "
+                    "not be a label; choose another name (xfail and skip are allowed)"
+                )
+            elif tag == "xfail":  # a known failure: it is reported, and passing is news
+                self.add_marker(pytest.mark.xfail(reason="tagged xfail in the playbook"))
+            elif tag == "skip":
+                self.add_marker(pytest.mark.skip(reason="tagged skip in the playbook"))
+            else:
+                _register_marker(self.config, tag)
+                self.add_marker(tag)
         if playbook.skip is not None:
             self.add_marker(pytest.mark.skip(reason=playbook.skip))
         # -k matches step names and ids (and the playbook's file name, as for any item).
@@ -103,7 +115,8 @@ class PlaybookItem(pytest.Item):
             raise KeyboardInterrupt
         if result.error is not None:
             text = _error_text(result.error, lines=result.playbook.lines, redact=result.redact)
-            raise PlaybookFailure(_steps_table(result) + "\n" + text)
+            doubt = "".join(f"\nigflow: write in doubt: {line}" for line in result.in_doubt)
+            raise PlaybookFailure(_steps_table(result) + "\n" + text + result.redact(doubt))
         if result.report_failures:
             raise PlaybookFailure("\n".join(f"igflow: {m}" for m in result.report_failures))
 
@@ -136,6 +149,8 @@ class PlaybookItem(pytest.Item):
             target=options.target,
             reports=tuple(reports),
             dry_run=options.dry_run,
+            assume_yes=options.assume_yes,
+            journal=os.path.join(_journal_dir(self.config), f"{stem}.jsonl"),
             color="never",
         )
 
@@ -156,6 +171,23 @@ class PlaybookItem(pytest.Item):
 
     def reportinfo(self) -> tuple[os.PathLike[str] | str, int | None, str]:
         return self.path, 0, f"playbook: {self.name}"
+
+
+def _journal_dir(config: pytest.Config) -> str:
+    """Where runs keep their resume journals: in pytest's temporary directory for the session,
+    not in the project (a test run starts afresh; its journal is only kept to say what a
+    failed run left in doubt)."""
+    found = config.stash.get(_JOURNALS, None)
+    if found is None:
+        factory = getattr(config, "_tmp_path_factory", None)  # pytest's own basetemp
+        if factory is not None:
+            found = str(factory.mktemp("igflow-journals", numbered=False))
+        else:  # pragma: no cover - pytest always sets it up
+            import tempfile
+
+            found = tempfile.mkdtemp(prefix="igflow-journals-")
+        config.stash[_JOURNALS] = found
+    return found
 
 
 def _shown_path(node: pytest.Item | pytest.Collector) -> str:
@@ -218,9 +250,11 @@ class _Options:
         self.vars_file: str | None = config.getoption("igflow_vars_file")
         self.target: str | None = config.getoption("igflow_target") or overrides.target
         self.dry_run: bool = bool(config.getoption("igflow_dry_run"))
+        self.assume_yes: bool = bool(config.getoption("igflow_yes"))
 
 
 _OPTIONS = pytest.StashKey[_Options]()
+_JOURNALS = pytest.StashKey[str]()
 
 
 def playbook_options(config: pytest.Config) -> _Options:

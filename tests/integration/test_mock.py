@@ -265,3 +265,38 @@ def test_reset_and_load_give_fresh_state(tmp_path: Any) -> None:
             }
         )
         assert [u["username"] for u in sandbox.users()] == ["solo"]
+
+
+def test_state_views_agree_with_the_api() -> None:
+    """The helpers read the database; the API reads it too: they must tell the same story.
+
+    Through the live-mode client: a sandbox-mode one sees only its sandbox users (the helpers
+    show everything)."""
+    with igflow.mock(rate_limits="off") as sandbox:
+        token = sandbox.token("grantwinney", ALL_SCOPES, client="live")
+        auth = {"access_token": token, "count": 50}
+
+        def everything(url: str) -> list[dict[str, Any]]:
+            found: list[dict[str, Any]] = []
+            page: dict[str, Any] = requests.get(url, params=auth).json()
+            found += page["data"]
+            while page.get("pagination", {}).get("next_url"):
+                page = requests.get(page["pagination"]["next_url"]).json()
+                found += page["data"]
+            return found
+
+        follows = [u["username"] for u in everything(f"{API}/users/self/follows")]
+        assert sorted(sandbox.state.follows_of("grantwinney")) == sorted(follows)
+        followers = [u["username"] for u in everything(f"{API}/users/self/followed-by")]
+        assert sorted(sandbox.state.followers_of("grantwinney")) == sorted(followers)
+        media = [m["id"] for m in everything(f"{API}/users/self/media/recent")]
+        assert sandbox.state.media_of("grantwinney") == media  # newest first, as the API
+        assert MEDIA_ID in media
+        tomatoes = next(m for m in media if m != MEDIA_ID)
+        comments = everything(f"{API}/media/{tomatoes}/comments")
+        assert [(c["id"], c["from"]["username"], c["text"]) for c in comments] == [
+            (c["id"], c["username"], c["text"]) for c in sandbox.state.comments_on(tomatoes)
+        ]
+        assert sandbox.state.likers_of(MEDIA_ID) == sandbox.state.likers_of("Bcizg1_B3nu")
+        with pytest.raises(UsageError, match="no sandbox media 'nope'"):
+            sandbox.state.likers_of("nope")

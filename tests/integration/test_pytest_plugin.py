@@ -179,6 +179,15 @@ def test_tags_are_markers_and_skip_skips(pytester: pytest.Pytester) -> None:
     every.stdout.fnmatch_lines(["*waiting for Graph*"])
 
 
+def test_xfail_and_reserved_tags(pytester: pytest.Pytester) -> None:
+    known_bug = FAILING.replace("name: Wrong like count", "name: Known bug\ntags: [xfail]")
+    reserved = PASSING.replace("tags: [smoke]", "tags: [parametrize]")
+    pytester.makefile(".igflow.yml", known=known_bug, reserved=reserved)
+    result = pytester.runpytest(*PLUGIN, "--strict-markers")
+    result.assert_outcomes(xfailed=1, failed=1)
+    result.stdout.fnmatch_lines(["*tag 'parametrize' is one of pytest's own markers*"])
+
+
 def test_x_stops_and_lf_reruns_the_failed(pytester: pytest.Pytester) -> None:
     pytester.makefile(".igflow.yml", a_wrong=FAILING, b_seed=PASSING)
     stopped = pytester.runpytest(*PLUGIN, "-x")
@@ -213,6 +222,27 @@ def test_vars_target_dry_run_and_reports(pytester: pytest.Pytester) -> None:
     missing = pytester.runpytest(*PLUGIN, "-k", "Needs")
     missing.assert_outcomes(failed=1)
     missing.stdout.fnmatch_lines(["*'shortcode' is not defined*"])
+
+
+def test_confirm_needs_igflow_yes_and_journals_stay_out_of_the_project(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makefile(
+        ".igflow.yml",
+        unlike=UNLIKE.replace(
+            "    call: likes.delete", "    confirm: true\n    call: likes.delete"
+        ),
+    )
+    with serve_sandbox() as sandbox:
+        target = ("--igflow-target", sandbox.url)
+        refused = pytester.runpytest(*PLUGIN, *target)
+        refused.assert_outcomes(failed=1)
+        refused.stdout.fnmatch_lines(["*Unlike it: not confirmed, nothing sent*"])
+        assert sandbox.state.likers_of("Bcizg1_B3nu") == ["grantwinney"]
+        pytester.runpytest(*PLUGIN, *target, "--igflow-yes").assert_outcomes(passed=1)
+        assert sandbox.state.likers_of("Bcizg1_B3nu") == []
+    # A write run keeps its journal in pytest's temporary directory, not in the project.
+    assert not (pytester.path / ".igflow").exists()
 
 
 def test_environment_overrides(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -367,6 +367,29 @@ def test_draft7_corner_cases(instance: Any, expected: bool) -> None:
 
 
 @pytest.mark.parametrize(
+    "schema",
+    [
+        {"if": {"type": "string"}, "then": {"minLength": 3}},
+        {"if": {"type": "string"}, "else": {"type": "integer"}},
+        {"if": {"type": "string"}, "then": {"minLength": 3}, "else": {"minimum": 5}},
+        {"then": {"type": "integer"}, "else": {"type": "integer"}},  # no `if`: both ignored
+        {
+            "if": {"required": ["api"], "properties": {"api": {"const": "g"}}},
+            "then": {"properties": {"x": {"enum": [1]}}},
+            "else": {"properties": {"x": {"enum": [2]}}},
+        },
+        {"if": False, "then": False, "else": {"type": "string"}},
+    ],
+    ids=lambda s: json.dumps(s)[:60],
+)
+def test_if_then_else_agrees_with_jsonschema(schema: dict[str, Any]) -> None:
+    instances = ["ab", "abcd", 4, 7, {"api": "g", "x": 1}, {"api": "g", "x": 2}, {"x": 2}, {}]
+    for instance in instances:
+        expected = Draft7Validator(schema).is_valid(instance)
+        assert is_valid(instance, schema) is expected, instance
+
+
+@pytest.mark.parametrize(
     "items",
     [[1, True], [0, False], [1, 1.0], [[1], [True]], [[1], [True], [1]], [{"a": 1}, {"a": 1.0}]]
     + [["a", "b", "a"], [None, None], [math.nan, 1.0, 1], [{"a": [True]}, {"a": [1]}]],
@@ -386,7 +409,7 @@ def test_unique_items_match_jsonschema_quirks_included(items: list[Any]) -> None
         {"type": "string", "maxLength": 3},
         {"allOf": [{"type": "string"}]},
         {"type": "string", "format": "email"},
-        {"if": {"type": "string"}, "then": {"minLength": 9}},
+        {"if": {"type": "string"}, "then": {"maxLength": 9}},  # if/then is known; maxLength not
         {"properties": {"x": {"maxLength": 1}}},
         {"type": "array", "items": [{"type": "string"}]},  # tuple form of items
         {"$ref": "other.json#/definitions/x"},

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft7Validator
 
+from igflow.playbook.fast_schema import is_valid
 from igflow.registry import PROFILES, load_registry
 from igflow.registry.schema_enums import generated_schema, schema_text
 
@@ -66,3 +67,55 @@ def test_the_script_checks() -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr
+
+
+def _with_graph(monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
+    """The schema as generated once a second profile exists (a stand-in for instagram.graph)."""
+    import igflow.registry.schema_enums as enums
+
+    real = enums.read_profile
+    graph = {"endpoints": {"me": {}, "me.media": {}}, "scopes": {"instagram_business_basic": ""}}
+    monkeypatch.setattr(enums, "PROFILES", {**PROFILES, "instagram.graph": "graph.yaml"})
+    monkeypatch.setattr(
+        enums, "read_profile", lambda n: graph if n == "instagram.graph" else real(n)
+    )
+    return generated_schema(json.loads(SCHEMA.read_text(encoding="utf-8")))
+
+
+def test_a_second_profile_chooses_its_hints_by_api(monkeypatch: pytest.MonkeyPatch) -> None:
+    schema = _with_graph(monkeypatch)
+    assert schema["properties"]["api"]["enum"] == ["instagram.graph", "instagram.v1"]  # type: ignore[index]
+    assert schema["if"] == {
+        "required": ["api"],
+        "properties": {"api": {"const": "instagram.graph"}},
+    }
+    assert schema["then"] == {"$ref": "#/definitions/profile.instagram.graph"}
+    assert schema["else"] == {"$ref": "#/definitions/profile.instagram.v1"}  # also without api
+    definitions = schema["definitions"]
+    assert definitions["endpoints.instagram.graph"]["enum"] == ["me", "me.media"]  # type: ignore[index]
+    hints = definitions["profile.instagram.graph"]["properties"]["steps"]["items"]  # type: ignore[index]
+    assert hints["properties"]["call"]["anyOf"][0] == {
+        "$ref": "#/definitions/endpoints.instagram.graph"
+    }
+    # The step itself no longer suggests one profile's ids for every playbook.
+    assert "anyOf" not in definitions["step"]["properties"]["call"]  # type: ignore[index]
+    # Regenerating what was generated gives the same schema (no leftovers of the first pass).
+    assert generated_schema(schema) == schema  # type: ignore[arg-type]
+
+
+def test_a_second_profile_changes_no_verdict(monkeypatch: pytest.MonkeyPatch) -> None:
+    schema = _with_graph(monkeypatch)
+    playbooks = [
+        {"igflow": 1, "steps": [{"call": "media.shortcode"}]},
+        {"igflow": 1, "api": "instagram.graph", "steps": [{"call": "me.media"}]},
+        {"igflow": 1, "api": "instagram.graph", "steps": [{"call": "media.shortcode"}]},
+        {"igflow": 1, "api": "instagram.graph", "steps": [{"authorize": {"scopes": ["x"]}}]},
+        {"igflow": 1, "api": "instagram.nope", "steps": [{"call": "x"}]},  # api's own enum
+        {"igflow": 1, "steps": [{"call": 5}]},
+    ]
+    plain = json.loads(SCHEMA.read_text(encoding="utf-8"))
+    plain["properties"]["api"]["enum"] = ["instagram.graph", "instagram.v1"]
+    for playbook in playbooks:
+        expected = Draft7Validator(plain).is_valid(playbook)
+        assert Draft7Validator(schema).is_valid(playbook) is expected, playbook
+        assert is_valid(playbook, schema) is expected, playbook  # the fast check, not None
