@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Final, cast
 
 from jinja2 import StrictUndefined, Undefined, nodes
-from jinja2.runtime import Context
+from jinja2.runtime import Context, LoopContext
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedFormatter
 from markupsafe import Markup
 
@@ -174,6 +174,26 @@ def _too_long_as_text(value: Any) -> bool:
 _SPEC_NUMBERS: Final = re.compile(r"\d+")
 
 
+# The public attributes of jinja2.runtime.LoopContext (read-only properties and two methods).
+_LOOP_ATTRIBUTES: Final = frozenset(
+    {
+        "changed",
+        "cycle",
+        "depth",
+        "depth0",
+        "first",
+        "index",
+        "index0",
+        "last",
+        "length",
+        "nextitem",
+        "previtem",
+        "revindex",
+        "revindex0",
+    }
+)
+
+
 class Sandbox(ImmutableSandboxedEnvironment):
     """The stock immutable sandbox, plus the bounds of igflow.limits on what a render builds."""
 
@@ -186,6 +206,14 @@ class Sandbox(ImmutableSandboxedEnvironment):
         elif operator == "**":
             _check_power(left, right)
         return limits.check_result(super().call_binop(context, operator, left, right))
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        # `loop.index`, `loop.depth`...: Jinja's own loop object, whose public attributes are
+        # all safe, so the sandbox's checks (about 12 µs an access on this VM, most of a
+        # loop's cost) are skipped for them.
+        if type(obj) is LoopContext and attribute in _LOOP_ATTRIBUTES:
+            return getattr(obj, attribute)
+        return super().getattr(obj, attribute)
 
     def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
         owner = getattr(__obj, "__self__", None)
