@@ -182,7 +182,7 @@ def _execute(
     if settings.dry_run:  # a rehearsal must not leave the grant wider (igflow.dry_scopes)
         from igflow.dry_scopes import read_scopes
 
-        scope_cap = read_scopes(playbook)
+        scope_cap = read_scopes(playbook, registry.base_scope)
     with TargetSession(
         target,
         registry=registry,

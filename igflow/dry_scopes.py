@@ -5,8 +5,9 @@ scopes widens it (DESIGN §7). A dry run still authorizes for real, because it s
 playbook's reads; if it asked for the write scopes too, the grant would keep them after the
 rehearsal, and the real run's first `authorize` would come back already holding ``likes``: a
 step that expects the permissions error would then fail. So a dry run asks only for the scopes
-the playbook's reads can need (each read's ``scope`` and ``scope_if_not_owner``), plus ``basic``.
-Pure: no I/O.
+the playbook's reads can need (each read's ``scope`` and ``scope_if_not_owner``), plus the
+profile's base scope (``basic`` in v1, ``instagram_business_basic`` in Graph: the first scope its
+registry lists). Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from collections.abc import Iterable, Sequence
 from igflow.playbook.model import Playbook
 
 
-def read_scopes(playbook: Playbook) -> frozenset[str]:
-    """The scopes the playbook's reads (calls that change nothing) can need, and ``basic``."""
-    needed = {"basic"}
+def read_scopes(playbook: Playbook, base: str = "basic") -> frozenset[str]:
+    """The scopes the playbook's reads (calls that change nothing) can need, and ``base``."""
+    needed = {base}
     for step in playbook.steps:
         endpoint = step.endpoint
         if endpoint is None or endpoint.mutates:
@@ -27,7 +28,9 @@ def read_scopes(playbook: Playbook) -> frozenset[str]:
     return frozenset(needed)
 
 
-def capped(scopes: Iterable[str], allowed: frozenset[str]) -> tuple[str, ...]:
-    """``scopes`` without those outside ``allowed``, in order; ``("basic",)`` if none is left."""
+def capped(
+    scopes: Iterable[str], allowed: frozenset[str], base: str = "basic"
+) -> tuple[str, ...]:
+    """``scopes`` without those outside ``allowed``, in order; ``(base,)`` if none is left."""
     kept: Sequence[str] = [scope for scope in dict.fromkeys(scopes) if scope in allowed]
-    return tuple(kept) or ("basic",)
+    return tuple(kept) or (base,)

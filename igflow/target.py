@@ -263,14 +263,13 @@ class TargetSession(AbstractContextManager["TargetSession"]):
             if password is None:
                 raise AuthenticationError(_unknown_user(user, info.passwords))
         self.redactor.add(password)
+        if self.scope_cap is not None:  # a dry run: the reads' scopes only (igflow.dry_scopes)
+            from igflow.dry_scopes import capped
+
+            scopes = capped(scopes, self.scope_cap, self.registry.base_scope)
         if self.registry.login_flow == "instagram-login":
             return self._instagram_login(chosen, user, password, scopes)
         from igflow.auth import authorize_sandbox
-
-        if self.scope_cap is not None:
-            from igflow.dry_scopes import capped
-
-            scopes = capped(scopes, self.scope_cap)
 
         new_token = authorize_sandbox(
             self.session,

@@ -153,6 +153,11 @@ class Registry(NamedTuple):
     login_flow: str = "v1"
     sandbox: str = "v1"
 
+    @property
+    def base_scope(self) -> str:
+        """The scope every token of the profile holds: the first its registry lists."""
+        return next(iter(self.scopes))
+
     def get(self, endpoint_id: str) -> Endpoint:
         try:
             return self.endpoints[endpoint_id]

@@ -158,3 +158,27 @@ def test_app_secret_without_a_token_is_a_check_error(tmp_path: Path) -> None:
     )
     run = run_igflow(["check", path])
     assert run.code == 2 and "`app_secret` goes with `token`" in run.err
+
+
+def test_a_dry_run_asks_only_for_what_its_reads_need(sandbox: GraphSandbox, tmp_path: Path) -> None:
+    # A rehearsal must not leave the account's grant holding the write permission
+    # (igflow.dry_scopes): the dry run's login asks for the reads' permissions only.
+    path = tmp_path / "hide.yml"
+    path.write_text(
+        "igflow: 1\napi: instagram.graph\nsteps:\n"
+        "  - authorize:\n      user: mira.makes\n"
+        "      scopes: [instagram_business_basic, instagram_business_manage_comments]\n"
+        "  - call: me\n    with: {fields: [username]}\n"
+        '  - call: comments.hide\n    with: {comment_id: "17800000000010004", hide: true}\n',
+        encoding="utf-8",
+    )
+    dry = run_igflow(["run", str(path), "--target", sandbox.url, "--dry-run"])
+    assert dry.code == 0, dry.out + dry.err
+    asked = [s.query for s in sandbox.recorder.seen if s.path == "/oauth/authorize"]
+    assert asked and not any("instagram_business_manage_comments" in q for q in asked)
+    assert "scope=instagram_business_basic" in asked[0]
+    before = len(asked)
+    real = run_igflow(["run", str(path), "--target", sandbox.url])
+    assert real.code == 0, real.out + real.err
+    asked_now = [s.query for s in sandbox.recorder.seen if s.path == "/oauth/authorize"][before:]
+    assert any("instagram_business_manage_comments" in q for q in asked_now)

@@ -46,3 +46,27 @@ def test_capped_keeps_the_order_drops_the_rest_and_never_asks_for_nothing() -> N
     )
     assert capped(["likes", "comments"], allowed) == ("basic",)
     assert capped([], allowed) == ("basic",)
+
+
+def test_a_graph_dry_run_asks_for_the_reads_permissions_and_the_base_one() -> None:
+    from igflow.registry import load_registry
+
+    registry = load_registry("instagram.graph")
+    assert registry.base_scope == "instagram_business_basic"
+    playbook = compile_text(
+        """
+        api: instagram.graph
+        steps:
+          - authorize:
+              scopes: [instagram_business_basic, instagram_business_manage_comments]
+              user: mira.makes
+          - call: me
+          - call: comments.hide
+            with: {comment_id: "1", hide: true}
+        """
+    )
+    allowed = read_scopes(playbook, registry.base_scope)
+    assert allowed == {"instagram_business_basic"}
+    assert capped(["instagram_business_manage_comments"], allowed, registry.base_scope) == (
+        "instagram_business_basic",
+    )
