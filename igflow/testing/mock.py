@@ -7,6 +7,12 @@ A decorator, a context manager, and (in the pytest plugin) the ``igflow_mock`` f
         token = igflow.mock.token("grantwinney")
         requests.get("https://api.instagram.com/v1/users/self", params={"access_token": token})
 
+    @igflow.mock(api="instagram.graph")     # graph.instagram.com (and the OAuth hosts)
+    def test_offline_graph():
+        token = igflow.mock.token("mira.makes", scopes=["instagram_business_basic"])
+        requests.get("https://graph.instagram.com/v25.0/me",
+                     headers={"Authorization": f"Bearer {token}"})
+
     with igflow.mock() as sandbox:          # a SandboxHandle: tokens, state, faults, clock
         ...
 
@@ -15,6 +21,10 @@ session) with one matcher that hands requests for the profile's hosts to the san
 :func:`igflow.testing.bridge.call_app`. httplib2, which python-instagram uses, is routed into
 requests while the mock is active. Requests to other hosts fail (requests-mock's
 ``NoMockAddress``) or, with ``unmatched="pass"``, go out to the network.
+
+One mock answers one profile. Two mocks of different profiles cannot be active at once: the
+innermost answers every host it routes and fails the others (both route api.instagram.com and
+www.instagram.com), so a test that needs v1 and Graph together serves one of them instead.
 
 Not intercepted: urllib, http.client, aiohttp, httpx, pycurl, other processes (anything that
 opens its own sockets). Serve a sandbox for those (the ``igflow_sandbox`` fixture) and point the
@@ -269,10 +279,16 @@ class MockEntry:
         return current.handle
 
     def token(
-        self, username: str, scopes: Iterable[str] = ("basic",), *, client: str = "default"
+        self,
+        username: str,
+        scopes: Iterable[str] | None = None,
+        *,
+        client: str = "default",
+        kind: str = "long",
     ) -> str:
-        """A token from the active mock's sandbox (see :meth:`SandboxHandle.token`)."""
-        return self.active.token(username, scopes, client=client)
+        """A token from the active mock's sandbox (see :meth:`SandboxHandle.token`): the
+        profile's basic scope when none is named (``basic``, ``instagram_business_basic``)."""
+        return self.active.token(username, scopes, client=client, kind=kind)
 
 
 mock = MockEntry()
