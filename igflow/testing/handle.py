@@ -273,7 +273,7 @@ class SandboxHandle:
 
     def inject_error(self, error: str, times: int = 1, endpoint: str | None = None) -> None:
         """Graph: the next call(s) (to ``endpoint``, an endpoint id, or any) answer a catalogued
-        error (``POST /_sandbox/graph/errors``: ``app_rate_limit``, ``temporarily_unavailable``...)."""
+        error (``POST /_sandbox/graph/errors``: ``app_limit``, ``user_limit``, ``service_error``...)."""
         body: dict[str, Any] = {"error": error, "times": times}
         if endpoint is not None:
             body["endpoint"] = endpoint
@@ -305,7 +305,9 @@ class SandboxHandle:
     def load(self, data: str | os.PathLike[str] | Mapping[str, Any]) -> None:
         """Replace the state with a dataset (a YAML file or a mapping in that format)."""
         if self._graph:
-            graph_raw = load_mapping(data) if isinstance(data, Mapping) else load_file(os.fspath(data))
+            graph_raw = (
+                load_mapping(data) if isinstance(data, Mapping) else load_file(os.fspath(data))
+            )
             self._slot.replace(graph_raw)
             return
         from igflow.sandbox import dataset

@@ -81,7 +81,7 @@ class ApiMock:
             raise UsageError(f"unmatched must be 'fail' or 'pass', not {unmatched!r}")
         self.profile = profile(api)
         self.unmatched = unmatched
-        self._config = _config(config, config_fields)
+        self._config = _config(config, config_fields, graph=self.profile.graph)
         self._slot: AppSlot | None = None
         self._mocker: Any = None
         self._httplib2: Httplib2Patch | None = None
@@ -208,13 +208,17 @@ def _keep_cookies(response: requests.Response, headers: list[tuple[str, str]]) -
         response.raw._original_response = _OriginalResponse(headers)
 
 
-def _config(config: SandboxConfig | None, fields: dict[str, Any]) -> SandboxConfig:
+def _config(
+    config: SandboxConfig | None, fields: dict[str, Any], *, graph: bool = False
+) -> SandboxConfig:
     from dataclasses import replace
 
     from igflow.sandbox.config import ConfigError, SandboxConfig
 
     try:
         base = config or SandboxConfig()
+        if graph:  # checked now, as a Graph config (a v1-only field is refused here)
+            fields = {**fields, "api": "graph"}
         return replace(base, **fields) if fields else base
     except (ConfigError, TypeError) as exc:
         raise UsageError(f"igflow.mock: {exc}") from None

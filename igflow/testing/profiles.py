@@ -40,7 +40,6 @@ class Profile:
     def origin(self) -> str:
         return f"https://{self.hosts[0]}"
 
-
     @property
     def graph(self) -> bool:
         return self.api == GRAPH_API
