@@ -3,7 +3,8 @@
 A :class:`SandboxHandle` works on the sandbox *app* in process (no HTTP): tokens are granted
 through the app's own OAuth state, state is read from its database, the clock and faults are
 the app's own. A Graph sandbox's helpers that differ from v1's (tokens, users, apps, state
-views, datasets) are in :mod:`igflow.testing.graph`; the handle picks them by profile. The app sits in an :class:`AppSlot`, so :meth:`SandboxHandle.reset` (and
+views, datasets) are in :mod:`igflow.testing.graph`; the handle picks them by profile. The app
+sits in an :class:`AppSlot`, so :meth:`SandboxHandle.reset` (and
 :meth:`SandboxHandle.load`) put a fresh app, built from the same config, in its place without
 stopping the server or the mock: that is how the session fixture resets between tests.
 """
@@ -73,7 +74,8 @@ class AppSlot:
         return app
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        return self.app(environ, start_response)
+        answer: Iterable[bytes] = self.app(environ, start_response)
+        return answer
 
     def replace(self, dataset: dict[str, Any] | None = None, *, keep_dataset: bool = True) -> None:
         """A fresh app from the same config (and the same dataset, unless ``dataset`` is given).
@@ -107,7 +109,7 @@ class ClockControl:
         self._slot = slot
 
     def now(self) -> float:
-        return self._slot.app.clock.now()
+        return float(self._slot.app.clock.now())
 
     def _fake(self) -> Any:
         from igflow.sandbox.clock import FakeClock
@@ -233,7 +235,7 @@ class SandboxHandle:
                 f"'{username}' is not a sandbox user of client '{client}', so it cannot "
                 "authorize it (add the user to the client's sandbox_users)"
             )
-        return app.oauth_state.grant(user_id, registered.client_id, wanted).token
+        return str(app.oauth_state.grant(user_id, registered.client_id, wanted).token)
 
     # ---- faults, rate limits, the request log -----------------------------------------------
     def set_faults(self, **settings: Any) -> FaultSpec:
@@ -273,7 +275,7 @@ class SandboxHandle:
 
     def inject_error(self, error: str, times: int = 1, endpoint: str | None = None) -> None:
         """Graph: the next call(s) (to ``endpoint``, an endpoint id, or any) answer a catalogued
-        error (``POST /_sandbox/graph/errors``: ``app_limit``, ``user_limit``, ``service_error``...)."""
+        error (``POST /_sandbox/graph/errors``: ``app_limit``, ``user_limit``, ...)."""
         body: dict[str, Any] = {"error": error, "times": times}
         if endpoint is not None:
             body["endpoint"] = endpoint

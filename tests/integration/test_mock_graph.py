@@ -250,6 +250,5 @@ def test_the_decorator_and_unmatched_hosts() -> None:
     hide_and_look()
     hide_and_look()  # a fresh sandbox each call: the same one comment hidden, not more
     assert seen == [[SPAM], [SPAM]]
-    with igflow.mock(api="instagram.graph"):
-        with pytest.raises(requests_mock.exceptions.NoMockAddress):
-            requests.get("https://graph.facebook.com/v25.0/me")  # another product's host
+    with igflow.mock(api="instagram.graph"), pytest.raises(requests_mock.exceptions.NoMockAddress):
+        requests.get("https://graph.facebook.com/v25.0/me")  # another product's host
