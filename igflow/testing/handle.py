@@ -15,7 +15,7 @@ import json
 import os
 import tempfile
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -56,6 +56,9 @@ class AppSlot:
     ) -> None:
         self.profile = profile
         self.api = profile.api  # what the server's malformed-request answers read (its envelope)
+        # Checked before anything is made: a v1-only setting (era, generate) on Graph is refused.
+        if profile.graph:
+            config = replace(config, api="graph")
         self._dir = tempfile.TemporaryDirectory(prefix="igflow-sandbox-")
         self.log_path = os.path.join(self._dir.name, _REQUEST_LOG)
         # Every app of this slot logs its requests here (the user's own request_log is kept
@@ -286,6 +289,30 @@ class SandboxHandle:
         ``logged_out``); how many."""
         body = {"user": username, "reason": reason}
         return int(control(self._graph_app(), "/_sandbox/graph/revoke", body)["revoked"])
+
+    def subscribe_webhooks(
+        self,
+        callback_url: str,
+        *,
+        verify_token: str = "igflow",
+        fields: Sequence[str] = ("comments",),
+        client: str = "default",
+    ) -> None:
+        """Graph: the app-level webhook subscription (``POST /_sandbox/graph/webhooks``); the
+        verification handshake is run against ``callback_url`` (loopback only) first. Accounts
+        still subscribe through the API (``users.subscribe_app``)."""
+        body = {
+            "callback_url": callback_url,
+            "verify_token": verify_token,
+            "fields": list(fields),
+            "client": client,
+        }
+        control(self._graph_app(), "/_sandbox/graph/webhooks", body)
+
+    def webhook_deliveries(self) -> list[dict[str, Any]]:
+        """Graph: the webhook notifications sent so far (id, url, field, state, status...)."""
+        records: list[dict[str, Any]] = self._graph_app().webhooks.records()
+        return records
 
     def _graph_app(self) -> Any:
         if not self._graph:
