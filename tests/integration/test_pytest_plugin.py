@@ -436,7 +436,8 @@ def test_function_sandbox(igflow_sandbox):
     assert info["api"] == "instagram.graph"
     hide_spam(igflow_sandbox)
     assert igflow_sandbox.state.hidden_on(IMAGE) == [SPAM]
-    assert [c["hidden"] for c in igflow_sandbox.state.comments_on(IMAGE) if c["id"] == SPAM] == [True]
+    spam = [c for c in igflow_sandbox.state.comments_on(IMAGE) if c["id"] == SPAM]
+    assert [c["hidden"] for c in spam] == [True]
     assert IMAGE in igflow_sandbox.state.media_of("mira.makes")
     # The log has every request, the control endpoint's too (endpoint None).
     assert [(r["path"], r["endpoint"]) for r in igflow_sandbox.requests()] == [
