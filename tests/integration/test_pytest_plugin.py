@@ -568,3 +568,52 @@ def test_graph_marker_refuses_v1_settings(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_inprocess(*PLUGIN)
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*igflow sandbox: --era is the v1 sandbox's*"])
+
+
+GRAPH_WRONG = """\
+igflow: 1
+name: Graph wrong username
+api: instagram.graph
+steps:
+  - authorize: {user: mira.makes, scopes: [instagram_business_basic]}
+  - name: Who am I
+    call: me
+    with: {fields: [user_id, username]}
+    extract:
+      username: $.username
+    assert:
+      - username == "grantwinney"
+"""
+
+
+def test_graph_playbooks_run_against_the_built_in_graph_sandbox(pytester: pytest.Pytester) -> None:
+    shipped = (ROOT / "playbooks" / "graph" / "hide_spam_comments.yml").read_text(encoding="utf-8")
+    pytester.makefile(".yml", hide_spam_comments=shipped)  # collected by its `igflow: 1`
+    pytester.makefile(".igflow.yml", graph_wrong=GRAPH_WRONG)
+    result = pytester.runpytest_inprocess(
+        *PLUGIN, "-v", "--junitxml=out.xml", "--igflow-report", "json:reports"
+    )
+    result.assert_outcomes(passed=1, failed=1)
+    out = result.stdout.str()
+    assert "Hide spam comments on my recent media PASSED" in out
+    # It ran against the built-in Graph sandbox's dataset: mira.makes's spam was hidden.
+    import json
+
+    (report,) = [
+        json.loads(p.read_text(encoding="utf-8"))
+        for p in (pytester.path / "reports").iterdir()
+        if p.name.startswith("hide_spam")
+    ]
+    assert report["exit_code"] == 0, report["status"]
+    assert sorted(report["outputs"]["spam"]) == [
+        "17800000000010003",
+        "17800000000010004",
+        "17800000000010009",
+    ]
+    assert [s["status"] for s in report["steps"] if s.get("endpoint") == "comments.hide"] == ["ok"]
+    # The failing one ran against a Graph sandbox: its `me` answered mira.makes.
+    result.stdout.fnmatch_lines(
+        ["*failed*line 6*Who am I*[me, 200]*", "*assertion failed: username == *grantwinney*"]
+    )
+    assert "where username = 'mira.makes'" in out
+    assert junit_counts(pytester.path / "out.xml")["tests"] == 2
