@@ -252,3 +252,16 @@ def test_the_decorator_and_unmatched_hosts() -> None:
     assert seen == [[SPAM], [SPAM]]
     with igflow.mock(api="instagram.graph"), pytest.raises(requests_mock.exceptions.NoMockAddress):
         requests.get("https://graph.facebook.com/v25.0/me")  # another product's host
+
+
+def test_a_served_graph_sandbox_answers_malformed_requests_in_its_envelope() -> None:
+    """The server's own answers (before the app) read the profile from the slot it serves."""
+    from igflow.testing.served import serve_sandbox
+
+    with serve_sandbox("instagram.graph") as served:
+        with socket.create_connection(("127.0.0.1", served.port), timeout=5) as raw:
+            raw.sendall(b"GARBAGE\r\n\r\n")  # no version: http.server answers bare (HTTP/0.9)
+            answer = raw.recv(65536).decode("latin-1")
+        assert '"code": 100' in answer and '"fbtrace_id"' in answer and '"meta"' not in answer
+        token = served.token("mira.makes")
+        assert requests.get(f"{served.url}/{V}/me", headers=bearer(token), timeout=5).ok
