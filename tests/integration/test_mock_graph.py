@@ -112,6 +112,15 @@ def test_pyfacebook_runs_inside_the_mock(no_sockets: list[str]) -> None:
         comments = api.media.get_comments(media_id=IMAGE, count=None, limit=2)
         top_level = [c for c in sandbox.state.comments_on(IMAGE) if c["parent_id"] is None]
         assert sorted(c.id for c in comments.data) == sorted(c["id"] for c in top_level)
+        # Its generic client, with a version and the base URL.
+        graph = pyfacebook.GraphAPI(access_token=token, version=V, base_url=f"{GRAPH}/")
+        assert graph.get_object("me", fields="id,username") == {
+            "id": MIRA_ID,
+            "username": "mira.makes",
+        }
+        # Its Basic Display client's default host is graph.instagram.com: not even configured.
+        basic = pyfacebook.IGBasicDisplayApi(access_token=token)
+        assert basic.user.get_info().username == "mira.makes"
         with pytest.raises(pyfacebook.FacebookError) as refused:
             pyfacebook.IGBusinessApi(
                 access_token="IGAAnot-a-token", instagram_business_id=MIRA_ID, base_url=f"{GRAPH}/"
