@@ -60,6 +60,7 @@ class SandboxInfo(NamedTuple):
     era: str
     clients: Mapping[str, SandboxClient]
     passwords: Mapping[str, str]  # demo passwords by username
+    api: str = "instagram.v1"  # "api" of /_sandbox/info: which emulator answers
 
     def client(self, name: str | None) -> SandboxClient:
         wanted = name or "default"
@@ -107,7 +108,10 @@ def fetch_sandbox_info(
         name, password = user.get("username"), user.get("password")
         if isinstance(name, str):
             passwords[name] = password if isinstance(password, str) else ""
-    return SandboxInfo(era=str(body.get("era", "2016")), clients=clients, passwords=passwords)
+    api = body.get("api") if isinstance(body.get("api"), str) else "instagram.v1"
+    return SandboxInfo(
+        era=str(body.get("era", "2016")), clients=clients, passwords=passwords, api=str(api)
+    )
 
 
 def _list_of_mappings(value: Any) -> list[dict[str, Any]]:

@@ -6,7 +6,8 @@
   ``igflow_sandbox_session`` (one for the session, reset after each test that used it) and
   ``igflow_mock`` (``igflow.mock`` for one test). Configure them with the markers
   ``@pytest.mark.igflow_sandbox(api=..., **config)`` and ``@pytest.mark.igflow_mock(...)``, or
-  by overriding ``igflow_sandbox_session_options`` for the session one.
+  by overriding ``igflow_sandbox_session_options`` for the session one; ``api`` is
+  ``instagram.v1`` (the default) or ``instagram.graph``.
 
 Loaded in every pytest run of an environment where igflow is installed, so it imports nothing
 of igflow's until a playbook is collected or a fixture is used (tests/integration/
@@ -76,10 +77,13 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "igflow_sandbox(api='instagram.v1', **config): the igflow_sandbox fixture's API profile "
-        "and sandbox config (era, clock, rate_limits, data, generate, faults, ...)",
+        "(instagram.v1 or instagram.graph) and sandbox config (era, clock, rate_limits, data, "
+        "generate, faults, ...)",
     )
     config.addinivalue_line(
-        "markers", "igflow_mock(api='instagram.v1', unmatched='fail', **config): igflow_mock's"
+        "markers",
+        "igflow_mock(api='instagram.v1', unmatched='fail', **config): igflow_mock's (api: "
+        "instagram.v1 or instagram.graph)",
     )
     mode = config.getini("igflow_collect")
     if mode not in _COLLECT_CHOICES:

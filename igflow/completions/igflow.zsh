@@ -312,7 +312,7 @@ _shtab_igflow_sandbox_token_options=(
   "(- : *)"{-h,--help}"[show this help message and exit]"
   "--url[the running sandbox (default\: http\:\/\/127.0.0.1\:8765)]:url:"
   "--user[log in as this user]:user:"
-  "--scopes[comma-separated scopes (default\: basic)]:scopes:"
+  "--scopes[comma-separated scopes (default\: basic\; on a Graph sandbox\: instagram_business_basic)]:scopes:"
   "--client[client name (default\: default)]:client:"
   "--password[the user\'s password (default\: the demo password)]:password:"
 )

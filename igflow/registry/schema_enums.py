@@ -68,16 +68,28 @@ def generated_schema(schema: dict[str, Any]) -> dict[str, Any]:
     for name in profiles:
         definitions[f"profile.{name}"] = {
             "description": f"Editor hints for playbooks with api: {name} (generated).",
+            # Descriptions on every property, as the rest of the schema has them (editors show
+            # them; tests/unit/test_validate.py requires them).
             "properties": {
                 "steps": {
+                    "description": f"The steps, with {name}'s endpoint ids and scopes.",
                     "items": {
                         "properties": {
-                            "call": _suggest("endpoints", name),
+                            "call": {
+                                "description": f"An endpoint id of {name}.",
+                                **_suggest("endpoints", name),
+                            },
                             "authorize": {
-                                "properties": {"scopes": {"items": _suggest("scopes", name)}}
+                                "description": f"Authorization with {name}'s scopes.",
+                                "properties": {
+                                    "scopes": {
+                                        "description": f"Scopes of {name}.",
+                                        "items": _suggest("scopes", name),
+                                    }
+                                },
                             },
                         }
-                    }
+                    },
                 }
             },
         }
@@ -85,7 +97,10 @@ def generated_schema(schema: dict[str, Any]) -> dict[str, Any]:
     chain: dict[str, Any] = {"$ref": f"#/definitions/profile.{default}"}
     for name in reversed([p for p in profiles if p != default]):
         chain = {
-            "if": {"required": ["api"], "properties": {"api": {"const": name}}},
+            "if": {
+                "required": ["api"],
+                "properties": {"api": {"const": name, "description": f"The {name} profile."}},
+            },
             "then": {"$ref": f"#/definitions/profile.{name}"},
             "else": chain,
         }

@@ -26,6 +26,7 @@ from igflow.errors import (
 )
 
 DEFAULT_URL = "http://127.0.0.1:8765"
+GRAPH_BASIC = "instagram_business_basic"  # the Graph token's scope when --scopes is not given
 DEFAULT_TIMEOUT = 10.0
 
 
@@ -143,7 +144,11 @@ def add_sandbox_parser(subparsers: Any) -> None:
         "--url", default=DEFAULT_URL, help=f"the running sandbox (default: {DEFAULT_URL})"
     )
     token.add_argument("--user", required=True, help="log in as this user")
-    token.add_argument("--scopes", default="basic", help="comma-separated scopes (default: basic)")
+    token.add_argument(
+        "--scopes",
+        help="comma-separated scopes (default: basic; on a Graph sandbox: "
+        "instagram_business_basic)",
+    )
     token.add_argument("--client", default="default", help="client name (default: default)")
     token.add_argument("--password", help="the user's password (default: the demo password)")
 
@@ -318,7 +323,8 @@ def _token(args: argparse.Namespace, out: TextIO) -> int:
     from igflow.errors import AuthenticationError, TransportError
 
     url = args.url.rstrip("/")
-    scopes = [s for s in (part.strip() for part in args.scopes.replace("+", ",").split(",")) if s]
+    given = args.scopes
+    scopes = [s for s in (part.strip() for part in (given or "").replace("+", ",").split(",")) if s]
     with requests.Session() as session:
         try:
             info = fetch_sandbox_info(session, url, DEFAULT_TIMEOUT)
@@ -337,6 +343,12 @@ def _token(args: argparse.Namespace, out: TextIO) -> int:
                     "(see `igflow sandbox users`)",
                     ExitCode.USAGE,
                 )
+            if info.api == "instagram.graph":
+                token = _graph_token(
+                    session, url, client, args.user, password, scopes or [GRAPH_BASIC]
+                )
+                print(token, file=out)
+                return 0
             token = authorize_sandbox(
                 session,
                 url,
@@ -344,7 +356,7 @@ def _token(args: argparse.Namespace, out: TextIO) -> int:
                 redirect_uri=client.redirect_uri,
                 username=args.user,
                 password=password,
-                scopes=scopes,
+                scopes=scopes or ["basic"],
                 timeout=DEFAULT_TIMEOUT,
                 # Implicit OAuth off (new clients' default): the code flow, as a server would.
                 client_secret=None if client.implicit else client.client_secret,
@@ -355,6 +367,46 @@ def _token(args: argparse.Namespace, out: TextIO) -> int:
             raise _failure(f"authorization refused: {exc}", ExitCode.AUTH) from None
     print(token, file=out)
     return 0
+
+
+def _graph_token(
+    session: Any, url: str, client: Any, user: str, password: str, scopes: list[str]
+) -> str:
+    """A Graph sandbox: Instagram Login on its pages, the code exchange and the long-lived
+    exchange, as the ``authorize`` step does it (igflow/auth_graph.py); a long-lived token.
+
+    Raises the igflow errors of the flow: OAuthError (a refused login, a personal account, an
+    unknown permission), ApiError (the exchange answered a Graph error), TransportError."""
+    from igflow.auth_graph import authorize_graph_sandbox
+    from igflow.client import ApiClient
+    from igflow.errors import ApiError
+    from igflow.redact import Redactor
+    from igflow.registry import load_registry
+
+    api = ApiClient(
+        load_registry("instagram.graph"),
+        url,
+        redactor=Redactor([client.client_secret, password]),
+        session=session,
+        client_id=client.client_id,
+        client_secret=client.client_secret,
+        sign_requests=client.signed,
+    )
+    try:
+        return authorize_graph_sandbox(
+            session,
+            url,
+            api=api,
+            client_id=client.client_id,
+            client_secret=client.client_secret,
+            redirect_uri=client.redirect_uri,
+            username=user,
+            password=password,
+            scopes=scopes,
+            timeout=DEFAULT_TIMEOUT,
+        )
+    except ApiError as exc:  # the long-lived exchange refused: an authorization failure
+        raise AuthenticationError(str(exc)) from None
 
 
 # ---- clients ----------------------------------------------------------------------------------

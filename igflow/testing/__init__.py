@@ -7,6 +7,8 @@
 - :mod:`igflow.testing.handle`: what a test can do with either (tokens, clients, state, clock,
   faults, the request log, datasets, reset).
 - :mod:`igflow.testing.profiles`: which sandbox app and which hosts each API profile has.
+- :mod:`igflow.testing.v1`, :mod:`igflow.testing.graph`: what differs per profile (the v1
+  state views; Graph's tokens, accounts, apps, state views and control helpers).
 
 The pytest plugin (:mod:`igflow.pytest_plugin`) wires these up as fixtures. Nothing here is
 imported by the ``igflow`` command.

@@ -2,7 +2,9 @@
 
 A :class:`SandboxHandle` works on the sandbox *app* in process (no HTTP): tokens are granted
 through the app's own OAuth state, state is read from its database, the clock and faults are
-the app's own. The app sits in an :class:`AppSlot`, so :meth:`SandboxHandle.reset` (and
+the app's own. A Graph sandbox's helpers that differ from v1's (tokens, users, apps, state
+views, datasets) are in :mod:`igflow.testing.graph`; the handle picks them by profile. The app
+sits in an :class:`AppSlot`, so :meth:`SandboxHandle.reset` (and
 :meth:`SandboxHandle.load`) put a fresh app, built from the same config, in its place without
 stopping the server or the mock: that is how the session fixture resets between tests.
 """
@@ -18,12 +20,22 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from igflow.errors import UsageError
+from igflow.testing.graph import (
+    GraphState,
+    control,
+    graph_client,
+    graph_token,
+    graph_user_id,
+    graph_users,
+    load_file,
+    load_mapping,
+)
 from igflow.testing.profiles import Profile
+from igflow.testing.v1 import SandboxState
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
-    from igflow.sandbox.app import SandboxApp
     from igflow.sandbox.clients import Client
     from igflow.sandbox.config import SandboxConfig
     from igflow.sandbox.faults import FaultSpec
@@ -43,6 +55,10 @@ class AppSlot:
         self, profile: Profile, config: SandboxConfig, dataset: dict[str, Any] | None = None
     ) -> None:
         self.profile = profile
+        self.api = profile.api  # what the server's malformed-request answers read (its envelope)
+        # Checked before anything is made: a v1-only setting (era, generate) on Graph is refused.
+        if profile.graph:
+            config = replace(config, api="graph")
         self._dir = tempfile.TemporaryDirectory(prefix="igflow-sandbox-")
         self.log_path = os.path.join(self._dir.name, _REQUEST_LOG)
         # Every app of this slot logs its requests here (the user's own request_log is kept
@@ -50,17 +66,19 @@ class AppSlot:
         self.config = replace(config, request_log=self.log_path)
         self._dataset = dataset
         self._lock = threading.Lock()
-        self._app: SandboxApp | None = profile.make_app(self.config, dataset)
+        self._app: Any = profile.make_app(self.config, dataset)
 
     @property
-    def app(self) -> SandboxApp:
+    def app(self) -> Any:
+        """The app serving now: a v1 SandboxApp, or a GraphApp for the Graph profile."""
         app = self._app
         if app is None:
             raise UsageError("this sandbox has been stopped")
         return app
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        return self.app(environ, start_response)
+        answer: Iterable[bytes] = self.app(environ, start_response)
+        return answer
 
     def replace(self, dataset: dict[str, Any] | None = None, *, keep_dataset: bool = True) -> None:
         """A fresh app from the same config (and the same dataset, unless ``dataset`` is given).
@@ -94,7 +112,7 @@ class ClockControl:
         self._slot = slot
 
     def now(self) -> float:
-        return self._slot.app.clock.now()
+        return float(self._slot.app.clock.now())
 
     def _fake(self) -> Any:
         from igflow.sandbox.clock import FakeClock
@@ -114,89 +132,6 @@ class ClockControl:
         return float(self._fake().set(epoch))
 
 
-class SandboxState:
-    """Read-only views of the sandbox's data, by username and shortcode (as tests think).
-
-    They show the data as it is, with no visibility rule applied: a sandbox-mode client's API
-    calls see only its sandbox users, these views see everyone."""
-
-    def __init__(self, slot: AppSlot) -> None:
-        self._slot = slot
-
-    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        with self._slot.app.db.transaction() as conn:
-            return list(conn.execute(sql, tuple(params)).fetchall())
-
-    def _user_id(self, username: str) -> str:
-        user = self._slot.app.store.user_by_username(username)
-        if user is None:
-            raise UsageError(f"no sandbox user '{username}'")
-        return str(user["id"])
-
-    def _media_pk(self, media: str) -> int:
-        """A media id (``<pk>_<owner>``) or a shortcode."""
-        rows = self._rows("SELECT pk FROM media WHERE shortcode = ?", (media,))
-        if rows:
-            return int(rows[0][0])
-        pk, _, owner = media.partition("_")
-        if pk.isdigit() and self._rows("SELECT pk FROM media WHERE pk = ?", (int(pk),)):
-            return int(pk)
-        raise UsageError(f"no sandbox media '{media}' (give a media id or a shortcode)")
-
-    def media_of(self, username: str) -> list[str]:
-        """The user's media ids, newest first."""
-        uid = self._user_id(username)
-        rows = self._rows(
-            "SELECT pk FROM media WHERE owner = ? ORDER BY created_time DESC, pk DESC", (uid,)
-        )
-        return [f"{row[0]}_{uid}" for row in rows]
-
-    def likes_of(self, username: str) -> list[str]:
-        """The media ids the user likes, most recent like first."""
-        rows = self._rows(
-            "SELECT m.pk, m.owner FROM likes l JOIN media m ON m.pk = l.media_pk "
-            "WHERE l.user_id = ? ORDER BY l.seq DESC",
-            (self._user_id(username),),
-        )
-        return [f"{row[0]}_{row[1]}" for row in rows]
-
-    def likers_of(self, media: str) -> list[str]:
-        """Usernames of the users who like a media (id or shortcode), in like order."""
-        rows = self._rows(
-            "SELECT u.username FROM likes l JOIN users u ON u.id = l.user_id "
-            "WHERE l.media_pk = ? ORDER BY l.seq",
-            (self._media_pk(media),),
-        )
-        return [str(row[0]) for row in rows]
-
-    def comments_on(self, media: str) -> list[dict[str, str]]:
-        """The comments on a media (id or shortcode), oldest first: id, username, text."""
-        rows = self._rows(
-            "SELECT c.id, u.username, c.text FROM comments c JOIN users u ON u.id = c.author "
-            "WHERE c.media_pk = ? ORDER BY c.created_time, c.id",
-            (self._media_pk(media),),
-        )
-        return [{"id": str(row[0]), "username": str(row[1]), "text": str(row[2])} for row in rows]
-
-    def follows_of(self, username: str) -> list[str]:
-        """Usernames the user follows (accepted follows only), in follow order."""
-        rows = self._rows(
-            "SELECT u.username FROM follows f JOIN users u ON u.id = f.followee "
-            "WHERE f.follower = ? AND f.status = 'follows' ORDER BY f.seq",
-            (self._user_id(username),),
-        )
-        return [str(row[0]) for row in rows]
-
-    def followers_of(self, username: str) -> list[str]:
-        """Usernames that follow the user (accepted follows only), in follow order."""
-        rows = self._rows(
-            "SELECT u.username FROM follows f JOIN users u ON u.id = f.follower "
-            "WHERE f.followee = ? AND f.status = 'follows' ORDER BY f.seq",
-            (self._user_id(username),),
-        )
-        return [str(row[0]) for row in rows]
-
-
 class SandboxHandle:
     """A sandbox under test: where it is, and helpers for tokens, clients, state and faults."""
 
@@ -204,12 +139,14 @@ class SandboxHandle:
         self._slot = slot
         self.url = url  # the origin to aim code at: http://127.0.0.1:PORT, or the real host
         self.api = slot.profile.api
-        self.state = SandboxState(slot)
+        self._graph = slot.profile.graph
+        self.state: Any = GraphState(slot) if self._graph else SandboxState(slot)
         self.clock = ClockControl(slot)
 
     @property
-    def app(self) -> SandboxApp:
-        """The sandbox app serving now (a new one after each reset)."""
+    def app(self) -> Any:
+        """The sandbox app serving now (a new one after each reset): a v1 ``SandboxApp``, or a
+        ``GraphApp`` for ``instagram.graph``."""
         return self._slot.app
 
     @property
@@ -218,19 +155,27 @@ class SandboxHandle:
 
     # ---- users, clients, tokens ---------------------------------------------------------------
     def users(self) -> list[dict[str, Any]]:
-        """The demo users: id, username, full_name, private, password (demo data)."""
+        """The demo users: id, username, full_name, private, password (demo data); on Graph:
+        id, username, password, account_type, professional, name."""
+        if self._graph:
+            return graph_users(self.app)
         from igflow.sandbox.admin import user_summary
 
         return [user_summary(user) for user in self.app.store.list_users()]
 
     def user_id(self, username: str) -> str:
+        if self._graph:
+            return graph_user_id(self.app, username)
         user = self.app.store.user_by_username(username)
         if user is None:
             raise UsageError(f"no sandbox user '{username}'")
         return str(user["id"])
 
-    def client(self, name: str = "default") -> Client:
-        """A registered client (``client_id``, ``client_secret``, ``redirect_uris``, ...)."""
+    def client(self, name: str = "default") -> Any:
+        """A registered client (``client_id``, ``client_secret``, ``redirect_uris``, ...); on
+        Graph an app of the dataset (``client_id``, ``secret``, ``redirect_uris``, ...)."""
+        if self._graph:
+            return graph_client(self.app, name)
         found = self.app.oauth_state.client_by_name(name)
         if found is None:
             known = ", ".join(c.name for c in self.app.oauth_state.clients())
@@ -239,7 +184,12 @@ class SandboxHandle:
 
     def add_client(self, name: str, **fields: Any) -> Client:
         """Register a client: ``redirect_uris``, ``implicit``, ``signed``, ``mode``,
-        ``sandbox_users`` (usernames), as ``igflow sandbox clients add`` takes them."""
+        ``sandbox_users`` (usernames), as ``igflow sandbox clients add`` takes them. v1 only:
+        a Graph sandbox's apps come from its dataset (``load()`` one with more apps)."""
+        if self._graph:
+            raise UsageError(
+                "a Graph sandbox's apps come from its dataset: load() a dataset with the app"
+            )
         from igflow.sandbox.admin import add_client_from_json
         from igflow.sandbox.clients import ClientSpecError
 
@@ -251,15 +201,31 @@ class SandboxHandle:
             raise UsageError(str(exc)) from None
 
     def token(
-        self, username: str, scopes: Iterable[str] = ("basic",), *, client: str = "default"
+        self,
+        username: str,
+        scopes: Iterable[str] | None = None,
+        *,
+        client: str = "default",
+        kind: str = "long",
     ) -> str:
-        """An access token for ``username``, granted ``scopes`` (``basic`` always) by ``client``.
+        """An access token for ``username``, granted ``scopes`` by ``client``.
 
-        The grant is recorded as the consent page records it (one token per user and client;
-        more scopes widen the same grant). What the consent page would refuse is refused:
-        unknown scopes, and users that are not among a sandbox-mode client's sandbox users.
+        v1 (default scopes ``basic``, always granted): the grant is recorded as the consent
+        page records it (one token per user and client; more scopes widen the same grant).
+        What the consent page would refuse is refused: unknown scopes, and users that are not
+        among a sandbox-mode client's sandbox users. ``kind`` is Graph's only.
+
+        Graph (default ``instagram_business_basic``): a token as ``POST /_sandbox/token`` issues
+        it, long-lived (60 days) or ``kind="short"`` (1 hour); unknown permissions, unknown
+        accounts and apps, and personal accounts are refused.
         """
         app = self.app
+        if scopes is None:
+            scopes = self._slot.profile.default_scopes
+        if self._graph:
+            return graph_token(app, username, scopes, client, kind)
+        if kind != "long":
+            raise UsageError("kind= is for Graph tokens; a v1 token has no short/long kind")
         wanted = list(scopes)
         unknown = [scope for scope in wanted if scope not in app.registry.scopes]
         if unknown:
@@ -272,7 +238,7 @@ class SandboxHandle:
                 f"'{username}' is not a sandbox user of client '{client}', so it cannot "
                 "authorize it (add the user to the client's sandbox_users)"
             )
-        return app.oauth_state.grant(user_id, registered.client_id, wanted).token
+        return str(app.oauth_state.grant(user_id, registered.client_id, wanted).token)
 
     # ---- faults, rate limits, the request log -----------------------------------------------
     def set_faults(self, **settings: Any) -> FaultSpec:
@@ -294,7 +260,64 @@ class SandboxHandle:
         self.app.faults.set(FaultSpec())
 
     def reset_rate_limits(self) -> None:
-        self.app.limiter.reset()
+        if self._graph:
+            self.app.usage.reset()  # the app and account usage (X-App-Usage, BUC)
+        else:
+            self.app.limiter.reset()
+
+    # ---- Graph only: events the API cannot cause ------------------------------------------------
+    def comment_as(
+        self, media_id: str, username: str, text: str, *, parent_id: str | None = None
+    ) -> str:
+        """Graph: "another user commented" (``POST /_sandbox/graph/comments``: webhooks to
+        subscribed apps, mentions); the new comment's id."""
+        body: dict[str, Any] = {"media_id": str(media_id), "username": username, "text": text}
+        if parent_id is not None:
+            body["parent_id"] = str(parent_id)
+        return str(control(self._graph_app(), "/_sandbox/graph/comments", body)["id"])
+
+    def inject_error(self, error: str, times: int = 1, endpoint: str | None = None) -> None:
+        """Graph: the next call(s) (to ``endpoint``, an endpoint id, or any) answer a catalogued
+        error (``POST /_sandbox/graph/errors``: ``app_limit``, ``user_limit``, ...)."""
+        body: dict[str, Any] = {"error": error, "times": times}
+        if endpoint is not None:
+            body["endpoint"] = endpoint
+        control(self._graph_app(), "/_sandbox/graph/errors", body)
+
+    def revoke(self, username: str, reason: str = "logged_out") -> int:
+        """Graph: invalidate the account's tokens (``password_changed``, ``app_removed`` or
+        ``logged_out``); how many."""
+        body = {"user": username, "reason": reason}
+        return int(control(self._graph_app(), "/_sandbox/graph/revoke", body)["revoked"])
+
+    def subscribe_webhooks(
+        self,
+        callback_url: str,
+        *,
+        verify_token: str = "igflow",
+        fields: Sequence[str] = ("comments",),
+        client: str = "default",
+    ) -> None:
+        """Graph: the app-level webhook subscription (``POST /_sandbox/graph/webhooks``); the
+        verification handshake is run against ``callback_url`` (loopback only) first. Accounts
+        still subscribe through the API (``users.subscribe_app``)."""
+        body = {
+            "callback_url": callback_url,
+            "verify_token": verify_token,
+            "fields": list(fields),
+            "client": client,
+        }
+        control(self._graph_app(), "/_sandbox/graph/webhooks", body)
+
+    def webhook_deliveries(self) -> list[dict[str, Any]]:
+        """Graph: the webhook notifications sent so far (id, url, field, state, status...)."""
+        records: list[dict[str, Any]] = self._graph_app().webhooks.records()
+        return records
+
+    def _graph_app(self) -> Any:
+        if not self._graph:
+            raise UsageError(f"this helper is the Graph sandbox's; this one is {self.api}")
+        return self.app
 
     def requests(self) -> list[dict[str, Any]]:
         """Every request the sandbox received since it started (or was reset), oldest first:
@@ -310,6 +333,12 @@ class SandboxHandle:
 
     def load(self, data: str | os.PathLike[str] | Mapping[str, Any]) -> None:
         """Replace the state with a dataset (a YAML file or a mapping in that format)."""
+        if self._graph:
+            graph_raw = (
+                load_mapping(data) if isinstance(data, Mapping) else load_file(os.fspath(data))
+            )
+            self._slot.replace(graph_raw)
+            return
         from igflow.sandbox import dataset
 
         if isinstance(data, Mapping):

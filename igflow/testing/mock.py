@@ -7,6 +7,12 @@ A decorator, a context manager, and (in the pytest plugin) the ``igflow_mock`` f
         token = igflow.mock.token("grantwinney")
         requests.get("https://api.instagram.com/v1/users/self", params={"access_token": token})
 
+    @igflow.mock(api="instagram.graph")     # graph.instagram.com (and the OAuth hosts)
+    def test_offline_graph():
+        token = igflow.mock.token("mira.makes", scopes=["instagram_business_basic"])
+        requests.get("https://graph.instagram.com/v25.0/me",
+                     headers={"Authorization": f"Bearer {token}"})
+
     with igflow.mock() as sandbox:          # a SandboxHandle: tokens, state, faults, clock
         ...
 
@@ -15,6 +21,10 @@ session) with one matcher that hands requests for the profile's hosts to the san
 :func:`igflow.testing.bridge.call_app`. httplib2, which python-instagram uses, is routed into
 requests while the mock is active. Requests to other hosts fail (requests-mock's
 ``NoMockAddress``) or, with ``unmatched="pass"``, go out to the network.
+
+One mock answers one profile. Two mocks of different profiles cannot be active at once: the
+innermost answers every host it routes and fails the others (both route api.instagram.com and
+www.instagram.com), so a test that needs v1 and Graph together serves one of them instead.
 
 Not intercepted: urllib, http.client, aiohttp, httpx, pycurl, other processes (anything that
 opens its own sockets). Serve a sandbox for those (the ``igflow_sandbox`` fixture) and point the
@@ -71,7 +81,7 @@ class ApiMock:
             raise UsageError(f"unmatched must be 'fail' or 'pass', not {unmatched!r}")
         self.profile = profile(api)
         self.unmatched = unmatched
-        self._config = _config(config, config_fields)
+        self._config = _config(config, config_fields, graph=self.profile.graph)
         self._slot: AppSlot | None = None
         self._mocker: Any = None
         self._httplib2: Httplib2Patch | None = None
@@ -198,13 +208,17 @@ def _keep_cookies(response: requests.Response, headers: list[tuple[str, str]]) -
         response.raw._original_response = _OriginalResponse(headers)
 
 
-def _config(config: SandboxConfig | None, fields: dict[str, Any]) -> SandboxConfig:
+def _config(
+    config: SandboxConfig | None, fields: dict[str, Any], *, graph: bool = False
+) -> SandboxConfig:
     from dataclasses import replace
 
     from igflow.sandbox.config import ConfigError, SandboxConfig
 
     try:
         base = config or SandboxConfig()
+        if graph:  # checked now, as a Graph config (a v1-only field is refused here)
+            fields = {**fields, "api": "graph"}
         return replace(base, **fields) if fields else base
     except (ConfigError, TypeError) as exc:
         raise UsageError(f"igflow.mock: {exc}") from None
@@ -269,10 +283,16 @@ class MockEntry:
         return current.handle
 
     def token(
-        self, username: str, scopes: Iterable[str] = ("basic",), *, client: str = "default"
+        self,
+        username: str,
+        scopes: Iterable[str] | None = None,
+        *,
+        client: str = "default",
+        kind: str = "long",
     ) -> str:
-        """A token from the active mock's sandbox (see :meth:`SandboxHandle.token`)."""
-        return self.active.token(username, scopes, client=client)
+        """A token from the active mock's sandbox (see :meth:`SandboxHandle.token`): the
+        profile's basic scope when none is named (``basic``, ``instagram_business_basic``)."""
+        return self.active.token(username, scopes, client=client, kind=kind)
 
 
 mock = MockEntry()

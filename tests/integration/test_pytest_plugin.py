@@ -404,3 +404,216 @@ def test_bad_options_are_usage_errors(pytester: pytest.Pytester) -> None:
     assert bad_var.ret == pytest.ExitCode.USAGE_ERROR
     bad_ini = pytester.runpytest_subprocess(*PLUGIN, "-o", "igflow_collect=everything")
     assert bad_ini.ret == pytest.ExitCode.USAGE_ERROR
+
+
+GRAPH_FIXTURES = """
+import json, pathlib, threading, time, requests, pytest
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+V = "v25.0"
+MIRA_ID = "17841400000000101"
+IMAGE = "17900000000001001"
+SPAM = "17800000000010003"
+SCOPES = ["instagram_business_basic", "instagram_business_manage_comments"]
+SEEN = pathlib.Path("seen.jsonl")
+
+def note(sandbox, test):
+    with SEEN.open("a") as f:
+        f.write(json.dumps({"test": test, "url": sandbox.url, "port": sandbox.port,
+                            "log": sandbox._slot.log_path}) + "\\n")
+
+def hide_spam(sandbox):
+    token = sandbox.token("mira.makes", scopes=SCOPES)
+    r = requests.post(f"{sandbox.url}/{V}/{SPAM}", data={"hide": "true"},
+                      headers={"Authorization": f"Bearer {token}"})
+    assert r.json() == {"success": True}, r.text
+
+def test_function_sandbox(igflow_sandbox):
+    note(igflow_sandbox, "function")
+    assert igflow_sandbox.api == "instagram.graph"
+    info = requests.get(igflow_sandbox.url + "/_sandbox/info").json()
+    assert info["api"] == "instagram.graph"
+    hide_spam(igflow_sandbox)
+    assert igflow_sandbox.state.hidden_on(IMAGE) == [SPAM]
+    spam = [c for c in igflow_sandbox.state.comments_on(IMAGE) if c["id"] == SPAM]
+    assert [c["hidden"] for c in spam] == [True]
+    assert IMAGE in igflow_sandbox.state.media_of("mira.makes")
+    # The log has every request, the control endpoint's too (endpoint None).
+    assert [(r["path"], r["endpoint"]) for r in igflow_sandbox.requests()] == [
+        ("/_sandbox/info", None), (f"/{V}/{SPAM}", "comments.hide")]
+
+def test_fails_but_is_torn_down(igflow_sandbox):
+    note(igflow_sandbox, "failing")
+    hide_spam(igflow_sandbox)
+    raise AssertionError("this test fails on purpose")
+
+def test_session_first(igflow_sandbox_session):
+    note(igflow_sandbox_session, "session-1")
+    hide_spam(igflow_sandbox_session)
+    assert igflow_sandbox_session.state.hidden_on(IMAGE) == [SPAM]
+
+def test_session_second_sees_fresh_state(igflow_sandbox_session):
+    note(igflow_sandbox_session, "session-2")
+    assert igflow_sandbox_session.state.hidden_on(IMAGE) == []
+    assert igflow_sandbox_session.requests() == []
+    before = igflow_sandbox_session.clock.now()  # the session options ask for a fake clock
+    assert igflow_sandbox_session.clock.advance(3600) == before + 3600
+
+class CallbackServer(ThreadingHTTPServer):
+    daemon_threads = False  # so server_close() joins its handler threads (the leak check)
+
+class Callback(BaseHTTPRequestHandler):
+    received = []
+    def log_message(self, *args):
+        pass
+    def do_GET(self):  # the verification handshake: echo the challenge
+        challenge = parse_qs(urlsplit(self.path).query)["hub.challenge"][0].encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(challenge)))
+        self.end_headers()
+        self.wfile.write(challenge)
+    def do_POST(self):
+        Callback.received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+@pytest.mark.igflow_sandbox(api="instagram.graph", clock="fake")
+def test_marker_webhooks_and_faults(igflow_sandbox):
+    note(igflow_sandbox, "webhooks")
+    server = CallbackServer(("127.0.0.1", 0), Callback)
+    serving = threading.Thread(target=server.serve_forever, daemon=True)
+    serving.start()
+    try:
+        igflow_sandbox.subscribe_webhooks(f"http://127.0.0.1:{server.server_port}/hook")
+        token = igflow_sandbox.token("mira.makes", scopes=SCOPES)
+        auth = {"Authorization": f"Bearer {token}"}
+        subscribed = requests.post(f"{igflow_sandbox.url}/{V}/{MIRA_ID}/subscribed_apps",
+                                   data={"subscribed_fields": "comments"}, headers=auth)
+        assert subscribed.json() == {"success": True}, subscribed.text
+        new = igflow_sandbox.comment_as(IMAGE, "kiln_kate", "Restock when?")
+        for _ in range(100):
+            if Callback.received:
+                break
+            time.sleep(0.05)
+        change = Callback.received[0]["entry"][0]["changes"][0]
+        assert change["field"] == "comments" and change["value"]["id"] == new
+        assert igflow_sandbox.webhook_deliveries()[0]["state"] == "delivered"
+        igflow_sandbox.set_faults(fail_nth=1, fail_status=503)
+        failed = requests.get(f"{igflow_sandbox.url}/{V}/me", headers=auth)
+        assert failed.status_code == 503 and "error" in failed.json()
+        assert requests.get(f"{igflow_sandbox.url}/{V}/me", headers=auth).ok
+    finally:
+        server.shutdown()
+        server.server_close()
+        serving.join()
+
+@pytest.mark.igflow_mock(api="instagram.graph")
+def test_mock_fixture(igflow_mock):
+    token = igflow_mock.token("northwind.coffee")
+    r = requests.get("https://graph.instagram.com/v25.0/me", params={"fields": "username"},
+                     headers={"Authorization": f"Bearer {token}"})
+    assert r.json()["username"] == "northwind.coffee"
+"""
+
+
+def test_graph_fixtures_serve_reset_and_tear_down(pytester: pytest.Pytester) -> None:
+    import json
+    import socket
+    import threading
+
+    pytester.makeconftest(
+        """
+        import pytest
+
+        @pytest.fixture(scope="session")
+        def igflow_sandbox_session_options():
+            return {"api": "instagram.graph", "clock": "fake"}
+
+        def pytest_collection_modifyitems(items):
+            for item in items:  # the function fixture of every test here serves Graph too
+                if not item.get_closest_marker("igflow_sandbox"):
+                    item.add_marker(pytest.mark.igflow_sandbox(api="instagram.graph"))
+        """
+    )
+    pytester.makepyfile(test_graph_fixtures=GRAPH_FIXTURES)
+    before = {t.ident for t in threading.enumerate()}
+    result = pytester.runpytest_inprocess(*PLUGIN)
+    result.assert_outcomes(passed=5, failed=1)
+    seen = [json.loads(line) for line in (pytester.path / "seen.jsonl").read_text().splitlines()]
+    session = [s for s in seen if s["test"].startswith("session")]
+    assert session[0]["url"] == session[1]["url"]  # one sandbox for the session, reset between
+    assert len({s["port"] for s in seen}) == 4  # three function sandboxes and the session one
+    # No thread left: servers, and the Graph sandbox's webhook sender, are joined.
+    leaked = [t for t in threading.enumerate() if t.ident not in before]
+    assert leaked == [], leaked
+    for entry in seen:
+        assert not os.path.exists(entry["log"]), entry  # the temporary files are gone
+        with socket.socket() as probe, pytest.raises(OSError):
+            probe.settimeout(2)
+            probe.connect(("127.0.0.1", entry["port"]))  # nothing listens any more
+
+
+def test_graph_marker_refuses_v1_settings(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.igflow_sandbox(api="instagram.graph", era="2018-04-04")
+        def test_x(igflow_sandbox):
+            pass
+        """
+    )
+    result = pytester.runpytest_inprocess(*PLUGIN)
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*igflow sandbox: --era is the v1 sandbox's*"])
+
+
+GRAPH_WRONG = """\
+igflow: 1
+name: Graph wrong username
+api: instagram.graph
+steps:
+  - authorize: {user: mira.makes, scopes: [instagram_business_basic]}
+  - name: Who am I
+    call: me
+    with: {fields: [user_id, username]}
+    extract:
+      username: $.username
+    assert:
+      - username == "grantwinney"
+"""
+
+
+def test_graph_playbooks_run_against_the_built_in_graph_sandbox(pytester: pytest.Pytester) -> None:
+    shipped = (ROOT / "playbooks" / "graph" / "hide_spam_comments.yml").read_text(encoding="utf-8")
+    pytester.makefile(".yml", hide_spam_comments=shipped)  # collected by its `igflow: 1`
+    pytester.makefile(".igflow.yml", graph_wrong=GRAPH_WRONG)
+    result = pytester.runpytest_inprocess(
+        *PLUGIN, "-v", "--junitxml=out.xml", "--igflow-report", "json:reports"
+    )
+    result.assert_outcomes(passed=1, failed=1)
+    out = result.stdout.str()
+    assert "Hide spam comments on my recent media PASSED" in out
+    # It ran against the built-in Graph sandbox's dataset: mira.makes's spam was hidden.
+    import json
+
+    (report,) = [
+        json.loads(p.read_text(encoding="utf-8"))
+        for p in (pytester.path / "reports").iterdir()
+        if p.name.startswith("hide_spam")
+    ]
+    assert report["exit_code"] == 0, report["status"]
+    assert sorted(report["outputs"]["spam"]) == [
+        "17800000000010003",
+        "17800000000010004",
+        "17800000000010009",
+    ]
+    assert [s["status"] for s in report["steps"] if s.get("endpoint") == "comments.hide"] == ["ok"]
+    # The failing one ran against a Graph sandbox: its `me` answered mira.makes.
+    result.stdout.fnmatch_lines(
+        ["*failed*line 6*Who am I*[me, 200]*", "*assertion failed: username == *grantwinney*"]
+    )
+    assert "where username = 'mira.makes'" in out
+    assert junit_counts(pytester.path / "out.xml")["tests"] == 2

@@ -40,6 +40,11 @@ def read_dataset(path: str | None = None) -> dict[str, Any]:
     return raw
 
 
+def check_dataset(raw: Any) -> list[str]:
+    """Every problem of a dataset given as data (empty when valid): igflow.testing's ``load``."""
+    return _check(raw)
+
+
 def _check(raw: Any) -> list[str]:
     if not isinstance(raw, dict):
         return ["the dataset must be a mapping"]
