@@ -55,6 +55,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="also write each playbook's igflow report (json or junit) into DIR",
     )
     group.addoption(
+        "--igflow-out-dir",
+        metavar="DIR",
+        help="where playbooks' `write` steps write (default: a directory per playbook under "
+        "pytest's temporary directory, so a test run leaves the project as it was)",
+    )
+    group.addoption(
         "--igflow-dry-run",
         action="store_true",
         help="perform the reads, report the writes instead of sending them",

@@ -151,6 +151,7 @@ class PlaybookItem(pytest.Item):
             dry_run=options.dry_run,
             assume_yes=options.assume_yes,
             journal=os.path.join(_journal_dir(self.config), f"{stem}.jsonl"),
+            out_dir=options.out_dir or _out_dir(self.config, stem),
             color="never",
         )
 
@@ -188,6 +189,14 @@ def _journal_dir(config: pytest.Config) -> str:
             found = tempfile.mkdtemp(prefix="igflow-journals-")
         config.stash[_JOURNALS] = found
     return found
+
+
+def _out_dir(config: pytest.Config, stem: str) -> str:
+    """Where a playbook's `write` steps write by default: its own directory under pytest's
+    temporary one (an `igflow run` writes beside the playbook; a test run should not)."""
+    path = os.path.join(os.path.dirname(_journal_dir(config)), "igflow-out", stem)
+    os.makedirs(path, exist_ok=True)
+    return path
 
 
 def _shown_path(node: pytest.Item | pytest.Collector) -> str:
@@ -251,6 +260,7 @@ class _Options:
         self.target: str | None = config.getoption("igflow_target") or overrides.target
         self.dry_run: bool = bool(config.getoption("igflow_dry_run"))
         self.assume_yes: bool = bool(config.getoption("igflow_yes"))
+        self.out_dir: str | None = config.getoption("igflow_out_dir")
 
 
 _OPTIONS = pytest.StashKey[_Options]()

@@ -617,3 +617,28 @@ def test_graph_playbooks_run_against_the_built_in_graph_sandbox(pytester: pytest
     )
     assert "where username = 'mira.makes'" in out
     assert junit_counts(pytester.path / "out.xml")["tests"] == 2
+
+
+WRITER = """\
+igflow: 1
+name: Export a value
+steps:
+  - set: {answer: "41 + 1"}
+  - write: {path: out/answer.json, value: "{{ answer }}"}
+"""
+
+
+def test_write_steps_write_under_pytests_temporary_directory(pytester: pytest.Pytester) -> None:
+    # `igflow run` writes beside the playbook; a test run leaves the project as it was.
+    pytester.makefile(".igflow.yml", writer=WRITER)
+    basetemp = pytester.path.parent / "inner-basetemp"
+    result = pytester.runpytest(*PLUGIN, "--basetemp", str(basetemp))
+    result.assert_outcomes(passed=1)
+    assert not (pytester.path / "out").exists()
+    (written,) = basetemp.glob("igflow-out/*/out/answer.json")
+    assert written.read_text(encoding="utf-8").strip() == "42"
+
+    chosen = pytester.path.parent / "chosen"
+    again = pytester.runpytest(*PLUGIN, "--igflow-out-dir", str(chosen))
+    again.assert_outcomes(passed=1)
+    assert (chosen / "out" / "answer.json").read_text(encoding="utf-8").strip() == "42"
