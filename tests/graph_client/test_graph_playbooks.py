@@ -247,3 +247,26 @@ def test_each_runs_against_the_built_in_sandbox(name: str, tmp_path: Path) -> No
         run = run_igflow(argv)
         assert run.code == 0, run.out + run.err
         assert "(sandbox)" in run.out
+
+
+def test_publish_photo_finds_its_post_when_the_publish_answer_is_lost(tmp_path: Path) -> None:
+    """The tester's case: the 12th request, the publish that succeeds (after four "not ready"
+    answers, 1+2+4+5 s apart, past the container's 10 s of processing), is applied and its answer
+    lost. The reconcile by the container cannot give the media id; the playbook finds the post
+    by reading the newest media and still posts the first comment on it."""
+    for sandbox in serve(tmp_path, request_log=str(tmp_path / "requests.jsonl")):
+        before = sandbox.media_ids(NORTHWIND, NORTHWIND_ID)
+        faults = {"drop_nth": 12, "phase": "after"}
+        assert requests.post(f"{sandbox.url}/_sandbox/faults", json=faults, timeout=10).ok
+        real = ok(sandbox.run("publish_photo.yml"))
+        # The case under test happened (else the timing moved and this test says so).
+        assert "settled: found by containers.get: media.publish had been applied" in real.out
+        assert "SKIP" not in real.out and "media = null" not in real.out
+        new = [m for m in sandbox.media_ids(NORTHWIND, NORTHWIND_ID) if m not in before]
+        assert len(new) == 1  # published once, never sent again
+        assert f'media = "{new[0]}"' in real.out
+        comments = sandbox.comments(NORTHWIND, new[0])
+        assert [(c["username"], c["text"]) for c in comments] == [
+            (NORTHWIND, "Tasting notes: jasmine, apricot, black tea.")
+        ]
+        no_token_leaked(sandbox, real)
