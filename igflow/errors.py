@@ -63,12 +63,17 @@ leaf or a group. ``API_ERROR_TYPES`` is the one table from error_type to class;
 all say ``type: OAuthException``, so they are classified by ``code`` and ``error_subcode``
 instead, by the table in :mod:`igflow.graph_errors`; their leaves are named here.
 
+Outside the tree, ``NotRegularFile`` is an ``OSError`` (a directory, a named pipe, a device
+where a file to read was named), raised by :mod:`igflow.regular_file` where callers already
+handle an unreadable file; each turns it into its own UsageError.
+
 Length: over 400 lines because it is the whole error tree, on purpose in one place (the drawing
 above is its table of contents).
 """
 
 from __future__ import annotations
 
+import errno
 import re
 from collections.abc import Sequence
 from enum import IntEnum
@@ -591,3 +596,14 @@ def api_error_class(error_type: str | None, message: str, status: int | None) ->
     if status == 404:
         return NotFoundError
     return ApiError
+
+
+class NotRegularFile(OSError):
+    """The path names a directory, a named pipe, a device or a socket."""
+
+    def __init__(self, path: str, kind: str) -> None:
+        super().__init__(errno.EINVAL, f"is {kind}, not a regular file", path)
+        self.kind = kind
+
+    def __str__(self) -> str:
+        return f"{self.filename}: {self.strerror}"

@@ -156,7 +156,8 @@ def _collapse(parts: list[str]) -> list[str]:
 def _open_below(dir_fd: int, part: str, path: str, walked: str) -> int:
     """The sub-directory ``part`` of ``dir_fd``, opened without following a link; created if
     missing."""
-    from igflow.export import WriteFailed, file_kind
+    from igflow.export import WriteFailed
+    from igflow.regular_file import file_kind
 
     flags = _DIRECTORY_FLAGS | os.O_NOFOLLOW
     for _ in range(3):  # a directory created or removed meanwhile: look again
