@@ -63,9 +63,11 @@ leaf or a group. ``API_ERROR_TYPES`` is the one table from error_type to class;
 all say ``type: OAuthException``, so they are classified by ``code`` and ``error_subcode``
 instead, by the table in :mod:`igflow.graph_errors`; their leaves are named here.
 
-Outside the tree, ``NotRegularFile`` is an ``OSError`` (a directory, a named pipe, a device
-where a file to read was named), raised by :mod:`igflow.regular_file` where callers already
-handle an unreadable file; each turns it into its own UsageError.
+Outside the tree, two helpers' errors that their callers turn into their own IgflowError:
+``NotRegularFile``, an ``OSError`` (a directory, a named pipe, a device where a file to read
+was named, from :mod:`igflow.regular_file`), and ``FieldListError``, a ``ValueError`` (a Graph
+``fields`` value that does not read as fields, from :mod:`igflow.fields`; ``.where`` is the
+item's path, for `check`'s location).
 
 Length: over 400 lines because it is the whole error tree, on purpose in one place (the drawing
 above is its table of contents).
@@ -607,3 +609,11 @@ class NotRegularFile(OSError):
 
     def __str__(self) -> str:
         return f"{self.filename}: {self.strerror}"
+
+
+class FieldListError(ValueError):
+    """A list parameter's value the API would misread; ``where`` is the path to the item."""
+
+    def __init__(self, message: str, where: tuple[int | str, ...] = ()) -> None:
+        super().__init__(message)
+        self.where = where

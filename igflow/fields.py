@@ -23,6 +23,8 @@ import re
 from collections.abc import Mapping
 from typing import Any, NoReturn
 
+from igflow.errors import FieldListError
+
 __all__ = ["MAX_FIELD_DEPTH", "FieldListError", "list_issues", "render_list"]
 
 # Expansions ({...}) nest at most this deep, counted as the Graph sandbox counts them
@@ -34,15 +36,7 @@ MAX_FIELD_DEPTH = 5
 _NAME = re.compile(r"[A-Za-z0-9_]+")
 _BLANK = " \t"
 
-Where = tuple[int | str, ...]
-
-
-class FieldListError(ValueError):
-    """A list parameter's value the API would misread; ``where`` is the path to the item."""
-
-    def __init__(self, message: str, where: Where = ()) -> None:
-        super().__init__(message)
-        self.where = where
+Where = tuple[int | str, ...]  # the path to the item, below the parameter
 
 
 def render_list(value: Any) -> str:
