@@ -20,6 +20,7 @@ from igflow import gcpolicy
 from igflow.environment import Environment, isatty
 from igflow.errors import IgflowError, SafetyError, UsageError
 from igflow.outputs import real_path
+from igflow.regular_file import file_kind
 from igflow.settings import ClientHooks, RunSettings, Timeouts
 
 if TYPE_CHECKING:
@@ -226,15 +227,24 @@ def _sandbox_config(settings: RunSettings, playbook: Playbook, target: str) -> A
                 f"--sandbox-data loads the built-in sandbox, but the target is {target} "
                 "(serve the dataset there with `igflow sandbox serve --data FILE`)"
             )
-        path, where = settings.sandbox_data, "--sandbox-data"
+        # Typed by the user: anywhere, but a regular file (a FIFO would hang the sandbox).
+        path = settings.sandbox_data
+        if not os.path.exists(path):
+            raise UsageError(f"--sandbox-data: no such dataset file: {path}")
+        if not os.path.isfile(path):
+            kind = file_kind(os.stat(path).st_mode)
+            raise UsageError(f"--sandbox-data: {path} is {kind}, not a dataset file")
     elif playbook.sandbox_data is not None and target == SANDBOX:
         # Another target (a served sandbox) has its own data: the fixture is not used there.
-        path = os.path.join(os.path.dirname(playbook.path), playbook.sandbox_data)
-        where = f"{playbook.path}: sandbox_data"
+        # Checked again (check did it too): confined to the playbook's tree (igflow.playbook_files).
+        from igflow.playbook_files import dataset_path, sandbox_data_problem
+
+        problem = sandbox_data_problem(playbook.path, playbook.sandbox_data)
+        if problem is not None:
+            raise UsageError(problem, location=playbook.locations.get(("sandbox_data",)))
+        path = dataset_path(playbook.path, playbook.sandbox_data)
     else:
         return None
-    if not os.path.isfile(path):
-        raise UsageError(f"{where}: no such dataset file: {path}")
     from igflow.sandbox.config import SandboxConfig
 
     return SandboxConfig(data=path)

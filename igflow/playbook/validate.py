@@ -118,6 +118,15 @@ def compile_playbook(
         problem = version_problem(version)
         if problem is not None:
             ctx.error(("api_version",), problem)
+    sandbox_data = data.get("sandbox_data")
+    if isinstance(sandbox_data, str):
+        # I/O in the check, on purpose: a fixture that is missing, a directory or outside the
+        # playbook's tree is found here, at its line, not when the run starts.
+        from igflow.playbook_files import sandbox_data_problem
+
+        problem = sandbox_data_problem(doc.filename, sandbox_data)
+        if problem is not None:
+            ctx.error(("sandbox_data",), problem)
     if isinstance(version, str) and registry is not None and registry.version is None:
         ctx.key_error(
             ("api_version",),
