@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from igflow.reporters.console import ConsoleReporter
     from igflow.results import Reporter, RunResult
     from igflow.safety import WriteGate
+    from igflow.templating import TemplateEngine
 
 __all__ = ["run_playbook"]
 
@@ -117,10 +118,15 @@ def _run(
     from igflow.reporters import FanOut
     from igflow.reporters.console import ConsoleOptions, ConsoleReporter
     from igflow.safety import WriteGate
+    from igflow.templating import TemplateEngine
 
     variables = dict(settings.variables)
+    engine = TemplateEngine()  # the run's: now() may be set to the target's clock (below)
     playbook = check_playbook(
-        settings.playbook, external_names=list(variables), api_version=settings.api_version
+        settings.playbook,
+        external_names=list(variables),
+        api_version=settings.api_version,
+        engine=engine,
     )
     for writer in writers:
         writer.set_playbook(playbook)
@@ -144,7 +150,7 @@ def _run(
         redact=redactor.redact,
     )
     try:
-        result = _execute(settings, io, playbook, redactor, reporter, console, gate)
+        result = _execute(settings, io, playbook, redactor, reporter, console, gate, engine)
     except BaseException:
         if journal is not None:
             journal.close()
@@ -162,6 +168,7 @@ def _execute(
     reporter: Reporter,
     console: ConsoleReporter,
     gate: WriteGate,
+    engine: TemplateEngine,
 ) -> RunResult:
     from igflow.outputs import OutputDir
     from igflow.reporters.common import SANDBOX_SUFFIX
@@ -193,6 +200,7 @@ def _execute(
         sandbox_config=_sandbox_config(settings, playbook, target),
         scope_cap=scope_cap,
     ) as session:
+        _use_target_clock(engine, playbook, session.origin)
         runner = Runner(
             playbook,
             session,
@@ -214,6 +222,17 @@ def _execute(
         origin = session.origin + (SANDBOX_SUFFIX if target == SANDBOX else "")
         gcpolicy.settled()
         return runner.run(origin)
+
+
+def _use_target_clock(engine: TemplateEngine, playbook: Playbook, origin: str) -> None:
+    """now() on an igflow sandbox's fake clock, read once (igflow.target_clock)."""
+    from igflow.source import read_source_lines
+    from igflow.target_clock import sandbox_clock, uses_now
+
+    if uses_now(read_source_lines(playbook.path)):
+        seconds = sandbox_clock(origin)
+        if seconds is not None:
+            engine.use_clock(int(seconds))
 
 
 def _sandbox_config(settings: RunSettings, playbook: Playbook, target: str) -> Any:

@@ -8,6 +8,7 @@ import csv
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -270,3 +271,40 @@ def test_publish_photo_finds_its_post_when_the_publish_answer_is_lost(tmp_path: 
             (NORTHWIND, "Tasting notes: jasmine, apricot, black tea.")
         ]
         no_token_leaked(sandbox, real)
+
+
+def test_now_is_the_fake_clocks_time_on_a_served_sandbox(tmp_path: Path) -> None:
+    """`igflow sandbox serve --api graph --clock fake`: hide_spam_comments' `since: now() - 7
+    days` is computed from the sandbox's clock (read once per run), not the wall clock, which
+    found no media at all. Moved 30 days on, the same run finds none: the time is the target's."""
+    for sandbox in serve(tmp_path, clock="fake", request_log=str(tmp_path / "requests.jsonl")):
+        real = ok(sandbox.run("hide_spam_comments.yml"))
+        after = sandbox.all_comments(MIRA, MIRA_ID)
+        assert {cid for cid, c in after.items() if c["hidden"]} == SPAM_ON_RECENT
+        assert len([s for s in sandbox.recorder.seen if s.path == "/_sandbox/clock"]) == 1
+        moved = requests.post(
+            f"{sandbox.url}/_sandbox/clock", json={"advance": 30 * 86400}, timeout=10
+        )
+        assert moved.status_code == 200
+        later = ok(sandbox.run("hide_spam_comments.yml", "--var", "delete:=true"))
+        assert "media = 0" in later.out
+        assert sandbox.all_comments(MIRA, MIRA_ID) == after  # nothing deleted
+        no_token_leaked(sandbox, real, later)
+
+
+def test_now_stays_the_wall_clock_on_a_real_clock_and_remote_targets(
+    tmp_path: Path, requests_mock: Any
+) -> None:
+    from igflow.target_clock import sandbox_clock
+
+    requests_mock.get("https://graph.instagram.com/_sandbox/clock", json={"kind": "fake", "now": 1})
+    assert sandbox_clock("https://graph.instagram.com") is None  # never asked: not loopback
+    assert requests_mock.call_count == 0
+    requests_mock.real_http = True
+    for sandbox in serve(tmp_path):
+        assert sandbox_clock(sandbox.url) is None  # a real clock
+    for sandbox in serve(tmp_path, clock="fake"):
+        assert (
+            sandbox_clock(sandbox.url)
+            == requests.get(f"{sandbox.url}/_sandbox/clock", timeout=10).json()["now"]
+        )
