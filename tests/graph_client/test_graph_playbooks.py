@@ -308,3 +308,52 @@ def test_now_stays_the_wall_clock_on_a_real_clock_and_remote_targets(
             sandbox_clock(sandbox.url)
             == requests.get(f"{sandbox.url}/_sandbox/clock", timeout=10).json()["now"]
         )
+
+
+class _SomeoneElsePostedMeanwhile:
+    """WSGI middleware on the real Graph sandbox: the answer to the playbook's "newest media"
+    read (`limit=1`) shows another caption, as if another post had been published between the
+    lost publish and the read."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if not (environ["PATH_INFO"].endswith("/media") and "limit=1" in environ["QUERY_STRING"]):
+            return self.app(environ, start_response)
+        captured: dict[str, Any] = {}
+
+        def keep(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            captured.update(status=status, headers=headers)
+            return lambda data: None
+
+        body = json.loads(b"".join(self.app(environ, keep)))
+        body["data"][0]["caption"] = "Someone else's post"
+        data = json.dumps(body).encode()
+        headers = [(k, v) for k, v in captured["headers"] if k.lower() != "content-length"]
+        start_response(captured["status"], [*headers, ("Content-Length", str(len(data)))])
+        return [data]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.app, name)
+
+
+def test_publish_photo_fails_loudly_when_the_newest_post_is_not_its_own(tmp_path: Path) -> None:
+    from graph_sandbox_support import GraphSandbox, Recorder
+
+    from igflow.sandbox.config import SandboxConfig
+    from igflow.sandbox.graph.app import create_graph_app
+    from igflow.sandbox.server import start_sandbox
+
+    app = Recorder(_SomeoneElsePostedMeanwhile(create_graph_app(SandboxConfig(api="graph"))))
+    with start_sandbox(app=app) as running:  # type: ignore[arg-type]
+        sandbox = GraphSandbox(running, app, tmp_path)
+        before = sandbox.media_ids(NORTHWIND, NORTHWIND_ID)
+        faults = {"drop_nth": 12, "phase": "after"}
+        assert requests.post(f"{sandbox.url}/_sandbox/faults", json=faults, timeout=10).ok
+        run = sandbox.run("publish_photo.yml")
+        assert "settled: found by containers.get: media.publish had been applied" in run.out
+        assert run.code == 1, run.out + run.err
+        assert "FAIL   7/10  Find the new post" in run.out
+        new = [m for m in sandbox.media_ids(NORTHWIND, NORTHWIND_ID) if m not in before]
+        assert len(new) == 1 and sandbox.comments(NORTHWIND, new[0]) == []  # nothing guessed
