@@ -20,6 +20,7 @@ from igflow import gcpolicy
 from igflow.environment import Environment, isatty
 from igflow.errors import IgflowError, SafetyError, UsageError
 from igflow.outputs import real_path
+from igflow.regular_file import file_kind
 from igflow.settings import ClientHooks, RunSettings, Timeouts
 
 if TYPE_CHECKING:
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from igflow.reporters.console import ConsoleReporter
     from igflow.results import Reporter, RunResult
     from igflow.safety import WriteGate
+    from igflow.templating import TemplateEngine
 
 __all__ = ["run_playbook"]
 
@@ -116,10 +118,15 @@ def _run(
     from igflow.reporters import FanOut
     from igflow.reporters.console import ConsoleOptions, ConsoleReporter
     from igflow.safety import WriteGate
+    from igflow.templating import TemplateEngine
 
     variables = dict(settings.variables)
+    engine = TemplateEngine()  # the run's: now() may be set to the target's clock (below)
     playbook = check_playbook(
-        settings.playbook, external_names=list(variables), api_version=settings.api_version
+        settings.playbook,
+        external_names=list(variables),
+        api_version=settings.api_version,
+        engine=engine,
     )
     for writer in writers:
         writer.set_playbook(playbook)
@@ -143,7 +150,7 @@ def _run(
         redact=redactor.redact,
     )
     try:
-        result = _execute(settings, io, playbook, redactor, reporter, console, gate)
+        result = _execute(settings, io, playbook, redactor, reporter, console, gate, engine)
     except BaseException:
         if journal is not None:
             journal.close()
@@ -161,6 +168,7 @@ def _execute(
     reporter: Reporter,
     console: ConsoleReporter,
     gate: WriteGate,
+    engine: TemplateEngine,
 ) -> RunResult:
     from igflow.outputs import OutputDir
     from igflow.reporters.common import SANDBOX_SUFFIX
@@ -192,6 +200,7 @@ def _execute(
         sandbox_config=_sandbox_config(settings, playbook, target),
         scope_cap=scope_cap,
     ) as session:
+        _use_target_clock(engine, playbook, session.origin)
         runner = Runner(
             playbook,
             session,
@@ -215,6 +224,17 @@ def _execute(
         return runner.run(origin)
 
 
+def _use_target_clock(engine: TemplateEngine, playbook: Playbook, origin: str) -> None:
+    """now() on an igflow sandbox's fake clock, read once (igflow.target_clock)."""
+    from igflow.source import read_source_lines
+    from igflow.target_clock import sandbox_clock, uses_now
+
+    if uses_now(read_source_lines(playbook.path)):
+        seconds = sandbox_clock(origin)
+        if seconds is not None:
+            engine.use_clock(int(seconds))
+
+
 def _sandbox_config(settings: RunSettings, playbook: Playbook, target: str) -> Any:
     """The built-in sandbox's config for a dataset (--sandbox-data, else the playbook's
     ``sandbox_data``, relative to the playbook); None for the default dataset."""
@@ -226,15 +246,24 @@ def _sandbox_config(settings: RunSettings, playbook: Playbook, target: str) -> A
                 f"--sandbox-data loads the built-in sandbox, but the target is {target} "
                 "(serve the dataset there with `igflow sandbox serve --data FILE`)"
             )
-        path, where = settings.sandbox_data, "--sandbox-data"
+        # Typed by the user: anywhere, but a regular file (a FIFO would hang the sandbox).
+        path = settings.sandbox_data
+        if not os.path.exists(path):
+            raise UsageError(f"--sandbox-data: no such dataset file: {path}")
+        if not os.path.isfile(path):
+            kind = file_kind(os.stat(path).st_mode)
+            raise UsageError(f"--sandbox-data: {path} is {kind}, not a dataset file")
     elif playbook.sandbox_data is not None and target == SANDBOX:
         # Another target (a served sandbox) has its own data: the fixture is not used there.
-        path = os.path.join(os.path.dirname(playbook.path), playbook.sandbox_data)
-        where = f"{playbook.path}: sandbox_data"
+        # Checked again (check did it too): confined to the playbook's tree (igflow.playbook_files).
+        from igflow.playbook_files import dataset_path, sandbox_data_problem
+
+        problem = sandbox_data_problem(playbook.path, playbook.sandbox_data)
+        if problem is not None:
+            raise UsageError(problem, location=playbook.locations.get(("sandbox_data",)))
+        path = dataset_path(playbook.path, playbook.sandbox_data)
     else:
         return None
-    if not os.path.isfile(path):
-        raise UsageError(f"{where}: no such dataset file: {path}")
     from igflow.sandbox.config import SandboxConfig
 
     return SandboxConfig(data=path)

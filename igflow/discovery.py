@@ -2,14 +2,16 @@
 
 A playbook is a ``*.igflow.yml`` / ``*.igflow.yaml`` file, or any other ``.yml`` / ``.yaml``
 file with a top-level ``igflow: 1`` line in its first 4 KiB (the format version every playbook
-starts with). Other YAML (datasets, vars files, CI configs) is left alone. Light: stdlib only,
-because the pytest plugin asks about every YAML file of a test run.
+starts with). Other YAML (datasets, vars files, CI configs) is left alone. Light (the stdlib
+and igflow.errors), because the pytest plugin asks about every YAML file of a test run.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+
+from igflow.regular_file import open_regular
 
 __all__ = ["PLAYBOOK_SUFFIXES", "find_playbooks", "is_playbook", "starts_as_playbook"]
 
@@ -29,9 +31,10 @@ def is_playbook(path: str, *, by_content: bool = True) -> bool:
 
 
 def starts_as_playbook(path: str) -> bool:
-    """A top-level ``igflow: 1`` line near the top of the file."""
+    """A top-level ``igflow: 1`` line near the top of the file (a regular file: a named pipe
+    would block the open, a device never end the read)."""
     try:
-        with open(path, "rb") as handle:
+        with open_regular(path) as handle:
             head = handle.read(_SNIFF_BYTES)
     except OSError:
         return False

@@ -63,12 +63,19 @@ leaf or a group. ``API_ERROR_TYPES`` is the one table from error_type to class;
 all say ``type: OAuthException``, so they are classified by ``code`` and ``error_subcode``
 instead, by the table in :mod:`igflow.graph_errors`; their leaves are named here.
 
+Outside the tree, two helpers' errors that their callers turn into their own IgflowError:
+``NotRegularFile``, an ``OSError`` (a directory, a named pipe, a device where a file to read
+was named, from :mod:`igflow.regular_file`), and ``FieldListError``, a ``ValueError`` (a Graph
+``fields`` value that does not read as fields, from :mod:`igflow.fields`; ``.where`` is the
+item's path, for `check`'s location).
+
 Length: over 400 lines because it is the whole error tree, on purpose in one place (the drawing
 above is its table of contents).
 """
 
 from __future__ import annotations
 
+import errno
 import re
 from collections.abc import Sequence
 from enum import IntEnum
@@ -591,3 +598,22 @@ def api_error_class(error_type: str | None, message: str, status: int | None) ->
     if status == 404:
         return NotFoundError
     return ApiError
+
+
+class NotRegularFile(OSError):
+    """The path names a directory, a named pipe, a device or a socket."""
+
+    def __init__(self, path: str, kind: str) -> None:
+        super().__init__(errno.EINVAL, f"is {kind}, not a regular file", path)
+        self.kind = kind
+
+    def __str__(self) -> str:
+        return f"{self.filename}: {self.strerror}"
+
+
+class FieldListError(ValueError):
+    """A list parameter's value the API would misread; ``where`` is the path to the item."""
+
+    def __init__(self, message: str, where: tuple[int | str, ...] = ()) -> None:
+        super().__init__(message)
+        self.where = where

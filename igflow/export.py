@@ -26,6 +26,7 @@ from typing import Any
 
 from igflow.errors import ExportError, UnsafeTarget, WriteFailed
 from igflow.outputs import real_path
+from igflow.regular_file import file_kind
 
 __all__ = [
     "ExportError",
@@ -165,22 +166,6 @@ def refuse_unsafe_target(
             f"cannot write {shown}: it is {file_kind(existing.st_mode)}; "
             "igflow only replaces regular files"
         )
-
-
-def file_kind(mode: int) -> str:
-    """``a directory``, ``a FIFO``...: what a non-regular file is, for messages."""
-    kinds = (
-        (stat.S_ISDIR, "a directory"),
-        (stat.S_ISLNK, "a symbolic link"),
-        (stat.S_ISFIFO, "a FIFO (named pipe)"),
-        (stat.S_ISSOCK, "a socket"),
-        (stat.S_ISCHR, "a character device"),
-        (stat.S_ISBLK, "a block device"),
-    )
-    for test, kind in kinds:
-        if test(mode):
-            return kind
-    return "not a regular file" if not stat.S_ISREG(mode) else "a regular file"
 
 
 def _same_file(existing: os.stat_result, path: str) -> bool:

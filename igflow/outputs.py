@@ -35,37 +35,46 @@ def real_path(path: str) -> str:
     return os.path.join(os.path.realpath(directory), name)
 
 
-def path_problem(path: str, *, prefix_only: bool = False) -> str | None:
+_OUT_DIR = "the output directory (the playbook's directory, or `igflow run --out-dir DIR`)"
+
+
+def path_problem(
+    path: str,
+    *,
+    prefix_only: bool = False,
+    what: str = "write paths are",
+    root: str = _OUT_DIR,
+) -> str | None:
     """What keeps ``path`` from naming a file under the output directory, or None.
 
     Args:
         path: A write path as written (or rendered), relative to the output directory.
         prefix_only: ``path`` is only the literal start of a template (complete directory
             names): a missing file name is not a problem yet.
+        what, root: The words for another confined path (a playbook's ``sandbox_data`` is
+            confined the same way to the playbook's directory: igflow.playbook_files).
     """
     if "\x00" in path:
-        return "a write path cannot contain a NUL character"
-    if path.startswith("/"):
         return (
-            f"{path!r} is an absolute path: write paths are relative to the output directory "
-            "(the playbook's directory, or `igflow run --out-dir DIR`)"
+            "a write path cannot contain a NUL character"
+            if what == "write paths are"
+            else ("the path cannot contain a NUL character")
         )
+    if path.startswith("/"):
+        return f"{path!r} is an absolute path: {what} relative to {root}"
     depth = 0
     for part in path.split("/"):
         if part == "..":
             depth -= 1
             if depth < 0:
-                return (
-                    f"{path!r} leads outside the output directory (the playbook's directory, "
-                    "or `igflow run --out-dir DIR`): `..` climbs above it"
-                )
+                return f"{path!r} leads outside {root}: `..` climbs above it"
         elif part not in ("", "."):
             depth += 1
     if prefix_only:
         return None
     last = path.rsplit("/", 1)[-1]
     if not path.strip():
-        return "the write path is empty"
+        return "the write path is empty" if what == "write paths are" else "the path is empty"
     if last in ("", ".", ".."):
         return f"{path!r} names a directory, not a file"
     return None
@@ -156,7 +165,8 @@ def _collapse(parts: list[str]) -> list[str]:
 def _open_below(dir_fd: int, part: str, path: str, walked: str) -> int:
     """The sub-directory ``part`` of ``dir_fd``, opened without following a link; created if
     missing."""
-    from igflow.export import WriteFailed, file_kind
+    from igflow.export import WriteFailed
+    from igflow.regular_file import file_kind
 
     flags = _DIRECTORY_FLAGS | os.O_NOFOLLOW
     for _ in range(3):  # a directory created or removed meanwhile: look again

@@ -4,7 +4,10 @@ v1 sends ``access_token`` in URLs, and requests puts full URLs into its exceptio
 redaction cannot rely on callers remembering which strings are secret. Two layers:
 
 1. Known values: tokens, client secrets and the playbook's declared ``secrets`` are registered
-   with :meth:`Redactor.add` and replaced wherever they appear.
+   with :meth:`Redactor.add` and replaced wherever they appear (as they are, and
+   percent-encoded). A value shorter than WHOLE_TOKEN_BELOW is replaced only as a whole token;
+   one shorter than MIN_SECRET_LENGTH not at all. A value a template transformed (``| upper``,
+   a slice, reversed) is new text, not known here: docs/safety.md says what that means.
 2. Shapes, regardless of known values: the values of secret-named query/form parameters
    (``access_token``, ``client_secret``, ``sig``, OAuth ``code``, ``password`` and any
    ``*_token``/``*_secret`` name, also when percent-encoded inside another URL), the same names
@@ -25,6 +28,15 @@ from urllib.parse import quote, quote_plus
 
 MASK = "***"
 MIN_SECRET_LENGTH = 4  # shorter values would mask ordinary text ("1", "abc") everywhere
+# A value shorter than this (a 5-letter password) is masked only as a whole token, never inside
+# a longer word: "wrong" would otherwise turn /tmp/wrongdir into /tmp/***dir in a message,
+# hiding the text and telling whoever reads it what the password is next to. Tokens and client
+# secrets are far longer and are masked wherever they appear (inside a URL, glued to text).
+WHOLE_TOKEN_BELOW = 8
+# A short value counts as a whole token when no letter or digit touches it on either side
+# (`_` separates: wrong_dir is masked as ***_dir).
+_NOT_ALNUM_BEFORE = r"(?<![^\W_])"
+_NOT_ALNUM_AFTER = r"(?![^\W_])"
 
 # Parameter names whose value is secret. `code` is handled separately: as a bare word it is too
 # common ("error code=400"), so it only counts right after a URL's `?`, `&` or `#`.
@@ -110,6 +122,13 @@ def is_secret_key(key: str) -> bool:
     return norm in _SECRET_KEYS or norm.endswith(_SECRET_KEY_SUFFIXES)
 
 
+def _alternative(value: str) -> str:
+    """The pattern for one known value: anywhere, or (short ones) as a whole token only."""
+    if len(value) < WHOLE_TOKEN_BELOW:
+        return f"{_NOT_ALNUM_BEFORE}{re.escape(value)}{_NOT_ALNUM_AFTER}"
+    return re.escape(value)
+
+
 class Redactor:
     """Known secret values plus the shape rules; safe to share between threads.
 
@@ -149,7 +168,7 @@ class Redactor:
                 return
             # Longest first, so a secret that contains another is masked as a whole.
             alternatives = sorted(merged, key=len, reverse=True)
-            self._pattern = re.compile("|".join(re.escape(v) for v in alternatives))
+            self._pattern = re.compile("|".join(_alternative(v) for v in alternatives))
             self._values = merged
 
     def __len__(self) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from igflow.errors import SourceLocation
+from igflow.regular_file import open_regular
 
 _MAX_READ = 1_000_000  # a playbook is small; never slurp a huge file just to quote one line
 
@@ -20,7 +21,7 @@ def read_source_lines(path: str) -> list[str]:
     shown next to the message that explains it.
     """
     try:
-        with open(path, "rb") as fh:
+        with open_regular(path) as fh:
             raw = fh.read(_MAX_READ)
     except OSError:
         return []

@@ -307,6 +307,12 @@ class TemplateEngine:
         self._expressions: dict[str, CompiledExpression] = {}
         self._strings: dict[str, CompiledValue] = {}
 
+    def use_clock(self, seconds: int) -> None:
+        """``now()`` gives ``seconds`` from here on, in every template compiled so far too (they
+        read the environment's globals when rendered): a target's fake clock
+        (igflow.target_clock)."""
+        self._env.globals["now"] = lambda: seconds
+
     @property
     def test_names(self) -> frozenset[str]:
         """The names of the Jinja tests templates may use."""

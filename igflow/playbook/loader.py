@@ -27,8 +27,9 @@ from typing import Any, cast
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from igflow.errors import Issue, PlaybookSyntaxError, SourceLocation, UsageError
+from igflow.errors import Issue, NotRegularFile, PlaybookSyntaxError, SourceLocation, UsageError
 from igflow.limits import MAX_PLAYBOOK_BYTES
+from igflow.regular_file import open_regular
 
 __all__ = [
     "MAX_ALIAS_NODES",
@@ -120,6 +121,8 @@ def load_playbook_file(path: str) -> LoadedDocument:
         raw = read_bounded(path, "a playbook")
     except FileNotFoundError:
         raise UsageError(f"{path}: no such playbook file") from None
+    except NotRegularFile as exc:
+        raise UsageError(f"{path}: is {exc.kind}, not a playbook file") from None
     except OSError as exc:
         raise UsageError(f"{path}: cannot read the playbook: {exc.strerror or exc}") from None
     return load_playbook_text(_decode(raw, path), path)
@@ -130,7 +133,8 @@ def read_bounded(path: str, what: str) -> bytes:
 
     A 50 MB file would take tens of seconds and most of a gigabyte to compose before the node
     bound refused it. At most MAX_PLAYBOOK_BYTES + 1 bytes are read, so a file that grows
-    while it is read, or that lies about its size (a pipe, /dev/zero), is bounded too.
+    while it is read is bounded too. Only a regular file is read: a named pipe would block the
+    open and a device (/dev/zero, /dev/tty) never end or wait for a person.
 
     Args:
         path: The file.
@@ -138,9 +142,10 @@ def read_bounded(path: str, what: str) -> bytes:
 
     Raises:
         UsageError: The file is larger than MAX_PLAYBOOK_BYTES.
+        NotRegularFile: It is a directory, a named pipe, a device or a socket.
         OSError: It cannot be read.
     """
-    with open(path, "rb") as fh:
+    with open_regular(path) as fh:
         size = os.fstat(fh.fileno()).st_size
         raw = b"" if size > MAX_PLAYBOOK_BYTES else fh.read(MAX_PLAYBOOK_BYTES + 1)
     if size > MAX_PLAYBOOK_BYTES or len(raw) > MAX_PLAYBOOK_BYTES:

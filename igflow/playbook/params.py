@@ -49,6 +49,9 @@ def check_params(
                 hint = " (it takes no params)"
             ctx.key_error(path, f"unknown param '{name}' for {endpoint.id}{hint}")
             continue
+        if param.type == "list":
+            _check_list(ctx, param, value, path)
+            continue
         problem = literal_problem(param, value)
         if problem:
             ctx.error(path, problem)
@@ -58,18 +61,34 @@ def check_params(
         ctx.key_error(where, f"{endpoint.id} needs {noun} {quoted_list(missing)} in `with`")
 
 
+def _check_list(ctx: CheckContext, param: Param, value: Any, path: Path) -> None:
+    """A list parameter (Graph's ``fields``): its literal items, at the item that is wrong.
+    Template items are known only at run time, where the client checks the rendered value."""
+    if isinstance(value, str) and TemplateEngine.is_template(value):
+        return
+    from igflow.fields import list_issues
+
+    for issue in list_issues(_templates_as_fields(value)):
+        where = (*path, *issue.where) if isinstance(value, list) else path
+        ctx.error(where, f"'{param.name}': {issue}")
+
+
+def _templates_as_fields(value: Any) -> Any:
+    """``value`` with every template string replaced by a plain field name, so the literal
+    parts around it can still be checked."""
+    if isinstance(value, str):
+        return "_" if TemplateEngine.is_template(value) else value
+    if isinstance(value, list):
+        return [_templates_as_fields(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _templates_as_fields(item) for key, item in value.items()}
+    return value
+
+
 def literal_problem(param: Param, value: Any) -> str | None:
     """What is wrong with a literal (non-template) value for ``param``, or None."""
     if isinstance(value, str) and TemplateEngine.is_template(value):
         return None  # only known at run time
-    if param.type == "list":
-        if isinstance(value, list) and any(
-            isinstance(item, str) and TemplateEngine.is_template(item) for item in value
-        ):
-            return None  # items rendered at run time
-        from igflow.fields import list_problem
-
-        return list_problem(param.name, value)
     if isinstance(value, dict | list):
         return f"'{param.name}' must be a single value, got {kind_of(value)}"
     ok = {

@@ -162,6 +162,10 @@ class _Mapper:
                 f"target must be `sandbox` or an origin URL such as "
                 f"https://api.instagram.com (no path), got {error.instance!r}",
             )
+        elif path == ("api_version",):
+            from igflow.registry import version_problem
+
+            yield self.at(path, version_problem(str(error.instance)) or "not an API version")
         elif path[-1:] == ("id",):
             yield self.at(path, f"'{error.instance}' is not a valid step id: {_NAME_RULE}")
         else:

@@ -14,6 +14,7 @@ sorted by position. :func:`check_playbook` is the raising wrapper the CLI uses.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
@@ -32,7 +33,7 @@ from igflow.playbook.model import Playbook, Step
 from igflow.playbook.names import ALWAYS_DEFINED, Definition, NameTable
 from igflow.playbook.steps import ScopeState, action_of, compile_step
 from igflow.playbook.suggest import kind_of
-from igflow.registry import Registry, load_registry
+from igflow.registry import VERSION_PATTERN, Registry, load_registry, version_problem
 from igflow.resources import playbook_schema
 from igflow.templating import CompiledExpression, CompiledValue, TemplateEngine
 
@@ -112,6 +113,20 @@ def compile_playbook(
     steps = _compile_steps(ctx, data.get("steps"))
     outputs = _compile_outputs(ctx, data.get("outputs"))
     version = data.get("api_version")
+    if isinstance(version, str) and re.search(VERSION_PATTERN, version):
+        # The schema's pattern (re.search, `$`) passes "v25.0\n"; the registry does not.
+        problem = version_problem(version)
+        if problem is not None:
+            ctx.error(("api_version",), problem)
+    sandbox_data = data.get("sandbox_data")
+    if isinstance(sandbox_data, str):
+        # I/O in the check, on purpose: a fixture that is missing, a directory or outside the
+        # playbook's tree is found here, at its line, not when the run starts.
+        from igflow.playbook_files import sandbox_data_problem
+
+        problem = sandbox_data_problem(doc.filename, sandbox_data)
+        if problem is not None:
+            ctx.error(("sandbox_data",), problem)
     if isinstance(version, str) and registry is not None and registry.version is None:
         ctx.key_error(
             ("api_version",),

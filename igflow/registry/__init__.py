@@ -18,8 +18,18 @@ from igflow.resources import package_data
 
 PROFILES = {"instagram.v1": "instagram_v1.yaml", "instagram.graph": "instagram_graph.yaml"}
 
-# An API version as Graph spells it (v25.0): a playbook's api_version and --api-version.
+# An API version as Graph spells it (v25.0): a playbook's api_version and --api-version. Matched
+# whole (re.fullmatch): `$` alone would let "v25.0\n" through into every URL prefix.
 VERSION_PATTERN = r"^v\d{1,3}\.\d{1,2}$"
+
+
+def version_problem(version: str) -> str | None:
+    """The one message for a text that is not an API version (the CLI's and the playbook's)."""
+    import re
+
+    if re.fullmatch(r"v\d{1,3}\.\d{1,2}", version):
+        return None
+    return f"an API version looks like v25.0, not {version!r}"
 
 
 # The default of a record's mapping field (shared, so it must never change).
@@ -290,12 +300,11 @@ def load_registry(profile: str = "instagram.v1", version: str | None = None) -> 
         UsageError: ``version`` is not a version (v25.0), or the profile has none to replace.
     """
     if version is not None:
-        import re
-
-        if not re.match(VERSION_PATTERN, version):
+        problem = version_problem(version)
+        if problem is not None:
             from igflow.errors import UsageError
 
-            raise UsageError(f"an API version looks like v25.0, not {version!r}")
+            raise UsageError(problem)
     return _load_registry(profile, version)
 
 

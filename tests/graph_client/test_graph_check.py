@@ -72,6 +72,21 @@ def test_api_version_is_for_graph_only(tmp_path: Path) -> None:
     assert run.code == 2 and "no API versions" in run.err
 
 
+@pytest.mark.parametrize("version", ["latest", "v25", "v25.0/x", '"v25.0\\n"'])
+def test_a_bad_api_version_gets_the_clis_message(tmp_path: Path, version: str) -> None:
+    code, text = check(tmp_path, "  - call: me\n", extra=f"api_version: {version}\n")
+    shown = version.strip('"')  # as repr() shows it: a newline is \\n
+    assert code == 2
+    assert f"play.yml:3:14: an API version looks like v25.0, not '{shown}'" in text, text
+    assert "not a valid name" not in text
+    # The same words as `igflow run --api-version` says for the same text.
+    good = tmp_path / "good.yml"
+    good.write_text(HEAD.format(extra="") + "  - call: me\n", encoding="utf-8")
+    cli = run_igflow(["run", str(good), "--api-version", shown.replace("\\n", "\n")])
+    assert cli.code == 2
+    assert f"an API version looks like v25.0, not '{shown}'" in cli.err, cli.err
+
+
 def test_api_version_reaches_the_wire(tmp_path: Path) -> None:
     path = tmp_path / "play.yml"
     path.write_text(

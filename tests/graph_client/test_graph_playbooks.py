@@ -8,6 +8,7 @@ import csv
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -247,3 +248,112 @@ def test_each_runs_against_the_built_in_sandbox(name: str, tmp_path: Path) -> No
         run = run_igflow(argv)
         assert run.code == 0, run.out + run.err
         assert "(sandbox)" in run.out
+
+
+def test_publish_photo_finds_its_post_when_the_publish_answer_is_lost(tmp_path: Path) -> None:
+    """The tester's case: the 12th request, the publish that succeeds (after four "not ready"
+    answers, 1+2+4+5 s apart, past the container's 10 s of processing), is applied and its answer
+    lost. The reconcile by the container cannot give the media id; the playbook finds the post
+    by reading the newest media and still posts the first comment on it."""
+    for sandbox in serve(tmp_path, request_log=str(tmp_path / "requests.jsonl")):
+        before = sandbox.media_ids(NORTHWIND, NORTHWIND_ID)
+        faults = {"drop_nth": 12, "phase": "after"}
+        assert requests.post(f"{sandbox.url}/_sandbox/faults", json=faults, timeout=10).ok
+        real = ok(sandbox.run("publish_photo.yml"))
+        # The case under test happened (else the timing moved and this test says so).
+        assert "settled: found by containers.get: media.publish had been applied" in real.out
+        assert "SKIP" not in real.out and "media = null" not in real.out
+        new = [m for m in sandbox.media_ids(NORTHWIND, NORTHWIND_ID) if m not in before]
+        assert len(new) == 1  # published once, never sent again
+        assert f'media = "{new[0]}"' in real.out
+        comments = sandbox.comments(NORTHWIND, new[0])
+        assert [(c["username"], c["text"]) for c in comments] == [
+            (NORTHWIND, "Tasting notes: jasmine, apricot, black tea.")
+        ]
+        no_token_leaked(sandbox, real)
+
+
+def test_now_is_the_fake_clocks_time_on_a_served_sandbox(tmp_path: Path) -> None:
+    """`igflow sandbox serve --api graph --clock fake`: hide_spam_comments' `since: now() - 7
+    days` is computed from the sandbox's clock (read once per run), not the wall clock, which
+    found no media at all. Moved 30 days on, the same run finds none: the time is the target's."""
+    for sandbox in serve(tmp_path, clock="fake", request_log=str(tmp_path / "requests.jsonl")):
+        real = ok(sandbox.run("hide_spam_comments.yml"))
+        after = sandbox.all_comments(MIRA, MIRA_ID)
+        assert {cid for cid, c in after.items() if c["hidden"]} == SPAM_ON_RECENT
+        assert len([s for s in sandbox.recorder.seen if s.path == "/_sandbox/clock"]) == 1
+        moved = requests.post(
+            f"{sandbox.url}/_sandbox/clock", json={"advance": 30 * 86400}, timeout=10
+        )
+        assert moved.status_code == 200
+        later = ok(sandbox.run("hide_spam_comments.yml", "--var", "delete:=true"))
+        assert "media = 0" in later.out
+        assert sandbox.all_comments(MIRA, MIRA_ID) == after  # nothing deleted
+        no_token_leaked(sandbox, real, later)
+
+
+def test_now_stays_the_wall_clock_on_a_real_clock_and_remote_targets(
+    tmp_path: Path, requests_mock: Any
+) -> None:
+    from igflow.target_clock import sandbox_clock
+
+    requests_mock.get("https://graph.instagram.com/_sandbox/clock", json={"kind": "fake", "now": 1})
+    assert sandbox_clock("https://graph.instagram.com") is None  # never asked: not loopback
+    assert requests_mock.call_count == 0
+    requests_mock.real_http = True
+    for sandbox in serve(tmp_path):
+        assert sandbox_clock(sandbox.url) is None  # a real clock
+    for sandbox in serve(tmp_path, clock="fake"):
+        assert (
+            sandbox_clock(sandbox.url)
+            == requests.get(f"{sandbox.url}/_sandbox/clock", timeout=10).json()["now"]
+        )
+
+
+class _SomeoneElsePostedMeanwhile:
+    """WSGI middleware on the real Graph sandbox: the answer to the playbook's "newest media"
+    read (`limit=1`) shows another caption, as if another post had been published between the
+    lost publish and the read."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if not (environ["PATH_INFO"].endswith("/media") and "limit=1" in environ["QUERY_STRING"]):
+            return self.app(environ, start_response)
+        captured: dict[str, Any] = {}
+
+        def keep(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            captured.update(status=status, headers=headers)
+            return lambda data: None
+
+        body = json.loads(b"".join(self.app(environ, keep)))
+        body["data"][0]["caption"] = "Someone else's post"
+        data = json.dumps(body).encode()
+        headers = [(k, v) for k, v in captured["headers"] if k.lower() != "content-length"]
+        start_response(captured["status"], [*headers, ("Content-Length", str(len(data)))])
+        return [data]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.app, name)
+
+
+def test_publish_photo_fails_loudly_when_the_newest_post_is_not_its_own(tmp_path: Path) -> None:
+    from graph_sandbox_support import GraphSandbox, Recorder
+
+    from igflow.sandbox.config import SandboxConfig
+    from igflow.sandbox.graph.app import create_graph_app
+    from igflow.sandbox.server import start_sandbox
+
+    app = Recorder(_SomeoneElsePostedMeanwhile(create_graph_app(SandboxConfig(api="graph"))))
+    with start_sandbox(app=app) as running:  # type: ignore[arg-type]
+        sandbox = GraphSandbox(running, app, tmp_path)
+        before = sandbox.media_ids(NORTHWIND, NORTHWIND_ID)
+        faults = {"drop_nth": 12, "phase": "after"}
+        assert requests.post(f"{sandbox.url}/_sandbox/faults", json=faults, timeout=10).ok
+        run = sandbox.run("publish_photo.yml")
+        assert "settled: found by containers.get: media.publish had been applied" in run.out
+        assert run.code == 1, run.out + run.err
+        assert "FAIL   7/10  Find the new post" in run.out
+        new = [m for m in sandbox.media_ids(NORTHWIND, NORTHWIND_ID) if m not in before]
+        assert len(new) == 1 and sandbox.comments(NORTHWIND, new[0]) == []  # nothing guessed

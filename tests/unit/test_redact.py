@@ -171,3 +171,30 @@ def test_concurrent_adds_are_all_kept() -> None:
         thread.join(timeout=10)
     text = " ".join(values)
     assert set(redactor.redact(text).split()) == {MASK}
+
+
+def test_a_short_secret_is_masked_only_as_a_whole_token() -> None:
+    """A 5-letter password is masked where it stands alone (a form body, a sentence, next to
+    `_` or punctuation), not inside another word: /tmp/wrongdir stays readable, and does not
+    show the password's neighbours either."""
+    redactor = Redactor(["wrong"])
+    assert redactor.redact("cannot read /tmp/wrongdir/x.yml") == "cannot read /tmp/wrongdir/x.yml"
+    assert redactor.redact("password=wrong&next=1") == "password=***&next=1"
+    assert redactor.redact("the password wrong, again") == f"the password {MASK}, again"
+    assert redactor.redact("wrong_dir wrong.") == f"{MASK}_dir {MASK}."
+    assert redactor.redact("awrong wrongs 1wrong") == "awrong wrongs 1wrong"
+
+
+def test_a_long_secret_is_masked_anywhere_even_inside_a_word() -> None:
+    redactor = Redactor(["hunter2hunter2"])
+    assert redactor.redact("xhunter2hunter2y") == f"x{MASK}y"
+    assert redactor.redact("a=hunter2hunter2&b") == f"a={MASK}&b"
+
+
+def test_what_redaction_cannot_do_a_transformed_secret_is_new_text() -> None:
+    """Documented in docs/safety.md: the redactor knows values, not what a template makes of
+    them. This pins the limit down so the docs stay true."""
+    redactor = Redactor(["hunter2hunter2"])
+    for transformed in ("HUNTER2HUNTER2", "hunter2hunt", "2retnuh2retnuh"):
+        assert redactor.redact(transformed) == transformed
+    assert redactor.redact("abc") == "abc" and len(Redactor(["abc"])) == 0
