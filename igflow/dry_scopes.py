@@ -28,9 +28,7 @@ def read_scopes(playbook: Playbook, base: str = "basic") -> frozenset[str]:
     return frozenset(needed)
 
 
-def capped(
-    scopes: Iterable[str], allowed: frozenset[str], base: str = "basic"
-) -> tuple[str, ...]:
+def capped(scopes: Iterable[str], allowed: frozenset[str], base: str = "basic") -> tuple[str, ...]:
     """``scopes`` without those outside ``allowed``, in order; ``(base,)`` if none is left."""
     kept: Sequence[str] = [scope for scope in dict.fromkeys(scopes) if scope in allowed]
     return tuple(kept) or (base,)
