@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+import requests
 from graph_conformance_support import (
     APP_SECRET,
     IMAGE,
@@ -253,3 +254,10 @@ def test_an_at_mention_notifies_the_mentioned_account(g: Graph) -> None:
             data={"media_id": NW_IMAGE, "comment_id": created["id"], "message": "hi!"},
         )
         assert "id" in reply
+
+
+def test_token_and_oauth_bodies_are_bounded(g: Graph) -> None:
+    token = g.admin("POST", "token", {"user": "x" * 70_000})
+    assert token.status_code == 413 and "65536 bytes" in token.json()["error"]
+    oauth = requests.post(g.url + "/oauth/access_token", data={"code": "x" * 70_000}, timeout=10)
+    assert oauth.status_code == 413 and oauth.json()["error_type"] == "OAuthException"

@@ -29,7 +29,7 @@ from urllib.parse import urlencode
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
-from igflow.sandbox import envelope
+from igflow.sandbox import bodylimit, envelope
 from igflow.sandbox.app import Trace, _drop_connection
 from igflow.sandbox.clock import Clock, make_clock
 from igflow.sandbox.config import SandboxConfig
@@ -38,7 +38,7 @@ from igflow.sandbox.db import Database
 from igflow.sandbox.faults import DROP, DroppedConnection, FaultInjector
 from igflow.sandbox.graph import routes, tokens
 from igflow.sandbox.graph.context import Ctx
-from igflow.sandbox.graph.errors import GraphError, fbtrace_id
+from igflow.sandbox.graph.errors import GraphError, fbtrace_id, oauth_body
 from igflow.sandbox.graph.oauth import GraphOAuth
 from igflow.sandbox.graph.rules import Rules, load_rules
 from igflow.sandbox.graph.store import App, GraphStore, Token
@@ -55,7 +55,6 @@ log = logging.getLogger("igflow.sandbox")
 API_NAME = "instagram.graph"
 _VERSION = re.compile(r"^v\d+\.\d+$")
 _TRANSPORT_PARAMS = frozenset({"access_token", "appsecret_proof"})
-MAX_BODY_BYTES = 262_144
 MAX_PARAMS = 100
 MAX_VALUE_CHARS = 16_384
 MAX_SEGMENTS = 3
@@ -120,10 +119,13 @@ class GraphApp:
         return response(environ, start_response)
 
     def dispatch(self, request: Request, trace: Trace) -> Response:
-        request.max_content_length = MAX_BODY_BYTES  # every body, API, OAuth or control
         path = request.path
         if len(path) > 1 and path.endswith("/"):
             path = path[:-1]
+        # Every body is bounded; an API call's is refused where it is read (_params), so the
+        # 413 carries the Graph envelope's headers.
+        if bodylimit.bound(request) and path.startswith(("/_sandbox", "/oauth/", "/accounts/")):
+            return self._too_large(path)
         try:
             if path == "/oauth/authorize" and request.method in ("GET", "POST"):
                 return self.oauth.authorize(request)
@@ -155,13 +157,17 @@ class GraphApp:
                     return response
                 return view(request)
         except RequestEntityTooLarge:
-            return envelope.json_response(
-                {"error": f"the request body is over {MAX_BODY_BYTES} bytes"}, 413
-            )
+            return self._too_large(path)
         except Exception:  # a view bug must never take the server down
             log.exception("sandbox view for %s failed", request.path)
             return envelope.json_response({"error": "internal error (see the sandbox's log)"}, 500)
         return self.serve_api(request, path, trace)
+
+    def _too_large(self, path: str) -> Response:
+        """A 413 in the shape of the control or OAuth door it was sent to."""
+        if path.startswith(("/oauth/", "/accounts/")):
+            return envelope.json_response(oauth_body(bodylimit.TOO_LARGE, 413), 413)
+        return envelope.json_response({"error": bodylimit.TOO_LARGE}, 413)
 
     # ---- the API pipeline ------------------------------------------------------------------
     def serve_api(self, request: Request, path: str, trace: Trace) -> Response:
@@ -469,7 +475,6 @@ def _when(epoch: float) -> str:
 
 def _params(request: Request) -> dict[str, str]:
     """Query, form and JSON-body parameters (the query wins), bounded in count and size."""
-    request.max_content_length = MAX_BODY_BYTES
     values: dict[str, str] = {}
     try:
         if request.method in ("POST", "DELETE"):
@@ -481,9 +486,7 @@ def _params(request: Request) -> dict[str, str]:
             else:
                 values.update({k: request.form[k] for k in request.form})
     except RequestEntityTooLarge:
-        raise GraphError(
-            "bad_param", detail=f"The request body is over {MAX_BODY_BYTES} bytes"
-        ) from None
+        raise GraphError("body_too_large", detail=bodylimit.TOO_LARGE) from None
     values.update({k: request.args[k] for k in request.args})
     if len(values) > MAX_PARAMS:
         raise GraphError("bad_param", detail=f"More than {MAX_PARAMS} parameters")

@@ -20,7 +20,7 @@ from urllib.parse import quote
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
-from igflow.sandbox import envelope
+from igflow.sandbox import bodylimit, envelope
 from igflow.sandbox.clients import (
     MAX_SANDBOX_USERS,
     Client,
@@ -40,7 +40,6 @@ CSRF_FIELD = "csrfmiddlewaretoken"
 LOGIN_PATH = "/accounts/login/"
 MANAGE_PATH = "/developer/clients/manage/"
 # Bounds on what a form may send; no real form comes near them.
-MAX_BODY_BYTES = 65_536
 MAX_FIELD_CHARS = 4_096
 MAX_REDIRECT_URIS = 20
 TABS = ("details", "security", "sandbox")
@@ -100,20 +99,24 @@ class PortalViews:
             "/accounts/logout": (("POST",), self.logout),
         }
 
+    def too_large(self, request: Request) -> Response:
+        """The page for a body over the sandboxes' one bound."""
+        return self._page(
+            request,
+            "error.html",
+            status=413,
+            title="Request too large",
+            message=f"A form may send at most {bodylimit.MAX_BODY_BYTES} bytes.",
+        )
+
     def handle(self, view: Callable[..., Response], request: Request, **args: Any) -> Response:
         """Run a view; a bad body or a bug becomes a portal page, never a traceback."""
-        request.max_content_length = MAX_BODY_BYTES
-        request.max_form_memory_size = MAX_BODY_BYTES
+        if bodylimit.bound(request):
+            return self.too_large(request)
         try:
             return view(request, **args)
         except RequestEntityTooLarge:
-            return self._page(
-                request,
-                "error.html",
-                status=413,
-                title="Request too large",
-                message=f"A form may send at most {MAX_BODY_BYTES} bytes.",
-            )
+            return self.too_large(request)
         except HTTPException as exc:  # werkzeug refusing the request itself (a garbled body)
             return self._page(
                 request,
