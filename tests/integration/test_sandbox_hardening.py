@@ -7,6 +7,8 @@ validated like its register form.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -91,3 +93,49 @@ def test_a_chunked_body_under_the_bound_is_read_whole(sandbox: RunningSandbox) -
     )
     assert response.status_code in (201, 400), response.text
     assert "send a JSON object" not in response.text  # the JSON arrived whole, not cut
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        ('{"latency_ms": 1e400}', "latency_ms must be a finite number"),
+        ('{"fail_nth": 1e400}', "fail_nth must be a finite number"),
+        ('{"latency_ms": 1000000000000}', "latency_ms must be between 0 and 60000"),
+        ('{"drop_nth": 10000000000000}', "drop_nth must be between 1 and 1000000000"),
+        ('{"seed": -1}', "seed must be between"),
+        ('{"fail_rate": "lots"}', "fail_rate must be a number"),
+    ],
+)
+def test_fault_settings_out_of_bounds_are_a_400(
+    sandbox: RunningSandbox, body: str, words: str
+) -> None:
+    response = requests.post(
+        sandbox.url + "/_sandbox/faults",
+        data=body,
+        headers={"Content-Type": "application/json"},
+        timeout=10,
+    )
+    assert response.status_code == 400, response.text
+    assert words in response.json()["error"]
+    assert requests.get(sandbox.url + "/_sandbox/faults", timeout=10).json()["latency_ms"] == 0
+
+
+def test_a_minute_of_latency_is_accepted(sandbox: RunningSandbox) -> None:
+    response = requests.post(
+        sandbox.url + "/_sandbox/faults", json={"latency_ms": 60_000}, timeout=10
+    )
+    assert response.status_code == 200 and response.json()["latency_ms"] == 60_000
+    assert requests.post(sandbox.url + "/_sandbox/faults", json={}, timeout=10).ok
+
+
+@pytest.mark.parametrize("option", [["--latency", "999999999999999"], ["--fail-nth", "0"]])
+def test_serve_refuses_unbounded_fault_options(option: list[str]) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "igflow", "sandbox", "serve", "--port", "0", *option],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "must be between" in result.stderr
