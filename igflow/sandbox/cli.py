@@ -23,6 +23,7 @@ from igflow.errors import (
     IgflowError,
     TransportError,
     UsageError,
+    printable,
 )
 
 DEFAULT_URL = "http://127.0.0.1:8765"
@@ -368,7 +369,10 @@ def _clients(args: argparse.Namespace, out: TextIO) -> int:
             with _open_state(args.db) as (state, _store):
                 clients = [c.public() for c in state.clients()]
         else:
-            clients = _get_json(args.url or DEFAULT_URL, "/_sandbox/info").get("clients", [])
+            info = _get_json(args.url or DEFAULT_URL, "/_sandbox/info")
+            clients = info.get("clients", []) if isinstance(info, dict) else []
+            if isinstance(info, dict) and info.get("api") == "instagram.graph":
+                return _graph_apps(clients, out)
         rows = [
             (
                 c["name"],
@@ -412,6 +416,24 @@ def _clients(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _graph_apps(apps: list[dict[str, Any]], out: TextIO) -> int:
+    """A Graph sandbox's apps: no mode or signed flag there, an API version and proof instead."""
+    rows = [
+        (
+            str(a.get("name", "")),
+            str(a.get("client_id", "")),
+            str(a.get("client_secret", "")),
+            str(a.get("api_version", "")),
+            "yes" if a.get("require_app_secret") else "no",
+            " ".join(a.get("redirect_uris", [])),
+        )
+        for a in apps
+    ]
+    header = ("NAME", "CLIENT_ID", "CLIENT_SECRET", "API_VERSION", "APPSECRET_PROOF")
+    _table(out, (*header, "REDIRECT_URIS"), rows)
+    return 0
+
+
 def print_client(client: dict[str, Any], out: TextIO) -> None:
     """A client as ``clients add`` and ``clients update`` print it, one ``key: value`` a line."""
     for key in (
@@ -431,7 +453,7 @@ def print_client(client: dict[str, Any], out: TextIO) -> None:
             if isinstance(value, bool)
             else value
         )
-        print(f"{key}: {shown}", file=out)
+        print(f"{key}: {printable(str(shown))}", file=out)
 
 
 # ---- helpers ----------------------------------------------------------------------------------
@@ -508,6 +530,8 @@ def _post_json(url: str, path: str, body: Any) -> Any:
 
 
 def _table(out: TextIO, header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    """Aligned columns; every cell printable (a name must not move the cursor or set a title)."""
+    rows = [[printable(str(cell)) for cell in row] for row in rows]
     widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=True)]
     for row in (header, *rows):
         print(

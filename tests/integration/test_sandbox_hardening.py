@@ -10,6 +10,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import requests
@@ -139,3 +140,96 @@ def test_serve_refuses_unbounded_fault_options(option: list[str]) -> None:
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
     assert "must be between" in result.stderr
+
+
+EVIL = "evil\x1b[31mRED\x1b[0m\rdefault client_id=FAKE"
+
+
+@pytest.mark.parametrize(
+    ("name", "words"),
+    [
+        (EVIL, "must not contain control characters"),
+        ("\x1b]0;pwned\x07", "must not contain control characters"),
+        ("x" * 100_00, "at most 4096 characters"),
+        ("line\nbreak", "must not contain control characters"),
+    ],
+    ids=["csi", "osc-title", "long", "newline"],
+)
+def test_a_client_name_with_control_characters_or_too_long_is_refused(
+    sandbox: RunningSandbox, name: str, words: str
+) -> None:
+    response = requests.post(
+        sandbox.url + "/_sandbox/clients",
+        json={"name": name, "redirect_uris": ["http://localhost"]},
+        timeout=10,
+    )
+    assert response.status_code == 400, response.text
+    assert words in response.json()["error"]
+    assert "\x1b" not in response.json()["error"]
+    names = [c["name"] for c in requests.get(sandbox.url + "/_sandbox/clients", timeout=10).json()]
+    assert name not in names
+
+
+def test_names_already_in_a_state_file_are_printed_escaped(tmp_path: Path) -> None:
+    # A state file written before the rule (or by hand) may hold such a name: the listings
+    # print it escaped, never raw.
+    from igflow.sandbox.clients import OAuthState
+    from igflow.sandbox.db import Database
+
+    db_file = tmp_path / "state.db"
+    with start_sandbox(SandboxConfig(db=str(db_file))):
+        pass
+    db = Database(str(db_file))
+    try:
+        with db.transaction() as conn:
+            conn.execute("UPDATE oauth_clients SET name = ? WHERE name = 'live'", (EVIL,))
+        assert any(c.name == EVIL for c in OAuthState(db).clients())
+    finally:
+        db.close()
+    listed = _igflow("sandbox", "clients", "list", "--db", str(db_file))
+    assert listed.returncode == 0, listed.stderr
+    assert "\x1b" not in listed.stdout and "\r" not in listed.stdout
+    assert "evil\\x1b[31mRED\\x1b[0m\\rdefault" in listed.stdout
+
+
+def _igflow(*argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "igflow", *argv], capture_output=True, text=True, timeout=60
+    )
+
+
+def test_the_serve_banner_prints_a_stored_name_escaped(tmp_path: Path) -> None:
+    from igflow.sandbox.db import Database
+    from igflow.sandbox.server import describe
+
+    db_file = tmp_path / "state.db"
+    with start_sandbox(SandboxConfig(db=str(db_file))):
+        pass
+    db = Database(str(db_file))
+    try:
+        with db.transaction() as conn:
+            conn.execute("UPDATE oauth_clients SET name = ? WHERE name = 'live'", (EVIL,))
+    finally:
+        db.close()
+    with start_sandbox(SandboxConfig(db=str(db_file))) as running:
+        banner = describe(running.app, running.url)
+    assert "\x1b" not in banner and "\r" not in banner
+    assert "evil\\x1b[31mRED" in banner
+
+
+def test_clients_list_against_a_graph_sandbox_lists_its_apps() -> None:
+    with start_sandbox(SandboxConfig(api="graph")) as running:
+        listed = _igflow("sandbox", "clients", "list", "--url", running.url)
+        grants = _igflow("sandbox", "grants", "list", "--url", running.url)
+        added = _igflow("sandbox", "clients", "add", "--url", running.url, "--name", "x")
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.split()[:6] == [
+        "NAME", "CLIENT_ID", "CLIENT_SECRET", "API_VERSION", "APPSECRET_PROOF", "REDIRECT_URIS"
+    ]  # fmt: skip
+    assert len(listed.stdout.splitlines()) >= 2
+    assert grants.returncode == 2, grants.stderr
+    assert "Graph sandbox has no grants endpoint" in grants.stderr
+    assert "/_sandbox/graph/revoke" in grants.stderr
+    assert added.returncode == 2 and "Graph sandbox has no clients endpoint" in added.stderr
+    for result in (listed, grants, added):
+        assert "Traceback" not in result.stderr and "internal error" not in result.stderr

@@ -29,6 +29,7 @@ from urllib.parse import urlencode
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
+from igflow.errors import printable
 from igflow.sandbox import bodylimit, envelope
 from igflow.sandbox.app import Trace, _drop_connection
 from igflow.sandbox.clock import Clock, make_clock
@@ -145,9 +146,7 @@ class GraphApp:
             if path.startswith("/_sandbox/") or path == "/_sandbox":
                 entry = self._admin_routes.get(path)
                 if entry is None:
-                    return envelope.json_response(
-                        {"error": f"no such control endpoint {path}"}, 404
-                    )
+                    return envelope.json_response({"error": _no_control(path)}, 404)
                 methods, view = entry
                 if request.method not in methods:
                     response = envelope.json_response(
@@ -467,6 +466,20 @@ class GraphApp:
         if self.request_log is not None:
             self.request_log.close()
         self.db.close()
+
+
+# The v1 sandbox's control endpoints a v1 tool may try here, and what the Graph sandbox has.
+_V1_ONLY = {
+    "grants": "the Graph sandbox has no grants endpoint: a user's grant is their token. "
+    "Revoke one with POST /_sandbox/graph/revoke; see users and apps in GET /_sandbox/info",
+    "clients": "the Graph sandbox has no clients endpoint: its apps are fixed by its dataset. "
+    "List them with `igflow sandbox clients list` or GET /_sandbox/info",
+}
+
+
+def _no_control(path: str) -> str:
+    first = path.removeprefix("/_sandbox/").partition("/")[0]
+    return _V1_ONLY.get(first, f"no such control endpoint {printable(path[:200])}")
 
 
 def _when(epoch: float) -> str:
