@@ -141,7 +141,10 @@ def add_sandbox_parser(subparsers: Any) -> None:
 
     token = commands.add_parser("token", help="get an access token through the real OAuth flow")
     token.add_argument(
-        "--url", default=DEFAULT_URL, help=f"the running sandbox (default: {DEFAULT_URL})"
+        "--url",
+        type=sandbox_url,
+        default=DEFAULT_URL,
+        help=f"the running sandbox (default: {DEFAULT_URL})",
     )
     token.add_argument("--user", required=True, help="log in as this user")
     token.add_argument("--scopes", default="basic", help="comma-separated scopes (default: basic)")
@@ -186,9 +189,38 @@ def add_sandbox_parser(subparsers: Any) -> None:
     add_commands(commands)
 
 
+def sandbox_url(text: str) -> str:
+    """argparse ``type`` of every sandbox subcommand's ``--url``: an http(s) URL with a host.
+
+    Checked here, once, so a typo is a usage error (exit 2) naming the option, not a transport
+    failure (exit 4) quoting requests' exception name.
+    """
+    from urllib.parse import urlsplit
+
+    shown = printable(text[:200])
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number 0-65535
+    except ValueError:
+        parts = None
+    if (
+        parts is None
+        or parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or printable(text) != text
+        or any(c.isspace() for c in text)
+    ):
+        raise argparse.ArgumentTypeError(
+            f"'{shown}' is not a sandbox URL: expected http://HOST:PORT (e.g. {DEFAULT_URL})"
+        )
+    return text
+
+
 def _add_target(parser: argparse.ArgumentParser) -> None:
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("--url", help=f"a running sandbox (default: {DEFAULT_URL})")
+    group.add_argument(
+        "--url", type=sandbox_url, help=f"a running sandbox (default: {DEFAULT_URL})"
+    )
     group.add_argument("--db", metavar="FILE", help="a sandbox state file (from serve --db)")
 
 

@@ -233,3 +233,22 @@ def test_clients_list_against_a_graph_sandbox_lists_its_apps() -> None:
     assert added.returncode == 2 and "Graph sandbox has no clients endpoint" in added.stderr
     for result in (listed, grants, added):
         assert "Traceback" not in result.stderr and "internal error" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["reset", "--url", "notaurl"],
+        ["users", "--url", "notaurl"],
+        ["clients", "list", "--url", "ftp://127.0.0.1"],
+        ["clients", "remove", "x", "--url", "http://"],
+        ["grants", "list", "--url", "http://x:99999"],
+        ["token", "--url", "notaurl", "--user", "grantwinney"],
+    ],
+    ids=["reset", "users", "clients-list", "clients-remove", "grants-list", "token"],
+)
+def test_a_bad_url_is_a_usage_error_on_every_sandbox_subcommand(argv: list[str]) -> None:
+    result = _igflow("sandbox", *argv)
+    assert result.returncode == 2, result.stderr
+    assert "argument --url:" in result.stderr and "is not a sandbox URL" in result.stderr
+    assert "Schema" not in result.stderr and "Traceback" not in result.stderr
