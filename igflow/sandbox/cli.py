@@ -550,6 +550,8 @@ def _request(method: str, url: str, path: str, body: Any = None) -> Any:
         raise _failure(
             message or f"the sandbox answered HTTP {response.status_code}", ExitCode.USAGE
         )
+    if path == "/_sandbox/info" and not isinstance(payload, dict):  # callers read its keys
+        raise _failure(f"{url} is not an igflow sandbox (no /_sandbox/info)", ExitCode.TRANSPORT)
     return payload
 
 

@@ -252,3 +252,36 @@ def test_a_bad_url_is_a_usage_error_on_every_sandbox_subcommand(argv: list[str])
     assert result.returncode == 2, result.stderr
     assert "argument --url:" in result.stderr and "is not a sandbox URL" in result.stderr
     assert "Schema" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_server_that_is_not_a_sandbox_is_named_not_a_traceback(tmp_path: Path) -> None:
+    # Any web server answering 200 with a JSON list at /_sandbox/info.
+    import http.server
+    import threading
+
+    class ListHandler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b"[1, 2, 3]"
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), ListHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        results = [
+            _igflow("sandbox", *argv, "--url", url) for argv in (["users"], ["clients", "list"])
+        ]
+    finally:
+        server.shutdown()
+        server.server_close()
+    for result in results:
+        assert result.returncode == 4, result.stderr
+        assert "is not an igflow sandbox" in result.stderr and "Traceback" not in result.stderr
