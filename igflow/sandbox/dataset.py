@@ -4,6 +4,9 @@ The format is documented in docs/sandbox-data.md. ``read_dataset`` checks the st
 cross-references before anything is loaded, and reports every problem at once with the file
 name, so a hand-edited file is easy to fix. ``generate_dataset`` builds a deterministic dataset
 of any size that still contains the seed walkthrough's account and media.
+
+Length: over 400 lines: the checker and the generator share the format's constants and are read
+together when the format changes; the field tables are data, the generator's word lists too.
 """
 
 from __future__ import annotations
@@ -141,7 +144,7 @@ def check_dataset(raw: Any) -> list[str]:
         if not isinstance(name, str) or not name:
             problems.append(f"{where}: 'username' is required (text)")
         elif name.lower() in usernames:
-            problems.append(f"{where}: duplicate username {shown(name)}")
+            problems.append(f"{where}: duplicate username {printable(name)}")
         else:
             usernames.add(name.lower())
 
