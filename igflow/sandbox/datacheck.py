@@ -11,8 +11,11 @@ record is not checked here (the dataset module says which are required).
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
+
+import yaml
 
 from igflow.errors import printable
 from igflow.sandbox.ids import MAX_ID, parse_decimal
@@ -161,8 +164,13 @@ MAX_PROBLEMS_SHOWN = 50
 
 
 def invalid(path: str, what: str, problems: list[str]) -> ValueError:
-    """The one error for a dataset with problems: the file, then one problem a line."""
-    shown_lines = problems[:MAX_PROBLEMS_SHOWN]
+    """The one error for a dataset with problems: the file, then one problem a line.
+
+    Each line starts with ``line:col`` of the field in the file when its path can be found
+    there (the file is composed again only now, when something is wrong).
+    """
+    marks = _marks(path)
+    shown_lines = [_located(problem, marks) for problem in problems[:MAX_PROBLEMS_SHOWN]]
     if len(problems) > MAX_PROBLEMS_SHOWN:
         shown_lines.append(f"... and {len(problems) - MAX_PROBLEMS_SHOWN} more")
     return ValueError(f"{path}: invalid {what}:\n  " + "\n  ".join(shown_lines))
@@ -184,4 +192,43 @@ def wrong_profile(raw: Any, path: str, *, want: str) -> ValueError | None:
             f"{path}: this is a Graph sandbox dataset (it has accounts:, not users:); serve it "
             "with --api graph, or give the v1 sandbox a v1 dataset (docs/sandbox-data.md)"
         )
+    return None
+
+
+_SEGMENT = re.compile(r"\[(\d+)\]|([^.\[\]]+)")
+
+
+def _marks(path: str) -> Any:
+    """The file's YAML node tree (for line numbers), or None when it cannot be had."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return yaml.compose(fh, Loader=yaml.SafeLoader)
+    except (OSError, yaml.YAMLError, ValueError):
+        return None
+
+
+def _located(problem: str, root: Any) -> str:
+    """``problem`` prefixed with the line:col of the deepest node its path reaches."""
+    where, sep, _ = problem.partition(": ")
+    if root is None or not sep or " " in where:
+        return problem
+    node, found = root, None
+    for index, key in _SEGMENT.findall(where):
+        child = _child(node, int(index) if index else key)
+        if child is None:
+            break
+        node = found = child
+    if found is None:
+        return problem
+    mark = found.start_mark
+    return f"{mark.line + 1}:{mark.column + 1}: {problem}"
+
+
+def _child(node: Any, step: int | str) -> Any:
+    if isinstance(node, yaml.SequenceNode) and isinstance(step, int):
+        return node.value[step] if step < len(node.value) else None
+    if isinstance(node, yaml.MappingNode) and isinstance(step, str):
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode) and key.value == step:
+                return value
     return None

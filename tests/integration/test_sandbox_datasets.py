@@ -114,3 +114,17 @@ def test_a_graph_dataset_given_to_the_v1_sandbox_is_named_as_such(tmp_path: Path
     result = _igflow("sandbox", "serve", "--port", "0", "--data", graph)
     _assert_usage_error(result, "this is a Graph sandbox dataset (it has accounts:, not users:)")
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_each_problem_has_its_line_and_column(tmp_path: Path) -> None:
+    data = tmp_path / "data.yaml"
+    data.write_text(
+        'format: 1\nusers:\n  - id: "1001"\n    username: ada\n    full_name:\n'
+        "      first: Ada\nmedia:\n  - {owner: ada, created_time: 1, likes: [bob]}\n"
+    )
+    result = _igflow("sandbox", "serve", "--port", "0", "--data", str(data))
+    _assert_usage_error(result)
+    assert result.stderr.splitlines()[1:] == [
+        "  6:7: users[0].full_name: must be text, not a mapping",
+        "  8:42: media[0].likes: unknown user 'bob' (refer to users by username)",
+    ]
