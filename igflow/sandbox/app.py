@@ -29,7 +29,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from igflow.registry import Endpoint, Registry, load_registry
-from igflow.sandbox import envelope
+from igflow.sandbox import bodylimit, envelope
 from igflow.sandbox.admin import AdminViews
 from igflow.sandbox.clients import (
     DEFAULT_CLIENTS,
@@ -72,6 +72,7 @@ _TRANSPORT_PARAMS = frozenset({"access_token", SIG_PARAM, "callback", "client_id
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 RETIRED = SandboxApiError(400, "APINotAllowedError", "This endpoint has been retired")
+TOO_LARGE = SandboxApiError(413, "APIInvalidParametersError", bodylimit.TOO_LARGE)
 RATE_LIMITED = "The maximum number of requests per hour has been exceeded."
 
 
@@ -232,6 +233,8 @@ class SandboxApp:
         except NotFound:
             return self._not_found(request, path)
         kind, _, name = str(target).partition(":")
+        if kind != "portal" and bodylimit.bound(request):  # the portal answers with a page
+            return self._too_large(kind, path)
         if kind == "oauth":
             view = {
                 "authorize": self.oauth.authorize,
@@ -247,6 +250,16 @@ class SandboxApp:
         endpoint = self.registry.endpoints[name]
         trace.endpoint = endpoint.id
         return self.api(request, endpoint, args, path, trace)
+
+    def _too_large(self, kind: str, path: str) -> Response:
+        """A 413 for a body over the bound, in the error shape of the door it was sent to."""
+        if kind == "oauth":
+            return envelope.oauth_error(413, "OAuthException", bodylimit.TOO_LARGE)
+        if kind == "admin":
+            return envelope.json_response({"error": bodylimit.TOO_LARGE}, status=413)
+        return envelope.api_response(
+            envelope.error_body(TOO_LARGE), 413, headers=self._api_headers(path)
+        )
 
     def _not_found(self, request: Request, path: str) -> Response:
         if _is_portal_page(path):  # the website: a page, not JSON

@@ -23,6 +23,7 @@ from igflow.errors import (
     IgflowError,
     TransportError,
     UsageError,
+    printable,
 )
 
 DEFAULT_URL = "http://127.0.0.1:8765"
@@ -141,7 +142,10 @@ def add_sandbox_parser(subparsers: Any) -> None:
 
     token = commands.add_parser("token", help="get an access token through the real OAuth flow")
     token.add_argument(
-        "--url", default=DEFAULT_URL, help=f"the running sandbox (default: {DEFAULT_URL})"
+        "--url",
+        type=sandbox_url,
+        default=DEFAULT_URL,
+        help=f"the running sandbox (default: {DEFAULT_URL})",
     )
     token.add_argument("--user", required=True, help="log in as this user")
     token.add_argument(
@@ -190,9 +194,38 @@ def add_sandbox_parser(subparsers: Any) -> None:
     add_commands(commands)
 
 
+def sandbox_url(text: str) -> str:
+    """argparse ``type`` of every sandbox subcommand's ``--url``: an http(s) URL with a host.
+
+    Checked here, once, so a typo is a usage error (exit 2) naming the option, not a transport
+    failure (exit 4) quoting requests' exception name.
+    """
+    from urllib.parse import urlsplit
+
+    shown = printable(text[:200])
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number 0-65535
+    except ValueError:
+        parts = None
+    if (
+        parts is None
+        or parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or printable(text) != text
+        or any(c.isspace() for c in text)
+    ):
+        raise argparse.ArgumentTypeError(
+            f"'{shown}' is not a sandbox URL: expected http://HOST:PORT (e.g. {DEFAULT_URL})"
+        )
+    return text
+
+
 def _add_target(parser: argparse.ArgumentParser) -> None:
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("--url", help=f"a running sandbox (default: {DEFAULT_URL})")
+    group.add_argument(
+        "--url", type=sandbox_url, help=f"a running sandbox (default: {DEFAULT_URL})"
+    )
     group.add_argument("--db", metavar="FILE", help="a sandbox state file (from serve --db)")
 
 
@@ -420,7 +453,10 @@ def _clients(args: argparse.Namespace, out: TextIO) -> int:
             with _open_state(args.db) as (state, _store):
                 clients = [c.public() for c in state.clients()]
         else:
-            clients = _get_json(args.url or DEFAULT_URL, "/_sandbox/info").get("clients", [])
+            info = _get_json(args.url or DEFAULT_URL, "/_sandbox/info")
+            clients = info.get("clients", []) if isinstance(info, dict) else []
+            if isinstance(info, dict) and info.get("api") == "instagram.graph":
+                return _graph_apps(clients, out)
         rows = [
             (
                 c["name"],
@@ -464,6 +500,24 @@ def _clients(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _graph_apps(apps: list[dict[str, Any]], out: TextIO) -> int:
+    """A Graph sandbox's apps: no mode or signed flag there, an API version and proof instead."""
+    rows = [
+        (
+            str(a.get("name", "")),
+            str(a.get("client_id", "")),
+            str(a.get("client_secret", "")),
+            str(a.get("api_version", "")),
+            "yes" if a.get("require_app_secret") else "no",
+            " ".join(a.get("redirect_uris", [])),
+        )
+        for a in apps
+    ]
+    header = ("NAME", "CLIENT_ID", "CLIENT_SECRET", "API_VERSION", "APPSECRET_PROOF")
+    _table(out, (*header, "REDIRECT_URIS"), rows)
+    return 0
+
+
 def print_client(client: dict[str, Any], out: TextIO) -> None:
     """A client as ``clients add`` and ``clients update`` print it, one ``key: value`` a line."""
     for key in (
@@ -483,7 +537,7 @@ def print_client(client: dict[str, Any], out: TextIO) -> None:
             if isinstance(value, bool)
             else value
         )
-        print(f"{key}: {shown}", file=out)
+        print(f"{key}: {printable(str(shown))}", file=out)
 
 
 # ---- helpers ----------------------------------------------------------------------------------
@@ -548,6 +602,8 @@ def _request(method: str, url: str, path: str, body: Any = None) -> Any:
         raise _failure(
             message or f"the sandbox answered HTTP {response.status_code}", ExitCode.USAGE
         )
+    if path == "/_sandbox/info" and not isinstance(payload, dict):  # callers read its keys
+        raise _failure(f"{url} is not an igflow sandbox (no /_sandbox/info)", ExitCode.TRANSPORT)
     return payload
 
 
@@ -560,6 +616,8 @@ def _post_json(url: str, path: str, body: Any) -> Any:
 
 
 def _table(out: TextIO, header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    """Aligned columns; every cell printable (a name must not move the cursor or set a title)."""
+    rows = [[printable(str(cell)) for cell in row] for row in rows]
     widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=True)]
     for row in (header, *rows):
         print(

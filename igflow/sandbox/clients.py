@@ -19,12 +19,16 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from igflow.errors import printable
 from igflow.sandbox.db import Database
 
 MODES = ("sandbox", "live")
 MAX_SANDBOX_USERS = 10  # reference §10: the admin counts as one of the ten
 CODE_TTL_SECONDS = 600.0
 MAX_URI_LENGTH = 2048
+# A client's name: the portal's field limit, and no control character (a name is printed on
+# terminals by `clients list` and `serve`; an escape sequence there could rewrite the screen).
+MAX_NAME_CHARS = 4_096
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS oauth_clients (
@@ -440,8 +444,9 @@ class OAuthState:
 
 def _checked(client: Client) -> Client:
     """The client when its settings can be registered; ClientSpecError says what is wrong."""
-    if not client.name or not isinstance(client.name, str):
-        raise ClientSpecError("a client needs a name")
+    problem = name_problem(client.name)
+    if problem:
+        raise ClientSpecError(problem)
     if client.mode not in MODES:
         raise ClientSpecError(f"client mode must be sandbox or live, not '{client.mode}'")
     if not client.redirect_uris:
@@ -457,15 +462,32 @@ def _checked(client: Client) -> Client:
     return client
 
 
+def name_problem(name: object) -> str | None:
+    """Why ``name`` cannot name a client (None when it can): the API's and the portal's rule."""
+    if not isinstance(name, str) or not name.strip():
+        return "a client needs a name"
+    if len(name) > MAX_NAME_CHARS:
+        return f"a client name is at most {MAX_NAME_CHARS} characters, not {len(name)}"
+    if printable(name) != name:
+        return f"a client name must not contain control characters ('{printable(name[:60])}')"
+    return None
+
+
 def redirect_uri_problem(uri: object) -> str | None:
     """Why a redirect URI cannot be registered (None when it can): an http(s) URL with a host."""
+    shown = printable(str(uri)[:200])
     if not isinstance(uri, str) or not uri.startswith(("http://", "https://")):
-        return f"redirect URI '{uri}' is not an http(s) URL (e.g. http://localhost)"
+        return f"redirect URI '{shown}' is not an http(s) URL (e.g. http://localhost)"
     parts = urlsplit(uri)
-    if not parts.hostname or any(c.isspace() for c in uri) or len(uri) > MAX_URI_LENGTH:
-        return f"redirect URI '{uri}' is not a valid URL (e.g. http://localhost/callback)"
+    if (
+        not parts.hostname
+        or any(c.isspace() for c in uri)
+        or printable(uri) != uri
+        or len(uri) > MAX_URI_LENGTH
+    ):
+        return f"redirect URI '{shown}' is not a valid URL (e.g. http://localhost/callback)"
     if parts.fragment or "#" in uri:
-        return f"redirect URI '{uri}' must not contain a fragment (#...)"
+        return f"redirect URI '{shown}' must not contain a fragment (#...)"
     return None
 
 

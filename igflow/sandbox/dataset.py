@@ -4,6 +4,9 @@ The format is documented in docs/sandbox-data.md. ``read_dataset`` checks the st
 cross-references before anything is loaded, and reports every problem at once with the file
 name, so a hand-edited file is easy to fix. ``generate_dataset`` builds a deterministic dataset
 of any size that still contains the seed walkthrough's account and media.
+
+Length: over 400 lines: the checker and the generator share the format's constants and are read
+together when the format changes; the field tables are data, the generator's word lists too.
 """
 
 from __future__ import annotations
@@ -16,11 +19,60 @@ from typing import Any
 
 import yaml
 
+from igflow.errors import printable
 from igflow.resources import package_data
 from igflow.sandbox import ids
+from igflow.sandbox.datacheck import (
+    MAX_INT,
+    Kind,
+    check_fields,
+    invalid,
+    is_id,
+    shown,
+    wrong_profile,
+)
 
 MEDIA_TYPES = ("image", "video", "carousel")
 FORMAT_VERSION = 1
+# Each record's optional fields and their kinds (datacheck.py); ids, usernames and references
+# are checked by check_dataset itself.
+USER_FIELDS: dict[str, Kind] = {
+    "full_name": "text",
+    "password": "scalar",
+    "profile_picture": "text",
+    "bio": "text",
+    "website": "text",
+    "is_business": "bool",
+    "private": "bool",
+}
+LOCATION_FIELDS: dict[str, Kind] = {
+    "name": "text",
+    "latitude": ("number", -90, 90),
+    "longitude": ("number", -180, 180),
+    "street_address": "text",
+    "foursquare_v2_id": "scalar",
+    "foursquare_id": "scalar",
+    "facebook_places_id": "scalar",
+}
+MEDIA_FIELDS: dict[str, Kind] = {
+    "created_time": ("int", 0, MAX_INT),
+    "caption": "text",
+    "caption_id": "decimal",
+    "shortcode": "text",
+    "filter": "text",
+    "tags": "text_list",
+    "likes": "text_list",
+    "images": "json",
+    "videos": "json",
+    "carousel": "json",
+}
+COMMENT_FIELDS: dict[str, Kind] = {
+    "id": "decimal",
+    "from": "text",
+    "text": "text",
+    "created_time": ("int", 0, MAX_INT),
+}
+TAG_FIELDS: dict[str, Kind] = {"user": "text", "x": ("number", 0, 1), "y": ("number", 0, 1)}
 
 
 def default_path() -> str:
@@ -47,14 +99,17 @@ def read_dataset(path: str | None = None) -> dict[str, Any]:
         raise ValueError(f"{path}: cannot read the dataset: {exc.strerror or exc}") from exc
     except yaml.YAMLError as exc:
         raise ValueError(f"{path}: not valid YAML: {exc}") from exc
+    other = wrong_profile(raw, path, want="v1")
+    if other is not None:
+        raise other
     problems = check_dataset(raw)
     if problems:
-        raise ValueError(f"{path}: invalid sandbox dataset:\n  " + "\n  ".join(problems))
+        raise invalid(path, "sandbox dataset", problems)
     return raw  # type: ignore[no-any-return]
 
 
 def _is_decimal(value: Any) -> bool:
-    return isinstance(value, (str, int)) and not isinstance(value, bool) and str(value).isdigit()
+    return is_id(value)
 
 
 def check_dataset(raw: Any) -> list[str]:
@@ -84,32 +139,35 @@ def check_dataset(raw: Any) -> list[str]:
             problems.append(f"{where}: duplicate id {user['id']}")
         else:
             user_ids.add(str(user["id"]))
+        problems += check_fields(user, USER_FIELDS, where)
         name = user.get("username")
         if not isinstance(name, str) or not name:
-            problems.append(f"{where}: 'username' is required")
+            problems.append(f"{where}: 'username' is required (text)")
         elif name.lower() in usernames:
-            problems.append(f"{where}: duplicate username {name}")
+            problems.append(f"{where}: duplicate username {printable(name)}")
         else:
             usernames.add(name.lower())
 
     def user_ref(value: Any, where: str) -> None:
         if not isinstance(value, str) or value.lower() not in usernames:
-            problems.append(f"{where}: unknown user {value!r} (refer to users by username)")
+            problems.append(f"{where}: unknown user {shown(value)} (refer to users by username)")
 
     location_ids: set[str] = set()
-    for n, loc in enumerate(raw.get("locations") or []):
+    for section in ("locations", "media"):
+        if raw.get(section) is not None and not isinstance(raw[section], list):
+            problems.append(f"{section}: must be a list")
+    for n, loc in enumerate(_items(raw.get("locations"))):
         where = f"locations[{n}]"
         if not isinstance(loc, Mapping) or not _is_decimal(loc.get("id")):
             problems.append(f"{where}: needs a decimal 'id'")
             continue
         location_ids.add(str(int(loc["id"])))
-        for key in ("latitude", "longitude"):
-            if not isinstance(loc.get(key), (int, float)):
-                problems.append(f"{where}: '{key}' must be a number")
-        if not isinstance(loc.get("name"), str):
-            problems.append(f"{where}: 'name' is required")
+        problems += check_fields(loc, LOCATION_FIELDS, where, nullable=False)
+        for key in ("latitude", "longitude", "name"):
+            if key not in loc:
+                problems.append(f"{where}: '{key}' is required")
 
-    for n, item in enumerate(raw.get("media") or []):
+    for n, item in enumerate(_items(raw.get("media"))):
         problems += _check_media(f"media[{n}]", item, user_ref, location_ids)
 
     for section in ("follows", "requests"):
@@ -118,16 +176,20 @@ def check_dataset(raw: Any) -> list[str]:
             problems.append(f"{section}: must map a username to a list of usernames")
             continue
         for follower, followees in mapping.items():
-            user_ref(follower, f"{section}.{follower}")
+            where = f"{section}.{printable(str(follower))[:60]}"
+            user_ref(follower, where)
+            if followees is not None and not isinstance(followees, list):
+                problems.append(f"{where}: must be a list of usernames")
+                continue
             for followee in followees or []:
-                user_ref(followee, f"{section}.{follower}")
+                user_ref(followee, where)
     return problems
 
 
 def _check_media(where: str, item: Any, user_ref: Any, location_ids: set[str]) -> list[str]:
     if not isinstance(item, Mapping):
         return [f"{where}: must be a mapping"]
-    problems: list[str] = []
+    problems = check_fields(item, MEDIA_FIELDS, where)
     user_ref(item.get("owner"), f"{where}.owner")
     if not isinstance(item.get("created_time"), int):
         problems.append(f"{where}: 'created_time' must be an integer (epoch seconds)")
@@ -139,20 +201,30 @@ def _check_media(where: str, item: Any, user_ref: Any, location_ids: set[str]) -
         # Unquoted, YAML 1.1 reads 123_456 as the integer 123456: insist on a quoted string.
         problems.append(f"{where}: 'id' must be a quoted string like \"<pk>_<owner id>\"")
     if item.get("location") is not None and str(item["location"]) not in location_ids:
-        problems.append(f"{where}: unknown location {item['location']!r}")
-    for username in item.get("likes") or []:
+        problems.append(f"{where}: unknown location {shown(item['location'])}")
+    for username in _items(item.get("likes")):
         user_ref(username, f"{where}.likes")
-    for n, comment in enumerate(item.get("comments") or []):
+    for key in ("comments", "users_in_photo"):
+        if item.get(key) is not None and not isinstance(item[key], list):
+            problems.append(f"{where}.{key}: must be a list")
+    for n, comment in enumerate(_items(item.get("comments"))):
         if not isinstance(comment, Mapping) or not isinstance(comment.get("text"), str):
             problems.append(f"{where}.comments[{n}]: needs 'from' and 'text'")
             continue
+        problems += check_fields(comment, COMMENT_FIELDS, f"{where}.comments[{n}]")
         user_ref(comment.get("from"), f"{where}.comments[{n}].from")
-    for n, tagged in enumerate(item.get("users_in_photo") or []):
+    for n, tagged in enumerate(_items(item.get("users_in_photo"))):
+        if isinstance(tagged, Mapping):
+            problems += check_fields(tagged, TAG_FIELDS, f"{where}.users_in_photo[{n}]")
         user_ref(
             tagged.get("user") if isinstance(tagged, Mapping) else None,
             f"{where}.users_in_photo[{n}]",
         )
     return problems
+
+
+def _items(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 # ---- generator ----------------------------------------------------------------------------

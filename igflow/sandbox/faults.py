@@ -7,13 +7,22 @@ logic can be tested both ways. Random faults use a seeded RNG, so a run is repro
 
 from __future__ import annotations
 
+import math
 import random
 import threading
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
+from igflow.errors import printable
+
 PHASES = ("before", "after")
+# Bounds on the input-controlled settings: a minute of latency is far more than any client's
+# timeout test needs (a latency of years once hung every request until a restart), and a count
+# or seed past these is a typo, not a test plan.
+MAX_LATENCY_MS = 60_000
+MAX_NTH = 1_000_000_000
+MAX_SEED = 2**63 - 1
 
 # Names recorded in the request log and sent in the X-Sandbox-Fault header.
 ERROR = "error"
@@ -50,12 +59,19 @@ class FaultSpec:
                 raise FaultSpecError(f"{name} must be between 0 and 1, not {value}")
         for name in ("fail_nth", "drop_nth"):
             value = getattr(self, name)
-            if value is not None and value < 1:
-                raise FaultSpecError(f"{name} must be 1 or more, not {value}")
-        if self.latency_ms < 0:
-            raise FaultSpecError(f"latency_ms must not be negative, not {self.latency_ms}")
+            if value is not None and not 1 <= value <= MAX_NTH:
+                raise FaultSpecError(f"{name} must be between 1 and {MAX_NTH}, not {_shown(value)}")
+        if not 0 <= self.latency_ms <= MAX_LATENCY_MS:
+            raise FaultSpecError(
+                f"latency_ms must be between 0 and {MAX_LATENCY_MS} (one minute), "
+                f"not {_shown(self.latency_ms)}"
+            )
+        if not 0 <= self.seed <= MAX_SEED:
+            raise FaultSpecError(f"seed must be between 0 and {MAX_SEED}, not {_shown(self.seed)}")
         if not 500 <= self.fail_status <= 599:
-            raise FaultSpecError(f"fail_status must be a 5xx status, not {self.fail_status}")
+            raise FaultSpecError(
+                f"fail_status must be a 5xx status, not {_shown(self.fail_status)}"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -68,25 +84,53 @@ class FaultSpec:
         if unknown:
             raise FaultSpecError(f"unknown fault setting(s): {', '.join(unknown)}")
         values: dict[str, Any] = {}
-        try:
-            for name, value in raw.items():
-                if value is None or name == "phase":
-                    values[name] = value
-                elif name == "exhaust_rate_limit":
-                    if not isinstance(value, bool):
-                        raise FaultSpecError("exhaust_rate_limit must be true or false")
-                    values[name] = value
-                elif name in ("fail_rate", "drop_rate"):
-                    values[name] = float(value)
-                else:
-                    values[name] = int(value)
-        except (TypeError, ValueError) as exc:
-            if isinstance(exc, FaultSpecError):
-                raise
-            raise FaultSpecError(f"bad fault setting: {exc}") from None
+        for name, value in raw.items():
+            if value is None or name == "phase":
+                values[name] = value
+            elif name == "exhaust_rate_limit":
+                if not isinstance(value, bool):
+                    raise FaultSpecError("exhaust_rate_limit must be true or false")
+                values[name] = value
+            elif name in ("fail_rate", "drop_rate"):
+                values[name] = _number(name, value)
+            else:
+                values[name] = _whole(name, value)
         if values.get("phase") is None:
             values.pop("phase", None)
         return replace(cls(), **values)
+
+
+def _shown(value: Any) -> str:
+    """A setting as a message quotes it: printable and short (a number may have 400 digits)."""
+    text = printable(str(value))
+    return text if len(text) <= 24 else text[:20] + "…"
+
+
+def _number(name: str, value: Any) -> float:
+    """A finite number, or a string of one (JSON's 1e400 arrives as infinity, never valid)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise FaultSpecError(f"{name} must be a number, not {type(value).__name__}")
+    try:
+        number = float(value)
+    except OverflowError:  # an int of hundreds of digits
+        raise FaultSpecError(f"{name} is out of range") from None
+    except ValueError:
+        raise FaultSpecError(f"{name} must be a number, not '{_shown(value)}'") from None
+    if not math.isfinite(number):
+        raise FaultSpecError(f"{name} must be a finite number, not {_shown(value)}")
+    return number
+
+
+def _whole(name: str, value: Any) -> int:
+    """A whole number (5, 5.0 or "5"); the spec's bounds then refuse a huge one."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("+-").isdigit() and len(value) < 30:
+        return int(value)
+    number = _number(name, value)
+    if not number.is_integer():
+        raise FaultSpecError(f"{name} must be a whole number, not {_shown(value)}")
+    return int(number)
 
 
 class FaultInjector:

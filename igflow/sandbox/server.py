@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TextIO, Union
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
+from igflow.errors import printable
 from igflow.sandbox import envelope
 from igflow.sandbox.app import SandboxApp, create_app
 from igflow.sandbox.config import SandboxConfig
@@ -161,13 +162,16 @@ def describe(app: AnyApp, url: str) -> str:
         if client.signed:
             flags.append("signed")
         lines.append(
-            f"  {client.name:<10} client_id={client.client_id}  secret={client.client_secret}  "
-            f"redirect={','.join(client.redirect_uris)}  [{', '.join(flags)}]"
+            # printable: a name from the API or a --db file reaches the terminal here.
+            f"  {printable(client.name):<10} client_id={client.client_id}  "
+            f"secret={client.client_secret}  "
+            f"redirect={printable(','.join(client.redirect_uris))}  [{', '.join(flags)}]"
         )
     users = app.store.list_users()
     lines.append(f"demo users ({len(users)}):")
     for user in users[:12]:
-        lines.append(f"  {user.get('username', ''):<20} password={user.get('password', '')}")
+        name, secret = printable(str(user.get("username", ""))), user.get("password", "")
+        lines.append(f"  {name:<20} password={printable(str(secret))}")
     if len(users) > 12:
         lines.append(f"  ... and {len(users) - 12} more (igflow sandbox users --url {url})")
     lines.append(f"developer portal: {url}/  (log in as a demo user)")

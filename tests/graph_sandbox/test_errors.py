@@ -101,6 +101,7 @@ NATURAL: dict[str, Producer] = {
     "nonexisting_field": lambda g: g.get(f"/{IMAGE}", params={"fields": "id,colour"}),
     "bad_fields": lambda g: g.get(f"/{IMAGE}", params={"fields": "id,children{id"}),
     "bad_param": lambda g: g.get("/me/media", params={"limit": "lots"}),
+    "body_too_large": lambda g: g.post(f"/{IMAGE}/comments", data={"message": "x" * 70_000}),
     "missing_param": lambda g: g.post(f"/{IMAGE}/comments"),
     "method_not_allowed": lambda g: g.delete("/me"),
     "fb_login_only": lambda g: g.get("/ig_hashtag_search", params={"q": "x"}),

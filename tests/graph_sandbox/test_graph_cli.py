@@ -89,7 +89,13 @@ def test_a_bad_dataset_is_one_line_and_exit_2(tmp_path: Path) -> None:
         timeout=60,
     )  # fmt: skip
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1 and "bad.yaml" in result.stderr
+    first, *problems = result.stderr.strip().splitlines()
+    assert "bad.yaml: invalid Graph sandbox dataset:" in first
+    assert problems == [
+        "  2:5: accounts[0]: needs 'password'",
+        "  2:5: accounts[0]: needs 'account_type'",
+        "  2:5: accounts[0].account_type: must be one of Business, Media_Creator, Personal",
+    ]  # one problem a line, each with its line:col and its path in the file
 
 
 def test_v1_only_options_are_refused_with_api_graph() -> None:

@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+import requests
 from graph_conformance_support import (
     APP_SECRET,
     IMAGE,
@@ -253,3 +254,22 @@ def test_an_at_mention_notifies_the_mentioned_account(g: Graph) -> None:
             data={"media_id": NW_IMAGE, "comment_id": created["id"], "message": "hi!"},
         )
         assert "id" in reply
+
+
+def test_token_and_oauth_bodies_are_bounded(g: Graph) -> None:
+    token = g.admin("POST", "token", {"user": "x" * 70_000})
+    assert token.status_code == 413 and "65536 bytes" in token.json()["error"]
+    oauth = requests.post(g.url + "/oauth/access_token", data={"code": "x" * 70_000}, timeout=10)
+    assert oauth.status_code == 413 and oauth.json()["error_type"] == "OAuthException"
+
+
+def test_fault_settings_out_of_bounds_are_a_400(g: Graph) -> None:
+    for body in ('{"latency_ms": 1e400}', '{"fail_nth": 1e400}', '{"latency_ms": 10000000000}'):
+        response = requests.post(
+            g.url + "/_sandbox/faults",
+            data=body,
+            headers={"Content-Type": "application/json"},
+            timeout=10,
+        )
+        assert response.status_code == 400, response.text
+        assert "must be" in response.json()["error"]

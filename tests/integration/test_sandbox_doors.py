@@ -212,11 +212,11 @@ def test_bad_token_exchange_bodies_get_a_400(
     assert_oauth_400(response, "code")
 
 
-def test_an_over_long_body_gets_a_400(sandbox: RunningSandbox) -> None:
+def test_an_over_long_body_gets_a_413(sandbox: RunningSandbox) -> None:
     response = requests.post(
         sandbox.url + "/oauth/access_token", data={"client_id": "x" * 70_000}, timeout=10
     )
-    assert response.status_code == 400
+    assert response.status_code == 413
     assert "65536 bytes" in response.json()["error_message"]
 
 

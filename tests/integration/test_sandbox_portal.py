@@ -397,3 +397,36 @@ def test_a_request_werkzeug_refuses_is_a_portal_page(
     page = requests.get(sandbox.url + "/")
     assert page.status_code == 400 and "The request could not be read." in page.text
     assert page.headers["Content-Type"].startswith("text/html") and "Manage Clients" in page.text
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"privacy_url": "javascript:alert(1)"}, "Privacy Policy URL: enter a valid URL"),
+        ({"contact_email": "x"}, "Contact email: enter a valid email address."),
+        ({"website": "localhost"}, "Website URL: enter a valid URL"),
+        ({"description": " "}, "Description: this field is required."),
+    ],
+)
+def test_the_details_tab_refuses_what_the_register_form_refuses(
+    sandbox: RunningSandbox, fields: dict[str, str], message: str
+) -> None:
+    session = log_in(sandbox.url)
+    register(session, sandbox.url, name="details")
+    client_id = clients(sandbox.url)["details"]["client_id"]
+    page = f"/developer/clients/{client_id}/edit/?tab=details"
+    good = {
+        "description": "bogus",
+        "company": "",
+        "website": "http://localhost",
+        "privacy_url": "",
+        "contact_email": "me@example.com",
+    }
+    data = {"csrfmiddlewaretoken": csrf(session, sandbox.url, page), "tab": "details"}
+    refused = session.post(
+        sandbox.url + page, data={**data, **good, **fields}, allow_redirects=False
+    )
+    assert refused.status_code == 400
+    assert message in alert(refused)
+    saved = session.post(sandbox.url + page, data={**data, **good}, allow_redirects=False)
+    assert saved.status_code == 303

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from werkzeug.wrappers import Request, Response
 
+from igflow.errors import printable
 from igflow.sandbox import control, envelope
 from igflow.sandbox.graph.dataset import from_id_for
 from igflow.sandbox.graph.webhooks import WebhookError, check_callback, verify_handshake
@@ -309,13 +310,13 @@ def describe_graph(app: GraphApp, url: str) -> str:
     ]
     for entry in apps:
         lines.append(
-            f"  {entry.name:<10} client_id={entry.client_id}  secret={entry.secret}  "
-            f"redirect={','.join(entry.redirect_uris)}"
+            f"  {printable(entry.name):<10} client_id={entry.client_id}  secret={entry.secret}  "
+            f"redirect={printable(','.join(entry.redirect_uris))}"
         )
     lines.append("accounts:")
     for account in accounts:
         lines.append(
-            f"  {account['username']:<20} password={account['password']:<14} "
+            f"  {printable(str(account['username'])):<20} password={account['password']:<14} "
             f"{account['account_type']}  id={account['id']}"
         )
     lines.append("Press Ctrl-C to stop.")

@@ -29,7 +29,8 @@ from urllib.parse import urlencode
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
-from igflow.sandbox import envelope
+from igflow.errors import printable
+from igflow.sandbox import bodylimit, envelope
 from igflow.sandbox.app import Trace, _drop_connection
 from igflow.sandbox.clock import Clock, make_clock
 from igflow.sandbox.config import SandboxConfig
@@ -38,7 +39,7 @@ from igflow.sandbox.db import Database
 from igflow.sandbox.faults import DROP, DroppedConnection, FaultInjector
 from igflow.sandbox.graph import routes, tokens
 from igflow.sandbox.graph.context import Ctx
-from igflow.sandbox.graph.errors import GraphError, fbtrace_id
+from igflow.sandbox.graph.errors import GraphError, fbtrace_id, oauth_body
 from igflow.sandbox.graph.oauth import GraphOAuth
 from igflow.sandbox.graph.rules import Rules, load_rules
 from igflow.sandbox.graph.store import App, GraphStore, Token
@@ -55,7 +56,6 @@ log = logging.getLogger("igflow.sandbox")
 API_NAME = "instagram.graph"
 _VERSION = re.compile(r"^v\d+\.\d+$")
 _TRANSPORT_PARAMS = frozenset({"access_token", "appsecret_proof"})
-MAX_BODY_BYTES = 262_144
 MAX_PARAMS = 100
 MAX_VALUE_CHARS = 16_384
 MAX_SEGMENTS = 3
@@ -120,10 +120,13 @@ class GraphApp:
         return response(environ, start_response)
 
     def dispatch(self, request: Request, trace: Trace) -> Response:
-        request.max_content_length = MAX_BODY_BYTES  # every body, API, OAuth or control
         path = request.path
         if len(path) > 1 and path.endswith("/"):
             path = path[:-1]
+        # Every body is bounded; an API call's is refused where it is read (_params), so the
+        # 413 carries the Graph envelope's headers.
+        if bodylimit.bound(request) and path.startswith(("/_sandbox", "/oauth/", "/accounts/")):
+            return self._too_large(path)
         try:
             if path == "/oauth/authorize" and request.method in ("GET", "POST"):
                 return self.oauth.authorize(request)
@@ -143,9 +146,7 @@ class GraphApp:
             if path.startswith("/_sandbox/") or path == "/_sandbox":
                 entry = self._admin_routes.get(path)
                 if entry is None:
-                    return envelope.json_response(
-                        {"error": f"no such control endpoint {path}"}, 404
-                    )
+                    return envelope.json_response({"error": _no_control(path)}, 404)
                 methods, view = entry
                 if request.method not in methods:
                     response = envelope.json_response(
@@ -155,13 +156,17 @@ class GraphApp:
                     return response
                 return view(request)
         except RequestEntityTooLarge:
-            return envelope.json_response(
-                {"error": f"the request body is over {MAX_BODY_BYTES} bytes"}, 413
-            )
+            return self._too_large(path)
         except Exception:  # a view bug must never take the server down
             log.exception("sandbox view for %s failed", request.path)
             return envelope.json_response({"error": "internal error (see the sandbox's log)"}, 500)
         return self.serve_api(request, path, trace)
+
+    def _too_large(self, path: str) -> Response:
+        """A 413 in the shape of the control or OAuth door it was sent to."""
+        if path.startswith(("/oauth/", "/accounts/")):
+            return envelope.json_response(oauth_body(bodylimit.TOO_LARGE, 413), 413)
+        return envelope.json_response({"error": bodylimit.TOO_LARGE}, 413)
 
     # ---- the API pipeline ------------------------------------------------------------------
     def serve_api(self, request: Request, path: str, trace: Trace) -> Response:
@@ -463,13 +468,26 @@ class GraphApp:
         self.db.close()
 
 
+# The v1 sandbox's control endpoints a v1 tool may try here, and what the Graph sandbox has.
+_V1_ONLY = {
+    "grants": "the Graph sandbox has no grants endpoint: a user's grant is their token. "
+    "Revoke one with POST /_sandbox/graph/revoke; see users and apps in GET /_sandbox/info",
+    "clients": "the Graph sandbox has no clients endpoint: its apps are fixed by its dataset. "
+    "List them with `igflow sandbox clients list` or GET /_sandbox/info",
+}
+
+
+def _no_control(path: str) -> str:
+    first = path.removeprefix("/_sandbox/").partition("/")[0]
+    return _V1_ONLY.get(first, f"no such control endpoint {printable(path[:200])}")
+
+
 def _when(epoch: float) -> str:
     return time.strftime("%A, %d-%b-%y %H:%M:%S UTC", time.gmtime(epoch))
 
 
 def _params(request: Request) -> dict[str, str]:
     """Query, form and JSON-body parameters (the query wins), bounded in count and size."""
-    request.max_content_length = MAX_BODY_BYTES
     values: dict[str, str] = {}
     try:
         if request.method in ("POST", "DELETE"):
@@ -481,9 +499,7 @@ def _params(request: Request) -> dict[str, str]:
             else:
                 values.update({k: request.form[k] for k in request.form})
     except RequestEntityTooLarge:
-        raise GraphError(
-            "bad_param", detail=f"The request body is over {MAX_BODY_BYTES} bytes"
-        ) from None
+        raise GraphError("body_too_large", detail=bodylimit.TOO_LARGE) from None
     values.update({k: request.args[k] for k in request.args})
     if len(values) > MAX_PARAMS:
         raise GraphError("bad_param", detail=f"More than {MAX_PARAMS} parameters")

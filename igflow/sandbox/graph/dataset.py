@@ -12,11 +12,67 @@ from typing import Any
 import yaml
 
 from igflow.resources import package_data
+from igflow.sandbox.datacheck import MAX_INT, Kind, check_fields, invalid, shown, wrong_profile
 from igflow.sandbox.graph.store import App, GraphStore
 
 ACCOUNT_TYPES = ("Business", "Media_Creator", "Personal")
 MEDIA_TYPES = ("IMAGE", "VIDEO", "CAROUSEL_ALBUM")
 PRODUCT_TYPES = ("FEED", "REELS", "STORY")
+MAX_AGE_HOURS = 24 * 365 * 50  # fifty years before "now": older is a typo
+_COUNT: Kind = ("int", 0, MAX_INT)
+_AGE: Kind = ("number", 0, MAX_AGE_HOURS)
+# Each record's fields and their kinds (datacheck.py); what is required is checked in _check.
+APP_FIELDS: dict[str, Kind] = {
+    "name": "text",
+    "client_id": "scalar",
+    "client_secret": "text",
+    "redirect_uris": "text_list",
+    "api_version": "text",
+    "require_app_secret": "bool",
+}
+ACCOUNT_FIELDS: dict[str, Kind] = {
+    "id": "decimal",
+    "username": "text",
+    "password": "scalar",
+    "account_type": "text",
+    "name": "text",
+    "biography": "text",
+    "website": "text",
+    "profile_picture_url": "text",
+    "followers_count": _COUNT,
+    "follows_count": _COUNT,
+    "media_count": _COUNT,
+    "impressions_24h": _COUNT,
+    "is_private": "bool",
+}
+MEDIA_FIELDS: dict[str, Kind] = {
+    "id": "decimal",
+    "owner": "text",
+    "media_type": "text",
+    "media_product_type": "text",
+    "caption": "text",
+    "alt_text": "text",
+    "shortcode": "text",
+    "permalink": "text",
+    "media_url": "text",
+    "thumbnail_url": "text",
+    "like_count": _COUNT,
+    "comments_count": _COUNT,
+    "story_viewers": _COUNT,
+    "age_hours": _AGE,
+    "is_comment_enabled": "bool",
+}
+CHILD_FIELDS: dict[str, Kind] = {"id": "decimal", "media_type": "text"}
+COMMENT_FIELDS: dict[str, Kind] = {
+    "id": "decimal",
+    "media": "decimal",
+    "by": "text",
+    "text": "text",
+    "reply_to": "decimal",
+    "age_hours": _AGE,
+    "hidden": "bool",
+    "like_count": _COUNT,
+}
 
 
 def default_path() -> str:
@@ -33,9 +89,12 @@ def read_dataset(path: str | None = None) -> dict[str, Any]:
         raise ValueError(f"{path}: cannot read the dataset: {exc.strerror or exc}") from None
     except yaml.YAMLError as exc:
         raise ValueError(f"{path}: not valid YAML: {exc}") from None
+    other = wrong_profile(raw, path, want="graph")
+    if other is not None:
+        raise other
     problems = _check(raw)
     if problems:
-        raise ValueError(f"{path}: " + "; ".join(problems))
+        raise invalid(path, "Graph sandbox dataset", problems)
     assert isinstance(raw, dict)
     return raw
 
@@ -47,41 +106,82 @@ def check_dataset(raw: Any) -> list[str]:
 
 def _check(raw: Any) -> list[str]:
     if not isinstance(raw, dict):
-        return ["the dataset must be a mapping"]
+        return ["the dataset must be a mapping with accounts, media, ... (docs/graph-sandbox.md)"]
     problems: list[str] = []
+    known = {"format", "apps", "accounts", "media", "comments"}
+    problems += [f"{shown(key)}: unknown section" for key in raw if key not in known]
+    sections: dict[str, list[Any]] = {}
+    for name in ("apps", "accounts", "media", "comments"):
+        value = raw.get(name)
+        if value is not None and not isinstance(value, list):
+            problems.append(f"{name}: must be a list")
+            value = None
+        sections[name] = value or []
     usernames: set[str] = set()
-    for i, account in enumerate(raw.get("accounts") or []):
+    for i, account in enumerate(sections["accounts"]):
+        where = f"accounts[{i}]"
         if not isinstance(account, dict):
-            problems.append(f"accounts[{i}] must be a mapping")
+            problems.append(f"{where}: must be a mapping")
             continue
+        problems += check_fields(account, ACCOUNT_FIELDS, where)
         for key in ("id", "username", "password", "account_type"):
             if not account.get(key):
-                problems.append(f"accounts[{i}] needs '{key}'")
+                problems.append(f"{where}: needs '{key}'")
         if account.get("account_type") not in ACCOUNT_TYPES:
-            problems.append(f"accounts[{i}].account_type must be one of {', '.join(ACCOUNT_TYPES)}")
+            problems.append(f"{where}.account_type: must be one of {', '.join(ACCOUNT_TYPES)}")
         usernames.add(str(account.get("username", "")))
     media_ids: set[str] = set()
-    for i, media in enumerate(raw.get("media") or []):
+    for i, media in enumerate(sections["media"]):
+        where = f"media[{i}]"
         if not isinstance(media, dict):
-            problems.append(f"media[{i}] must be a mapping")
+            problems.append(f"{where}: must be a mapping")
             continue
+        problems += check_fields(media, MEDIA_FIELDS, where)
+        if not media.get("id"):
+            problems.append(f"{where}: needs 'id'")
         if str(media.get("owner", "")) not in usernames:
-            problems.append(f"media[{i}].owner '{media.get('owner')}' is not an account")
+            problems.append(f"{where}.owner: {shown(media.get('owner'))} is not an account")
         if media.get("media_type") not in MEDIA_TYPES:
-            problems.append(f"media[{i}].media_type must be one of {', '.join(MEDIA_TYPES)}")
+            problems.append(f"{where}.media_type: must be one of {', '.join(MEDIA_TYPES)}")
         if media.get("media_product_type", "FEED") not in PRODUCT_TYPES:
             problems.append(
-                f"media[{i}].media_product_type must be one of {', '.join(PRODUCT_TYPES)}"
+                f"{where}.media_product_type: must be one of {', '.join(PRODUCT_TYPES)}"
             )
+        problems += _check_children(media.get("children"), where)
         media_ids.add(str(media.get("id", "")))
-    for i, comment in enumerate(raw.get("comments") or []):
-        if not isinstance(comment, dict) or str(comment.get("media", "")) not in media_ids:
-            problems.append(f"comments[{i}] must name a media of the dataset")
+    for i, comment in enumerate(sections["comments"]):
+        where = f"comments[{i}]"
+        if not isinstance(comment, dict):
+            problems.append(f"{where}: must be a mapping")
+            continue
+        problems += check_fields(comment, COMMENT_FIELDS, where)
+        if str(comment.get("media", "")) not in media_ids:
+            problems.append(f"{where}.media: must name a media of the dataset")
         elif not comment.get("id") or not comment.get("by") or "text" not in comment:
-            problems.append(f"comments[{i}] needs id, by and text")
-    for i, app in enumerate(raw.get("apps") or []):
+            problems.append(f"{where}: needs id, by and text")
+    for i, app in enumerate(sections["apps"]):
+        where = f"apps[{i}]"
         if not isinstance(app, dict) or not app.get("client_id") or not app.get("client_secret"):
-            problems.append(f"apps[{i}] needs client_id and client_secret")
+            problems.append(f"{where}: needs client_id and client_secret")
+            continue
+        problems += check_fields(app, APP_FIELDS, where)
+    return problems
+
+
+def _check_children(children: Any, where: str) -> list[str]:
+    if children is None:
+        return []
+    if not isinstance(children, list):
+        return [f"{where}.children: must be a list"]
+    problems: list[str] = []
+    for n, child in enumerate(children):
+        if not isinstance(child, dict) or not child.get("id"):
+            problems.append(f"{where}.children[{n}]: must be a mapping with an 'id'")
+            continue
+        problems += check_fields(child, CHILD_FIELDS, f"{where}.children[{n}]")
+        if child.get("media_type", "IMAGE") not in MEDIA_TYPES:
+            kinds = ", ".join(MEDIA_TYPES)
+            problems.append(f"{where}.children[{n}].media_type: must be one of {kinds}")
     return problems
 
 

@@ -20,8 +20,9 @@ from urllib.parse import quote
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
-from igflow.sandbox import envelope
+from igflow.sandbox import bodylimit, envelope
 from igflow.sandbox.clients import (
+    MAX_NAME_CHARS,
     MAX_SANDBOX_USERS,
     Client,
     ClientSpecError,
@@ -40,8 +41,7 @@ CSRF_FIELD = "csrfmiddlewaretoken"
 LOGIN_PATH = "/accounts/login/"
 MANAGE_PATH = "/developer/clients/manage/"
 # Bounds on what a form may send; no real form comes near them.
-MAX_BODY_BYTES = 65_536
-MAX_FIELD_CHARS = 4_096
+MAX_FIELD_CHARS = MAX_NAME_CHARS  # one limit for every text field, the name's too
 MAX_REDIRECT_URIS = 20
 TABS = ("details", "security", "sandbox")
 CSRF_FAILED = "CSRF verification failed. Request aborted."
@@ -100,20 +100,24 @@ class PortalViews:
             "/accounts/logout": (("POST",), self.logout),
         }
 
+    def too_large(self, request: Request) -> Response:
+        """The page for a body over the sandboxes' one bound."""
+        return self._page(
+            request,
+            "error.html",
+            status=413,
+            title="Request too large",
+            message=f"A form may send at most {bodylimit.MAX_BODY_BYTES} bytes.",
+        )
+
     def handle(self, view: Callable[..., Response], request: Request, **args: Any) -> Response:
         """Run a view; a bad body or a bug becomes a portal page, never a traceback."""
-        request.max_content_length = MAX_BODY_BYTES
-        request.max_form_memory_size = MAX_BODY_BYTES
+        if bodylimit.bound(request):
+            return self.too_large(request)
         try:
             return view(request, **args)
         except RequestEntityTooLarge:
-            return self._page(
-                request,
-                "error.html",
-                status=413,
-                title="Request too large",
-                message=f"A form may send at most {MAX_BODY_BYTES} bytes.",
-            )
+            return self.too_large(request)
         except HTTPException as exc:  # werkzeug refusing the request itself (a garbled body)
             return self._page(
                 request,
@@ -211,14 +215,7 @@ class PortalViews:
         name = values["name"].strip()
         if not name:
             raise _Refused("Application Name: this field is required.")
-        if not values["description"].strip():
-            raise _Refused("Description: this field is required.")
-        for key, label in (("website", "Website URL"), ("privacy_url", "Privacy Policy URL")):
-            value = values[key].strip()
-            if (value or key == "website") and redirect_uri_problem(value):
-                raise _Refused(f"{label}: enter a valid URL, such as http://localhost.")
-        if "@" not in values["contact_email"].strip("@ "):
-            raise _Refused("Contact email: enter a valid email address.")
+        _check_details(values)
         uris = _uri_lines(values["redirect_uris"])
         if self.state.client_by_name(name) is not None:
             raise _Refused(f"Application Name: a client named '{name}' already exists.")
@@ -294,8 +291,7 @@ class PortalViews:
                 name: _field(request, name).strip()
                 for name in ("description", "company", "website", "privacy_url", "contact_email")
             }
-            if values["website"] and redirect_uri_problem(values["website"]):
-                raise _Refused("Website URL: enter a valid URL, such as http://localhost.")
+            _check_details(values)
             self.details.save(client.client_id, values)
             return client
         if tab == "security":
@@ -401,6 +397,18 @@ class PortalViews:
             context["csrf_token"] = self.csrf.portal_token(visitor.session_id)
         html = render(template, path=request.path, **context)
         return envelope.html_response(html, status=status)
+
+
+def _check_details(values: Mapping[str, str]) -> None:
+    """The rule for an app's details, one for the register form and the Details tab."""
+    if not values["description"].strip():
+        raise _Refused("Description: this field is required.")
+    for key, label in (("website", "Website URL"), ("privacy_url", "Privacy Policy URL")):
+        value = values[key].strip()
+        if (value or key == "website") and redirect_uri_problem(value):
+            raise _Refused(f"{label}: enter a valid URL, such as http://localhost.")
+    if "@" not in values["contact_email"].strip("@ "):
+        raise _Refused("Contact email: enter a valid email address.")
 
 
 def _field(request: Request, name: str) -> str:
