@@ -920,5 +920,14 @@ class _Channel:
             endpoint, params, token=self._token, timeout=self._timeouts, retry=retry
         ).body
 
+    def read_next(self, endpoint: Endpoint, url: str) -> Any:
+        client = (
+            self._client if endpoint.auth == "token" else self._runner.connection.anonymous_client()
+        )
+        retry = self._step.retry if self._step is not None else None
+        return client.get_next(
+            url, endpoint=endpoint, token=self._token, timeout=self._timeouts, retry=retry
+        ).body
+
     def account(self) -> str | None:
         return self._runner._account_of(self._auth, self._client, self._token, self._timeouts)

@@ -125,6 +125,9 @@ class WriteChannel(Protocol):
     def read(self, endpoint: Endpoint, params: Mapping[str, Any]) -> Any:
         """Perform a read (a reconcile read) and return its body."""
 
+    def read_next(self, endpoint: Endpoint, url: str) -> Any:
+        """Follow a read's next-page link (a reconcile read's later pages); the page's body."""
+
     def account(self) -> str | None:
         """The id of the account the write is sent as (None when it cannot be known)."""
 
@@ -546,13 +549,11 @@ class WriteGate:
         read_params = dict(spec.params)
         read_params.update({name: params.get(src) for name, src in spec.with_params.items()})
         try:
-            body = channel.read(reader, read_params)
-            found = compile_path(spec.find).extract(body, [])
+            entries = self._entries(spec, reader, read_params, channel)
         except IgflowError:
             if raise_errors:
                 raise
             return None
-        entries = found if isinstance(found, list) else [found]
         return [
             entry
             for entry in entries
@@ -562,6 +563,59 @@ class WriteGate:
             and all(_field(entry, name) == value for name, value in spec.equals.items())
             and (spec.author is None or _field(entry, spec.author) == account)
         ]
+
+    def _entries(
+        self,
+        spec: Reconcile,
+        reader: Endpoint,
+        read_params: Mapping[str, Any],
+        channel: WriteChannel,
+    ) -> list[Any]:
+        """Every entry of the reconcile read, page after page (the profile's next-page link).
+
+        One page is not the list: newest first, a lost comment is on page 2 once 50 others
+        came after it, and "not on page 1" taken for absent sends it twice. A read that does
+        not come to its end cannot tell, and raises rather than answer "absent".
+
+        Raises:
+            IgflowError: A page could not be read.
+            SafetyError: More than ``spec.max_pages`` pages, or a page links back to one
+                already read.
+        """
+        find = compile_path(spec.find)
+        body = channel.read(reader, read_params)
+        entries: list[Any] = []
+        links: set[str] = set()
+        pages = 0
+        while True:
+            pages += 1
+            found = find.extract(body, [])
+            entries.extend(found if isinstance(found, list) else [found])
+            link = self._next_link(body)
+            if link is None:
+                return entries
+            if pages >= spec.max_pages:
+                raise SafetyError(
+                    f"{spec.call} has more than {spec.max_pages} pages, the most its reconcile "
+                    "read follows (the registry's reconcile max_pages): it cannot tell"
+                )
+            if link in links:
+                raise SafetyError(
+                    f"{spec.call}: page {pages} links back to a page already read: "
+                    "the read cannot tell"
+                )
+            links.add(link)
+            body = channel.read_next(reader, link)
+
+    def _next_link(self, body: Any) -> str | None:
+        """The next page's link in a read's body (the profile's ``next_url``), if any."""
+        value = body
+        dotted = self.registry.next_url_path if self.registry is not None else ""
+        for part in dotted.split("."):
+            if not isinstance(value, Mapping):
+                return None
+            value = value.get(part)
+        return value if isinstance(value, str) and value else None
 
     def _baseline(
         self, key: WriteKey, request: WriteRequest, channel: WriteChannel

@@ -255,6 +255,58 @@ def test_an_in_doubt_comment_the_read_could_not_settle_is_found_by_the_resume(
     assert read_state(str(tmp_path / "journal.jsonl")).in_doubt_count == 0
 
 
+class V1Pages(Mapping[str, Any]):
+    """v1's ``pagination.next_url`` pages of a media's comments, newest first, two a page."""
+
+    def __init__(self, api: Api) -> None:
+        self.api = api
+
+    def page(self, media_id: str, start: int) -> Any:
+        newest_first = list(reversed(self.api.comments.get(media_id, [])))
+        body: dict[str, Any] = {"meta": {"code": 200}, "data": newest_first[start : start + 2]}
+        if start + 2 < len(newest_first):
+            body["pagination"] = {"next_url": f"/v1/media/{media_id}/comments?cursor={start + 2}"}
+        return body
+
+    def __getitem__(self, url: str) -> Any:
+        media_id = url.split("/")[3]
+        return self.page(media_id, int(url.rsplit("=", 1)[1]))
+
+    def __iter__(self) -> Any:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+
+def test_v1_a_lost_comment_past_the_first_page_is_found_by_following_next_url(
+    tmp_path: Path,
+) -> None:
+    # The reconcile read follows the profile's next-page link (v1: pagination.next_url) too:
+    # others commented after the lost post, which is on page 3 of the newest-first comments.
+    api = Api()
+    api.drop_after_applying = {"m2"}
+    pages = V1Pages(api)
+    original = api.__call__
+
+    def respond(endpoint: Endpoint, params: Mapping[str, Any]) -> Any:
+        answer = original(endpoint, params)
+        if endpoint.id == "comments.list":
+            return pages.page(str(params["media_id"]), 0)
+        if endpoint.id == "comments.create" and params["media_id"] == "m2":
+            for n in range(4):
+                others = {"id": f"o{n}", "text": "wow", "from": {"id": "42"}}
+                api.comments["m2"].append(others)
+        return answer
+
+    journal = journal_for(tmp_path, COMMENT)
+    result, _ = run(COMMENT, FakeClient(respond, pages=pages), gate=gate(journal))
+    journal.close()
+    assert result.ok, result.error
+    assert [c["text"] for c in api.comments["m2"]].count("nice one") == 1
+    assert result.records[1].extracted["comment_id"][2] == "c-m2-0"
+
+
 def test_someone_elses_comment_with_the_same_text_is_not_taken_for_ours(tmp_path: Path) -> None:
     """Finding 2: the reconcile read matched the text only, so a lost post was never sent."""
     api = Api()
