@@ -4,16 +4,20 @@ publish whose answer was lost is found by its container's status_code PUBLISHED.
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from runner_fakes import FakeClient, run
+from runner_fakes import FakeClient, FakeConnection, compile_text, run
 
 from igflow.errors import ConnectionDropped, SafetyError
 from igflow.journal import Journal, playbook_digest, read_state
+from igflow.redact import Redactor
 from igflow.registry import Endpoint, load_registry
+from igflow.reporters.console import ConsoleOptions, ConsoleReporter
+from igflow.runner import Runner
 from igflow.safety import WriteGate
 
 ME = "17841400000000101"
@@ -223,3 +227,64 @@ def test_a_resume_whose_read_does_not_end_leaves_the_write_in_doubt(tmp_path: Pa
     assert api.writes == []  # never sent a second time
     assert type(result.error).__name__ == "WriteInDoubt"
     assert read_state(path).in_doubt_count == 1
+
+
+CONTAINER = (
+    "api: instagram.graph\nsteps:\n"
+    + AUTH
+    + """\
+  - id: make
+    call: containers.create
+    with: {user_id: "1784", image_url: "https://example.com/a.jpg"}
+"""
+)
+
+
+def container_api(writes: list[str]) -> Any:
+    def respond(endpoint: Endpoint, params: Mapping[str, Any]) -> Any:
+        if endpoint.id == "me":
+            return {"user_id": ME, "username": "mira.makes"}
+        writes.append(endpoint.id)
+        return ConnectionDropped("the connection dropped after the request was sent")
+
+    return respond
+
+
+def test_a_write_no_read_can_check_is_to_settle_by_hand_in_the_summary_and_the_error(
+    tmp_path: Path,
+) -> None:
+    # containers.create is not idempotent and has no reconcile read: no resume can settle it.
+    # The console's summary and the run's error say the same: by hand, igflow journal settle.
+    path = str(tmp_path / "j.jsonl")
+    writes: list[str] = []
+    for resume in (False, True):
+        journal = Journal.start(
+            path, playbook="p.yml", digest=playbook_digest(CONTAINER, {}), resume=resume
+        )
+        out = io.StringIO()
+        console = ConsoleReporter(out, Redactor(), ConsoleOptions())
+        result = Runner(
+            compile_text(CONTAINER), FakeConnection(FakeClient(container_api(writes))), console,
+            gate=gate(journal),
+        ).run("x")  # fmt: skip
+        journal.close()
+        assert type(result.error).__name__ == "WriteInDoubt"
+        assert "igflow journal settle" in result.error.message, result.error.message
+        assert "a resume settles it" not in result.error.message
+        summary = next(line for line in out.getvalue().splitlines() if "in doubt: " in line)
+        assert "igflow journal settle" in summary and "--resume settles" not in summary
+    assert writes == ["containers.create"]  # never resent
+    assert read_state(path).in_doubt_count == 1
+
+
+def test_with_on_error_continue_the_runs_error_also_says_by_hand(tmp_path: Path) -> None:
+    body = CONTAINER + "    on_error: continue\n"
+    journal = Journal.start(
+        str(tmp_path / "j.jsonl"), playbook="p.yml", digest=playbook_digest(body, {}), resume=False
+    )
+    result, _ = run(body, FakeClient(container_api([])), gate=gate(journal))
+    journal.close()
+    assert type(result.error).__name__ == "WriteInDoubt"
+    assert "1 write is in doubt" in result.error.message
+    assert "igflow journal settle" in result.error.message
+    assert "--resume" not in result.error.message
