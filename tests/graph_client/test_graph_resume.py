@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import requests
 import yaml
-from graph_sandbox_support import MIRA, MIRA_ID, PLAYBOOKS, GraphSandbox, serve
+from graph_sandbox_support import MIRA, MIRA_ID, PLAYBOOKS, GraphSandbox, run_igflow, serve
 
 from igflow.journal import read_state
 from igflow.sandbox.faults import FaultSpec
@@ -228,3 +228,43 @@ def test_sigkill_mid_reply_then_fifty_replies_by_others_then_resume_finds_it_on_
         assert len(my_replies(sandbox)) == 1  # never sent a second time
         assert "found by comments.replies" in resumed.stdout
         assert read_state(str(journal)).in_doubt_count == 0
+
+
+CONTAINER_PLAYBOOK = f"""\
+igflow: 1
+api: instagram.graph
+steps:
+  - authorize:
+      user: {MIRA}
+      scopes: [instagram_business_basic, instagram_business_content_publish]
+  - call: me
+    with: {{fields: [user_id]}}
+    extract: {{uid: $.user_id}}
+  - id: make
+    call: containers.create
+    with: {{user_id: "{{{{ uid }}}}", image_url: "https://example.com/a.jpg"}}
+"""
+
+
+def test_a_container_in_doubt_is_to_settle_by_hand_in_every_message(tmp_path: Path) -> None:
+    # containers.create loses its answer after it was applied; no read can check it. Neither
+    # run, nor its resume, says that a resume settles it: every message says by hand.
+    for sandbox in serve(tmp_path):
+        playbook, journal = tmp_path / "container.yml", tmp_path / "journal.jsonl"
+        playbook.write_text(CONTAINER_PLAYBOOK, encoding="utf-8")
+        faults = f"{sandbox.url}/_sandbox/faults"
+        # Counted from here, the create is the 4th request the sandbox's faults see (the
+        # login's and the reads before it come first); exit 7 below says if that changed.
+        requests.post(faults, json={"drop_nth": 4, "phase": "after"}, timeout=10)
+        argv = ["run", str(playbook), "--target", sandbox.url, "--journal", str(journal)]
+        first = run_igflow([*argv, "--retries", "1"])
+        requests.post(faults, json={}, timeout=10).raise_for_status()
+        resumed = run_igflow([*argv, "--resume"])
+        for run in (first, resumed):
+            assert run.code == 7, run.out + run.err
+            text = run.out + run.err
+            assert "igflow journal settle" in text
+            assert "resume settles" not in text, text
+            summary = next(line for line in run.out.splitlines() if line.startswith("in doubt: "))
+            assert "check by hand" in summary
+        assert read_state(str(journal)).in_doubt_count == 1
