@@ -199,10 +199,16 @@ def test_sigkill_mid_reply_then_fifty_replies_by_others_then_resume_finds_it_on_
             command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
         )
         deadline = time.monotonic() + 60
-        while not (journal.is_file() and '"intent"' in journal.read_text()):
+        # The intent is journaled before the reply is sent; the kill comes once the sandbox
+        # got the reply (it then sleeps its latency, and commits it after igflow is gone).
+        while not any(
+            seen.method == "POST" and seen.path.endswith(f"/{TOP_COMMENT}/replies")
+            for seen in list(sandbox.recorder.seen)
+        ):
             assert process.poll() is None, "igflow finished before it could be killed"
-            assert time.monotonic() < deadline, "no intent was journaled"
+            assert time.monotonic() < deadline, "the reply never reached the sandbox"
             time.sleep(0.01)
+        assert '"intent"' in journal.read_text()
         process.send_signal(signal.SIGKILL)
         process.communicate(timeout=60)
         requests.post(faults, json={}, timeout=10).raise_for_status()
