@@ -319,8 +319,11 @@ def _finish_journal(
     journal.close()
     if not result.ok and (any(result.writes.values()) or result.in_doubt):
         doubt = len(result.in_doubt)
-        settled = f" ({doubt} in doubt: a resume settles them)" if doubt else ""
+        # The same words as the summary's: a resume settles only what a read or a resend can.
+        settled = f" ({doubt} in doubt: {result.settle_advice})" if doubt else ""
         how = f"igflow run --resume {settings.playbook}"
+        if result.in_doubt_by_hand:  # a resume stops at them again until a person settles them
+            how = f"check and record them (igflow journal settle), then {how}"
         if isinstance(result.error, SafetyError) and result.error.cap_reached:
             # Caps count every run of a journal: a plain resume would stop at once again.
             how += " with a higher cap (--max-writes, or the step's max_writes)"

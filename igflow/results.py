@@ -25,6 +25,8 @@ __all__ = [
     "error_view",
     "SETTLE_BY_HAND",
     "SETTLE_BY_RESUME",
+    "SETTLE_ONE_BY_HAND",
+    "settle_advice",
     "ItemRecord",
     "Reporter",
     "RequestView",
@@ -41,6 +43,33 @@ SETTLE_BY_HAND = (
     "no journal was kept for this target (the built-in sandbox starts afresh on every run), "
     "so no later run can settle a write in doubt here: check the account by hand"
 )
+
+
+# A write no read can check (not idempotent, no reconcile read): no resume settles it.
+SETTLE_ONE_BY_HAND = (
+    "no read can check it and it is not safe to send twice: check by hand, then record what "
+    "you found with `igflow journal settle`"
+)
+
+
+def settle_advice(*, journaled: bool, in_doubt: int, by_hand: int) -> str:
+    """What settles a run's writes in doubt, in words: one sentence for the console's summary
+    and the run's final error alike (a resume settles only what a read or a resend can)."""
+    if not journaled:
+        return SETTLE_BY_HAND
+    if by_hand <= 0:
+        return SETTLE_BY_RESUME
+    by_hand_words = (
+        "no read can check {} and {} not safe to send twice: check by hand, then record what "
+        "you found with `igflow journal settle` (igflow journal show lists them)"
+    )
+    if by_hand >= in_doubt:
+        return by_hand_words.format("them", "they are")
+    which = "it" if by_hand == 1 else "them"
+    return (
+        f"igflow run --resume settles {in_doubt - by_hand} of them; for the other {by_hand}, "
+        + by_hand_words.format(which, "it is" if by_hand == 1 else "they are")
+    )
 
 
 class Status(str, Enum):
@@ -200,6 +229,7 @@ class RunResult:
     # whether a journal was kept (so a resume can settle them).
     in_doubt: list[str] = field(default_factory=list)
     journaled: bool = False
+    in_doubt_by_hand: int = 0  # how many of them no read can check (only a person settles them)
     # Files `write` steps wrote (a dry run writes them too: they change nothing remote).
     files_written: list[str] = field(default_factory=list)
     # The latest usage the API reported (Graph's X-App-Usage / X-Business-Use-Case-Usage,
@@ -217,6 +247,13 @@ class RunResult:
     @property
     def status(self) -> RunStatus:
         return RunStatus.of(error=self.error, interrupted=self.interrupted)
+
+    @property
+    def settle_advice(self) -> str:
+        """What settles this run's writes in doubt (:func:`settle_advice`)."""
+        return settle_advice(
+            journaled=self.journaled, in_doubt=len(self.in_doubt), by_hand=self.in_doubt_by_hand
+        )
 
 
 class Reporter(Protocol):

@@ -52,8 +52,6 @@ from igflow.playbook.model import (
 from igflow.redact import cut_before_redacting
 from igflow.registry import Endpoint
 from igflow.results import (
-    SETTLE_BY_HAND,
-    SETTLE_BY_RESUME,
     ItemRecord,
     ItemResult,
     Reporter,
@@ -63,7 +61,7 @@ from igflow.results import (
     StepRecord,
     error_view,
 )
-from igflow.safety import WriteGate, WriteOutcome, WriteRequest
+from igflow.safety import WriteGate, WriteInterrupted, WriteOutcome, WriteRequest
 
 # The result types live in igflow.results (runner and reporters both import them); the status
 # names are kept here too, for callers that knew them from the runner.
@@ -159,8 +157,11 @@ class Runner:
                 finished.add(self.gate.step_key(step))
             # A resume settles what earlier runs left in doubt and it never met again.
             self.gate.settle_leftovers(self._leftover_channel(), finished)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             result.interrupted = True
+            stopped = getattr(exc, "record", None)
+            if isinstance(stopped, StepRecord):  # a write Ctrl-C left in doubt: it has a record
+                records.append(stopped)
         except IgflowError as exc:  # vars that failed to render
             result.error = exc
         self._evaluate_outputs(result)
@@ -169,6 +170,7 @@ class Runner:
         result.writes_done_earlier = self.gate.resumed
         result.reconciled = list(self.gate.reconciled)
         result.in_doubt = list(self.gate.in_doubt)
+        result.in_doubt_by_hand = self.gate.by_hand
         result.journaled = self.gate.journal is not None
         result.files_written = list(self._files_written)
         result.api_usage = self._api_usage
@@ -188,7 +190,7 @@ class Runner:
             result.error = WriteInDoubt(
                 f"{count} write{'s are' if count != 1 else ' is'} in doubt: "
                 f"{'they' if count != 1 else 'it'} may or may not have been applied; "
-                + (SETTLE_BY_RESUME if result.journaled else SETTLE_BY_HAND),
+                + result.settle_advice,
                 count=count,
             )
         result.elapsed = time.perf_counter() - started
@@ -263,6 +265,19 @@ class Runner:
             exc.at(self._value_location(step, exc), record.label)
             record.error = exc
             record.status = self._failure_status(step, exc)
+        except WriteInterrupted as exc:
+            if step.foreach is not None:
+                raise  # the loop is in flight: its in-doubt item was reported
+            # Ctrl-C while the step's write was out: the step is in doubt, not "not run".
+            record.status = IN_DOUBT
+            record.error = WriteInDoubt(f"in doubt: {exc.message}")
+            record.error.at(step.location, record.label)
+            record.elapsed = time.perf_counter() - started
+            if step.id is not None:
+                self.names["steps"][step.id] = self._step_view(record, None)
+            self.reporter.step_finished(record)
+            exc.record = record
+            raise
         record.elapsed = time.perf_counter() - started
         if step.id is not None:
             self.names["steps"][step.id] = self._step_view(record, response)
@@ -345,7 +360,11 @@ class Runner:
     def _run_items_in_turn(self, step: Step, items: list[ItemRecord]) -> ItemRecord | None:
         total = len(items)
         for done, item in enumerate(items, start=1):
-            self._run_item(step, item, total)
+            try:
+                self._run_item(step, item, total)
+            except WriteInterrupted:
+                self.reporter.item_finished(step, item, done, total)  # in doubt: it was sent
+                raise
             self.reporter.item_finished(step, item, done, total)
             if self._halts(step, item.status):
                 return item
@@ -357,42 +376,51 @@ class Runner:
         """Run items on a bounded pool; report them from this thread, as they finish.
 
         No new item starts after the first failure (or Ctrl-C); the ones in flight finish, so
-        no write is left in an unknown state by igflow itself.
+        no write is left in an unknown state by igflow itself. Ctrl-C reaches this thread only
+        (the workers' writes go on to their answers), wherever it is: every item that finished
+        is still reported, so a write applied after Ctrl-C is in the report.
         """
         total = len(items)
         pending = iter(items)
         in_flight: set[Future[None]] = set()
+        ready: list[Future[None]] = []  # finished, in item order, not yet reported
+        counted: set[int] = set()  # item indexes already counted as done
         halted_by: ItemRecord | None = None
         interrupted = False
         done = 0
         with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="igflow-item") as pool:
             owner: dict[Future[None], ItemRecord] = {}
             while True:
-                while (
-                    halted_by is None
-                    and not interrupted
-                    and len(in_flight) < self._slots(concurrency)
-                ):
-                    item = next(pending, None)
-                    if item is None:
-                        break
-                    future = pool.submit(self._run_item, step, item, total)
-                    owner[future] = item
-                    in_flight.add(future)
-                if not in_flight:
-                    break
                 try:
+                    while ready:
+                        record = owner[ready[0]]
+                        if record.index not in counted:
+                            counted.add(record.index)
+                            ready[0].result()  # _run_item catches igflow errors; else a bug
+                            done += 1
+                            if self._halts(step, record.status) and halted_by is None:
+                                halted_by = record
+                        # Popped once reported: a report Ctrl-C cut short is made again
+                        # (a line twice at worst, never an applied write left out).
+                        self.reporter.item_finished(step, record, done, total)
+                        ready.pop(0)
+                    while (
+                        halted_by is None
+                        and not interrupted
+                        and len(in_flight) < self._slots(concurrency)
+                    ):
+                        item = next(pending, None)
+                        if item is None:
+                            break
+                        future = pool.submit(self._run_item, step, item, total)
+                        owner[future] = item
+                        in_flight.add(future)
+                    if not in_flight:
+                        break
                     finished, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
+                    ready = sorted(finished, key=lambda f: owner[f].index)
                 except KeyboardInterrupt:
                     interrupted = True
-                    continue
-                for future in sorted(finished, key=lambda f: owner[f].index):
-                    item = owner.pop(future)
-                    future.result()  # _run_item catches igflow errors; anything else is a bug
-                    done += 1
-                    self.reporter.item_finished(step, item, done, total)
-                    if self._halts(step, item.status) and halted_by is None:
-                        halted_by = item
         if interrupted:
             raise KeyboardInterrupt
         return halted_by
@@ -442,6 +470,16 @@ class Runner:
             exc.at(self._value_location(step, exc), step.label)
             item.error = exc
             item.status = self._failure_status(step, exc)
+        except WriteInterrupted as exc:
+            # Ctrl-C while the item's write was out: in doubt, and reported so (then the
+            # interrupt goes on stopping the run).
+            item.status = IN_DOUBT
+            item.error = WriteInDoubt(
+                f"item {item.index + 1} of {total} ({_brief(item.item)}): in doubt: {exc.message}"
+            )
+            item.error.at(step.location, step.label)
+            item.elapsed = time.perf_counter() - started
+            raise
         item.elapsed = time.perf_counter() - started
 
     # -- step kinds ----------------------------------------------------------------------
@@ -918,6 +956,15 @@ class _Channel:
         retry = self._step.retry if self._step is not None else None
         return client.call(
             endpoint, params, token=self._token, timeout=self._timeouts, retry=retry
+        ).body
+
+    def read_next(self, endpoint: Endpoint, url: str) -> Any:
+        client = (
+            self._client if endpoint.auth == "token" else self._runner.connection.anonymous_client()
+        )
+        retry = self._step.retry if self._step is not None else None
+        return client.get_next(
+            url, endpoint=endpoint, token=self._token, timeout=self._timeouts, retry=retry
         ).body
 
     def account(self) -> str | None:

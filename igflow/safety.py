@@ -57,7 +57,7 @@ from igflow.journal_records import (
 )
 from igflow.playbook.model import Step
 from igflow.registry import Endpoint, Reconcile, Registry
-from igflow.results import SETTLE_BY_HAND
+from igflow.results import SETTLE_BY_HAND, SETTLE_ONE_BY_HAND
 
 if TYPE_CHECKING:  # a run without a journal never imports it
     from igflow.journal import Journal
@@ -66,6 +66,7 @@ __all__ = [
     "Confirm",
     "WriteChannel",
     "WriteGate",
+    "WriteInterrupted",
     "WriteOutcome",
     "WriteRequest",
     "WriteResult",
@@ -125,8 +126,24 @@ class WriteChannel(Protocol):
     def read(self, endpoint: Endpoint, params: Mapping[str, Any]) -> Any:
         """Perform a read (a reconcile read) and return its body."""
 
+    def read_next(self, endpoint: Endpoint, url: str) -> Any:
+        """Follow a read's next-page link (a reconcile read's later pages); the page's body."""
+
     def account(self) -> str | None:
         """The id of the account the write is sent as (None when it cannot be known)."""
+
+
+class WriteInterrupted(KeyboardInterrupt):
+    """Ctrl-C came while a write was being sent: it is in doubt (journaled and counted so).
+
+    A KeyboardInterrupt, so that everything that stops a run on Ctrl-C still does; the runner
+    also marks the step or item that sent it as in doubt.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.record: Any = None  # the runner's record of the step it stopped, once made
 
 
 class WriteResult(NamedTuple):
@@ -180,6 +197,7 @@ class WriteGate:
         self.resumed = 0  # writes an earlier run had applied, skipped by this one
         self.reconciled: list[str] = []  # how each in-doubt write was settled, for the summary
         self.in_doubt: list[str] = []  # writes this run leaves in doubt, in words
+        self.by_hand = 0  # how many of them no read can check: only a person settles them
         # Writes not sent, or refused unapplied, because of a failure that is not the API's
         # answer to them (the network, a 5xx on the read before them): a later run sends them.
         self.unsent: list[str] = []
@@ -279,8 +297,11 @@ class WriteGate:
                 continue
             spec = endpoint.reconcile if endpoint is not None else None
             params = intent.get("params")
-            if spec is None or channel is None or not isinstance(params, Mapping):
-                self._left_in_doubt(f"{label}: cannot be checked with a read")
+            if spec is None:
+                self._left_in_doubt(f"{label}: cannot be checked with a read", by_hand=True)
+                continue
+            if channel is None or not isinstance(params, Mapping):
+                self._left_in_doubt(f"{label}: not checked (no authorized read in this run)")
                 continue
             account = intent.get("account")
             leftover = WriteKey(*[str(part) for part in (intent.get("key") or ["", ""])])
@@ -361,22 +382,32 @@ class WriteGate:
                 )
                 raise
             self.check_account(account)
-            serial = journal.intent(
-                key,
-                endpoint=endpoint.id,
-                method=endpoint.method,
-                params=_redacted(request.params, self._redact),
-                item=request.item,
-                account=account,
-                supersedes=earlier.serial if earlier is not None else None,
-                baseline=baseline.matched if baseline is not None else None,
-                seen=sorted(baseline.ids) if baseline is not None and baseline.ids else None,
-            )
+        failure: IgflowError | None = None
         try:
-            response = channel.send()
-        except IgflowError as error:
-            return self._failed(key, serial, request, channel, extract, error, baseline)
-        # Anything else (Ctrl-C, a bug) leaves the intent without an outcome: in doubt.
+            if journal is not None:
+                serial = journal.intent(
+                    key,
+                    endpoint=endpoint.id,
+                    method=endpoint.method,
+                    params=_redacted(request.params, self._redact),
+                    item=request.item,
+                    account=account,
+                    supersedes=earlier.serial if earlier is not None else None,
+                    baseline=baseline.matched if baseline is not None else None,
+                    seen=sorted(baseline.ids) if baseline is not None and baseline.ids else None,
+                )
+            try:
+                response = channel.send()
+            except IgflowError as error:
+                failure = error
+        except KeyboardInterrupt:
+            # Ctrl-C once the intent may be journaled, or while the request was out: the
+            # server may well apply it. Said so here, in the journal and the report, before
+            # the interrupt goes on stopping the run.
+            raise self._interrupted(key, serial, request) from None
+        if failure is not None:
+            return self._failed(key, serial, request, channel, extract, failure, baseline)
+        # Anything else (a bug) leaves the intent without an outcome: in doubt.
         extracted: dict[str, Any] = {}
         try:
             extracted = extract(response.body)
@@ -385,6 +416,17 @@ class WriteGate:
         return WriteResult(
             WriteOutcome.APPLIED, response=response, body=response.body, extracted=extracted
         )
+
+    def _interrupted(
+        self, key: WriteKey, serial: str | None, request: WriteRequest
+    ) -> WriteInterrupted:
+        endpoint = request.endpoint
+        why = "interrupted (Ctrl-C) while it was being sent"
+        if self.journal is not None and serial is not None:
+            self.journal.outcome(key, serial, IN_DOUBT, error=why)
+        self._left_in_doubt(f"{endpoint.id} {self._brief(request)}: {why}", _by_hand(endpoint))
+        later = self._settled_how(endpoint)
+        return WriteInterrupted(f"{endpoint.id} may or may not have been applied ({why}); {later}")
 
     def _failed(
         self,
@@ -411,7 +453,7 @@ class WriteGate:
             self.journal.outcome(key, serial, IN_DOUBT, status=status, error=described)
         spec = endpoint.reconcile
         why = "nothing here can tell which"
-        later = "a resume settles it" if self.journal is not None else SETTLE_BY_HAND
+        later = self._settled_how(endpoint)
         if spec is not None and not endpoint.idempotent and baseline is not None:
             found = self._look_for(spec, request.params, None, channel, baseline, key)
             if found is not None and found is not _ABSENT:
@@ -428,7 +470,10 @@ class WriteGate:
                     later = "a resume looks again and sends it only if it is still absent"
             else:
                 why = f"the read of {spec.call} that would tell failed too"
-        self._left_in_doubt(f"{endpoint.id} {self._brief(request)}: {described}")
+        self._left_in_doubt(
+            f"{endpoint.id} {self._brief(request)}: {described}",
+            self.journal is not None and _by_hand(endpoint),
+        )
         return WriteResult(
             WriteOutcome.IN_DOUBT,
             error=error,
@@ -461,7 +506,9 @@ class WriteGate:
                 "stopped, and it can neither be checked with a read nor safely sent twice; "
                 "check by hand, then record what you found with `igflow journal settle`"
             )
-            self._left_in_doubt(f"{endpoint.id} {self._brief(request)}: cannot be checked")
+            self._left_in_doubt(
+                f"{endpoint.id} {self._brief(request)}: cannot be checked", by_hand=True
+            )
             return WriteResult(WriteOutcome.IN_DOUBT, message=why)
         recorded = earlier.intent.get("account")
         account = recorded if isinstance(recorded, str) else None
@@ -546,13 +593,11 @@ class WriteGate:
         read_params = dict(spec.params)
         read_params.update({name: params.get(src) for name, src in spec.with_params.items()})
         try:
-            body = channel.read(reader, read_params)
-            found = compile_path(spec.find).extract(body, [])
+            entries = self._entries(spec, reader, read_params, channel)
         except IgflowError:
             if raise_errors:
                 raise
             return None
-        entries = found if isinstance(found, list) else [found]
         return [
             entry
             for entry in entries
@@ -562,6 +607,59 @@ class WriteGate:
             and all(_field(entry, name) == value for name, value in spec.equals.items())
             and (spec.author is None or _field(entry, spec.author) == account)
         ]
+
+    def _entries(
+        self,
+        spec: Reconcile,
+        reader: Endpoint,
+        read_params: Mapping[str, Any],
+        channel: WriteChannel,
+    ) -> list[Any]:
+        """Every entry of the reconcile read, page after page (the profile's next-page link).
+
+        One page is not the list: newest first, a lost comment is on page 2 once 50 others
+        came after it, and "not on page 1" taken for absent sends it twice. A read that does
+        not come to its end cannot tell, and raises rather than answer "absent".
+
+        Raises:
+            IgflowError: A page could not be read.
+            SafetyError: More than ``spec.max_pages`` pages, or a page links back to one
+                already read.
+        """
+        find = compile_path(spec.find)
+        body = channel.read(reader, read_params)
+        entries: list[Any] = []
+        links: set[str] = set()
+        pages = 0
+        while True:
+            pages += 1
+            found = find.extract(body, [])
+            entries.extend(found if isinstance(found, list) else [found])
+            link = self._next_link(body)
+            if link is None:
+                return entries
+            if pages >= spec.max_pages:
+                raise SafetyError(
+                    f"{spec.call} has more than {spec.max_pages} pages, the most its reconcile "
+                    "read follows (the registry's reconcile max_pages): it cannot tell"
+                )
+            if link in links:
+                raise SafetyError(
+                    f"{spec.call}: page {pages} links back to a page already read: "
+                    "the read cannot tell"
+                )
+            links.add(link)
+            body = channel.read_next(reader, link)
+
+    def _next_link(self, body: Any) -> str | None:
+        """The next page's link in a read's body (the profile's ``next_url``), if any."""
+        value = body
+        dotted = self.registry.next_url_path if self.registry is not None else ""
+        for part in dotted.split("."):
+            if not isinstance(value, Mapping):
+                return None
+            value = value.get(part)
+        return value if isinstance(value, str) and value else None
 
     def _baseline(
         self, key: WriteKey, request: WriteRequest, channel: WriteChannel
@@ -693,9 +791,19 @@ class WriteGate:
                 self._redact(f"{request.endpoint.id} {self._brief(request)}: {error.message}")
             )
 
-    def _left_in_doubt(self, why: str) -> None:
+    def _left_in_doubt(self, why: str, by_hand: bool = False) -> None:
+        """A write this run leaves in doubt; ``by_hand``: no later run can settle it (not
+        idempotent, no reconcile read), only a person with ``igflow journal settle``."""
         with self._lock:
             self.in_doubt.append(self._redact(why))
+            if by_hand:
+                self.by_hand += 1
+
+    def _settled_how(self, endpoint: Endpoint) -> str:
+        """What settles an in-doubt write of ``endpoint``, in words (its message's end)."""
+        if self.journal is None:
+            return SETTLE_BY_HAND
+        return SETTLE_ONE_BY_HAND if _by_hand(endpoint) else "a resume settles it"
 
     def _note(self, how: str) -> None:
         with self._lock:
@@ -704,6 +812,11 @@ class WriteGate:
 
 # "The read found no such entry" (None is "the read could not tell").
 _ABSENT: Any = object()
+
+
+def _by_hand(endpoint: Endpoint) -> bool:
+    """No later run can settle an in-doubt write of it: not safe to resend, nothing to read."""
+    return not endpoint.idempotent and endpoint.reconcile is None
 
 
 def _recorded(intent: Mapping[str, Any]) -> Baseline:

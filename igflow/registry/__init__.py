@@ -52,6 +52,11 @@ class Pagination(NamedTuple):
     next_cursor: str
 
 
+# The most pages a reconcile read follows when its registry entry sets no max_pages (Graph: 50
+# comments a page, so a thousand comments).
+RECONCILE_MAX_PAGES = 20
+
+
 class Reconcile(NamedTuple):
     """How to tell, with a read, whether an in-doubt non-idempotent write was applied.
 
@@ -77,6 +82,9 @@ class Reconcile(NamedTuple):
     # False: the found entry is not the write's answer (a publish found by its container), so
     # the write's extractions get nothing from it and take their defaults.
     answer: bool = True
+    # The most pages the read follows (by the profile's next-page link). A read with more pages
+    # cannot tell: the write stays in doubt (never "absent"), and a first write is not sent.
+    max_pages: int = RECONCILE_MAX_PAGES
 
 
 _NO_PARAMS: Mapping[str, Param] = MappingProxyType({})
@@ -210,6 +218,7 @@ def _endpoint(endpoint_id: str, raw: Mapping[str, Any], defaults: Mapping[str, A
             params=dict(check.get("params") or {}),
             equals=dict(check.get("equals") or {}),
             answer=bool(check.get("answer", True)),
+            max_pages=int(check.get("max_pages", RECONCILE_MAX_PAGES)),
         )
         if check
         else None

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from igflow.errors import printable
 from igflow.reporters.common import item_counts, item_error_line, json_safe, pages_fetched
-from igflow.results import SETTLE_BY_HAND, SETTLE_BY_RESUME, Status
+from igflow.results import Status
 
 if TYPE_CHECKING:
     from igflow.client import Exchange
@@ -403,7 +403,7 @@ class ConsoleReporter:
             self._write(
                 self._paint("in doubt: ", "33;1")
                 + f"{count} write{'s' if count != 1 else ''} may or may not have been applied; "
-                + (SETTLE_BY_RESUME if result.journaled else SETTLE_BY_HAND)
+                + result.settle_advice
             )
             for why in result.in_doubt[:3]:
                 self._write(self._paint(f"  {why}", "33"))

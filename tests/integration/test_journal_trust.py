@@ -10,6 +10,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -294,3 +299,45 @@ def test_after_a_cap_stop_the_hint_says_a_resume_needs_a_higher_cap(
     # The resume re-reads the liked list (the 3 are gone from it): 12 more, 15 in all.
     code, out, err = run(sandbox, playbook, journal, "--resume", "--max-writes", "15")
     assert code == 0, out + err
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_ctrl_c_during_an_unlike_leaves_it_in_doubt_and_a_resume_settles_it(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    # A real SIGINT just after the first intent reaches the journal: the unlike is on the wire.
+    playbook, journal = unlike_playbook(tmp_path), tmp_path / "journal.jsonl"
+    report = tmp_path / "r.json"
+    faults(sandbox, latency_ms=700)
+    command = [
+        sys.executable, "-m", "igflow", "run", str(playbook), "--target", sandbox.url,
+        "--journal", str(journal),
+    ]  # fmt: skip
+    env = {**os.environ, "NO_COLOR": "1"}
+    process = subprocess.Popen(
+        [*command, "--report", f"json:{report}"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    deadline = time.monotonic() + 90
+    while not (journal.is_file() and '"intent"' in journal.read_text()):
+        assert process.poll() is None, "igflow finished before it could be interrupted"
+        assert time.monotonic() < deadline, "no intent was journaled"
+        time.sleep(0.005)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 130, out + err
+    faults(sandbox)
+    body = json.loads(report.read_text())
+    unlike = next(step for step in body["steps"] if step["id"] == "unlike")
+    assert [item["status"] for item in unlike["items"]] == ["in-doubt"]
+    assert len(body["writes"]["in_doubt"]) == 1
+    assert "igflow run --resume settles them" in out
+    assert read_state(str(journal)).in_doubt_count == 1
+
+    code, out, err = run_cli(*command[3:], "--resume")
+    assert code == 0, out + err
+    assert "resent: likes.delete is idempotent" in out
+    assert read_state(str(journal)).in_doubt_count == 0

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from runner_fakes import AUTH, FakeClient, run
+from runner_fakes import AUTH, Events, FakeClient, FakeConnection, compile_text, run
 
 import igflow.errors as errors_module
 from igflow.errors import (
@@ -21,6 +21,7 @@ from igflow.errors import (
 )
 from igflow.journal import Journal, WriteKey, playbook_digest, read_state, request_fingerprint
 from igflow.registry import Endpoint, load_registry
+from igflow.runner import Runner
 from igflow.safety import WriteGate
 
 ME = "3657782666"
@@ -253,6 +254,58 @@ def test_an_in_doubt_comment_the_read_could_not_settle_is_found_by_the_resume(
     assert resumed.records[1].extracted["comment_id"][2] == "c-m2-0"
     assert resumed.reconciled == ["found by comments.list: comments.create had been applied"]
     assert read_state(str(tmp_path / "journal.jsonl")).in_doubt_count == 0
+
+
+class V1Pages(Mapping[str, Any]):
+    """v1's ``pagination.next_url`` pages of a media's comments, newest first, two a page."""
+
+    def __init__(self, api: Api) -> None:
+        self.api = api
+
+    def page(self, media_id: str, start: int) -> Any:
+        newest_first = list(reversed(self.api.comments.get(media_id, [])))
+        body: dict[str, Any] = {"meta": {"code": 200}, "data": newest_first[start : start + 2]}
+        if start + 2 < len(newest_first):
+            body["pagination"] = {"next_url": f"/v1/media/{media_id}/comments?cursor={start + 2}"}
+        return body
+
+    def __getitem__(self, url: str) -> Any:
+        media_id = url.split("/")[3]
+        return self.page(media_id, int(url.rsplit("=", 1)[1]))
+
+    def __iter__(self) -> Any:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+
+def test_v1_a_lost_comment_past_the_first_page_is_found_by_following_next_url(
+    tmp_path: Path,
+) -> None:
+    # The reconcile read follows the profile's next-page link (v1: pagination.next_url) too:
+    # others commented after the lost post, which is on page 3 of the newest-first comments.
+    api = Api()
+    api.drop_after_applying = {"m2"}
+    pages = V1Pages(api)
+    original = api.__call__
+
+    def respond(endpoint: Endpoint, params: Mapping[str, Any]) -> Any:
+        answer = original(endpoint, params)
+        if endpoint.id == "comments.list":
+            return pages.page(str(params["media_id"]), 0)
+        if endpoint.id == "comments.create" and params["media_id"] == "m2":
+            for n in range(4):
+                others = {"id": f"o{n}", "text": "wow", "from": {"id": "42"}}
+                api.comments["m2"].append(others)
+        return answer
+
+    journal = journal_for(tmp_path, COMMENT)
+    result, _ = run(COMMENT, FakeClient(respond, pages=pages), gate=gate(journal))
+    journal.close()
+    assert result.ok, result.error
+    assert [c["text"] for c in api.comments["m2"]].count("nice one") == 1
+    assert result.records[1].extracted["comment_id"][2] == "c-m2-0"
 
 
 def test_someone_elses_comment_with_the_same_text_is_not_taken_for_ours(tmp_path: Path) -> None:
@@ -638,3 +691,88 @@ def test_without_a_journal_a_write_in_doubt_is_not_said_to_be_settled_by_a_resum
     assert isinstance(result.error, WriteInDoubt) and not result.journaled
     assert "check the account by hand" in result.error.message
     assert "--resume" not in result.error.message
+
+
+def interrupting(api: Api, on: str) -> Any:
+    """The API, with Ctrl-C landing while the write to media ``on`` is out (after applying)."""
+
+    def respond(endpoint: Endpoint, params: Mapping[str, Any]) -> Any:
+        answer = api(endpoint, params)
+        if endpoint.mutates and params.get("media_id") == on:
+            raise KeyboardInterrupt
+        return answer
+
+    return respond
+
+
+def test_ctrl_c_during_a_loops_write_leaves_that_item_in_doubt(tmp_path: Path) -> None:
+    api = Api()
+    journal = journal_for(tmp_path, UNLIKE)
+    result, events = run(UNLIKE, FakeClient(interrupting(api, "m2")), gate=gate(journal))
+    journal.close()
+    assert result.interrupted
+    assert api.unliked == ["m0", "m1", "m2"]  # the server applied the third
+    assert "item 2 in-doubt 3/6" in events.lines  # reported, not left out
+    assert len(result.in_doubt) == 1 and "interrupted (Ctrl-C)" in result.in_doubt[0]
+    assert result.settle_advice.startswith("igflow run --resume settles them")
+    state = read_state(str(tmp_path / "journal.jsonl"))
+    assert state.in_doubt_count == 1 and state.done_count == 2
+
+
+def test_ctrl_c_during_a_single_write_makes_its_step_in_doubt(tmp_path: Path) -> None:
+    body = "steps:\n" + AUTH + "  - id: one\n    call: likes.delete\n    with: {media_id: m4}\n"
+    api = Api()
+    journal = journal_for(tmp_path, body)
+    result, events = run(body, FakeClient(interrupting(api, "m4")), gate=gate(journal))
+    journal.close()
+    assert result.interrupted
+    assert [record.status for record in result.records] == ["ok", "in-doubt"]
+    assert "end 1 in-doubt" in events.lines
+    assert isinstance(result.records[1].error, WriteInDoubt)
+    assert read_state(str(tmp_path / "journal.jsonl")).in_doubt_count == 1
+
+
+def test_ctrl_c_during_concurrent_writes_reports_every_finished_item(tmp_path: Path) -> None:
+    # Ctrl-C reaches the main thread (here: while it reports the first item); the workers'
+    # writes go on to their answers, and every one that finished is reported.
+    body = UNLIKE.replace("max_writes: 10", "max_writes: 10\n    concurrency: 3")
+    api = Api()
+
+    class Interrupting:
+        def __init__(self) -> None:
+            self.inner = Events()
+            self.fired = False
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.inner, name)
+
+        def item_finished(self, step: Any, item: Any, done: int, total: int) -> None:
+            if not self.fired:
+                self.fired = True
+                raise KeyboardInterrupt
+            self.inner.item_finished(step, item, done, total)
+
+    reporter = Interrupting()
+    journal = journal_for(tmp_path, body)
+    result = Runner(
+        compile_text(body), FakeConnection(FakeClient(api)), reporter, gate=gate(journal)
+    ).run("x")
+    journal.close()
+    assert result.interrupted
+    reported = [line for line in reporter.inner.lines if line.startswith("item ")]
+    # Every write the API applied is reported (the report the interrupt cut short is made
+    # again).
+    assert len(reported) == len(api.unliked) and all(" ok " in line for line in reported)
+    assert read_state(str(tmp_path / "journal.jsonl")).done_count == len(api.unliked)
+
+
+def test_the_settle_advice_names_the_writes_only_a_person_can_settle() -> None:
+    from igflow.results import SETTLE_BY_HAND, SETTLE_BY_RESUME, settle_advice
+
+    assert settle_advice(journaled=False, in_doubt=2, by_hand=1) == SETTLE_BY_HAND
+    assert settle_advice(journaled=True, in_doubt=2, by_hand=0) == SETTLE_BY_RESUME
+    alone = settle_advice(journaled=True, in_doubt=1, by_hand=1)
+    assert "igflow journal settle" in alone and "--resume" not in alone
+    mixed = settle_advice(journaled=True, in_doubt=3, by_hand=1)
+    assert mixed.startswith("igflow run --resume settles 2 of them; for the other 1, no read")
+    assert "igflow journal settle" in mixed
