@@ -355,6 +355,10 @@ class WriteGate:
                         "and the read before resending it failed"
                     )
                 raise
+            except KeyboardInterrupt:
+                if earlier is None:
+                    self._release(request)  # Ctrl-C before anything was sent: no slot taken
+                raise
             return self._send_now(key, request, channel, extract, earlier, baseline)
 
     def _send_now(
@@ -380,6 +384,10 @@ class WriteGate:
                     f"{endpoint.id} not sent: the read of the account it is sent as (which the "
                     f"journal records) failed ({error.message}); nothing was applied"
                 )
+                raise
+            except KeyboardInterrupt:
+                if earlier is None:
+                    self._release(request)  # Ctrl-C before anything was sent: no slot taken
                 raise
             self.check_account(account)
         failure: IgflowError | None = None

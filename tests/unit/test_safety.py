@@ -776,3 +776,22 @@ def test_the_settle_advice_names_the_writes_only_a_person_can_settle() -> None:
     mixed = settle_advice(journaled=True, in_doubt=3, by_hand=1)
     assert mixed.startswith("igflow run --resume settles 2 of them; for the other 1, no read")
     assert "igflow journal settle" in mixed
+
+
+def test_ctrl_c_during_the_read_before_a_write_counts_nothing_as_sent(tmp_path: Path) -> None:
+    # The account read (with a journal) comes before the intent: Ctrl-C there sends nothing,
+    # so the report must not count a write as sent (nor the caps a slot as taken).
+    api = Api()
+
+    def respond(endpoint: Endpoint, params: Mapping[str, Any]) -> Any:
+        if endpoint.id == "users.self":
+            raise KeyboardInterrupt
+        return api(endpoint, params)
+
+    journal = journal_for(tmp_path, UNLIKE)
+    result, _ = run(UNLIKE, FakeClient(respond), gate=gate(journal))
+    journal.close()
+    assert result.interrupted
+    assert api.unliked == []
+    assert not any(result.writes.values()), result.writes
+    assert read_state(str(tmp_path / "journal.jsonl")).in_doubt_count == 0
