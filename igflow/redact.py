@@ -5,8 +5,8 @@ redaction cannot rely on callers remembering which strings are secret. Two layer
 
 1. Known values: tokens, client secrets and the playbook's declared ``secrets`` are registered
    with :meth:`Redactor.add` and replaced wherever they appear (as they are, and
-   percent-encoded). A value shorter than WHOLE_TOKEN_BELOW is replaced only as a whole token;
-   one shorter than MIN_SECRET_LENGTH not at all. A value a template transformed (``| upper``,
+   percent-encoded), inside other text too; one shorter than MIN_SECRET_LENGTH not at all. A
+   value a template transformed (``| upper``,
    a slice, reversed) is new text, not known here: docs/safety.md says what that means.
 2. Shapes, regardless of known values: the values of secret-named query/form parameters
    (``access_token``, ``client_secret``, ``sig``, OAuth ``code``, ``password`` and any
@@ -28,15 +28,10 @@ from urllib.parse import quote, quote_plus
 
 MASK = "***"
 MIN_SECRET_LENGTH = 4  # shorter values would mask ordinary text ("1", "abc") everywhere
-# A value shorter than this (a 5-letter password) is masked only as a whole token, never inside
-# a longer word: "wrong" would otherwise turn /tmp/wrongdir into /tmp/***dir in a message,
-# hiding the text and telling whoever reads it what the password is next to. Tokens and client
-# secrets are far longer and are masked wherever they appear (inside a URL, glued to text).
-WHOLE_TOKEN_BELOW = 8
-# A short value counts as a whole token when no letter or digit touches it on either side
-# (`_` separates: wrong_dir is masked as ***_dir).
-_NOT_ALNUM_BEFORE = r"(?<![^\W_])"
-_NOT_ALNUM_AFTER = r"(?![^\W_])"
+# Every known value of that length or more is masked wherever it appears, inside other words
+# too: a short password may mangle a path in a message (/tmp/***dir), which is the lesser harm.
+# Masking short values only as whole words was tried and leaked them: after a percent-escape
+# (`pin%3Ds3cr3t`: the `D` of `%3D` touches the value), a JSON escape or an ANSI sequence.
 
 # Parameter names whose value is secret. `code` is handled separately: as a bare word it is too
 # common ("error code=400"), so it only counts right after a URL's `?`, `&` or `#`.
@@ -123,9 +118,7 @@ def is_secret_key(key: str) -> bool:
 
 
 def _alternative(value: str) -> str:
-    """The pattern for one known value: anywhere, or (short ones) as a whole token only."""
-    if len(value) < WHOLE_TOKEN_BELOW:
-        return f"{_NOT_ALNUM_BEFORE}{re.escape(value)}{_NOT_ALNUM_AFTER}"
+    """The pattern for one known value: the value itself, wherever it appears."""
     return re.escape(value)
 
 
