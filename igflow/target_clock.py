@@ -6,8 +6,9 @@ clock would find none of the sandbox's media. When a playbook uses ``now()`` and
 on this machine (a loopback address: a real API never is), the run asks the target's
 ``GET /_sandbox/clock`` once, before the first step; a fake clock's time is then what ``now()``
 gives for the whole run (it does not move by itself either). Anything else (a real clock, a
-404, no answer within 2 s, an answer that is not the sandbox's) leaves ``now()`` on the wall
-clock. Nothing is asked of a remote target: a real API is never sent this request.
+404, no whole answer within 2 s, a broken answer, an answer that is not the sandbox's) leaves
+``now()`` on the wall clock. Nothing is asked of a remote target: a real API is never sent
+this request.
 """
 
 from __future__ import annotations
@@ -42,8 +43,12 @@ def sandbox_clock(origin: str) -> float | None:
     """The time of the igflow sandbox at ``origin`` if it runs on a fake clock, else None."""
     if not _loopback(urlsplit(origin).hostname):
         return None
+    import time
+
     import requests
 
+    deadline = time.monotonic() + _TIMEOUT
+    body = b""
     try:
         with requests.get(
             origin.rstrip("/") + "/_sandbox/clock",
@@ -53,8 +58,13 @@ def sandbox_clock(origin: str) -> float | None:
         ) as answer:
             if answer.status_code != 200:
                 return None
-            body = answer.raw.read(_MAX_BODY + 1, decode_content=True)
-    except (requests.RequestException, OSError):
+            # A total deadline, not only one per read: a server that trickles its answer a
+            # byte at a time must not hold the run.
+            for chunk in answer.iter_content(1):  # one byte: each read returns at once
+                body += chunk
+                if len(body) > _MAX_BODY or time.monotonic() > deadline:
+                    return None
+    except Exception:  # noqa: BLE001 - any failure (a broken or odd answer) means the wall clock
         return None
     if len(body) > _MAX_BODY:
         return None
