@@ -133,7 +133,13 @@ def _render(view: dict[str, Any]) -> str:
     if not doubts:
         lines.append("in doubt  none")
     else:
-        lines.append(f"in doubt  {len(doubts)} (settle: igflow run --resume, or journal settle)")
+        # Which of them a resume can settle depends on the endpoint (a read that can check it,
+        # or safe to send again); the rest only a person can: the line says both, never only
+        # "resume" (containers.create and mention replies cannot be checked by any read).
+        lines.append(
+            f"in doubt  {len(doubts)} (igflow run --resume settles those a read can check or that "
+            "are safe to send again; check the others on the account, then igflow journal settle)"
+        )
         for doubt in doubts:
             params = ", ".join(f"{k}={v}" for k, v in (doubt["params"] or {}).items())
             lines.append(f"  {doubt['serial']}  {doubt['endpoint']} {params}")

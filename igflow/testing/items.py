@@ -136,7 +136,7 @@ class PlaybookItem(pytest.Item):
 
         options = playbook_options(self.config)
         reports = []
-        stem = _UNSAFE.sub("_", self.nodeid).strip("_") or "playbook"
+        stem = _item_stem(self.nodeid)
         for fmt, directory in options.reports:
             os.makedirs(directory, exist_ok=True)
             path = os.path.join(directory, f"{stem}.{_EXTENSIONS[fmt]}")
@@ -189,6 +189,15 @@ def _journal_dir(config: pytest.Config) -> str:
             found = tempfile.mkdtemp(prefix="igflow-journals-")
         config.stash[_JOURNALS] = found
     return found
+
+
+def _item_stem(nodeid: str) -> str:
+    """A file name for an item, one per item: its id made safe, and a digest of the id itself,
+    since making it safe can map two ids to one (a/x.igflow.yml and a_x.igflow.yml)."""
+    import hashlib
+
+    safe = _UNSAFE.sub("_", nodeid).strip("_")[:80] or "playbook"
+    return f"{safe}-{hashlib.sha256(nodeid.encode()).hexdigest()[:8]}"
 
 
 def _out_dir(config: pytest.Config, stem: str) -> str:

@@ -214,11 +214,13 @@ def test_vars_target_dry_run_and_reports(pytester: pytest.Pytester) -> None:
         real.assert_outcomes(passed=2)
         assert sandbox.state.likers_of("Bcizg1_B3nu") == []  # the served sandbox was the target
         assert {r["endpoint"] for r in sandbox.requests()} >= {"likes.delete", "media.shortcode"}
+    # One file per item: its id made safe, and a digest of the id (two ids may be made the same).
     reports = sorted(p.name for p in (pytester.path / "reports").iterdir())
-    assert reports == [
-        "needs_var.igflow.yml_Needs_a_var.json",
-        "unlike.igflow.yml_Unlike_the_seed_photo.json",
+    assert [name.rsplit("-", 1)[0] for name in reports] == [
+        "needs_var.igflow.yml_Needs_a_var",
+        "unlike.igflow.yml_Unlike_the_seed_photo",
     ]
+    assert all(len(name.rsplit("-", 1)[1]) == len("01234567.json") for name in reports)
     missing = pytester.runpytest(*PLUGIN, "-k", "Needs")
     missing.assert_outcomes(failed=1)
     missing.stdout.fnmatch_lines(["*'shortcode' is not defined*"])
@@ -642,3 +644,20 @@ def test_write_steps_write_under_pytests_temporary_directory(pytester: pytest.Py
     again = pytester.runpytest(*PLUGIN, "--igflow-out-dir", str(chosen))
     again.assert_outcomes(passed=1)
     assert (chosen / "out" / "answer.json").read_text(encoding="utf-8").strip() == "42"
+
+
+def test_two_items_whose_ids_look_alike_keep_their_own_outputs(pytester: pytest.Pytester) -> None:
+    # a/x.igflow.yml and a_x.igflow.yml made safe are both a_x.igflow.yml_x: one wrote over the
+    # other's output (and journal) before each item's name had a digest of its own id.
+    one = WRITER.replace("Export a value", "x").replace('"41 + 1"', '"1"')
+    other = WRITER.replace("Export a value", "x").replace('"41 + 1"', '"2"')
+    (pytester.path / "a").mkdir()
+    (pytester.path / "a" / "x.igflow.yml").write_text(one, encoding="utf-8")
+    (pytester.path / "a_x.igflow.yml").write_text(other, encoding="utf-8")
+    basetemp = pytester.path.parent / "alike-basetemp"
+    result = pytester.runpytest(*PLUGIN, "--basetemp", str(basetemp))
+    result.assert_outcomes(passed=2)
+    written = sorted(
+        p.read_text(encoding="utf-8").strip() for p in basetemp.glob("igflow-out/*/out/answer.json")
+    )
+    assert written == ["1", "2"]
