@@ -123,8 +123,8 @@ class GraphApp:
         path = request.path
         if len(path) > 1 and path.endswith("/"):
             path = path[:-1]
-        # Every body is bounded; an API call's is refused where it is read (_params), so the
-        # 413 carries the Graph envelope's headers.
+        # Every body is bounded; an API call's is refused in _params (bound() keeps its
+        # verdict and has emptied the stream), so the 413 carries the Graph envelope's headers.
         if bodylimit.bound(request) and path.startswith(("/_sandbox", "/oauth/", "/accounts/")):
             return self._too_large(path)
         try:
@@ -489,6 +489,8 @@ def _when(epoch: float) -> str:
 def _params(request: Request) -> dict[str, str]:
     """Query, form and JSON-body parameters (the query wins), bounded in count and size."""
     values: dict[str, str] = {}
+    if bodylimit.bound(request):  # declared or chunked; the body is gone, nothing reads it
+        raise GraphError("body_too_large", detail=bodylimit.TOO_LARGE)
     try:
         if request.method in ("POST", "DELETE"):
             if request.mimetype == "application/json":
