@@ -28,6 +28,7 @@ from igflow.sandbox.datacheck import (
     check_fields,
     invalid,
     is_id,
+    load_yaml,
     shown,
     wrong_profile,
 )
@@ -93,8 +94,7 @@ def read_dataset(path: str | None = None) -> dict[str, Any]:
         return copy.deepcopy(_default_dataset())
     try:
         with open(path, encoding="utf-8") as fh:
-            # libyaml when present: several times faster on large datasets; both are safe.
-            raw = yaml.load(fh, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+            raw = load_yaml(path, fh)
     except OSError as exc:
         raise ValueError(f"{path}: cannot read the dataset: {exc.strerror or exc}") from exc
     except yaml.YAMLError as exc:

@@ -128,3 +128,23 @@ def test_each_problem_has_its_line_and_column(tmp_path: Path) -> None:
         "  6:7: users[0].full_name: must be text, not a mapping",
         "  8:42: media[0].likes: unknown user 'bob' (refer to users by username)",
     ]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("run", "{playbook}", "--sandbox-data", "{data}"),
+        ("sandbox", "serve", "--port", "0", "--data", "{data}"),
+        ("sandbox", "serve", "--api", "graph", "--port", "0", "--data", "{data}"),
+    ],
+    ids=["run", "serve", "serve-graph"],
+)
+def test_a_deeply_nested_dataset_is_a_usage_error(tmp_path: Path, argv: tuple[str, ...]) -> None:
+    # pure-Python YAML composing (and the checkers) recursed once a level: a RecursionError
+    data = tmp_path / "deep.yml"
+    data.write_text("users: " + "[" * 600 + "]" * 600 + "\n")
+    playbook = tmp_path / "ada.yml"
+    playbook.write_text(V1_PLAYBOOK)
+    result = _igflow(*(a.format(playbook=playbook, data=data) for a in argv))
+    _assert_usage_error(result, f"{data}:1:", "nests deeper than 64 levels")
+    assert "RecursionError" not in result.stderr

@@ -12,7 +12,15 @@ from typing import Any
 import yaml
 
 from igflow.resources import package_data
-from igflow.sandbox.datacheck import MAX_INT, Kind, check_fields, invalid, shown, wrong_profile
+from igflow.sandbox.datacheck import (
+    MAX_INT,
+    Kind,
+    check_fields,
+    invalid,
+    load_yaml,
+    shown,
+    wrong_profile,
+)
 from igflow.sandbox.graph.store import App, GraphStore
 
 ACCOUNT_TYPES = ("Business", "Media_Creator", "Personal")
@@ -84,7 +92,7 @@ def read_dataset(path: str | None = None) -> dict[str, Any]:
     path = path or default_path()
     try:
         with open(path, encoding="utf-8") as fh:
-            raw = yaml.safe_load(fh)
+            raw = load_yaml(path, fh)
     except OSError as exc:
         raise ValueError(f"{path}: cannot read the dataset: {exc.strerror or exc}") from None
     except yaml.YAMLError as exc:
