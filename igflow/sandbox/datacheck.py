@@ -43,9 +43,10 @@ def load_yaml(path: str, fh: Any) -> Any:
             depth += 1
             if depth > MAX_DEPTH:
                 mark = event.start_mark
+                where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else path
                 raise ValueError(
-                    f"{path}:{mark.line + 1}:{mark.column + 1}: the dataset nests deeper than "
-                    f"{MAX_DEPTH} levels (lists and mappings inside each other)"
+                    f"{where}: the dataset nests deeper than {MAX_DEPTH} levels (lists and "
+                    "mappings inside each other)"
                 )
         elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
             depth -= 1

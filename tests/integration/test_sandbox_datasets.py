@@ -148,3 +148,52 @@ def test_a_deeply_nested_dataset_is_a_usage_error(tmp_path: Path, argv: tuple[st
     result = _igflow(*(a.format(playbook=playbook, data=data) for a in argv))
     _assert_usage_error(result, f"{data}:1:", "nests deeper than 64 levels")
     assert "RecursionError" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("data", "words"),
+    [
+        (
+            'accounts:\n  - {id: "17841400000000101", username: a, password: p, account_type: Business}\n'
+            '  - {id: "17841400000000101", username: b, password: p, account_type: Business}\n',
+            "3:10: accounts[1].id: duplicate account id '17841400000000101'",
+        ),
+        (
+            'accounts:\n  - {id: "1", username: a, password: p, account_type: Business}\n'
+            '  - {id: "2", username: a, password: p, account_type: Business}\n',
+            "accounts[1].username: duplicate username 'a'",
+        ),
+        (
+            'accounts:\n  - {id: "1", username: a, password: p, account_type: Business}\n'
+            "media:\n"
+            '  - {id: "9", owner: a, media_type: IMAGE}\n'
+            '  - {id: "8", owner: a, media_type: CAROUSEL_ALBUM, children: [{id: "9"}]}\n',
+            "media[1].children[0].id: duplicate media id '9'",
+        ),
+        (
+            'accounts:\n  - {id: "1", username: a, password: p, account_type: Business}\n'
+            'media:\n  - {id: "9", owner: a, media_type: IMAGE}\n'
+            'comments:\n  - {id: "5", media: "9", by: x, text: hi}\n'
+            '  - {id: "5", media: "9", by: y, text: ho}\n',
+            "comments[1].id: duplicate comment id '5'",
+        ),
+        (
+            'accounts:\n  - {id: "1", username: a, password: p, account_type: Business}\n'
+            'apps:\n  - {client_id: "7", client_secret: s, name: one}\n'
+            '  - {client_id: "7", client_secret: t, name: two}\n',
+            "apps[1].client_id: duplicate client_id '7'",
+        ),
+        (
+            'accounts:\n  - {id: "1", username: a, password: p, account_type: Business}\n'
+            'apps:\n  - {client_id: "7", client_secret: s, name: "bad\\x07name"}\n',
+            "apps[0].name: a client name must not contain control characters",
+        ),
+    ],
+    ids=["account-id", "username", "media-id", "comment-id", "client-id", "app-name"],
+)
+def test_a_graph_dataset_with_a_duplicate_or_bad_key(tmp_path: Path, data: str, words: str) -> None:
+    # each was an IntegrityError (exit 70) when loaded, or (a control character) accepted
+    path = tmp_path / "graph.yml"
+    path.write_text(data)
+    result = _igflow("sandbox", "serve", "--api", "graph", "--port", "0", "--data", str(path))
+    _assert_usage_error(result, str(path), words)
