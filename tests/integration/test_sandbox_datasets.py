@@ -157,7 +157,7 @@ def test_a_deeply_nested_dataset_is_a_usage_error(tmp_path: Path, argv: tuple[st
             "accounts:\n"
             '  - {id: "17841400000000101", username: a, password: p, account_type: Business}\n'
             '  - {id: "17841400000000101", username: b, password: p, account_type: Business}\n',
-            "4:10: accounts[1].id: duplicate account id '17841400000000101'",
+            "3:10: accounts[1].id: duplicate account id '17841400000000101'",
         ),
         (
             'accounts:\n  - {id: "1", username: a, password: p, account_type: Business}\n'
