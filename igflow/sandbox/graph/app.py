@@ -30,7 +30,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
 from igflow.errors import printable
-from igflow.sandbox import bodylimit, envelope
+from igflow.sandbox import bodylimit, envelope, jsonbody
 from igflow.sandbox.app import Trace, _drop_connection
 from igflow.sandbox.clock import Clock, make_clock
 from igflow.sandbox.config import SandboxConfig
@@ -154,6 +154,9 @@ class GraphApp:
                     )
                     response.headers["Allow"] = ", ".join(methods)
                     return response
+                problem = jsonbody.surrogate_problem(request)
+                if problem is not None:
+                    return envelope.json_response({"error": problem}, 400)
                 return view(request)
         except RequestEntityTooLarge:
             return self._too_large(path)
