@@ -291,8 +291,13 @@ def config_from_args(args: argparse.Namespace) -> Any:
             phase=args.fault_phase,
             seed=args.fault_seed,
         )
-        if args.data and not os.path.isfile(args.data):
+        if args.data and not os.path.exists(args.data):
             raise ConfigError(f"no such dataset file: {args.data}")
+        if args.data and not os.path.isfile(args.data):  # as `run --sandbox-data` says it
+            from igflow.regular_file import file_kind
+
+            kind = file_kind(os.stat(args.data).st_mode)
+            raise ConfigError(f"--data: {args.data} is {kind}, not a dataset file")
         return SandboxConfig(
             api=getattr(args, "api", "v1"),
             era=args.era,

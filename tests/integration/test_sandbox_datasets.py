@@ -3,6 +3,7 @@ and each problem's path in it, never an internal error (exit 70) or a raw Python
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -198,3 +199,39 @@ def test_a_graph_dataset_with_a_duplicate_or_bad_key(tmp_path: Path, data: str, 
     path.write_text(data)
     result = _igflow("sandbox", "serve", "--api", "graph", "--port", "0", "--data", str(path))
     _assert_usage_error(result, str(path), words)
+
+
+def _special(tmp_path: Path, kind: str) -> str:
+    if kind == "device":
+        return "/dev/zero"
+    if kind == "fifo":
+        fifo = tmp_path / "data.fifo"
+        os.mkfifo(fifo)
+        return str(fifo)
+    return str(tmp_path)
+
+
+@pytest.mark.parametrize("api", ["v1", "graph"])
+@pytest.mark.parametrize(
+    ("kind", "words"),
+    [("device", "a character device"), ("fifo", "a FIFO"), ("dir", "a directory")],
+)
+def test_serve_names_the_kind_of_a_dataset_that_is_not_a_file(
+    tmp_path: Path, api: str, kind: str, words: str
+) -> None:
+    # was "no such dataset file", while `run --sandbox-data` named the kind
+    path = _special(tmp_path, kind)
+    result = _igflow("sandbox", "serve", "--api", api, "--port", "0", "--data", path)
+    _assert_usage_error(result, f"--data: {path} is {words}", "not a dataset file")
+    assert "no such" not in result.stderr
+
+
+@pytest.mark.parametrize("kind", ["device", "fifo"])
+def test_reading_a_dataset_that_is_not_a_file_never_reads_it(tmp_path: Path, kind: str) -> None:
+    from igflow.sandbox import dataset
+    from igflow.sandbox.graph import dataset as graph_dataset
+
+    path = _special(tmp_path, kind)
+    for reader in (dataset.read_dataset, graph_dataset.read_dataset):
+        with pytest.raises(ValueError, match="not a regular file"):
+            reader(path)  # a FIFO without a writer would hang open(); /dev/zero never end

@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from igflow.regular_file import open_regular
 from igflow.resources import package_data
 from igflow.sandbox.clients import name_problem
 from igflow.sandbox.datacheck import (
@@ -92,7 +93,9 @@ def read_dataset(path: str | None = None) -> dict[str, Any]:
     """Read and check a Graph dataset; None reads the packaged default. ValueError on problems."""
     path = path or default_path()
     try:
-        with open(path, encoding="utf-8") as fh:
+        # A regular file only (judged on the open descriptor): a FIFO would hang the read,
+        # /dev/zero never end; NotRegularFile is an OSError naming the file's kind.
+        with open_regular(path) as fh:
             raw = load_yaml(path, fh)
     except OSError as exc:
         raise ValueError(f"{path}: cannot read the dataset: {exc.strerror or exc}") from None
