@@ -226,6 +226,25 @@ def test_names_already_in_a_state_file_are_printed_escaped(tmp_path: Path) -> No
     assert "evil\\x1b[31mRED\\x1b[0m\\rdefault" in listed.stdout
 
 
+def test_a_stored_bidi_name_is_listed_escaped(tmp_path: Path) -> None:
+    # a state file from before the rule: U+202E printed raw reversed the rest of the row
+    from igflow.sandbox.db import Database
+
+    db_file = tmp_path / "state.db"
+    with start_sandbox(SandboxConfig(db=str(db_file))):
+        pass
+    db = Database(str(db_file))
+    try:
+        with db.transaction() as conn:
+            conn.execute("UPDATE oauth_clients SET name = ? WHERE name = 'live'", ("ab\u202ecd",))
+    finally:
+        db.close()
+    listed = _igflow("sandbox", "clients", "list", "--db", str(db_file))
+    assert listed.returncode == 0, listed.stderr
+    assert "\u202e" not in listed.stdout
+    assert "ab\\u202ecd" in listed.stdout
+
+
 def _igflow(*argv: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "igflow", *argv], capture_output=True, text=True, timeout=60
