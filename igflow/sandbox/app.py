@@ -29,7 +29,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from igflow.registry import Endpoint, Registry, load_registry
-from igflow.sandbox import bodylimit, envelope
+from igflow.sandbox import bodylimit, envelope, jsonbody
 from igflow.sandbox.admin import AdminViews
 from igflow.sandbox.clients import (
     DEFAULT_CLIENTS,
@@ -243,6 +243,9 @@ class SandboxApp:
             }[name]
             return _guard(view, request, oauth=True)
         if kind == "admin":
+            problem = jsonbody.surrogate_problem(request)
+            if problem is not None:
+                return envelope.json_response({"error": problem}, status=400)
             view = self._admin_routes[name][1]
             return _guard(lambda r: view(r, **args), request, oauth=False)
         if kind == "portal":

@@ -291,8 +291,13 @@ def config_from_args(args: argparse.Namespace) -> Any:
             phase=args.fault_phase,
             seed=args.fault_seed,
         )
-        if args.data and not os.path.isfile(args.data):
+        if args.data and not os.path.exists(args.data):
             raise ConfigError(f"no such dataset file: {args.data}")
+        if args.data and not os.path.isfile(args.data):  # as `run --sandbox-data` says it
+            from igflow.regular_file import file_kind
+
+            kind = file_kind(os.stat(args.data).st_mode)
+            raise ConfigError(f"--data: {args.data} is {kind}, not a dataset file")
         return SandboxConfig(
             api=getattr(args, "api", "v1"),
             era=args.era,
@@ -615,9 +620,20 @@ def _post_json(url: str, path: str, body: Any) -> Any:
     return _request("POST", url, path, body)
 
 
+def _cell(text: str) -> str:
+    """``text`` printable, with format characters (U+202E reverses the row) and lone
+    surrogates (unprintable as UTF-8) escaped too: a name stored before the rule may hold one."""
+    import unicodedata
+
+    return "".join(
+        f"\\u{ord(c):04x}" if unicodedata.category(c) in ("Cf", "Cs") else c
+        for c in printable(text)
+    )
+
+
 def _table(out: TextIO, header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     """Aligned columns; every cell printable (a name must not move the cursor or set a title)."""
-    rows = [[printable(str(cell)) for cell in row] for row in rows]
+    rows = [[_cell(str(cell)) for cell in row] for row in rows]
     widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=True)]
     for row in (header, *rows):
         print(

@@ -14,6 +14,7 @@ import dataclasses
 import hashlib
 import json
 import secrets
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -470,6 +471,15 @@ def name_problem(name: object) -> str | None:
         return f"a client name is at most {MAX_NAME_CHARS} characters, not {len(name)}"
     if printable(name) != name:
         return f"a client name must not contain control characters ('{printable(name[:60])}')"
+    # A lone surrogate cannot be stored or printed as UTF-8; a format character (U+202E
+    # right-to-left override, U+200B zero width space, U+FEFF) reorders or hides what
+    # `clients list` shows. Neither is ever part of a real name.
+    hidden = next((c for c in name if unicodedata.category(c) in ("Cf", "Cs")), None)
+    if hidden is not None:
+        return (
+            "a client name must not contain invisible or format characters "
+            f"(U+{ord(hidden):04X} {'surrogate' if 0xD800 <= ord(hidden) <= 0xDFFF else 'format'})"
+        )
     return None
 
 

@@ -22,6 +22,35 @@ from igflow.sandbox.ids import MAX_ID, parse_decimal
 
 MAX_TEXT_CHARS = 100_000  # a caption or a bio; a longer text is a mistake, not a test case
 MAX_INT = 2**53  # exact in JSON and a float, and far inside SQLite's 64-bit INTEGER
+# No real dataset nests more than a handful of levels; PyYAML's composer (and any checker
+# walking the tree) recurses once a level, so a deeper file is refused before it is built.
+MAX_DEPTH = 64
+_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: several times faster
+
+
+def load_yaml(path: str, fh: Any) -> Any:
+    """The YAML document in ``fh`` (from ``path``), safely loaded and bounded in depth.
+
+    Raises:
+        OSError, yaml.YAMLError: as reading and parsing do.
+        ValueError: the document nests deeper than :data:`MAX_DEPTH` (``path:line:col``).
+    """
+    text = fh.read()
+    depth = 0
+    # Events are parsed iteratively (no recursion), so the depth is known before composing.
+    for event in yaml.parse(text, Loader=_LOADER):
+        if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            depth += 1
+            if depth > MAX_DEPTH:
+                mark = event.start_mark
+                where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else path
+                raise ValueError(
+                    f"{where}: the dataset nests deeper than {MAX_DEPTH} levels (lists and "
+                    "mappings inside each other)"
+                )
+        elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+            depth -= 1
+    return yaml.load(text, Loader=_LOADER)
 
 
 def shown(value: Any) -> str:
@@ -203,7 +232,7 @@ def _marks(path: str) -> Any:
     try:
         with open(path, encoding="utf-8") as fh:
             return yaml.compose(fh, Loader=yaml.SafeLoader)
-    except (OSError, yaml.YAMLError, ValueError):
+    except (OSError, yaml.YAMLError, ValueError, RecursionError):  # then no line:col, no crash
         return None
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from igflow.errors import printable
+from igflow.regular_file import open_regular
 from igflow.resources import package_data
 from igflow.sandbox import ids
 from igflow.sandbox.datacheck import (
@@ -28,6 +29,7 @@ from igflow.sandbox.datacheck import (
     check_fields,
     invalid,
     is_id,
+    load_yaml,
     shown,
     wrong_profile,
 )
@@ -92,9 +94,10 @@ def read_dataset(path: str | None = None) -> dict[str, Any]:
     if path is None:
         return copy.deepcopy(_default_dataset())
     try:
-        with open(path, encoding="utf-8") as fh:
-            # libyaml when present: several times faster on large datasets; both are safe.
-            raw = yaml.load(fh, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        # A regular file only (judged on the open descriptor): a FIFO would hang the read,
+        # /dev/zero never end; NotRegularFile is an OSError naming the file's kind.
+        with open_regular(path) as fh:
+            raw = load_yaml(path, fh)
     except OSError as exc:
         raise ValueError(f"{path}: cannot read the dataset: {exc.strerror or exc}") from exc
     except yaml.YAMLError as exc:

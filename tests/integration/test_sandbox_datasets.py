@@ -3,6 +3,7 @@ and each problem's path in it, never an internal error (exit 70) or a raw Python
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -128,3 +129,109 @@ def test_each_problem_has_its_line_and_column(tmp_path: Path) -> None:
         "  6:7: users[0].full_name: must be text, not a mapping",
         "  8:42: media[0].likes: unknown user 'bob' (refer to users by username)",
     ]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("run", "{playbook}", "--sandbox-data", "{data}"),
+        ("sandbox", "serve", "--port", "0", "--data", "{data}"),
+        ("sandbox", "serve", "--api", "graph", "--port", "0", "--data", "{data}"),
+    ],
+    ids=["run", "serve", "serve-graph"],
+)
+def test_a_deeply_nested_dataset_is_a_usage_error(tmp_path: Path, argv: tuple[str, ...]) -> None:
+    # pure-Python YAML composing (and the checkers) recursed once a level: a RecursionError
+    data = tmp_path / "deep.yml"
+    data.write_text("users: " + "[" * 600 + "]" * 600 + "\n")
+    playbook = tmp_path / "ada.yml"
+    playbook.write_text(V1_PLAYBOOK)
+    result = _igflow(*(a.format(playbook=playbook, data=data) for a in argv))
+    _assert_usage_error(result, f"{data}:1:", "nests deeper than 64 levels")
+    assert "RecursionError" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("data", "words"),
+    [
+        (
+            "accounts:\n"
+            '  - {id: "17841400000000101", username: a, password: p, account_type: Business}\n'
+            '  - {id: "17841400000000101", username: b, password: p, account_type: Business}\n',
+            "3:10: accounts[1].id: duplicate account id '17841400000000101'",
+        ),
+        (
+            'accounts:\n  - {id: "1", username: a, password: p, account_type: Business}\n'
+            '  - {id: "2", username: a, password: p, account_type: Business}\n',
+            "accounts[1].username: duplicate username 'a'",
+        ),
+        (
+            'accounts:\n  - {id: "1", username: a, password: p, account_type: Business}\n'
+            "media:\n"
+            '  - {id: "9", owner: a, media_type: IMAGE}\n'
+            '  - {id: "8", owner: a, media_type: CAROUSEL_ALBUM, children: [{id: "9"}]}\n',
+            "media[1].children[0].id: duplicate media id '9'",
+        ),
+        (
+            'accounts:\n  - {id: "1", username: a, password: p, account_type: Business}\n'
+            'media:\n  - {id: "9", owner: a, media_type: IMAGE}\n'
+            'comments:\n  - {id: "5", media: "9", by: x, text: hi}\n'
+            '  - {id: "5", media: "9", by: y, text: ho}\n',
+            "comments[1].id: duplicate comment id '5'",
+        ),
+        (
+            'accounts:\n  - {id: "1", username: a, password: p, account_type: Business}\n'
+            'apps:\n  - {client_id: "7", client_secret: s, name: one}\n'
+            '  - {client_id: "7", client_secret: t, name: two}\n',
+            "apps[1].client_id: duplicate client_id '7'",
+        ),
+        (
+            'accounts:\n  - {id: "1", username: a, password: p, account_type: Business}\n'
+            'apps:\n  - {client_id: "7", client_secret: s, name: "bad\\x07name"}\n',
+            "apps[0].name: a client name must not contain control characters",
+        ),
+    ],
+    ids=["account-id", "username", "media-id", "comment-id", "client-id", "app-name"],
+)
+def test_a_graph_dataset_with_a_duplicate_or_bad_key(tmp_path: Path, data: str, words: str) -> None:
+    # each was an IntegrityError (exit 70) when loaded, or (a control character) accepted
+    path = tmp_path / "graph.yml"
+    path.write_text(data)
+    result = _igflow("sandbox", "serve", "--api", "graph", "--port", "0", "--data", str(path))
+    _assert_usage_error(result, str(path), words)
+
+
+def _special(tmp_path: Path, kind: str) -> str:
+    if kind == "device":
+        return "/dev/zero"
+    if kind == "fifo":
+        fifo = tmp_path / "data.fifo"
+        os.mkfifo(fifo)
+        return str(fifo)
+    return str(tmp_path)
+
+
+@pytest.mark.parametrize("api", ["v1", "graph"])
+@pytest.mark.parametrize(
+    ("kind", "words"),
+    [("device", "a character device"), ("fifo", "a FIFO"), ("dir", "a directory")],
+)
+def test_serve_names_the_kind_of_a_dataset_that_is_not_a_file(
+    tmp_path: Path, api: str, kind: str, words: str
+) -> None:
+    # was "no such dataset file", while `run --sandbox-data` named the kind
+    path = _special(tmp_path, kind)
+    result = _igflow("sandbox", "serve", "--api", api, "--port", "0", "--data", path)
+    _assert_usage_error(result, f"--data: {path} is {words}", "not a dataset file")
+    assert "no such" not in result.stderr
+
+
+@pytest.mark.parametrize("kind", ["device", "fifo"])
+def test_reading_a_dataset_that_is_not_a_file_never_reads_it(tmp_path: Path, kind: str) -> None:
+    from igflow.sandbox import dataset
+    from igflow.sandbox.graph import dataset as graph_dataset
+
+    path = _special(tmp_path, kind)
+    for reader in (dataset.read_dataset, graph_dataset.read_dataset):
+        with pytest.raises(ValueError, match="not a regular file"):
+            reader(path)  # a FIFO without a writer would hang open(); /dev/zero never end

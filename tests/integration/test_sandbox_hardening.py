@@ -152,8 +152,11 @@ EVIL = "evil\x1b[31mRED\x1b[0m\rdefault client_id=FAKE"
         ("\x1b]0;pwned\x07", "must not contain control characters"),
         ("x" * 100_00, "at most 4096 characters"),
         ("line\nbreak", "must not contain control characters"),
+        ("abc\u202edcba", "U+202E format"),
+        ("zero\u200bwidth", "U+200B format"),
+        ("\ufeffbom", "U+FEFF format"),
     ],
-    ids=["csi", "osc-title", "long", "newline"],
+    ids=["csi", "osc-title", "long", "newline", "rlo", "zwsp", "bom"],
 )
 def test_a_client_name_with_control_characters_or_too_long_is_refused(
     sandbox: RunningSandbox, name: str, words: str
@@ -168,6 +171,37 @@ def test_a_client_name_with_control_characters_or_too_long_is_refused(
     assert "\x1b" not in response.json()["error"]
     names = [c["name"] for c in requests.get(sandbox.url + "/_sandbox/clients", timeout=10).json()]
     assert name not in names
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/_sandbox/clients", '{"name": "a\\ud800b", "redirect_uris": ["http://localhost"]}'),
+        ("/_sandbox/faults", '{"\\udfff": 1}'),
+        ("/_sandbox/clock", '{"advance": "\\ud800"}'),
+    ],
+)
+def test_a_lone_surrogate_in_control_json_is_a_400(
+    sandbox: RunningSandbox, path: str, body: str
+) -> None:
+    # was a 500 and a traceback (UnicodeEncodeError) for a client name
+    response = requests.post(
+        sandbox.url + path, data=body, headers={"Content-Type": "application/json"}, timeout=10
+    )
+    assert response.status_code == 400, response.text
+    assert "lone surrogate" in response.json()["error"]
+
+
+def test_a_lone_surrogate_or_bidi_user_on_the_graph_token_door_is_a_400() -> None:
+    with start_sandbox(SandboxConfig(api="graph")) as running:
+        response = requests.post(
+            running.url + "/_sandbox/token",
+            data='{"user": "a\\ud800b"}',
+            headers={"Content-Type": "application/json"},
+            timeout=10,
+        )
+        assert response.status_code == 400, response.text
+        assert "lone surrogate" in response.json()["error"]
 
 
 def test_names_already_in_a_state_file_are_printed_escaped(tmp_path: Path) -> None:
@@ -190,6 +224,25 @@ def test_names_already_in_a_state_file_are_printed_escaped(tmp_path: Path) -> No
     assert listed.returncode == 0, listed.stderr
     assert "\x1b" not in listed.stdout and "\r" not in listed.stdout
     assert "evil\\x1b[31mRED\\x1b[0m\\rdefault" in listed.stdout
+
+
+def test_a_stored_bidi_name_is_listed_escaped(tmp_path: Path) -> None:
+    # a state file from before the rule: U+202E printed raw reversed the rest of the row
+    from igflow.sandbox.db import Database
+
+    db_file = tmp_path / "state.db"
+    with start_sandbox(SandboxConfig(db=str(db_file))):
+        pass
+    db = Database(str(db_file))
+    try:
+        with db.transaction() as conn:
+            conn.execute("UPDATE oauth_clients SET name = ? WHERE name = 'live'", ("ab\u202ecd",))
+    finally:
+        db.close()
+    listed = _igflow("sandbox", "clients", "list", "--db", str(db_file))
+    assert listed.returncode == 0, listed.stderr
+    assert "\u202e" not in listed.stdout
+    assert "ab\\u202ecd" in listed.stdout
 
 
 def _igflow(*argv: str) -> subprocess.CompletedProcess[str]:

@@ -30,7 +30,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
 from igflow.errors import printable
-from igflow.sandbox import bodylimit, envelope
+from igflow.sandbox import bodylimit, envelope, jsonbody
 from igflow.sandbox.app import Trace, _drop_connection
 from igflow.sandbox.clock import Clock, make_clock
 from igflow.sandbox.config import SandboxConfig
@@ -123,8 +123,8 @@ class GraphApp:
         path = request.path
         if len(path) > 1 and path.endswith("/"):
             path = path[:-1]
-        # Every body is bounded; an API call's is refused where it is read (_params), so the
-        # 413 carries the Graph envelope's headers.
+        # Every body is bounded; an API call's is refused in _params (bound() keeps its
+        # verdict and has emptied the stream), so the 413 carries the Graph envelope's headers.
         if bodylimit.bound(request) and path.startswith(("/_sandbox", "/oauth/", "/accounts/")):
             return self._too_large(path)
         try:
@@ -154,6 +154,9 @@ class GraphApp:
                     )
                     response.headers["Allow"] = ", ".join(methods)
                     return response
+                problem = jsonbody.surrogate_problem(request)
+                if problem is not None:
+                    return envelope.json_response({"error": problem}, 400)
                 return view(request)
         except RequestEntityTooLarge:
             return self._too_large(path)
@@ -489,6 +492,8 @@ def _when(epoch: float) -> str:
 def _params(request: Request) -> dict[str, str]:
     """Query, form and JSON-body parameters (the query wins), bounded in count and size."""
     values: dict[str, str] = {}
+    if bodylimit.bound(request):  # declared or chunked; the body is gone, nothing reads it
+        raise GraphError("body_too_large", detail=bodylimit.TOO_LARGE)
     try:
         if request.method in ("POST", "DELETE"):
             if request.mimetype == "application/json":

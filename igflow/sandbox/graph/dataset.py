@@ -11,8 +11,18 @@ from typing import Any
 
 import yaml
 
+from igflow.regular_file import open_regular
 from igflow.resources import package_data
-from igflow.sandbox.datacheck import MAX_INT, Kind, check_fields, invalid, shown, wrong_profile
+from igflow.sandbox.clients import name_problem
+from igflow.sandbox.datacheck import (
+    MAX_INT,
+    Kind,
+    check_fields,
+    invalid,
+    load_yaml,
+    shown,
+    wrong_profile,
+)
 from igflow.sandbox.graph.store import App, GraphStore
 
 ACCOUNT_TYPES = ("Business", "Media_Creator", "Personal")
@@ -83,8 +93,10 @@ def read_dataset(path: str | None = None) -> dict[str, Any]:
     """Read and check a Graph dataset; None reads the packaged default. ValueError on problems."""
     path = path or default_path()
     try:
-        with open(path, encoding="utf-8") as fh:
-            raw = yaml.safe_load(fh)
+        # A regular file only (judged on the open descriptor): a FIFO would hang the read,
+        # /dev/zero never end; NotRegularFile is an OSError naming the file's kind.
+        with open_regular(path) as fh:
+            raw = load_yaml(path, fh)
     except OSError as exc:
         raise ValueError(f"{path}: cannot read the dataset: {exc.strerror or exc}") from None
     except yaml.YAMLError as exc:
@@ -118,6 +130,7 @@ def _check(raw: Any) -> list[str]:
             value = None
         sections[name] = value or []
     usernames: set[str] = set()
+    account_ids: set[str] = set()
     for i, account in enumerate(sections["accounts"]):
         where = f"accounts[{i}]"
         if not isinstance(account, dict):
@@ -129,7 +142,8 @@ def _check(raw: Any) -> list[str]:
                 problems.append(f"{where}: needs '{key}'")
         if account.get("account_type") not in ACCOUNT_TYPES:
             problems.append(f"{where}.account_type: must be one of {', '.join(ACCOUNT_TYPES)}")
-        usernames.add(str(account.get("username", "")))
+        problems += _unique(account_ids, account.get("id"), f"{where}.id", "account id")
+        problems += _unique(usernames, account.get("username"), f"{where}.username", "username")
     media_ids: set[str] = set()
     for i, media in enumerate(sections["media"]):
         where = f"media[{i}]"
@@ -147,8 +161,10 @@ def _check(raw: Any) -> list[str]:
             problems.append(
                 f"{where}.media_product_type: must be one of {', '.join(PRODUCT_TYPES)}"
             )
-        problems += _check_children(media.get("children"), where)
-        media_ids.add(str(media.get("id", "")))
+        # an album's children are media rows too: one id space
+        problems += _unique(media_ids, media.get("id"), f"{where}.id", "media id")
+        problems += _check_children(media.get("children"), where, media_ids)
+    comment_ids: set[str] = set()
     for i, comment in enumerate(sections["comments"]):
         where = f"comments[{i}]"
         if not isinstance(comment, dict):
@@ -159,16 +175,36 @@ def _check(raw: Any) -> list[str]:
             problems.append(f"{where}.media: must name a media of the dataset")
         elif not comment.get("id") or not comment.get("by") or "text" not in comment:
             problems.append(f"{where}: needs id, by and text")
+        problems += _unique(comment_ids, comment.get("id"), f"{where}.id", "comment id")
+    client_ids: set[str] = set()
+    app_names: set[str] = set()
     for i, app in enumerate(sections["apps"]):
         where = f"apps[{i}]"
         if not isinstance(app, dict) or not app.get("client_id") or not app.get("client_secret"):
             problems.append(f"{where}: needs client_id and client_secret")
             continue
         problems += check_fields(app, APP_FIELDS, where)
+        problems += _unique(client_ids, app.get("client_id"), f"{where}.client_id", "client_id")
+        if "name" in app:
+            named = name_problem(app["name"])  # the rule every client-naming door applies
+            if named is not None:
+                problems.append(f"{where}.name: {named}")
+            problems += _unique(app_names, app.get("name"), f"{where}.name", "app name")
     return problems
 
 
-def _check_children(children: Any, where: str) -> list[str]:
+def _unique(seen: set[str], value: Any, where: str, what: str) -> list[str]:
+    """A problem when ``value`` was seen before (each is a table's unique key), else none."""
+    if value is None or isinstance(value, (dict, list)):
+        return []  # missing or mistyped: said by the field checks
+    key = str(value)
+    if key in seen:
+        return [f"{where}: duplicate {what} {shown(value)}"]
+    seen.add(key)
+    return []
+
+
+def _check_children(children: Any, where: str, media_ids: set[str]) -> list[str]:
     if children is None:
         return []
     if not isinstance(children, list):
@@ -179,6 +215,8 @@ def _check_children(children: Any, where: str) -> list[str]:
             problems.append(f"{where}.children[{n}]: must be a mapping with an 'id'")
             continue
         problems += check_fields(child, CHILD_FIELDS, f"{where}.children[{n}]")
+        child_id = f"{where}.children[{n}].id"
+        problems += _unique(media_ids, child.get("id"), child_id, "media id")
         if child.get("media_type", "IMAGE") not in MEDIA_TYPES:
             kinds = ", ".join(MEDIA_TYPES)
             problems.append(f"{where}.children[{n}].media_type: must be one of {kinds}")
