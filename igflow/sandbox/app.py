@@ -13,11 +13,9 @@ steps only make sense read in order.
 
 from __future__ import annotations
 
-import contextlib
 import hmac
 import logging
 import re
-import socket
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -59,10 +57,11 @@ from igflow.sandbox.ratelimit import RateLimiter, RateStatus
 from igflow.sandbox.requestlog import LogEntry, RequestLog, redact_params
 from igflow.sandbox.secretindex import SecretIndex
 from igflow.sandbox.throttle import LoginThrottle
+from igflow.sandbox.wsgi import LoggedWsgiApp, Trace
 from igflow.signing import SIG_PARAM, signature_matches
 
 if TYPE_CHECKING:
-    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+    pass
 
 log = logging.getLogger("igflow.sandbox")
 
@@ -85,15 +84,7 @@ class Caller:
     key: str  # the rate-limit key: one per token, or per client for client credentials
 
 
-@dataclass
-class Trace:
-    """What the request log records beyond the request itself."""
-
-    endpoint: str | None = None
-    fault: str | None = None
-
-
-class SandboxApp:
+class SandboxApp(LoggedWsgiApp):
     """The WSGI callable. Build it with :func:`create_app`."""
 
     def __init__(
@@ -203,22 +194,6 @@ class SandboxApp:
         if path.startswith(API_PREFIX + "/") and path.endswith(".json"):
             path = path[: -len(".json")]
         return path
-
-    # ---- WSGI ------------------------------------------------------------------------------
-    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        request = Request(environ)
-        started = time.perf_counter()
-        trace = Trace()
-        try:
-            response = self.dispatch(request, trace)
-        except DroppedConnection:
-            self._log(request, None, trace, started)
-            _drop_connection(environ)
-            # werkzeug's server treats a ConnectionError as a client gone away: no response, no
-            # traceback; the socket is already shut, so the client sees the connection drop.
-            raise ConnectionAbortedError("sandbox fault: connection dropped") from None
-        self._log(request, response.status_code, trace, started)
-        return response(environ, start_response)
 
     def dispatch(self, request: Request, trace: Trace) -> Response:
         """Route one request to the API pipeline, an OAuth view or an admin view."""
@@ -575,14 +550,6 @@ def _next_url_builder(request: Request, path: str) -> Callable[[Mapping[str, str
         return base + ("?" + urlencode(items) if items else "")
 
     return next_url
-
-
-def _drop_connection(environ: WSGIEnvironment) -> None:
-    """Shut the client's socket so it sees the connection drop, not a stalled keep-alive."""
-    sock = environ.get("werkzeug.socket")
-    if isinstance(sock, socket.socket):
-        with contextlib.suppress(OSError):
-            sock.shutdown(socket.SHUT_RDWR)
 
 
 def create_app(

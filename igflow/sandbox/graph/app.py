@@ -21,7 +21,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
@@ -31,7 +31,6 @@ from werkzeug.wrappers import Request, Response
 
 from igflow.errors import printable
 from igflow.sandbox import bodylimit, envelope, jsonbody
-from igflow.sandbox.app import Trace, _drop_connection
 from igflow.sandbox.clock import Clock, make_clock
 from igflow.sandbox.config import SandboxConfig
 from igflow.sandbox.csrf import CsrfGuard
@@ -47,9 +46,10 @@ from igflow.sandbox.graph.usage import Usage, UsageMeter
 from igflow.sandbox.graph.webhooks import Dispatcher
 from igflow.sandbox.requestlog import LogEntry, RequestLog, redact_params
 from igflow.sandbox.secretindex import SecretIndex
+from igflow.sandbox.wsgi import LoggedWsgiApp, Trace
 
 if TYPE_CHECKING:
-    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+    pass
 
 log = logging.getLogger("igflow.sandbox")
 
@@ -68,7 +68,7 @@ class Caller:
     account: dict[str, Any]
 
 
-class GraphApp:
+class GraphApp(LoggedWsgiApp):
     """The WSGI callable. Build it with :func:`create_graph_app`."""
 
     api = API_NAME
@@ -104,20 +104,6 @@ class GraphApp:
 
         self.admin = GraphAdmin(self)
         self._admin_routes = self.admin.routes()
-
-    # ---- WSGI ------------------------------------------------------------------------------
-    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        request = Request(environ)
-        started = time.perf_counter()
-        trace = Trace()
-        try:
-            response = self.dispatch(request, trace)
-        except DroppedConnection:
-            self._log(request, None, trace, started)
-            _drop_connection(environ)
-            raise ConnectionAbortedError("sandbox fault: connection dropped") from None
-        self._log(request, response.status_code, trace, started)
-        return response(environ, start_response)
 
     def dispatch(self, request: Request, trace: Trace) -> Response:
         path = request.path
